@@ -1,0 +1,161 @@
+//! Typed errors for placing and attaching shared objects.
+
+use crate::header::Kind;
+use core::fmt;
+
+/// Why [`crate::header::Header::attach`] (or any primitive's `attach`) refused a region.
+///
+/// Every variant says what was found and what was expected, so a user can tell a stale segment from
+/// the wrong name from a corrupted one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachError {
+    /// The region is smaller than the header or than the size the header claims.
+    TooSmall {
+        /// Bytes the object needs.
+        needed: usize,
+        /// Bytes the region has.
+        available: usize,
+    },
+    /// The region's start is not aligned for the object.
+    Misaligned {
+        /// Alignment the object needs.
+        align: usize,
+        /// The region's address modulo `align`.
+        offset: usize,
+    },
+    /// The first word is not ringfork's magic number: not a ringfork object (or not initialized).
+    BadMagic {
+        /// The word found.
+        found: u32,
+    },
+    /// The object was written by an incompatible version of ringfork.
+    VersionMismatch {
+        /// This build's ABI version.
+        expected: u32,
+        /// The version in the header.
+        found: u32,
+    },
+    /// The object is a different kind of primitive.
+    KindMismatch {
+        /// The kind the caller asked for.
+        expected: Kind,
+        /// The raw kind found in the header (see [`Kind::from_raw`]).
+        found: u32,
+    },
+    /// A layout parameter differs (element size, capacity, ...).
+    LayoutMismatch {
+        /// Which parameter.
+        field: &'static str,
+        /// The value this attacher expects.
+        expected: u64,
+        /// The value in the header.
+        found: u64,
+    },
+    /// The object did not reach READY before the attach deadline (its creator is still initializing
+    /// it, or died while doing so).
+    NotReady {
+        /// The raw init state found.
+        state: u32,
+    },
+    /// The header is internally inconsistent (e.g. a capacity that does not fit the size it claims).
+    Corrupted {
+        /// What is wrong.
+        what: &'static str,
+    },
+}
+
+impl fmt::Display for AttachError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            AttachError::TooSmall { needed, available } => write!(
+                f,
+                "region too small: the object needs {needed} bytes but the region has {available}; \
+                 check the segment size and the object's offset"
+            ),
+            AttachError::Misaligned { align, offset } => write!(
+                f,
+                "region misaligned: the object needs {align}-byte alignment but starts {offset} bytes past \
+                 an aligned address"
+            ),
+            AttachError::BadMagic { found } => write!(
+                f,
+                "not a ringfork object: bad magic {found:#010x} (expected {:#010x}); wrong name or offset, \
+                 or the object was never initialized",
+                crate::header::MAGIC
+            ),
+            AttachError::VersionMismatch { expected, found } => write!(
+                f,
+                "ABI version mismatch: this build speaks version {expected}, the object was created by \
+                 version {found}; rebuild both sides with the same ringfork"
+            ),
+            AttachError::KindMismatch { expected, found } => match Kind::from_raw(found) {
+                Some(k) => write!(f, "kind mismatch: expected a {expected}, found a {k}"),
+                None => write!(f, "kind mismatch: expected a {expected}, found unknown kind {found}"),
+            },
+            AttachError::LayoutMismatch { field, expected, found } => write!(
+                f,
+                "layout mismatch in `{field}`: this side expects {expected}, the object has {found}; \
+                 both sides must use the same element type and parameters"
+            ),
+            AttachError::NotReady { state } => write!(
+                f,
+                "object not ready (init state {state}): its creator has not finished initializing it, \
+                 or died while doing so"
+            ),
+            AttachError::Corrupted { what } => write!(f, "corrupted header: {what}"),
+        }
+    }
+}
+
+/// Why an object could not be initialized in a region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitError {
+    /// The region is too small for the requested parameters.
+    TooSmall {
+        /// Bytes the object needs.
+        needed: usize,
+        /// Bytes the region has.
+        available: usize,
+    },
+    /// The region's start is not aligned for the object.
+    Misaligned {
+        /// Alignment the object needs.
+        align: usize,
+        /// The region's address modulo `align`.
+        offset: usize,
+    },
+    /// Another process already claimed this region (its init state is not UNINIT).
+    AlreadyInitialized {
+        /// The raw init state found.
+        state: u32,
+    },
+    /// A parameter is out of range (capacity 0, a size that overflows, ...).
+    InvalidParameter {
+        /// Which parameter.
+        name: &'static str,
+        /// Why it is rejected.
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            InitError::TooSmall { needed, available } => {
+                write!(f, "region too small: the object needs {needed} bytes but the region has {available}")
+            }
+            InitError::Misaligned { align, offset } => {
+                write!(f, "region misaligned: needs {align}-byte alignment, starts {offset} bytes past one")
+            }
+            InitError::AlreadyInitialized { state } => write!(
+                f,
+                "region already claimed (init state {state}): another object lives here; attach to it \
+                 instead, or use a fresh region"
+            ),
+            InitError::InvalidParameter { name, reason } => write!(f, "invalid `{name}`: {reason}"),
+        }
+    }
+}
+
+impl core::error::Error for AttachError {}
+impl core::error::Error for InitError {}

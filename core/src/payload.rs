@@ -1,0 +1,201 @@
+//! Fixed-capacity payloads that are [`ShmSafe`]: [`FixedBytes`] and [`FixedStr`].
+//!
+//! `heapless::Vec<u8, N>` and `heapless::String<N>` cannot be stored in shared memory as they are:
+//! their layout is not `repr(C)`-stable across builds, and their methods trust the length field, so a
+//! peer writing a length above `N` would make `as_slice` read past the buffer. These two types keep
+//! the same idea (inline bytes plus a length) with a fixed `repr(C)` layout and a length that is
+//! clamped on every read. They convert to and from the `heapless` types.
+
+use crate::ShmSafe;
+use core::fmt;
+
+/// Up to `N` bytes stored inline: `repr(C) { len: u32, bytes: [u8; N] }`.
+///
+/// Any bit pattern is valid: a length above `N` reads as `N` (the data of a corrupted message is
+/// garbage, never out of bounds).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct FixedBytes<const N: usize> {
+    len: u32,
+    bytes: [u8; N],
+}
+
+// SAFETY: repr(C) of a u32 and a byte array: every bit pattern is valid (the length is clamped on
+// read), no pointers, no Drop. Trailing padding (when N % 4 != 0) is never read as data.
+unsafe impl<const N: usize> ShmSafe for FixedBytes<N> {}
+
+/// Returned when data does not fit a fixed-capacity payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapacityError {
+    /// Bytes offered.
+    pub len: usize,
+    /// Capacity.
+    pub capacity: usize,
+}
+
+impl fmt::Display for CapacityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} bytes do not fit a payload of capacity {}",
+            self.len, self.capacity
+        )
+    }
+}
+
+impl core::error::Error for CapacityError {}
+
+impl<const N: usize> FixedBytes<N> {
+    /// Empty.
+    pub const fn new() -> Self {
+        FixedBytes {
+            len: 0,
+            bytes: [0; N],
+        }
+    }
+
+    /// A copy of `data`, or an error if it is longer than `N`.
+    pub fn from_slice(data: &[u8]) -> Result<Self, CapacityError> {
+        if data.len() > N || data.len() > u32::MAX as usize {
+            return Err(CapacityError {
+                len: data.len(),
+                capacity: N,
+            });
+        }
+        let mut s = Self::new();
+        s.bytes[..data.len()].copy_from_slice(data);
+        s.len = data.len() as u32;
+        Ok(s)
+    }
+
+    /// The bytes (length clamped to `N`).
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..(self.len as usize).min(N)]
+    }
+
+    /// The length (clamped to `N`).
+    pub fn len(&self) -> usize {
+        (self.len as usize).min(N)
+    }
+
+    /// Whether empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<const N: usize> Default for FixedBytes<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> fmt::Debug for FixedBytes<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("FixedBytes").field(&self.as_slice()).finish()
+    }
+}
+
+impl<const N: usize> From<&heapless::Vec<u8, N>> for FixedBytes<N> {
+    fn from(v: &heapless::Vec<u8, N>) -> Self {
+        // A heapless::Vec<u8, N> never holds more than N bytes.
+        Self::from_slice(v.as_slice()).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> From<&FixedBytes<N>> for heapless::Vec<u8, N> {
+    fn from(b: &FixedBytes<N>) -> Self {
+        // as_slice() is clamped to N, so this cannot fail.
+        heapless::Vec::from_slice(b.as_slice()).unwrap_or_default()
+    }
+}
+
+/// Up to `N` bytes of UTF-8 stored inline (a [`FixedBytes`] whose constructor only accepts `str`).
+///
+/// Reading is checked: [`FixedStr::as_str`] returns `None` if a peer wrote invalid UTF-8;
+/// [`FixedStr::to_str_lossy_prefix`] returns the longest valid prefix.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+#[repr(C)]
+pub struct FixedStr<const N: usize>(FixedBytes<N>);
+
+// SAFETY: a FixedBytes (see there); UTF-8 validity is checked on read, never assumed.
+unsafe impl<const N: usize> ShmSafe for FixedStr<N> {}
+
+impl<const N: usize> FixedStr<N> {
+    /// A copy of `s`, or an error if it is longer than `N` bytes.
+    pub fn new(s: &str) -> Result<Self, CapacityError> {
+        FixedBytes::from_slice(s.as_bytes()).map(FixedStr)
+    }
+
+    /// The string, if the bytes are valid UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        core::str::from_utf8(self.0.as_slice()).ok()
+    }
+
+    /// The longest valid UTF-8 prefix.
+    pub fn to_str_lossy_prefix(&self) -> &str {
+        let b = self.0.as_slice();
+        match core::str::from_utf8(b) {
+            Ok(s) => s,
+            // valid_up_to() marks a prefix that from_utf8 accepted; re-checking is cheap and avoids unsafe.
+            Err(e) => core::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or(""),
+        }
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+impl<const N: usize> fmt::Debug for FixedStr<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.as_str() {
+            Some(s) => fmt::Debug::fmt(s, f),
+            None => write!(f, "FixedStr(invalid utf-8: {:?})", self.0.as_slice()),
+        }
+    }
+}
+
+impl<const N: usize> From<&heapless::String<N>> for FixedStr<N> {
+    fn from(s: &heapless::String<N>) -> Self {
+        Self::new(s.as_str()).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> TryFrom<&FixedStr<N>> for heapless::String<N> {
+    type Error = core::str::Utf8Error;
+    fn try_from(s: &FixedStr<N>) -> Result<Self, Self::Error> {
+        let st = core::str::from_utf8(s.as_bytes())?;
+        let mut out = heapless::String::new();
+        // st.len() <= N by construction (as_bytes is clamped).
+        let _ = out.push_str(st);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clamps_hostile_length() {
+        let mut b = FixedBytes::<4>::from_slice(b"abcd").unwrap();
+        b.len = u32::MAX; // what a hostile peer could write
+        assert_eq!(b.as_slice(), b"abcd");
+        assert!(FixedBytes::<4>::from_slice(b"abcde").is_err());
+    }
+
+    #[test]
+    fn str_roundtrip_and_invalid_utf8() {
+        let s = FixedStr::<16>::new("发车了").unwrap();
+        assert_eq!(s.as_str(), Some("发车了"));
+        let h: heapless::String<16> = (&s).try_into().unwrap();
+        assert_eq!(h.as_str(), "发车了");
+        let mut bad = s;
+        bad.0.bytes[1] = 0xFF;
+        assert_eq!(bad.as_str(), None);
+        assert_eq!(bad.to_str_lossy_prefix(), "");
+        assert!(FixedStr::<2>::new("abc").is_err());
+    }
+}

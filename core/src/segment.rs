@@ -1,0 +1,559 @@
+//! The segment header: what sits at offset 0 of every ringfork segment (a shared mapping made by the
+//! host crate), so that unrelated processes can find the objects in it and tools can tell who uses it.
+//!
+//! # Layout (ABI version 1; 5184 bytes used, objects start at [`DATA_START`] = 8192)
+//!
+//! | offset | size | field            | written by                  | meaning                                 |
+//! |-------:|-----:|------------------|-----------------------------|-----------------------------------------|
+//! | 0      | 8    | `magic`          | creator, once               | [`SEGMENT_MAGIC`] (`"RINGFORK"`)        |
+//! | 8      | 4    | `version`        | creator, once               | [`crate::ABI_VERSION`]                  |
+//! | 12     | 4    | `state`          | creator (CAS, then Release) | UNINIT → INITIALIZING → READY           |
+//! | 16     | 8    | `len`            | creator, once               | total segment length in bytes           |
+//! | 24     | 8    | `used`           | any allocator (CAS)         | offset of the first free byte           |
+//! | 32     | 4    | `dir_len`        | any allocator (CAS)         | directory entries claimed (≤ 64)        |
+//! | 36     | 4    | `overflow`       | any attacher (fetch_add)    | attachers that found the registry full  |
+//! | 40     | 4    | `creator_pid`    | creator, once               | pid of the creating process             |
+//! | 44     | 4    | `reserved0`      | nobody                      | zero                                    |
+//! | 48     | 8    | `creator_start`  | creator, once               | its start time (clock ticks since boot) |
+//! | 56     | 8    | `reserved1`      | nobody                      | zero                                    |
+//! | 64     | 1024 | `attachers[64]`  | each attacher, its own slot | [`AttachSlot`]: who has it mapped       |
+//! | 1088   | 4096 | `dir[64]`        | each allocator, its entry   | [`DirEntry`]: the objects, by name      |
+//!
+//! Every field is atomic; every value read from here (`len`, `used`, `dir_len`, offsets, sizes) is
+//! bounded by the *real* mapping length, which the caller passes in, before use.
+
+use crate::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::error::{AttachError, InitError};
+use crate::header::{Kind, INITIALIZING, READY, UNINIT};
+use crate::region::{placement, ArenaError, Region};
+
+/// `"RINGFORK"` as a little-endian `u64`.
+pub const SEGMENT_MAGIC: u64 = u64::from_le_bytes(*b"RINGFORK");
+/// Number of attacher slots.
+pub const MAX_ATTACHERS: usize = 64;
+/// Number of directory entries.
+pub const MAX_OBJECTS: usize = 64;
+/// Longest object name in bytes.
+pub const NAME_MAX: usize = 40;
+/// Offset of the first object: the header rounded up to a page, so objects can ask for up to
+/// page alignment whatever address each process maps the segment at.
+pub const DATA_START: usize = 8192;
+/// The largest alignment an object in a segment can ask for (mappings are page-aligned).
+pub const MAX_ALIGN: usize = 4096;
+
+/// One registry slot: a process that has the segment mapped.
+///
+/// `pid == 0` is a free slot; `start_time == 0` with a pid means "being registered" (treated as alive).
+#[derive(Debug)]
+#[repr(C)]
+pub struct AttachSlot {
+    pid: AtomicU32,
+    reserved: AtomicU32,
+    start_time: AtomicU64,
+}
+
+/// Directory entry states (0 = free, never written: fresh memory is zero).
+const ENTRY_WRITING: u32 = 1;
+const ENTRY_READY: u32 = 2;
+const ENTRY_VOID: u32 = 3;
+
+/// One object directory entry (64 bytes).
+#[derive(Debug)]
+#[repr(C)]
+pub struct DirEntry {
+    state: AtomicU32,
+    kind: AtomicU32,
+    offset: AtomicU64,
+    size: AtomicU64,
+    name: [AtomicU64; NAME_MAX / 8],
+}
+
+/// The header at offset 0 of a ringfork segment. See the module docs.
+#[repr(C)]
+pub struct SegmentHeader {
+    magic: AtomicU64,
+    version: AtomicU32,
+    state: AtomicU32,
+    len: AtomicU64,
+    used: AtomicU64,
+    dir_len: AtomicU32,
+    overflow: AtomicU32,
+    creator_pid: AtomicU32,
+    reserved0: AtomicU32,
+    creator_start: AtomicU64,
+    reserved1: AtomicU64,
+    attachers: [AttachSlot; MAX_ATTACHERS],
+    dir: [DirEntry; MAX_OBJECTS],
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    assert!(core::mem::size_of::<AttachSlot>() == 16);
+    assert!(core::mem::size_of::<DirEntry>() == 64);
+    assert!(core::mem::offset_of!(SegmentHeader, attachers) == 64);
+    assert!(core::mem::offset_of!(SegmentHeader, dir) == 1088);
+    assert!(core::mem::size_of::<SegmentHeader>() == 5184);
+    assert!(core::mem::size_of::<SegmentHeader>() <= DATA_START);
+};
+
+/// An object listed in a segment's directory (values already bounds-checked).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectEntry {
+    /// Directory index.
+    pub index: usize,
+    /// The raw kind (see [`Kind::from_raw`]).
+    pub kind: u32,
+    /// Offset of the object from the segment start.
+    pub offset: usize,
+    /// Bytes reserved for it.
+    pub size: usize,
+    /// Its name (UTF-8 bytes, at most [`NAME_MAX`]).
+    pub name: [u8; NAME_MAX],
+    /// Length of the name.
+    pub name_len: usize,
+}
+
+impl ObjectEntry {
+    /// The name, if valid UTF-8.
+    pub fn name(&self) -> Option<&str> {
+        core::str::from_utf8(&self.name[..self.name_len]).ok()
+    }
+}
+
+/// A registered attacher, as read from the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attacher {
+    /// Slot index.
+    pub slot: usize,
+    /// Its pid.
+    pub pid: u32,
+    /// Its start time (0 while registering).
+    pub start_time: u64,
+}
+
+/// Summary numbers of a segment header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// Length the header claims.
+    pub len: u64,
+    /// Bytes in use (bump pointer), clamped to the mapping.
+    pub used: u64,
+    /// Objects listed.
+    pub objects: u32,
+    /// Attachers that could not be registered because the registry was full.
+    pub overflow: u32,
+    /// The creating process.
+    pub creator_pid: u32,
+    /// Its start time.
+    pub creator_start: u64,
+}
+
+impl SegmentHeader {
+    /// Initializes a segment header at the start of `region` (which must be zeroed, as fresh mappings
+    /// are). `creator` is the creating process's `(pid, start_time)`.
+    pub fn init<'a>(
+        region: Region<'a>,
+        creator: (u32, u64),
+    ) -> Result<&'a SegmentHeader, InitError> {
+        if region.len() < DATA_START {
+            return Err(InitError::TooSmall {
+                needed: DATA_START,
+                available: region.len(),
+            });
+        }
+        let h = Self::cast(region).map_err(|_| InitError::Misaligned {
+            align: 8,
+            offset: region.addr() % 8,
+        })?;
+        // Ordering: Acquire/Relaxed: the CAS only claims the header; what we write is published by
+        // the Release store of READY below.
+        h.state
+            .compare_exchange(UNINIT, INITIALIZING, Ordering::Acquire, Ordering::Relaxed)
+            .map_err(|state| InitError::AlreadyInitialized { state })?;
+        // Ordering (Relaxed stores): published by the Release store of READY.
+        h.magic.store(SEGMENT_MAGIC, Ordering::Relaxed);
+        h.version.store(crate::ABI_VERSION, Ordering::Relaxed);
+        h.len.store(region.len() as u64, Ordering::Relaxed);
+        h.used.store(DATA_START as u64, Ordering::Relaxed);
+        h.dir_len.store(0, Ordering::Relaxed);
+        h.creator_pid.store(creator.0, Ordering::Relaxed);
+        h.creator_start.store(creator.1, Ordering::Relaxed);
+        // Ordering: Release publishes the fields above to `attach`'s Acquire load.
+        h.state.store(READY, Ordering::Release);
+        Ok(h)
+    }
+
+    /// Validates the segment header at the start of `region` (no waiting: a segment is created
+    /// READY before its name is visible to others, see the host crate).
+    pub fn attach(region: Region<'_>) -> Result<&SegmentHeader, AttachError> {
+        if region.len() < DATA_START {
+            return Err(AttachError::TooSmall {
+                needed: DATA_START,
+                available: region.len(),
+            });
+        }
+        let h = Self::cast(region)?;
+        // Ordering: Relaxed for the magic (validated again after the Acquire below).
+        let magic = h.magic.load(Ordering::Relaxed);
+        // Ordering: Acquire pairs with the Release store of READY in `init`.
+        let state = h.state.load(Ordering::Acquire);
+        if state != READY {
+            if magic != SEGMENT_MAGIC && state != UNINIT && state != INITIALIZING {
+                return Err(AttachError::BadMagic {
+                    found: magic as u32,
+                });
+            }
+            return Err(AttachError::NotReady { state });
+        }
+        let magic = h.magic.load(Ordering::Relaxed);
+        if magic != SEGMENT_MAGIC {
+            return Err(AttachError::BadMagic {
+                found: magic as u32,
+            });
+        }
+        let version = h.version.load(Ordering::Relaxed);
+        if version != crate::ABI_VERSION {
+            return Err(AttachError::VersionMismatch {
+                expected: crate::ABI_VERSION,
+                found: version,
+            });
+        }
+        let len = h.len.load(Ordering::Relaxed);
+        if len > region.len() as u64 {
+            return Err(AttachError::TooSmall {
+                needed: usize::try_from(len).unwrap_or(usize::MAX),
+                available: region.len(),
+            });
+        }
+        Ok(h)
+    }
+
+    fn cast(region: Region<'_>) -> Result<&SegmentHeader, AttachError> {
+        let align = core::mem::align_of::<SegmentHeader>();
+        if region.addr() % align != 0 {
+            return Err(AttachError::Misaligned {
+                align,
+                offset: region.addr() % align,
+            });
+        }
+        // SAFETY: region is at least DATA_START >= size_of::<SegmentHeader>() bytes (checked by both
+        // callers) and aligned (checked above); SegmentHeader is all atomics, so any bytes form a valid
+        // value and concurrent writers in other processes cannot cause a data race.
+        Ok(unsafe { &*(region.as_ptr() as *const SegmentHeader) })
+    }
+
+    /// Summary numbers, bounded by `map_len` (the real mapping length).
+    pub fn info(&self, map_len: usize) -> SegmentInfo {
+        // Ordering: Relaxed throughout: a display snapshot; each value is bounded before use.
+        SegmentInfo {
+            len: self.len.load(Ordering::Relaxed).min(map_len as u64),
+            used: self.used.load(Ordering::Relaxed).min(map_len as u64),
+            objects: self.dir_len.load(Ordering::Relaxed).min(MAX_OBJECTS as u32),
+            overflow: self.overflow.load(Ordering::Relaxed),
+            creator_pid: self.creator_pid.load(Ordering::Relaxed),
+            creator_start: self.creator_start.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Reserves `size` bytes at `align` (≤ [`MAX_ALIGN`]) for an object of `kind` called `name` and
+    /// lists it in the directory. Returns the offset. Lock-free and safe to call from several
+    /// processes at once. `map_len` is the real mapping length.
+    pub fn alloc(
+        &self,
+        map_len: usize,
+        kind: Kind,
+        name: &str,
+        size: usize,
+        align: usize,
+    ) -> Result<usize, ArenaError> {
+        if align == 0 || !align.is_power_of_two() || align > MAX_ALIGN {
+            return Err(ArenaError::BadAlign { align });
+        }
+        let name = name.as_bytes();
+        let name = &name[..name.len().min(NAME_MAX)];
+        // 1. Claim a directory entry.
+        // Ordering: Relaxed; the CAS only hands out indices; the entry's contents are published by
+        // its own Release store of ENTRY_READY.
+        let mut n = self.dir_len.load(Ordering::Relaxed);
+        let index = loop {
+            if n as usize >= MAX_OBJECTS {
+                return Err(ArenaError::DirectoryFull);
+            }
+            match self
+                .dir_len
+                .compare_exchange_weak(n, n + 1, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => break n as usize,
+                Err(cur) => n = cur,
+            }
+        };
+        let entry = &self.dir[index];
+        // Ordering: Relaxed; the entry is ours (unique index).
+        entry.state.store(ENTRY_WRITING, Ordering::Relaxed);
+        // 2. Bump the allocation pointer.
+        let len = (self.len.load(Ordering::Relaxed) as usize).min(map_len);
+        let mut used = self.used.load(Ordering::Relaxed);
+        let offset = loop {
+            let next = (used as usize).max(DATA_START);
+            // Offsets are aligned relative to the segment start, which is page-aligned in every
+            // process, so the address is aligned too (align <= MAX_ALIGN).
+            let (offset, end) = match placement(0, len, next, size, align) {
+                Ok(p) => p,
+                Err(e) => {
+                    // Ordering: Release so readers that see VOID never read a half-written entry.
+                    entry.state.store(ENTRY_VOID, Ordering::Release);
+                    return Err(e);
+                }
+            };
+            // Ordering: Relaxed; the range is ours once the CAS succeeds; objects publish their own
+            // contents through their headers.
+            match self.used.compare_exchange_weak(
+                used,
+                end as u64,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break offset,
+                Err(cur) => used = cur,
+            }
+        };
+        // 3. Fill the entry and publish it.
+        entry.kind.store(kind as u32, Ordering::Relaxed);
+        entry.offset.store(offset as u64, Ordering::Relaxed);
+        entry.size.store(size as u64, Ordering::Relaxed);
+        let mut words = [0u64; NAME_MAX / 8];
+        for (i, b) in name.iter().enumerate() {
+            words[i / 8] |= u64::from(*b) << ((i % 8) * 8);
+        }
+        for (w, v) in entry.name.iter().zip(words) {
+            w.store(v, Ordering::Relaxed);
+        }
+        // Ordering: Release publishes kind/offset/size/name to `object`'s Acquire load.
+        entry.state.store(ENTRY_READY, Ordering::Release);
+        Ok(offset)
+    }
+
+    /// Directory entry `index`, if it is published and its range lies inside the mapping
+    /// (`map_len`) past the segment header. Corrupted entries read as `None`.
+    pub fn object(&self, map_len: usize, index: usize) -> Option<ObjectEntry> {
+        let entry = self.dir.get(index)?;
+        // Ordering: Acquire pairs with the Release store of ENTRY_READY in `alloc`.
+        if entry.state.load(Ordering::Acquire) != ENTRY_READY {
+            return None;
+        }
+        let offset = usize::try_from(entry.offset.load(Ordering::Relaxed)).ok()?;
+        let size = usize::try_from(entry.size.load(Ordering::Relaxed)).ok()?;
+        if offset < DATA_START || offset.checked_add(size)? > map_len {
+            return None;
+        }
+        let mut name = [0u8; NAME_MAX];
+        for (i, w) in entry.name.iter().enumerate() {
+            name[i * 8..i * 8 + 8].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+        }
+        let name_len = name.iter().position(|&b| b == 0).unwrap_or(NAME_MAX);
+        Some(ObjectEntry {
+            index,
+            kind: entry.kind.load(Ordering::Relaxed),
+            offset,
+            size,
+            name,
+            name_len,
+        })
+    }
+
+    /// Every published, in-bounds object.
+    pub fn objects(&self, map_len: usize) -> impl Iterator<Item = ObjectEntry> + '_ {
+        (0..MAX_OBJECTS).filter_map(move |i| self.object(map_len, i))
+    }
+
+    /// The first object called `name`.
+    pub fn find(&self, map_len: usize, name: &str) -> Option<ObjectEntry> {
+        self.objects(map_len).find(|e| e.name() == Some(name))
+    }
+
+    /// Registers an attacher `(pid, start_time)`; returns its slot, or `None` if the registry is full
+    /// of live processes (then `overflow` is incremented, and cleanup tools treat the segment as in
+    /// use by someone unknown). `is_dead(pid, start_time)` decides whether an occupied slot may be
+    /// reused.
+    pub fn register(&self, me: (u32, u64), is_dead: impl Fn(u32, u64) -> bool) -> Option<usize> {
+        for pass in 0..2 {
+            for (i, slot) in self.attachers.iter().enumerate() {
+                // Ordering: Relaxed for the probe; the claim below is a CAS.
+                let pid = slot.pid.load(Ordering::Relaxed);
+                if pid == 0 {
+                    // Ordering: AcqRel so the slot's previous owner's clearing happened before ours.
+                    if slot
+                        .pid
+                        .compare_exchange(0, me.0, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        slot.start_time.store(me.1, Ordering::Release);
+                        return Some(i);
+                    }
+                } else if pass == 1 {
+                    // Second pass: reclaim slots of dead processes.
+                    let start = slot.start_time.load(Ordering::Acquire);
+                    if start != 0 && is_dead(pid, start) {
+                        // Mark "registering" first so no reader sees our pid with the dead start time.
+                        if slot
+                            .start_time
+                            .compare_exchange(start, 0, Ordering::AcqRel, Ordering::Relaxed)
+                            .is_ok()
+                        {
+                            if slot
+                                .pid
+                                .compare_exchange(pid, me.0, Ordering::AcqRel, Ordering::Relaxed)
+                                .is_ok()
+                            {
+                                slot.start_time.store(me.1, Ordering::Release);
+                                return Some(i);
+                            }
+                            // Someone else changed the pid under us; leave the slot to them.
+                        }
+                    }
+                }
+            }
+        }
+        // Ordering: Relaxed; a counter read by display tools only.
+        self.overflow.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// Releases a slot returned by [`SegmentHeader::register`] (only if it still holds `me`).
+    pub fn unregister(&self, slot: usize, me: (u32, u64)) {
+        let Some(s) = self.attachers.get(slot) else {
+            return;
+        };
+        // Ordering: Acquire to read the start time our own register stored (same process).
+        if s.pid.load(Ordering::Acquire) == me.0 && s.start_time.load(Ordering::Acquire) == me.1 {
+            s.start_time.store(0, Ordering::Release);
+            // Ordering: Release so the next claimant (AcqRel CAS) sees the cleared start time.
+            let _ = s
+                .pid
+                .compare_exchange(me.0, 0, Ordering::Release, Ordering::Relaxed);
+        }
+    }
+
+    /// Every occupied registry slot.
+    pub fn attachers(&self) -> impl Iterator<Item = Attacher> + '_ {
+        self.attachers.iter().enumerate().filter_map(|(slot, s)| {
+            // Ordering: Acquire pairs with the Release store of the start time in `register`.
+            let pid = s.pid.load(Ordering::Acquire);
+            (pid != 0).then(|| Attacher {
+                slot,
+                pid,
+                start_time: s.start_time.load(Ordering::Acquire),
+            })
+        })
+    }
+}
+
+impl core::fmt::Debug for SegmentHeader {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SegmentHeader")
+            .field("info", &self.info(usize::MAX))
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::vec;
+
+    #[repr(C, align(4096))]
+    struct Page([u8; 4096]);
+
+    fn buf(pages: usize) -> std::vec::Vec<Page> {
+        (0..pages).map(|_| Page([0; 4096])).collect()
+    }
+
+    #[test]
+    fn alloc_lists_objects_in_bounds_and_aligned() {
+        let mut b = buf(8);
+        let len = b.len() * 4096;
+        // SAFETY: the vector's pages are contiguous, owned, zeroed and outlive the region.
+        let r = unsafe { Region::from_raw_parts(b.as_mut_ptr() as *mut u8, len) };
+        let h = SegmentHeader::init(r, (1, 2)).unwrap();
+        assert!(SegmentHeader::init(r, (1, 2)).is_err());
+        let a = h.alloc(len, Kind::Mutex, "lock", 100, 64).unwrap();
+        let q = h
+            .alloc(
+                len,
+                Kind::Spsc,
+                "queue-with-a-long-name-that-gets-cut-at-forty-bytes",
+                1000,
+                128,
+            )
+            .unwrap();
+        assert_eq!(a, DATA_START);
+        assert_eq!(q % 128, 0);
+        assert!(q >= a + 100);
+        assert!(matches!(
+            h.alloc(len, Kind::Cell, "big", len, 8),
+            Err(ArenaError::OutOfSpace { .. })
+        ));
+        assert_eq!(
+            h.alloc(len, Kind::Cell, "x", 8, 8192),
+            Err(ArenaError::BadAlign { align: 8192 })
+        );
+        let objs: vec::Vec<_> = h.objects(len).collect();
+        assert_eq!(objs.len(), 2, "the failed alloc is void, not listed");
+        assert_eq!(objs[0].name(), Some("lock"));
+        assert_eq!(objs[1].name().unwrap().len(), NAME_MAX);
+        assert_eq!(h.find(len, "lock").unwrap().offset, a);
+        // A mapping shorter than an entry's range hides the entry instead of reading past the end.
+        assert!(h.object(DATA_START + 50, 0).is_none());
+        for i in 0..MAX_OBJECTS {
+            if h.alloc(len, Kind::Cell, "c", 8, 8).is_err() {
+                assert!(i >= MAX_OBJECTS - 3);
+                break;
+            }
+        }
+        assert_eq!(
+            h.alloc(len, Kind::Cell, "c", 8, 8),
+            Err(ArenaError::DirectoryFull)
+        );
+    }
+
+    #[test]
+    fn registry_reuses_dead_slots_only() {
+        let mut b = buf(2);
+        // SAFETY: as above.
+        let r = unsafe { Region::from_raw_parts(b.as_mut_ptr() as *mut u8, 8192) };
+        let h = SegmentHeader::init(r, (1, 2)).unwrap();
+        let mut slots = vec::Vec::new();
+        for pid in 1..=MAX_ATTACHERS as u32 {
+            slots.push(h.register((pid, 100), |_, _| false).unwrap());
+        }
+        assert_eq!(h.register((999, 100), |_, _| false), None);
+        assert_eq!(h.info(8192).overflow, 1);
+        let s = h.register((999, 100), |pid, _| pid == 7).unwrap();
+        assert_eq!(s, 6);
+        h.unregister(s, (999, 100));
+        assert_eq!(h.attachers().count(), MAX_ATTACHERS - 1);
+        h.unregister(0, (5, 100)); // not the owner: no effect
+        assert_eq!(h.attachers().count(), MAX_ATTACHERS - 1);
+    }
+
+    #[test]
+    fn attach_rejects_garbage() {
+        let mut b = buf(2);
+        // SAFETY: as above.
+        let r = unsafe { Region::from_raw_parts(b.as_mut_ptr() as *mut u8, 8192) };
+        assert!(matches!(
+            SegmentHeader::attach(r),
+            Err(AttachError::NotReady { state: 0 })
+        ));
+        b[0].0[12] = 2;
+        assert!(matches!(
+            SegmentHeader::attach(r),
+            Err(AttachError::BadMagic { .. })
+        ));
+        b[0].0[12] = 9;
+        assert!(matches!(
+            SegmentHeader::attach(r),
+            Err(AttachError::BadMagic { .. })
+        ));
+    }
+}

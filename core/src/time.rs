@@ -1,0 +1,147 @@
+//! Time without `std`: a monotonic [`Instant`] in nanoseconds, [`Deadline`]s, and the [`Clock`] that
+//! reads them.
+//!
+//! Timeouts are `core::time::Duration` values (available without `std`); a timeout becomes a
+//! [`Deadline`] once, at the start of an operation, so retries and spurious wake-ups never extend it.
+
+use core::time::Duration;
+
+/// A point on a monotonic clock, in nanoseconds since an arbitrary origin (`CLOCK_MONOTONIC` on Linux).
+///
+/// Two `Instant`s are comparable only when they come from the same [`Clock`]. `CLOCK_MONOTONIC` is
+/// system-wide on Linux, so instants taken in different processes compare correctly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(pub u64);
+
+impl Instant {
+    /// The instant `d` after `self`, saturating at the end of time.
+    pub fn saturating_add(self, d: Duration) -> Instant {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Instant(self.0.saturating_add(ns))
+    }
+
+    /// Time from `earlier` to `self`, or zero if `earlier` is later.
+    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+/// A source of monotonic time.
+pub trait Clock {
+    /// The current instant, or `None` if this clock cannot tell time (then every finite deadline is
+    /// treated as already expired: operations degrade to "try once", never to "wait forever").
+    fn now() -> Option<Instant>;
+}
+
+/// The operating system's monotonic clock (`clock_gettime(CLOCK_MONOTONIC)` through rustix's vDSO
+/// path; no `std`).
+#[cfg(feature = "futex")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsClock;
+
+#[cfg(feature = "futex")]
+impl Clock for OsClock {
+    #[inline]
+    fn now() -> Option<Instant> {
+        let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        // CLOCK_MONOTONIC is never negative; clamp anyway rather than wrap.
+        let ns = (ts.tv_sec.max(0) as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts.tv_nsec.max(0) as u64);
+        Some(Instant(ns))
+    }
+}
+
+/// A clock that cannot tell time, for targets without one. Finite deadlines expire at once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoClock;
+
+impl Clock for NoClock {
+    fn now() -> Option<Instant> {
+        None
+    }
+}
+
+/// When a blocking operation gives up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    /// Wait as long as it takes.
+    Never,
+    /// Give up at this instant.
+    At(Instant),
+    /// Do not wait at all ("try" / `*_nowait`).
+    Immediate,
+}
+
+impl Deadline {
+    /// The deadline `timeout` from now on clock `C`. A clock that cannot tell time gives
+    /// [`Deadline::Immediate`] for any finite timeout.
+    pub fn after<C: Clock>(timeout: Duration) -> Deadline {
+        if timeout.is_zero() {
+            return Deadline::Immediate;
+        }
+        match C::now() {
+            Some(now) => Deadline::At(now.saturating_add(timeout)),
+            None => Deadline::Immediate,
+        }
+    }
+
+    /// `None` means "no timeout": wait forever.
+    pub fn from_timeout<C: Clock>(timeout: Option<Duration>) -> Deadline {
+        match timeout {
+            None => Deadline::Never,
+            Some(t) => Deadline::after::<C>(t),
+        }
+    }
+
+    /// How long is left, by clock `C`: `None` for [`Deadline::Never`], zero once expired.
+    pub fn remaining<C: Clock>(self) -> Option<Duration> {
+        match self {
+            Deadline::Never => None,
+            Deadline::Immediate => Some(Duration::ZERO),
+            Deadline::At(at) => match C::now() {
+                Some(now) => Some(at.saturating_duration_since(now)),
+                None => Some(Duration::ZERO),
+            },
+        }
+    }
+
+    /// Whether the deadline has passed, by clock `C`.
+    pub fn expired<C: Clock>(self) -> bool {
+        self.remaining::<C>().is_some_and(|r| r.is_zero())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_clock_degrades_to_try() {
+        assert_eq!(
+            Deadline::after::<NoClock>(Duration::from_secs(5)),
+            Deadline::Immediate
+        );
+        assert!(Deadline::Immediate.expired::<NoClock>());
+        assert!(!Deadline::Never.expired::<NoClock>());
+    }
+
+    #[test]
+    fn saturating_math() {
+        let i = Instant(u64::MAX - 1);
+        assert_eq!(i.saturating_add(Duration::from_secs(1)), Instant(u64::MAX));
+        assert_eq!(
+            Instant(5).saturating_duration_since(Instant(9)),
+            Duration::ZERO
+        );
+    }
+
+    #[cfg(feature = "futex")]
+    #[test]
+    fn os_clock_deadline_expires() {
+        let d = Deadline::after::<OsClock>(Duration::from_millis(20));
+        assert!(!d.expired::<OsClock>());
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(d.expired::<OsClock>());
+    }
+}

@@ -1,0 +1,252 @@
+//! The pluggable blocking layer: [`Wait`], with [`Spin`] (no OS) and [`Futex`] (Linux shared futexes,
+//! spin-then-park).
+//!
+//! Every primitive blocks through a `Wait` implementation chosen by type parameter, so the same ring or
+//! lock works on bare metal (pure spinning) and on Linux (parking in the kernel). The contract is the
+//! futex contract: [`Wait::wait`] returns when the word *may* have changed — callers always re-check
+//! their condition in a loop — and [`Wait::wake`] wakes waiters parked on the word.
+//!
+//! # Spinning versus parking
+//! On a machine with fewer cores than runnable processes, a spinning waiter burns the time slice the
+//! process it waits for needs. [`Futex::wait`] therefore spins only briefly (about a microsecond:
+//! enough to catch a partner that is running on another core and answers at once) and then sleeps in
+//! the kernel. [`Spin`] never sleeps: it is for targets without an OS and for measurements, and it
+//! collapses under oversubscription (see `docs/performance.md`).
+
+use crate::atomic::{AtomicU32, Ordering};
+use crate::time::{Clock, Deadline};
+use core::marker::PhantomData;
+
+/// The deadline passed before the condition was met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimedOut;
+
+impl core::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the operation timed out")
+    }
+}
+
+/// How a primitive blocks on a 32-bit word in shared memory.
+///
+/// Implementations must work across processes: a waiter in one process is woken by a `wake` in
+/// another process on the same physical word (so no per-process, address-keyed wait queues).
+pub trait Wait {
+    /// The clock deadlines are measured with.
+    type Clock: Clock;
+
+    /// Blocks while `word` holds `expected`, until woken, until `deadline`, or spuriously.
+    ///
+    /// Returns `Ok(())` when the caller should re-check its condition (the word changed, a wake-up
+    /// arrived, a signal interrupted the wait, or a spurious return), and `Err(TimedOut)` only when the
+    /// deadline has passed. With [`Deadline::Immediate`] it checks once and never blocks.
+    fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut>;
+
+    /// Wakes up to `n` waiters parked on `word`; returns how many were woken if known (0 otherwise).
+    fn wake(word: &AtomicU32, n: u32) -> usize;
+
+    /// Wakes every waiter parked on `word`.
+    fn wake_all(word: &AtomicU32) -> usize {
+        Self::wake(word, u32::MAX)
+    }
+}
+
+/// Pure spinning, no OS. `R` is the relax strategy (from the `spin` crate: `spin::relax::Spin` issues
+/// the CPU's spin-loop hint; `spin::relax::Loop` does nothing), `C` the clock for deadlines.
+///
+/// **Warning:** a spinning waiter never yields its core. If the process it waits for is not running
+/// (more runnable processes than cores, or a lower priority), the waiter burns its whole time slice
+/// for nothing, and a priority inversion can last forever on a real-time scheduler. Use it where no OS
+/// exists, or with one process per core.
+pub struct Spin<R = spin::relax::Spin, C = DefaultClock> {
+    _p: PhantomData<(R, C)>,
+}
+
+impl<R, C> core::fmt::Debug for Spin<R, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Spin")
+    }
+}
+
+/// The default clock: the OS monotonic clock with the `futex` feature, [`crate::time::NoClock`]
+/// otherwise.
+#[cfg(feature = "futex")]
+pub type DefaultClock = crate::time::OsClock;
+/// The default clock: the OS monotonic clock with the `futex` feature, [`crate::time::NoClock`]
+/// otherwise.
+#[cfg(not(feature = "futex"))]
+pub type DefaultClock = crate::time::NoClock;
+
+impl<R: spin::relax::RelaxStrategy, C: Clock> Wait for Spin<R, C> {
+    type Clock = C;
+
+    fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut> {
+        let mut i: u32 = 0;
+        loop {
+            // Ordering: Acquire pairs with the Release store/RMW of whoever changed the word, so the
+            // caller's re-check after we return sees what was published before the change.
+            if word.load(Ordering::Acquire) != expected {
+                return Ok(());
+            }
+            // Reading the clock costs ~20 ns; look at it every 64 relaxations only.
+            if i % 64 == 0 {
+                match deadline {
+                    Deadline::Never => {}
+                    _ if deadline.expired::<C>() => return Err(TimedOut),
+                    _ => {}
+                }
+            }
+            i = i.wrapping_add(1);
+            R::relax();
+            #[cfg(loom)]
+            crate::atomic::spin_hint();
+        }
+    }
+
+    fn wake(_word: &AtomicU32, _n: u32) -> usize {
+        // Spinners watch the word themselves; nothing to do.
+        0
+    }
+}
+
+/// Linux shared futexes (`FUTEX_WAIT`/`FUTEX_WAKE` *without* `FUTEX_PRIVATE_FLAG`, so the kernel keys
+/// the wait queue by the physical page and a waiter in one process is woken from another), after a
+/// short spin.
+#[cfg(feature = "futex")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Futex;
+
+/// How many spin-loop hints [`Futex::wait`] spends before parking (~1 µs on current x86).
+#[cfg(feature = "futex")]
+pub const FUTEX_SPIN_LIMIT: u32 = 100;
+
+#[cfg(feature = "futex")]
+impl Futex {
+    /// Parks at once, with no spinning phase. Same contract as [`Wait::wait`].
+    pub fn park(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut> {
+        use rustix::thread::futex;
+        let ts;
+        let timeout = match deadline {
+            Deadline::Never => None,
+            _ => {
+                let left = deadline
+                    .remaining::<crate::time::OsClock>()
+                    .unwrap_or_default();
+                if left.is_zero() {
+                    // Ordering: Acquire, as in the spinning phase.
+                    return if word.load(Ordering::Acquire) != expected {
+                        Ok(())
+                    } else {
+                        Err(TimedOut)
+                    };
+                }
+                ts = rustix::time::Timespec {
+                    tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
+                    tv_nsec: i64::from(left.subsec_nanos()),
+                };
+                Some(&ts)
+            }
+        };
+        // Flags::empty(): a *shared* futex. FUTEX_PRIVATE_FLAG would key the queue by (mm, address)
+        // and never match a waker in another process.
+        match futex::wait(word, futex::Flags::empty(), expected, timeout) {
+            Ok(()) => Ok(()),
+            // EAGAIN: the word no longer held `expected`; EINTR: a signal. Both mean "re-check".
+            Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => Ok(()),
+            Err(rustix::io::Errno::TIMEDOUT) => {
+                if deadline.expired::<crate::time::OsClock>() {
+                    Err(TimedOut)
+                } else {
+                    Ok(())
+                }
+            }
+            // Any other error (EFAULT cannot happen for a valid reference): report a spurious
+            // wake-up; the caller's loop re-checks and re-evaluates its deadline.
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+#[cfg(feature = "futex")]
+impl Wait for Futex {
+    type Clock = crate::time::OsClock;
+
+    fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut> {
+        for _ in 0..FUTEX_SPIN_LIMIT {
+            // Ordering: Acquire pairs with the Release change made by the waker (see Spin::wait).
+            if word.load(Ordering::Acquire) != expected {
+                return Ok(());
+            }
+            crate::atomic::spin_hint();
+        }
+        if deadline == Deadline::Immediate {
+            return Err(TimedOut);
+        }
+        Self::park(word, expected, deadline)
+    }
+
+    fn wake(word: &AtomicU32, n: u32) -> usize {
+        let n = n.min(i32::MAX as u32);
+        rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), n).unwrap_or(0)
+    }
+}
+
+/// The blocking strategy primitives use by default: [`Futex`] with the `futex` feature, [`Spin`]
+/// otherwise.
+#[cfg(feature = "futex")]
+pub type DefaultWait = Futex;
+/// The blocking strategy primitives use by default: [`Futex`] with the `futex` feature, [`Spin`]
+/// otherwise.
+#[cfg(not(feature = "futex"))]
+pub type DefaultWait = Spin;
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+    use std::sync::Arc;
+
+    fn wakes_across_threads<W: Wait + 'static>() {
+        let word = Arc::new(AtomicU32::new(0));
+        let w2 = word.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            w2.store(1, Ordering::Release);
+            W::wake_all(&w2);
+        });
+        while word.load(Ordering::Acquire) == 0 {
+            W::wait(&word, 0, Deadline::Never).unwrap();
+        }
+        t.join().unwrap();
+    }
+
+    fn deadline_expires<W: Wait>() {
+        let word = AtomicU32::new(7);
+        let start = std::time::Instant::now();
+        let d = Deadline::after::<W::Clock>(Duration::from_millis(50));
+        loop {
+            match W::wait(&word, 7, d) {
+                Ok(()) => continue,
+                Err(TimedOut) => break,
+            }
+        }
+        let el = start.elapsed();
+        assert!(el >= Duration::from_millis(50), "returned early: {el:?}");
+        assert!(el < Duration::from_secs(2), "returned late: {el:?}");
+        assert_eq!(W::wait(&word, 7, Deadline::Immediate), Err(TimedOut));
+        assert_eq!(W::wait(&word, 8, Deadline::Immediate), Ok(()));
+    }
+
+    #[test]
+    fn spin_wakes_and_expires() {
+        wakes_across_threads::<Spin>();
+        deadline_expires::<Spin>();
+    }
+
+    #[cfg(feature = "futex")]
+    #[test]
+    fn futex_wakes_and_expires() {
+        wakes_across_threads::<Futex>();
+        deadline_expires::<Futex>();
+    }
+}
