@@ -4,14 +4,10 @@
 //! Under `cfg(loom)` only in-process (thread) models run; nothing is placed in real shared memory.
 
 #[cfg(not(loom))]
-pub use core::sync::atomic::{
-    fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-};
+pub use core::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(loom)]
-pub use loom::sync::atomic::{
-    fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-};
+pub use loom::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// A spin-loop hint that yields to the model checker under loom.
 #[inline]

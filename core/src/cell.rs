@@ -18,7 +18,9 @@ use crate::wait::Wait;
 use crate::ShmSafe;
 use core::marker::PhantomData;
 
-/// A `T` in shared memory. See the module docs.
+/// A `T` in shared memory. See the module docs. A `ShmCell` is a view (a reference to the header and
+/// a pointer to the value): copying it is free.
+#[derive(Clone, Copy)]
 pub struct ShmCell<'a, T: ShmSafe> {
     header: &'a Header,
     value: *mut T,
@@ -33,9 +35,7 @@ unsafe impl<T: ShmSafe> Sync for ShmCell<'_, T> {}
 
 impl<T: ShmSafe + core::fmt::Debug> core::fmt::Debug for ShmCell<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ShmCell")
-            .field("value", &self.get())
-            .finish()
+        f.debug_struct("ShmCell").field("value", &self.get()).finish()
     }
 }
 
@@ -75,11 +75,7 @@ impl<'a, T: ShmSafe> ShmCell<'a, T> {
     /// Attaches to the cell at the start of `region`, waiting for READY until `deadline`.
     pub fn attach<W: Wait>(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
         let header = Header::attach::<W>(region, Kind::Cell, deadline)?;
-        Header::expect(
-            "elem_size",
-            core::mem::size_of::<T>() as u64,
-            header.elem_size().into(),
-        )?;
+        Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
         Header::expect(
             "elem_align",
             core::mem::align_of::<T>() as u64,

@@ -142,10 +142,16 @@ impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             InitError::TooSmall { needed, available } => {
-                write!(f, "region too small: the object needs {needed} bytes but the region has {available}")
+                write!(
+                    f,
+                    "region too small: the object needs {needed} bytes but the region has {available}"
+                )
             }
             InitError::Misaligned { align, offset } => {
-                write!(f, "region misaligned: needs {align}-byte alignment, starts {offset} bytes past one")
+                write!(
+                    f,
+                    "region misaligned: needs {align}-byte alignment, starts {offset} bytes past one"
+                )
             }
             InitError::AlreadyInitialized { state } => write!(
                 f,

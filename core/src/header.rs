@@ -262,9 +262,7 @@ pub struct Claim<'a> {
 
 impl fmt::Debug for Claim<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Claim")
-            .field("region", &self.region)
-            .finish()
+        f.debug_struct("Claim").field("region", &self.region).finish()
     }
 }
 
@@ -306,11 +304,7 @@ impl Header {
     /// Fails if the region is too small or misaligned for `params.size` / `align`, or if its state is
     /// not `UNINIT` (fresh shared memory is zero; a used region must not be re-initialized while others
     /// may be attached to it).
-    pub fn claim<'a>(
-        region: Region<'a>,
-        params: &ObjectParams,
-        align: usize,
-    ) -> Result<Claim<'a>, InitError> {
+    pub fn claim<'a>(region: Region<'a>, params: &ObjectParams, align: usize) -> Result<Claim<'a>, InitError> {
         let align = align.max(core::mem::align_of::<Header>());
         let size = usize::try_from(params.size).map_err(|_| InitError::InvalidParameter {
             name: "size",
@@ -337,12 +331,10 @@ impl Header {
         // sound whatever other processes do to those bytes.
         let header = unsafe { &*(region.as_ptr() as *const Header) };
         // Ordering: Acquire pairs with the Release store of UNINIT by a rolled-back claim.
-        if let Err(state) = header.state.compare_exchange(
-            UNINIT,
-            INITIALIZING,
-            Ordering::Acquire,
-            Ordering::Relaxed,
-        ) {
+        if let Err(state) = header
+            .state
+            .compare_exchange(UNINIT, INITIALIZING, Ordering::Acquire, Ordering::Relaxed)
+        {
             return Err(InitError::AlreadyInitialized { state });
         }
         // Ordering (all Relaxed stores below): published by the Release store of READY in `publish`.
@@ -352,9 +344,7 @@ impl Header {
         header.size.store(params.size, Ordering::Relaxed);
         header.capacity.store(params.capacity, Ordering::Relaxed);
         header.elem_size.store(params.elem_size, Ordering::Relaxed);
-        header
-            .elem_align
-            .store(params.elem_align, Ordering::Relaxed);
+        header.elem_align.store(params.elem_align, Ordering::Relaxed);
         header.msg_limit.store(params.msg_limit, Ordering::Relaxed);
         header.tag.store(params.tag, Ordering::Relaxed);
         header.flags.store(params.flags, Ordering::Relaxed);
@@ -371,11 +361,7 @@ impl Header {
     /// The caller then validates its kind-specific parameters (use [`Header::expect`]).
     ///
     /// Whatever bytes the region holds, this returns an error or a header; it never panics.
-    pub fn attach<'a, W: Wait>(
-        region: Region<'a>,
-        kind: Kind,
-        deadline: Deadline,
-    ) -> Result<&'a Header, AttachError> {
+    pub fn attach<'a, W: Wait>(region: Region<'a>, kind: Kind, deadline: Deadline) -> Result<&'a Header, AttachError> {
         let header = Self::peek(region)?;
         loop {
             // Ordering: Acquire pairs with the Release store of READY in `Claim::publish`, so every
@@ -460,11 +446,7 @@ impl Header {
         if expected == found {
             Ok(())
         } else {
-            Err(AttachError::LayoutMismatch {
-                field,
-                expected,
-                found,
-            })
+            Err(AttachError::LayoutMismatch { field, expected, found })
         }
     }
 

@@ -85,9 +85,7 @@ impl fmt::Display for StatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StatError::NoSuchProcess => f.write_str("no such process"),
-            StatError::Unreadable(0) => {
-                f.write_str("/proc/<pid>/stat is not in the expected format")
-            }
+            StatError::Unreadable(0) => f.write_str("/proc/<pid>/stat is not in the expected format"),
             StatError::Unreadable(e) => write!(f, "/proc/<pid>/stat unreadable (errno {e})"),
         }
     }
@@ -97,17 +95,14 @@ impl fmt::Display for StatError {
 pub fn stat(pid: u32) -> Result<ProcStat, StatError> {
     let mut path = [0u8; 32];
     let n = write_path(&mut path, pid);
-    let cpath =
-        core::ffi::CStr::from_bytes_with_nul(&path[..n]).map_err(|_| StatError::Unreadable(0))?;
+    let cpath = core::ffi::CStr::from_bytes_with_nul(&path[..n]).map_err(|_| StatError::Unreadable(0))?;
     let fd = match rustix::fs::open(
         cpath,
         rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     ) {
         Ok(fd) => fd,
-        Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::SRCH) => {
-            return Err(StatError::NoSuchProcess)
-        }
+        Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::SRCH) => return Err(StatError::NoSuchProcess),
         Err(e) => return Err(StatError::Unreadable(e.raw_os_error())),
     };
     let mut buf = [0u8; 1024];

@@ -151,8 +151,15 @@ impl fmt::Display for ArenaError {
                 f,
                 "out of space: {size} bytes at alignment {align} requested, {free} bytes free; create a larger segment"
             ),
-            ArenaError::OutOfBounds { offset, len, region_len } => {
-                write!(f, "range {offset}..{offset}+{len} lies outside a region of {region_len} bytes")
+            ArenaError::OutOfBounds {
+                offset,
+                len,
+                region_len,
+            } => {
+                write!(
+                    f,
+                    "range {offset}..{offset}+{len} lies outside a region of {region_len} bytes"
+                )
             }
             ArenaError::BadAlign { align } => write!(f, "alignment {align} is not a power of two"),
             ArenaError::Overflow => f.write_str("offset or size overflows the address space"),
@@ -183,13 +190,7 @@ impl<'a> Arena<'a> {
 
     /// Reserves `size` bytes aligned to `align` *in memory* (absolute address, not just offset).
     pub fn place(&mut self, size: usize, align: usize) -> Result<(usize, Region<'a>), ArenaError> {
-        let (offset, end) = placement(
-            self.region.addr(),
-            self.region.len(),
-            self.next,
-            size,
-            align,
-        )?;
+        let (offset, end) = placement(self.region.addr(), self.region.len(), self.next, size, align)?;
         let r = self.region.sub(offset, size)?;
         self.next = end;
         Ok((offset, r))
@@ -262,10 +263,7 @@ mod tests {
                     assert_eq!(r.addr() % align, 0, "alignment");
                     assert!(off + size <= 4096, "in bounds");
                     for &(o, s) in &taken {
-                        assert!(
-                            off >= o + s || off + size <= o || size == 0 || s == 0,
-                            "overlap"
-                        );
+                        assert!(off >= o + s || off + size <= o || size == 0 || s == 0, "overlap");
                     }
                     taken.push((off, size));
                 }
@@ -274,14 +272,8 @@ mod tests {
             }
         }
         assert!(taken.len() > 5);
-        assert_eq!(
-            arena.place(1, 3).unwrap_err(),
-            ArenaError::BadAlign { align: 3 }
-        );
-        assert_eq!(
-            arena.place(1, 0).unwrap_err(),
-            ArenaError::BadAlign { align: 0 }
-        );
+        assert_eq!(arena.place(1, 3).unwrap_err(), ArenaError::BadAlign { align: 3 });
+        assert_eq!(arena.place(1, 0).unwrap_err(), ArenaError::BadAlign { align: 0 });
         assert!(matches!(
             arena.place(usize::MAX, 1),
             Err(ArenaError::Overflow | ArenaError::OutOfSpace { .. })

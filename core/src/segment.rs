@@ -151,10 +151,7 @@ pub struct SegmentInfo {
 impl SegmentHeader {
     /// Initializes a segment header at the start of `region` (which must be zeroed, as fresh mappings
     /// are). `creator` is the creating process's `(pid, start_time)`.
-    pub fn init<'a>(
-        region: Region<'a>,
-        creator: (u32, u64),
-    ) -> Result<&'a SegmentHeader, InitError> {
+    pub fn init<'a>(region: Region<'a>, creator: (u32, u64)) -> Result<&'a SegmentHeader, InitError> {
         if region.len() < DATA_START {
             return Err(InitError::TooSmall {
                 needed: DATA_START,
@@ -199,17 +196,13 @@ impl SegmentHeader {
         let state = h.state.load(Ordering::Acquire);
         if state != READY {
             if magic != SEGMENT_MAGIC && state != UNINIT && state != INITIALIZING {
-                return Err(AttachError::BadMagic {
-                    found: magic as u32,
-                });
+                return Err(AttachError::BadMagic { found: magic as u32 });
             }
             return Err(AttachError::NotReady { state });
         }
         let magic = h.magic.load(Ordering::Relaxed);
         if magic != SEGMENT_MAGIC {
-            return Err(AttachError::BadMagic {
-                found: magic as u32,
-            });
+            return Err(AttachError::BadMagic { found: magic as u32 });
         }
         let version = h.version.load(Ordering::Relaxed);
         if version != crate::ABI_VERSION {
@@ -307,12 +300,10 @@ impl SegmentHeader {
             };
             // Ordering: Relaxed; the range is ours once the CAS succeeds; objects publish their own
             // contents through their headers.
-            match self.used.compare_exchange_weak(
-                used,
-                end as u64,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .used
+                .compare_exchange_weak(used, end as u64, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => break offset,
                 Err(cur) => used = cur,
             }
@@ -394,21 +385,19 @@ impl SegmentHeader {
                     // Second pass: reclaim slots of dead processes.
                     let start = slot.start_time.load(Ordering::Acquire);
                     if start != 0 && is_dead(pid, start) {
-                        // Mark "registering" first so no reader sees our pid with the dead start time.
+                        // Mark "registering" (start 0) first so no reader sees our pid with the dead
+                        // start time; then take the pid. Only one reclaimer can win the first CAS.
                         if slot
                             .start_time
                             .compare_exchange(start, 0, Ordering::AcqRel, Ordering::Relaxed)
                             .is_ok()
-                        {
-                            if slot
+                            && slot
                                 .pid
                                 .compare_exchange(pid, me.0, Ordering::AcqRel, Ordering::Relaxed)
                                 .is_ok()
-                            {
-                                slot.start_time.store(me.1, Ordering::Release);
-                                return Some(i);
-                            }
-                            // Someone else changed the pid under us; leave the slot to them.
+                        {
+                            slot.start_time.store(me.1, Ordering::Release);
+                            return Some(i);
                         }
                     }
                 }
@@ -428,9 +417,7 @@ impl SegmentHeader {
         if s.pid.load(Ordering::Acquire) == me.0 && s.start_time.load(Ordering::Acquire) == me.1 {
             s.start_time.store(0, Ordering::Release);
             // Ordering: Release so the next claimant (AcqRel CAS) sees the cleared start time.
-            let _ = s
-                .pid
-                .compare_exchange(me.0, 0, Ordering::Release, Ordering::Relaxed);
+            let _ = s.pid.compare_exchange(me.0, 0, Ordering::Release, Ordering::Relaxed);
         }
     }
 
@@ -510,10 +497,7 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(
-            h.alloc(len, Kind::Cell, "c", 8, 8),
-            Err(ArenaError::DirectoryFull)
-        );
+        assert_eq!(h.alloc(len, Kind::Cell, "c", 8, 8), Err(ArenaError::DirectoryFull));
     }
 
     #[test]
@@ -546,14 +530,8 @@ mod tests {
             Err(AttachError::NotReady { state: 0 })
         ));
         b[0].0[12] = 2;
-        assert!(matches!(
-            SegmentHeader::attach(r),
-            Err(AttachError::BadMagic { .. })
-        ));
+        assert!(matches!(SegmentHeader::attach(r), Err(AttachError::BadMagic { .. })));
         b[0].0[12] = 9;
-        assert!(matches!(
-            SegmentHeader::attach(r),
-            Err(AttachError::BadMagic { .. })
-        ));
+        assert!(matches!(SegmentHeader::attach(r), Err(AttachError::BadMagic { .. })));
     }
 }

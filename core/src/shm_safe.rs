@@ -101,11 +101,7 @@ mod tests {
     fn impls_exist() {
         takes(1u8);
         takes([1.0f64; 3]);
-        takes(P {
-            a: 1,
-            b: 2,
-            c: [0; 4],
-        });
+        takes(P { a: 1, b: 2, c: [0; 4] });
         takes(());
     }
 }

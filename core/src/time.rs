@@ -118,10 +118,7 @@ mod tests {
 
     #[test]
     fn no_clock_degrades_to_try() {
-        assert_eq!(
-            Deadline::after::<NoClock>(Duration::from_secs(5)),
-            Deadline::Immediate
-        );
+        assert_eq!(Deadline::after::<NoClock>(Duration::from_secs(5)), Deadline::Immediate);
         assert!(Deadline::Immediate.expired::<NoClock>());
         assert!(!Deadline::Never.expired::<NoClock>());
     }
@@ -130,10 +127,7 @@ mod tests {
     fn saturating_math() {
         let i = Instant(u64::MAX - 1);
         assert_eq!(i.saturating_add(Duration::from_secs(1)), Instant(u64::MAX));
-        assert_eq!(
-            Instant(5).saturating_duration_since(Instant(9)),
-            Duration::ZERO
-        );
+        assert_eq!(Instant(5).saturating_duration_since(Instant(9)), Duration::ZERO);
     }
 
     #[cfg(feature = "futex")]

@@ -129,9 +129,7 @@ impl Futex {
         let timeout = match deadline {
             Deadline::Never => None,
             _ => {
-                let left = deadline
-                    .remaining::<crate::time::OsClock>()
-                    .unwrap_or_default();
+                let left = deadline.remaining::<crate::time::OsClock>().unwrap_or_default();
                 if left.is_zero() {
                     // Ordering: Acquire, as in the spinning phase.
                     return if word.load(Ordering::Acquire) != expected {
@@ -224,12 +222,7 @@ mod tests {
         let word = AtomicU32::new(7);
         let start = std::time::Instant::now();
         let d = Deadline::after::<W::Clock>(Duration::from_millis(50));
-        loop {
-            match W::wait(&word, 7, d) {
-                Ok(()) => continue,
-                Err(TimedOut) => break,
-            }
-        }
+        while W::wait(&word, 7, d).is_ok() {}
         let el = start.elapsed();
         assert!(el >= Duration::from_millis(50), "returned early: {el:?}");
         assert!(el < Duration::from_secs(2), "returned late: {el:?}");

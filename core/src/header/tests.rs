@@ -101,9 +101,7 @@ fn attach_waits_for_ready_then_gives_up() {
     let d = Deadline::after::<crate::wait::DefaultClock>(core::time::Duration::from_millis(30));
     assert_eq!(
         Header::attach::<Spin>(r, Kind::Cell, d).unwrap_err(),
-        AttachError::NotReady {
-            state: INITIALIZING
-        }
+        AttachError::NotReady { state: INITIALIZING }
     );
     assert!(start.elapsed() >= core::time::Duration::from_millis(30));
     drop(claim); // rolled back: UNINIT again, so a new init can succeed
@@ -123,11 +121,7 @@ fn invalid_params_are_rejected() {
         Err(InitError::TooSmall { .. })
     ));
     assert!(matches!(
-        Header::claim(
-            r.sub(8, 128).unwrap(),
-            &ObjectParams::new(Kind::Cell, 64),
-            64
-        ),
+        Header::claim(r.sub(8, 128).unwrap(), &ObjectParams::new(Kind::Cell, 64), 64),
         Err(InitError::Misaligned { .. })
     ));
 }
@@ -155,14 +149,7 @@ fn fuzz_random_bytes_only_errors() {
             b.0[..4].copy_from_slice(&MAGIC.to_le_bytes());
             b.0[4..8].copy_from_slice(&ABI_VERSION.to_le_bytes());
             b.0[8..12].copy_from_slice(&(Kind::Cell as u32).to_le_bytes());
-            b.0[12..16].copy_from_slice(
-                &(if round % 4 == 0 {
-                    READY
-                } else {
-                    (next() % 4) as u32
-                })
-                .to_le_bytes(),
-            );
+            b.0[12..16].copy_from_slice(&(if round % 4 == 0 { READY } else { (next() % 4) as u32 }).to_le_bytes());
             let size = next() % 300;
             b.0[16..24].copy_from_slice(&size.to_le_bytes());
             if round % 8 == 0 {
@@ -186,8 +173,5 @@ fn fuzz_random_bytes_only_errors() {
         }
         let _ = Header::peek(r).map(|h| h.snapshot());
     }
-    assert!(
-        ok > 0,
-        "the fuzz never reached a valid header; it tests nothing deep"
-    );
+    assert!(ok > 0, "the fuzz never reached a valid header; it tests nothing deep");
 }

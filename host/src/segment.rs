@@ -1,0 +1,544 @@
+//! Shared-memory segments: anonymous (inherited across `fork`, passable to spawned children by file
+//! descriptor) and named POSIX segments that unrelated processes open by name.
+//!
+//! Every segment starts with a [`SegmentHeader`] (see `docs/layout.md`): an object directory so that
+//! objects can be found by name, and a registry of attached processes so that `ringfork clean` can
+//! tell a leaked segment from one in use.
+//!
+//! ```
+//! use ringfork::Segment;
+//! let seg = Segment::anonymous(64 * 1024)?;
+//! let off = seg.alloc(ringfork_core::Kind::Cell, "counter", 128, 64)?;
+//! assert!(off >= ringfork_core::segment::DATA_START);
+//! # Ok::<(), ringfork::SegmentError>(())
+//! ```
+
+use ringfork_core::os::{probe, Liveness, ProcessStamp};
+use ringfork_core::region::ArenaError;
+use ringfork_core::segment::{Attacher, ObjectEntry, SegmentHeader, SegmentInfo, DATA_START};
+use ringfork_core::{AttachError, InitError, Kind, Region};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fs::Mode;
+use rustix::mm::{MapFlags, ProtFlags};
+use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// Why a segment operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SegmentError {
+    /// A system call failed.
+    Os {
+        /// What was being done (e.g. `"shm_open"`).
+        op: &'static str,
+        /// The segment name, if any.
+        name: Option<String>,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// `create` found a segment of that name already.
+    AlreadyExists {
+        /// The name.
+        name: String,
+    },
+    /// `open`/`unlink` found no segment of that name.
+    NotFound {
+        /// The name.
+        name: String,
+    },
+    /// The name is not a valid POSIX shared-memory name.
+    InvalidName {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The requested length is unusable.
+    InvalidLength {
+        /// The length asked for.
+        len: usize,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The segment exists but is not a (valid, ready) ringfork segment.
+    Attach {
+        /// The name, if any.
+        name: Option<String>,
+        /// What the header check found.
+        source: AttachError,
+    },
+    /// The segment header could not be initialized.
+    Init(InitError),
+    /// No object of that name in the segment's directory.
+    NoSuchObject {
+        /// The object name.
+        name: String,
+    },
+    /// No room (or no directory entry) for another object.
+    Alloc(ArenaError),
+}
+
+impl fmt::Display for SegmentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SegmentError::Os { op, name: Some(n), source } => write!(f, "{op} failed for segment {n:?}: {source}"),
+            SegmentError::Os { op, name: None, source } => write!(f, "{op} failed: {source}"),
+            SegmentError::AlreadyExists { name } => write!(
+                f,
+                "segment {name:?} already exists; open it, or remove it with `ringfork clean` (if unused) or Segment::unlink"
+            ),
+            SegmentError::NotFound { name } => {
+                write!(f, "no segment named {name:?} (see `ringfork ls` for the segments that exist)")
+            }
+            SegmentError::InvalidName { name, reason } => write!(f, "invalid segment name {name:?}: {reason}"),
+            SegmentError::InvalidLength { len, reason } => write!(f, "invalid segment length {len}: {reason}"),
+            SegmentError::Attach { name: Some(n), source } => write!(f, "segment {n:?} is not usable: {source}"),
+            SegmentError::Attach { name: None, source } => write!(f, "segment is not usable: {source}"),
+            SegmentError::Init(e) => write!(f, "cannot initialize segment: {e}"),
+            SegmentError::NoSuchObject { name } => {
+                write!(f, "the segment has no object named {name:?} (`ringfork inspect` lists its objects)")
+            }
+            SegmentError::Alloc(e) => write!(f, "cannot place object in segment: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SegmentError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SegmentError::Os { source, .. } => Some(source),
+            SegmentError::Attach { source, .. } => Some(source),
+            SegmentError::Init(e) => Some(e),
+            SegmentError::Alloc(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ArenaError> for SegmentError {
+    fn from(e: ArenaError) -> Self {
+        SegmentError::Alloc(e)
+    }
+}
+
+fn os_err(op: &'static str, name: Option<&str>, e: rustix::io::Errno) -> SegmentError {
+    SegmentError::Os {
+        op,
+        name: name.map(str::to_owned),
+        source: std::io::Error::from_raw_os_error(e.raw_os_error()),
+    }
+}
+
+/// How long `open` waits for a segment that is still being created to become READY.
+const OPEN_READY_TIMEOUT: Duration = Duration::from_secs(2);
+/// The largest segment `create`/`anonymous` accept (1 TiB): a sanity bound, not a resource limit.
+pub const MAX_SEGMENT_LEN: usize = 1 << 40;
+
+/// One registry slot this mapping holds: (registering pid, slot, stamp registered).
+type Registration = (u32, usize, (u32, u64));
+
+/// The mapping behind a [`Segment`]; unmapped when the last clone is dropped.
+struct Mapping {
+    ptr: *mut u8,
+    len: usize,
+    fd: OwnedFd,
+    name: Option<String>,
+    /// Registry slot and the stamp registered in it, per registering process.
+    registration: Mutex<Vec<Registration>>,
+}
+
+// SAFETY: the mapping is shared memory accessed only through atomics and ringfork objects; the raw
+// pointer is just its address. Moving or sharing the handle between threads is fine.
+unsafe impl Send for Mapping {}
+// SAFETY: as for Send.
+unsafe impl Sync for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        let me = std::process::id();
+        if let Ok(regs) = self.registration.lock() {
+            if let Some(h) = self.header_ref() {
+                for &(pid, slot, stamp) in regs.iter() {
+                    if pid == me {
+                        h.unregister(slot, stamp);
+                    }
+                }
+            }
+        }
+        // SAFETY: ptr/len are exactly what mmap returned; no reference into the mapping outlives the
+        // Mapping (every handle holds an Arc to it).
+        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+impl Mapping {
+    fn header_ref(&self) -> Option<&SegmentHeader> {
+        // SAFETY: the mapping is valid for self's lifetime (see `region`).
+        SegmentHeader::attach(unsafe { Region::from_raw_parts(self.ptr, self.len) }).ok()
+    }
+}
+
+/// Named mappings of this process, so a forked child can register itself (see
+/// [`Segment::register_after_fork`]).
+static NAMED: Mutex<Vec<Weak<Mapping>>> = Mutex::new(Vec::new());
+
+/// A mapped shared-memory segment. Cloning is cheap (a reference count); the mapping lives until the
+/// last clone is dropped. Clones moved into a forked child's closure refer to the same memory.
+#[derive(Clone)]
+pub struct Segment {
+    map: Arc<Mapping>,
+}
+
+impl fmt::Debug for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Segment")
+            .field("name", &self.map.name)
+            .field("len", &self.map.len)
+            .finish()
+    }
+}
+
+/// Validates and normalizes a POSIX shm name to `/name`.
+pub fn normalize_name(name: &str) -> Result<String, SegmentError> {
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    let bad = |reason| {
+        Err(SegmentError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if bare.is_empty() {
+        return bad("empty");
+    }
+    if bare.len() > 200 {
+        return bad("longer than 200 bytes");
+    }
+    if bare.contains('/') {
+        return bad("contains '/' (POSIX shared-memory names are a single path component)");
+    }
+    if bare == "." || bare == ".." {
+        return bad("'.' and '..' are not names");
+    }
+    if bare.contains('\0') {
+        return bad("contains a NUL byte");
+    }
+    Ok(format!("/{bare}"))
+}
+
+fn me() -> (u32, u64) {
+    ProcessStamp::current_process()
+        .map(|s| (s.pid, s.start_time))
+        .unwrap_or((std::process::id(), 0))
+}
+
+fn is_dead(pid: u32, start: u64) -> bool {
+    probe(ProcessStamp { pid, start_time: start }) == Liveness::Dead
+}
+
+impl Segment {
+    /// A new anonymous segment of at least `len` usable bytes (plus the segment header): a `memfd`
+    /// mapped shared, inherited by forked children and passable to spawned children by fd.
+    pub fn anonymous(len: usize) -> Result<Segment, SegmentError> {
+        let total = total_len(len)?;
+        let fd = rustix::fs::memfd_create("ringfork", rustix::fs::MemfdFlags::CLOEXEC)
+            .map_err(|e| os_err("memfd_create", None, e))?;
+        rustix::fs::ftruncate(&fd, total as u64).map_err(|e| os_err("ftruncate", None, e))?;
+        let seg = Self::map(fd, total, None)?;
+        SegmentHeader::init(seg.region(), me()).map_err(SegmentError::Init)?;
+        Ok(seg)
+    }
+
+    /// Creates the named segment `name` (`O_CREAT|O_EXCL`, mode 0600) with at least `len` usable bytes.
+    /// Fails with [`SegmentError::AlreadyExists`] if the name is taken.
+    pub fn create(name: &str, len: usize) -> Result<Segment, SegmentError> {
+        let name = normalize_name(name)?;
+        let total = total_len(len)?;
+        let fd = match rustix::shm::open(
+            name.as_str(),
+            rustix::shm::OFlags::CREATE | rustix::shm::OFlags::EXCL | rustix::shm::OFlags::RDWR,
+            Mode::RUSR | Mode::WUSR,
+        ) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::EXIST) => return Err(SegmentError::AlreadyExists { name }),
+            Err(e) => return Err(os_err("shm_open", Some(&name), e)),
+        };
+        let result = (|| {
+            rustix::fs::ftruncate(&fd, total as u64).map_err(|e| os_err("ftruncate", Some(&name), e))?;
+            let seg = Self::map(fd, total, Some(name.clone()))?;
+            SegmentHeader::init(seg.region(), me()).map_err(SegmentError::Init)?;
+            seg.register();
+            Ok(seg)
+        })();
+        if result.is_err() {
+            let _ = rustix::shm::unlink(name.as_str());
+        }
+        result
+    }
+
+    /// Opens the named segment `name`, validating its size and header (waiting up to 2 s for a
+    /// segment another process is still creating).
+    pub fn open(name: &str) -> Result<Segment, SegmentError> {
+        Self::open_with(name, false, OPEN_READY_TIMEOUT)
+    }
+
+    /// Opens `name` read-only (for inspection tools), waiting at most `wait` for a segment still being
+    /// created; the registry is not touched.
+    pub fn open_read_only(name: &str, wait: Duration) -> Result<Segment, SegmentError> {
+        Self::open_with(name, true, wait)
+    }
+
+    fn open_with(name: &str, read_only: bool, wait: Duration) -> Result<Segment, SegmentError> {
+        let name = normalize_name(name)?;
+        let flags = if read_only {
+            rustix::shm::OFlags::RDONLY
+        } else {
+            rustix::shm::OFlags::RDWR
+        };
+        let fd = match rustix::shm::open(name.as_str(), flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => return Err(SegmentError::NotFound { name }),
+            Err(e) => return Err(os_err("shm_open", Some(&name), e)),
+        };
+        let start = Instant::now();
+        loop {
+            let st = rustix::fs::fstat(&fd).map_err(|e| os_err("fstat", Some(&name), e))?;
+            let size = usize::try_from(st.st_size).unwrap_or(0);
+            if size >= DATA_START {
+                let seg = Self::map_with(
+                    rustix::io::fcntl_dupfd_cloexec(&fd, 0).map_err(|e| os_err("dup", Some(&name), e))?,
+                    size,
+                    Some(name.clone()),
+                    read_only,
+                )?;
+                match SegmentHeader::attach(seg.region()) {
+                    Ok(_) => {
+                        if !read_only {
+                            seg.register();
+                        }
+                        return Ok(seg);
+                    }
+                    Err(AttachError::NotReady { .. }) if start.elapsed() < wait => {}
+                    Err(source) => {
+                        return Err(SegmentError::Attach {
+                            name: Some(name),
+                            source,
+                        })
+                    }
+                }
+            } else if start.elapsed() >= wait {
+                return Err(SegmentError::Attach {
+                    name: Some(name),
+                    source: AttachError::TooSmall {
+                        needed: DATA_START,
+                        available: size,
+                    },
+                });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Removes the name `name` (existing mappings stay valid until unmapped).
+    pub fn unlink(name: &str) -> Result<(), SegmentError> {
+        let name = normalize_name(name)?;
+        match rustix::shm::unlink(name.as_str()) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::NOENT) => Err(SegmentError::NotFound { name }),
+            Err(e) => Err(os_err("shm_unlink", Some(&name), e)),
+        }
+    }
+
+    /// Maps an inherited memfd or shm file descriptor (e.g. one passed to a spawned child).
+    pub fn from_fd(fd: OwnedFd) -> Result<Segment, SegmentError> {
+        let st = rustix::fs::fstat(&fd).map_err(|e| os_err("fstat", None, e))?;
+        let size = usize::try_from(st.st_size).unwrap_or(0);
+        let seg = Self::map(fd, size, None)?;
+        SegmentHeader::attach(seg.region()).map_err(|source| SegmentError::Attach { name: None, source })?;
+        Ok(seg)
+    }
+
+    fn map(fd: OwnedFd, len: usize, name: Option<String>) -> Result<Segment, SegmentError> {
+        Self::map_with(fd, len, name, false)
+    }
+
+    fn map_with(fd: OwnedFd, len: usize, name: Option<String>, read_only: bool) -> Result<Segment, SegmentError> {
+        if len < DATA_START {
+            return Err(SegmentError::InvalidLength {
+                len,
+                reason: "smaller than the segment header",
+            });
+        }
+        let prot = if read_only {
+            ProtFlags::READ
+        } else {
+            ProtFlags::READ | ProtFlags::WRITE
+        };
+        // SAFETY: a fresh shared mapping of `len` bytes of `fd` at an address the kernel chooses; it
+        // aliases no Rust object. Its contents are accessed only through atomics / ringfork objects.
+        let ptr = unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, &fd, 0) }
+            .map_err(|e| os_err("mmap", name.as_deref(), e))?;
+        let map = Arc::new(Mapping {
+            ptr: ptr.cast(),
+            len,
+            fd,
+            name,
+            registration: Mutex::new(Vec::new()),
+        });
+        if map.name.is_some() {
+            if let Ok(mut v) = NAMED.lock() {
+                v.retain(|w| w.strong_count() > 0);
+                v.push(Arc::downgrade(&map));
+            }
+        }
+        Ok(Segment { map })
+    }
+
+    fn register(&self) {
+        let stamp = me();
+        if let Some(slot) = self.header().register(stamp, is_dead) {
+            if let Ok(mut r) = self.map.registration.lock() {
+                r.push((stamp.0, slot, stamp));
+            }
+        }
+    }
+
+    /// Registers the calling process in the registry of every named segment it has mapped. The
+    /// process layer calls this in a freshly forked child, so `ringfork clean` knows the child uses
+    /// the segments it inherited. Safe to call in a forked child of a multi-threaded parent: it only
+    /// `try_lock`s.
+    pub fn register_after_fork() {
+        let Ok(v) = NAMED.try_lock() else { return };
+        for w in v.iter() {
+            if let Some(map) = w.upgrade() {
+                Segment { map }.register();
+            }
+        }
+    }
+
+    /// The whole mapping as a region (valid while `self` lives).
+    pub fn region(&self) -> Region<'_> {
+        // SAFETY: ptr..ptr+len is our live shared mapping; it stays mapped while `self` (an Arc to the
+        // Mapping) is borrowed; its contents are only accessed through ringfork objects.
+        unsafe { Region::from_raw_parts(self.map.ptr, self.map.len) }
+    }
+
+    /// The region `offset..offset+len` of this segment, bounds-checked.
+    pub fn sub_region(&self, offset: usize, len: usize) -> Result<Region<'_>, SegmentError> {
+        Ok(self.region().sub(offset, len)?)
+    }
+
+    /// The region `offset..offset+len` with a `'static` lifetime, for handle types that keep a clone
+    /// of this segment next to the objects they view.
+    ///
+    /// # Safety
+    /// The caller must keep a clone of this `Segment` alive for as long as the region (or any
+    /// reference derived from it) is used.
+    pub unsafe fn sub_region_static(&self, offset: usize, len: usize) -> Result<Region<'static>, SegmentError> {
+        let r = self.region().sub(offset, len)?;
+        // SAFETY: the caller keeps the mapping alive (see above); the bounds were checked by `sub`.
+        Ok(unsafe { Region::from_raw_parts(r.as_ptr(), r.len()) })
+    }
+
+    /// The segment header.
+    pub fn header(&self) -> &SegmentHeader {
+        // Every constructor validated the header; a peer can only scribble over atomics, which every
+        // reader bounds. If it was overwritten since, fall back to a re-validation failure being
+        // impossible to report here: SegmentHeader::attach cannot fail on a region we initialized
+        // unless a peer corrupted it, and then every method bounds what it reads.
+        let r = self.region();
+        match SegmentHeader::attach(r) {
+            Ok(h) => h,
+            // SAFETY: the region is at least DATA_START bytes and page-aligned (checked at map time);
+            // SegmentHeader is all atomics, so reinterpreting corrupted bytes is still sound.
+            Err(_) => unsafe { &*(r.as_ptr() as *const SegmentHeader) },
+        }
+    }
+
+    /// Reserves `size` bytes aligned to `align` for an object of `kind` called `name`; returns the
+    /// offset. Objects are never freed individually (the segment is the unit of lifetime).
+    pub fn alloc(&self, kind: Kind, name: &str, size: usize, align: usize) -> Result<usize, SegmentError> {
+        Ok(self.header().alloc(self.map.len, kind, name, size, align)?)
+    }
+
+    /// The objects listed in the directory.
+    pub fn objects(&self) -> Vec<ObjectEntry> {
+        self.header().objects(self.map.len).collect()
+    }
+
+    /// The first object called `name`.
+    pub fn find(&self, name: &str) -> Option<ObjectEntry> {
+        self.header().find(self.map.len, name)
+    }
+
+    /// Registered attachers with their liveness.
+    pub fn attachers(&self) -> Vec<(Attacher, Liveness)> {
+        self.header()
+            .attachers()
+            .map(|a| {
+                let l = if a.start_time == 0 {
+                    Liveness::Unknown
+                } else {
+                    probe(ProcessStamp {
+                        pid: a.pid,
+                        start_time: a.start_time,
+                    })
+                };
+                (a, l)
+            })
+            .collect()
+    }
+
+    /// Summary numbers.
+    pub fn info(&self) -> SegmentInfo {
+        self.header().info(self.map.len)
+    }
+
+    /// Mapping length in bytes (header included).
+    pub fn len(&self) -> usize {
+        self.map.len
+    }
+
+    /// Always false: a segment has at least its header.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The name, for named segments (`/name`).
+    pub fn name(&self) -> Option<&str> {
+        self.map.name.as_deref()
+    }
+
+    /// The file descriptor behind the mapping (a memfd or an shm fd).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.map.fd.as_fd()
+    }
+
+    /// The raw fd number.
+    pub fn raw_fd(&self) -> i32 {
+        self.map.fd.as_raw_fd()
+    }
+
+    /// Whether two handles refer to the same mapping.
+    pub fn same_mapping(&self, other: &Segment) -> bool {
+        Arc::ptr_eq(&self.map, &other.map)
+    }
+}
+
+fn total_len(len: usize) -> Result<usize, SegmentError> {
+    if len == 0 {
+        return Err(SegmentError::InvalidLength {
+            len,
+            reason: "zero usable bytes",
+        });
+    }
+    if len > MAX_SEGMENT_LEN {
+        return Err(SegmentError::InvalidLength {
+            len,
+            reason: "larger than 1 TiB",
+        });
+    }
+    let page = rustix::param::page_size();
+    let total = DATA_START + len;
+    Ok(total.div_ceil(page) * page)
+}

@@ -1,0 +1,176 @@
+//! End-to-end tests of the `ringfork` binary's segment tools, run as a separate process.
+
+use ringfork::{Segment, SegmentError, ShmCell};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn ringfork() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ringfork"))
+}
+
+fn unique(tag: &str) -> String {
+    format!(
+        "rf-test-{tag}-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    )
+}
+
+/// Removes the named segment when dropped, so a failing test leaves nothing in /dev/shm.
+struct Cleanup(String);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = Segment::unlink(&self.0);
+    }
+}
+
+#[test]
+fn inspect_reads_headers_written_by_another_process() {
+    let name = unique("inspect");
+    let _c = Cleanup(name.clone());
+    let seg = Segment::create(&name, 1 << 16).unwrap();
+    ShmCell::new_in(&seg, "answer", 42u64).unwrap();
+    ShmCell::new_in(&seg, "small", 7u16).unwrap();
+    let out = ringfork().args(["inspect", &name, "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let objs = v["objects"].as_array().unwrap();
+    assert_eq!(objs.len(), 2);
+    assert_eq!(objs[0]["name"], "answer");
+    assert_eq!(objs[0]["header"]["kind"], "cell");
+    assert_eq!(objs[0]["header"]["elem_size"], 8);
+    assert_eq!(objs[0]["header"]["state"], "ready");
+    assert_eq!(objs[0]["header"]["version"], ringfork_core::ABI_VERSION);
+    assert_eq!(objs[1]["header"]["elem_size"], 2);
+    assert_eq!(objs[1]["valid"], true);
+    assert_eq!(
+        v["segment"]["live_attachers"].as_array().unwrap()[0],
+        std::process::id()
+    );
+    // Human output too.
+    let out = ringfork().args(["inspect", &name]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("answer") && text.contains("kind=cell"), "{text}");
+}
+
+#[test]
+fn create_existing_fails_and_unlink_removes() {
+    let name = unique("excl");
+    let _c = Cleanup(name.clone());
+    let _seg = Segment::create(&name, 4096).unwrap();
+    match Segment::create(&name, 4096) {
+        Err(SegmentError::AlreadyExists { name: n }) => assert!(n.ends_with(&name)),
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
+    let out = ringfork().args(["segment", "create", &name]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    Segment::unlink(&name).unwrap();
+    assert!(matches!(Segment::open(&name), Err(SegmentError::NotFound { .. })));
+    assert!(matches!(Segment::unlink(&name), Err(SegmentError::NotFound { .. })));
+}
+
+#[test]
+fn inspect_reports_missing_and_foreign_segments_clearly() {
+    let out = ringfork().args(["inspect", &unique("missing")]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no segment named"));
+    // A foreign file in /dev/shm: not ringfork's, never touched by clean.
+    let name = unique("foreign");
+    let path = format!("/dev/shm/{name}");
+    std::fs::write(&path, vec![0xAB; 16384]).unwrap();
+    let _c = Cleanup(name.clone());
+    let out = ringfork().args(["inspect", &name]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a ringfork object") || err.contains("bad magic"),
+        "{err}"
+    );
+    let out = ringfork().args(["clean"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(std::path::Path::new(&path).exists(), "clean removed a foreign file");
+    // A corrupted (truncated) file.
+    let name2 = unique("short");
+    std::fs::write(format!("/dev/shm/{name2}"), b"RINGFORK").unwrap();
+    let _c2 = Cleanup(name2.clone());
+    let out = ringfork().args(["inspect", &name2]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too small"));
+}
+
+#[test]
+fn clean_removes_leaked_segments_and_keeps_live_ones() {
+    let leaked = unique("leaked");
+    let live = unique("live");
+    let _c1 = Cleanup(leaked.clone());
+    let _c2 = Cleanup(live.clone());
+    // A process that creates a segment and is SIGKILLed: nothing unregisters it.
+    let mut holder = ringfork()
+        .args(["segment", "create", &leaked, "--hold"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.starts_with("created"), "{line}");
+    let seg = Segment::open_read_only(&leaked, Duration::from_secs(2)).unwrap();
+    assert!(seg.attachers().iter().any(|(a, _)| a.pid == holder.id()));
+    drop(seg);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // A segment this (live) test process holds.
+    let _mine = Segment::create(&live, 4096).unwrap();
+
+    let out = ringfork().args(["clean", "--dry-run", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let find = |n: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["segment"]["name"].as_str().unwrap().ends_with(n))
+            .cloned()
+    };
+    let l = find(&leaked).expect("leaked segment listed");
+    assert_eq!(l["removed"], false, "dry run removes nothing");
+    assert!(l["note"].as_str().unwrap().contains("would remove"));
+    assert!(std::path::Path::new(&format!("/dev/shm/{leaked}")).exists());
+
+    let out = ringfork().args(["clean", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let get = |n: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["segment"]["name"].as_str().unwrap().ends_with(n))
+            .cloned()
+    };
+    assert_eq!(get(&leaked).unwrap()["removed"], true);
+    assert_eq!(get(&live).unwrap()["removed"], false);
+    assert!(!std::path::Path::new(&format!("/dev/shm/{leaked}")).exists());
+    assert!(std::path::Path::new(&format!("/dev/shm/{live}")).exists());
+    // ls shows the live one with this process as its live attacher.
+    let out = ringfork().args(["ls", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let me = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str().unwrap().ends_with(&live))
+        .unwrap()
+        .clone();
+    assert_eq!(me["in_use"], true);
+}
+
+#[test]
+fn bad_arguments_get_actionable_messages() {
+    let out = ringfork()
+        .args(["segment", "create", "x", "--size", "lots"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a size"));
+    let out = ringfork().args(["segment", "create", "a/b"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid segment name"));
+}
