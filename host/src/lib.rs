@@ -4,6 +4,7 @@
 //! shared memory): shared-memory [`Segment`]s, handle types that clone across `fork`, and the tools
 //! behind the `ringfork` command. See `docs/architecture.md`.
 
+pub mod bench;
 pub mod handle;
 pub mod segment;
 pub mod shmls;

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod shm;
 
 /// Result of a subcommand: the process exit code.
@@ -23,6 +24,8 @@ enum Command {
     Clean(shm::CleanArgs),
     /// Print the header of every object in a named segment.
     Inspect(shm::InspectArgs),
+    /// Measure our primitives against their baselines, side by side in one run.
+    Bench(bench::BenchArgs),
     /// Create or remove named segments by hand.
     #[command(subcommand)]
     Segment(shm::SegmentCmd),
@@ -36,6 +39,7 @@ pub fn run() -> CmdResult {
         Command::Clean(a) => shm::clean(a),
         Command::Inspect(a) => shm::inspect(a),
         Command::Segment(c) => shm::segment(c),
+        Command::Bench(a) => bench::bench(a),
     }
 }
 
