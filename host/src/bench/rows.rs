@@ -13,7 +13,7 @@ pub type Group = (&'static str, fn(&BenchOpts) -> Vec<Row>);
 
 /// Every row group, in run order.
 pub fn all() -> Vec<Group> {
-    vec![("wait_pingpong", wait_pingpong), ("baseline_sanity", baseline_sanity)]
+    vec![("wait_pingpong", wait_pingpong), ("limits", limits)]
 }
 
 /// Rows against Python's `multiprocessing` (run with `--python`).
@@ -101,7 +101,7 @@ fn ours_wait_pingpong(iters: u64, pinned: bool) -> f64 {
 
 /// Baselines against each other, so the table shows the machine's limits: atomic vs futex vs pipe vs
 /// socketpair ping-pong, and pthread robust vs plain process-shared mutex.
-pub fn baseline_sanity(o: &BenchOpts) -> Vec<Row> {
+pub fn limits(o: &BenchOpts) -> Vec<Row> {
     let iters = o.iters(20_000);
     let ops = o.iters(200_000);
     vec![
