@@ -5,9 +5,12 @@
 //! behind the `ringfork` command. See `docs/architecture.md`.
 
 pub mod bench;
+pub mod child;
+pub mod demo;
 pub mod handle;
 pub mod segment;
 pub mod shmls;
+pub mod stress;
 
 pub use handle::ShmCell;
 pub use ringfork_core as core;

@@ -10,53 +10,7 @@ use ringfork_core::wait::Futex;
 use ringfork_core::Deadline;
 use std::time::{Duration, Instant};
 
-/// Longest a benchmark partner may run.
-pub const PARTNER_DEADLINE: Duration = Duration::from_secs(60);
-
-/// A forked benchmark partner.
-#[derive(Debug)]
-pub struct Partner(libc::pid_t);
-
-/// Forks a partner that runs `f` and `_exit`s (0, or 101 if it panicked). Optionally pinned to `cpu`.
-pub fn fork_partner(cpu: Option<usize>, f: impl FnOnce()) -> Partner {
-    // SAFETY: the ringfork CLI runs benchmarks from its single main thread (in-process baselines join
-    // their threads before returning), so no lock can be held by another thread at fork time.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
-    if pid == 0 {
-        if let Some(c) = cpu {
-            pin(c);
-        }
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        // SAFETY: leave without running the parent's atexit handlers or destructors.
-        unsafe { libc::_exit(if r.is_ok() { 0 } else { 101 }) };
-    }
-    Partner(pid)
-}
-
-impl Partner {
-    /// Waits for the partner (killing it past the deadline); returns whether it exited 0.
-    pub fn join(self) -> bool {
-        let end = Instant::now() + PARTNER_DEADLINE;
-        loop {
-            let mut st = 0;
-            // SAFETY: waitpid on our own child with a valid status pointer.
-            let r = unsafe { libc::waitpid(self.0, &mut st, libc::WNOHANG) };
-            if r == self.0 {
-                return libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0;
-            }
-            if r < 0 || Instant::now() > end {
-                // SAFETY: killing and reaping our own child.
-                unsafe {
-                    libc::kill(self.0, libc::SIGKILL);
-                    libc::waitpid(self.0, &mut st, 0);
-                }
-                return false;
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-    }
-}
+pub use crate::child::{fork_partner, Partner, PARTNER_DEADLINE};
 
 /// Pins the calling process to one CPU (best effort).
 pub fn pin(cpu: usize) {
