@@ -8,10 +8,12 @@ pub mod bench;
 pub mod child;
 pub mod demo;
 pub mod handle;
+pub mod pool;
 pub mod segment;
 pub mod shmls;
 pub mod stress;
 
 pub use handle::ShmCell;
+pub use pool::{AsyncResult, Pool, PoolBuilder, PoolError};
 pub use ringfork_core as core;
 pub use segment::{Segment, SegmentError};
