@@ -18,16 +18,82 @@ pub fn all() -> Vec<Group> {
 
 /// Rows against Python's `multiprocessing` (run with `--python`).
 pub fn python_pairs() -> Vec<PythonPair> {
-    vec![PythonPair {
-        row: "process_start_join_vs_python",
-        ours_name: "ringfork_fork_waitpid",
-        ours: |o| b::fork_waitpid(o.iters(2_000).min(2_000)),
-        python: "python_process_start_join",
-        unit: "us/process",
-        higher_is_better: false,
-        target: None,
-        note: "a no-op child: fork, exit, reap",
-    }]
+    vec![
+        PythonPair {
+            row: "pool_map_chunk1",
+            ours_name: "ringfork_pool2_map_chunk1",
+            ours: |o| pool_map_rate(o.iters(100_000), Some(1)),
+            python: "python_pool_map_chunk1",
+            unit: "Mtasks/s",
+            higher_is_better: true,
+            target: Some(50.0),
+            note: "100 000 tiny tasks, one per dispatch, Pool(2); the parent dispatches and collects alone",
+        },
+        PythonPair {
+            row: "pool_map",
+            ours_name: "ringfork_pool2_map",
+            ours: |o| pool_map_rate(o.iters(100_000), None),
+            python: "python_pool_map",
+            unit: "Mtasks/s",
+            higher_is_better: true,
+            target: Some(1.0),
+            note: "100 000 tiny tasks, default chunking on both sides, Pool(2)",
+        },
+        PythonPair {
+            row: "pool_apply_async",
+            ours_name: "ringfork_pool2_apply_async",
+            ours: |o| pool_apply_roundtrip(o.iters(20_000)),
+            python: "python_pool_apply_async",
+            unit: "us/roundtrip",
+            higher_is_better: false,
+            target: None,
+            note: "submit one task, wait for its result, repeat",
+        },
+        PythonPair {
+            row: "process_start_join_vs_python",
+            ours_name: "ringfork_fork_waitpid",
+            ours: |o| b::fork_waitpid(o.iters(2_000).min(2_000)),
+            python: "python_process_start_join",
+            unit: "us/process",
+            higher_is_better: false,
+            target: None,
+            note: "a no-op child: fork, exit, reap",
+        },
+    ]
+}
+
+fn sq(x: u64) -> u64 {
+    x.wrapping_mul(x)
+}
+
+/// `Pool(2).map` of `n` tiny tasks (pool already warm): Mtasks/s.
+fn pool_map_rate(n: u64, chunksize: Option<usize>) -> f64 {
+    let Ok(pool) = crate::Pool::new(2) else { return f64::NAN };
+    let _ = pool.map(sq, 0..100u64);
+    let start = Instant::now();
+    let r = match chunksize {
+        Some(c) => pool.map_chunked(sq, 0..n, c),
+        None => pool.map(sq, 0..n),
+    };
+    let rate = n as f64 / start.elapsed().as_secs_f64() / 1e6;
+    match r {
+        Ok(v) if v.len() as u64 == n => rate,
+        _ => f64::NAN,
+    }
+}
+
+/// `apply_async(..).get()` round trips on `Pool(2)`: µs each.
+fn pool_apply_roundtrip(n: u64) -> f64 {
+    let Ok(pool) = crate::Pool::new(2) else { return f64::NAN };
+    let _ = pool.apply(sq, 1);
+    let start = Instant::now();
+    for i in 0..n {
+        match pool.apply_async(sq, i).and_then(|r| r.get()) {
+            Ok(v) if v == sq(i) => {}
+            _ => return f64::NAN,
+        }
+    }
+    start.elapsed().as_secs_f64() * 1e6 / n as f64
 }
 
 /// Our `Wait` layer (`Futex`: spin briefly, then park) in a ping-pong against raw futex syscalls.
