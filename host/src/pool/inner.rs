@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// How long the parent parks before checking worker liveness again when no result arrives.
 pub const PARK_SLICE: Duration = Duration::from_millis(10);
+/// Yields the parent polls for results before parking.
+const PARK_YIELDS: u32 = 64;
 /// Consecutive worker deaths before any task ran that make the pool give up.
 const MAX_START_FAILURES: u32 = 5;
 
@@ -145,6 +147,71 @@ struct Task {
     block: Option<(usize, usize)>,
 }
 
+/// Entries keyed by sequential ids (tasks, jobs): O(1) without hashing; freed entries at the front
+/// are dropped, so memory follows the oldest live id.
+struct Table<T> {
+    base: u64,
+    slots: VecDeque<Option<T>>,
+    live: usize,
+}
+
+impl<T> Table<T> {
+    fn new(first: u64) -> Self {
+        Table {
+            base: first,
+            slots: VecDeque::new(),
+            live: 0,
+        }
+    }
+
+    /// Inserts under the next id (which the caller must use: `base + slots.len()`).
+    fn push(&mut self, id: u64, v: T) {
+        debug_assert_eq!(id, self.base + self.slots.len() as u64);
+        self.slots.push_back(Some(v));
+        self.live += 1;
+    }
+
+    fn index(&self, id: u64) -> Option<usize> {
+        let i = usize::try_from(id.checked_sub(self.base)?).ok()?;
+        (i < self.slots.len()).then_some(i)
+    }
+
+    fn get(&self, id: u64) -> Option<&T> {
+        self.slots.get(self.index(id)?)?.as_ref()
+    }
+
+    fn get_mut(&mut self, id: u64) -> Option<&mut T> {
+        let i = self.index(id)?;
+        self.slots.get_mut(i)?.as_mut()
+    }
+
+    fn remove(&mut self, id: u64) -> Option<T> {
+        let i = self.index(id)?;
+        let v = self.slots.get_mut(i)?.take();
+        if v.is_some() {
+            self.live -= 1;
+        }
+        while matches!(self.slots.front(), Some(None)) {
+            self.slots.pop_front();
+            self.base += 1;
+        }
+        v
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    fn ids(&self) -> Vec<u64> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .map(|(i, _)| self.base + i as u64)
+            .collect()
+    }
+}
+
 struct WorkerState {
     partner: Option<Partner>,
     outstanding: VecDeque<u64>,
@@ -165,8 +232,8 @@ pub struct Inner {
     key: Key,
     workers: Vec<WorkerState>,
     pending: VecDeque<u64>,
-    tasks: std::collections::HashMap<u64, Task>,
-    jobs: std::collections::HashMap<u64, Job>,
+    tasks: Table<Task>,
+    jobs: Table<Job>,
     next_task: u64,
     next_job: u64,
     alloc: ArenaAlloc,
@@ -220,8 +287,8 @@ impl Inner {
             key: Key::new(),
             workers: Vec::new(),
             pending: VecDeque::new(),
-            tasks: Default::default(),
-            jobs: Default::default(),
+            tasks: Table::new(1),
+            jobs: Table::new(1),
             next_task: 1,
             next_job: 1,
             alloc: ArenaAlloc::new(arena_len),
@@ -324,7 +391,7 @@ impl Inner {
             let count = chunk.min(total - first);
             let t = self.next_task;
             self.next_task += 1;
-            self.tasks.insert(
+            self.tasks.push(
                 t,
                 Task {
                     job: id,
@@ -336,7 +403,7 @@ impl Inner {
             self.pending.push_back(t);
             first += count;
         }
-        self.jobs.insert(
+        self.jobs.push(
             id,
             Job {
                 spec,
@@ -356,22 +423,28 @@ impl Inner {
         Ok(id)
     }
 
-    /// Moves pending tasks into worker rings, least-loaded worker first.
+    /// Moves pending tasks into worker rings, least-loaded worker first, then wakes the workers that
+    /// got work and were parked.
     fn dispatch(&mut self) {
+        let mut touched: u64 = 0; // bit per worker (first 64); others are always checked
+        let mut any = false;
         while let Some(&t) = self.pending.front() {
-            let Some(w) = self.pick_worker() else { return };
-            let Some(task) = self.tasks.get(&t) else {
+            let Some(w) = self.pick_worker() else { break };
+            let Some(task) = self.tasks.get(t) else {
                 self.pending.pop_front();
                 continue;
             };
-            let job = &self.jobs[&task.job];
+            let Some(job) = self.jobs.get(task.job) else {
+                self.pending.pop_front();
+                continue;
+            };
             let need = job.spec.arena_bytes(task.count);
             let block = if need > 0 {
                 match task.block {
                     Some(b) => Some(b),
                     None => match self.alloc.alloc(need) {
                         Some(b) => Some(b),
-                        None => return, // arena full: wait for results to free blocks
+                        None => break, // arena full: wait for results to free blocks
                     },
                 }
             } else {
@@ -386,22 +459,32 @@ impl Inner {
                 block.map(|b| b.0 as u64),
                 self.arena(),
             );
-            if let Some(task) = self.tasks.get_mut(&t) {
+            if let Some(task) = self.tasks.get_mut(t) {
                 task.block = block;
             }
-            let ring = self.lay.task_ring(w);
-            if !ring.push(slot) {
-                return;
+            if !self.lay.task_ring(w).push(slot) {
+                break;
             }
             self.pending.pop_front();
             let ws = &mut self.workers[w];
             ws.outstanding.push_back(t);
             ws.sent += 1;
-            // Dekker pairing with `worker::idle_wait`: our Release push, a SeqCst fence, then its flag.
-            fence(Ordering::SeqCst);
+            touched |= 1u64.checked_shl(w as u32).unwrap_or(0);
+            any = true;
+        }
+        if !any {
+            return;
+        }
+        // Dekker pairing with `worker::idle_wait`: our Release pushes, one SeqCst fence, then each
+        // worker's flag (a worker that parked after the fence re-checks its ring and sees the pushes).
+        fence(Ordering::SeqCst);
+        for w in 0..self.workers.len() {
+            if w < 64 && touched & (1 << w) == 0 {
+                continue;
+            }
             // Ordering: Relaxed after the SeqCst fence.
             if self.lay.worker(w).sleeping.load(Ordering::Relaxed) != 0 {
-                Futex::wake(ring.tail_word(), 1);
+                Futex::wake(self.lay.task_ring(w).tail_word(), 1);
             }
         }
     }
@@ -461,9 +544,9 @@ impl Inner {
 
     /// Finishes task `t` with a result slot or an error.
     fn complete(&mut self, t: u64, res: Result<&ResultSlot, PoolError>) {
-        let Some(task) = self.tasks.remove(&t) else { return };
+        let Some(task) = self.tasks.remove(t) else { return };
         let arena = self.arena();
-        let Some(job) = self.jobs.get_mut(&task.job) else {
+        let Some(job) = self.jobs.get_mut(task.job) else {
             return;
         };
         let rs = job.spec.res_size;
@@ -524,7 +607,7 @@ impl Inner {
     }
 
     fn finish_job_if_done(&mut self, id: u64) {
-        let Some(job) = self.jobs.get_mut(&id) else { return };
+        let Some(job) = self.jobs.get_mut(id) else { return };
         if job.done < job.total {
             return;
         }
@@ -608,7 +691,7 @@ impl Inner {
 
     fn break_pool(&mut self, e: PoolError) {
         self.broken = Some(e.clone());
-        let ids: Vec<u64> = self.tasks.keys().copied().collect();
+        let ids: Vec<u64> = self.tasks.ids();
         for t in ids {
             self.complete(t, Err(e.clone()));
         }
@@ -637,6 +720,17 @@ impl Inner {
 
     /// Parks until a worker publishes a result or `d` passes (Dekker pairing with the worker).
     fn park(&self, d: Duration) {
+        // Poll first (yielding the core to the workers): with tasks outstanding, results usually
+        // arrive within microseconds, and a futex sleep/wake pair costs tens of them here.
+        let busy = self.workers.iter().any(|w| !w.outstanding.is_empty());
+        if busy {
+            for _ in 0..PARK_YIELDS {
+                if (0..self.workers.len()).any(|w| !self.lay.result_ring(w).is_empty()) {
+                    return;
+                }
+                std::thread::yield_now();
+            }
+        }
         let ctl = self.lay.pool_ctl();
         ctl.parent_sleeping.store(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
@@ -651,12 +745,12 @@ impl Inner {
 
     /// Whether job `id` is complete (or unknown, i.e. already consumed).
     pub fn job_done(&self, id: u64) -> bool {
-        self.jobs.get(&id).is_none_or(|j| j.done >= j.total)
+        self.jobs.get(id).is_none_or(|j| j.done >= j.total)
     }
 
     /// Item `i` of job `id`: `None` while not ready.
     pub fn item(&self, id: u64, i: usize) -> Option<Result<Vec<u8>, PoolError>> {
-        let job = self.jobs.get(&id)?;
+        let job = self.jobs.get(id)?;
         if !*job.ready.get(i)? {
             return None;
         }
@@ -674,17 +768,17 @@ impl Inner {
 
     /// The next item of job `id` in completion order.
     pub fn next_completed(&mut self, id: u64) -> Option<usize> {
-        self.jobs.get_mut(&id)?.completed.pop_front()
+        self.jobs.get_mut(id)?.completed.pop_front()
     }
 
     /// The job's first error, if done and failed.
     pub fn job_error(&self, id: u64) -> Option<PoolError> {
-        self.jobs.get(&id)?.errors.iter().find_map(|e| e.clone())
+        self.jobs.get(id)?.errors.iter().find_map(|e| e.clone())
     }
 
     /// Every result of a done job, as bytes.
     pub fn job_results(&self, id: u64) -> Option<Vec<u8>> {
-        let job = self.jobs.get(&id)?;
+        let job = self.jobs.get(id)?;
         if job.done < job.total {
             return None;
         }
@@ -695,7 +789,7 @@ impl Inner {
     /// Forgets job `id` (its results were handed out).
     pub fn forget(&mut self, id: u64) {
         if self.job_done(id) {
-            self.jobs.remove(&id);
+            self.jobs.remove(id);
         }
     }
 
@@ -756,7 +850,7 @@ impl Inner {
             }
             self.workers[w].outstanding.clear();
         }
-        let ids: Vec<u64> = self.tasks.keys().copied().collect();
+        let ids: Vec<u64> = self.tasks.ids();
         for t in ids {
             self.complete(t, Err(PoolError::Terminated));
         }

@@ -88,9 +88,20 @@ pub fn worker_main(
     }
 }
 
+/// Polls before parking: a parent that is dispatching refills the ring within microseconds, and a
+/// futex sleep/wake pair costs tens of microseconds on these machines. Yielding (rather than spinning)
+/// lets the parent or another worker use this core meanwhile.
+const IDLE_YIELDS: u32 = 64;
+
 fn idle_wait(lay: &Layout, idx: usize, parent: libc::pid_t) {
     let ctl = lay.worker(idx);
     let tasks = lay.task_ring(idx);
+    for _ in 0..IDLE_YIELDS {
+        if !tasks.is_empty() {
+            return;
+        }
+        std::thread::yield_now();
+    }
     // Ordering: the flag store, then a SeqCst fence, then re-reading the ring: pairs with the parent's
     // push, SeqCst fence, read of the flag (see `Inner::push_task`); one of us sees the other.
     ctl.sleeping.store(1, Ordering::Relaxed);
