@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+pub mod pool;
 pub mod targets;
 
 /// Options from the command line.
@@ -180,15 +181,27 @@ impl Killer {
 
     /// If a kill is due, SIGKILLs one of `candidates` (those not yet finished) and returns its index.
     pub fn tick(&mut self, candidates: &[&Partner]) -> Option<usize> {
+        let pids: Vec<libc::pid_t> = candidates.iter().map(|p| p.pid()).collect();
+        self.tick_pids(&pids)
+    }
+
+    /// As [`Killer::tick`], for processes known by pid only.
+    pub fn tick_pids(&mut self, pids: &[libc::pid_t]) -> Option<usize> {
         let due = self.moments.last().is_some_and(|m| self.start.elapsed() >= *m);
-        if !due || candidates.is_empty() {
+        if !due || pids.is_empty() {
             return None;
         }
         self.moments.pop();
-        let i = self.rng.below(candidates.len() as u64) as usize;
-        candidates[i].signal(libc::SIGKILL);
-        self.killed_at.push((candidates[i].pid(), Instant::now()));
+        let i = self.rng.below(pids.len() as u64) as usize;
+        // SAFETY: kill(2) on a child's pid; no memory effects.
+        unsafe { libc::kill(pids[i], libc::SIGKILL) };
+        self.killed_at.push((pids[i], Instant::now()));
         Some(i)
+    }
+
+    /// Whether a kill is due now.
+    pub fn is_due(&self) -> bool {
+        self.moments.last().is_some_and(|m| self.start.elapsed() >= *m)
     }
 
     /// Kills still planned.

@@ -4,5 +4,5 @@ use super::Target;
 
 /// Every target, in the order `stress all` runs them.
 pub fn all() -> Vec<Target> {
-    vec![]
+    vec![("pool", super::pool::run)]
 }
