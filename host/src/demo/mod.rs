@@ -6,7 +6,37 @@
 //! `{"demo", "ok", "facts": {...}, "failures": [...]}`; tests assert on the facts.
 
 use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+mod copy;
+mod pool;
+
+/// Whether demo output goes to stderr (JSON mode); inherited by forked children and pool workers.
+static JSON_MODE: AtomicBool = AtomicBool::new(false);
+/// Whether sleeps are shortened; inherited like `JSON_MODE`.
+static QUICK: AtomicBool = AtomicBool::new(false);
+
+/// Prints one line of a demo's story from any process of the demo (a forked child, a pool worker):
+/// stdout, or stderr in JSON mode, with a single `write` so lines of different processes never
+/// interleave.
+pub fn say(line: impl AsRef<str>) {
+    let mut s = line.as_ref().to_owned();
+    s.push('\n');
+    let fd = if JSON_MODE.load(Ordering::Relaxed) { 2 } else { 1 };
+    // SAFETY: writing our own buffer to an inherited fd; one write keeps lines from interleaving
+    // between processes (pipes and terminals write up to PIPE_BUF atomically).
+    unsafe { libc::write(fd, s.as_ptr().cast(), s.len()) };
+}
+
+/// `secs` seconds, divided by 20 in quick mode (usable in any process of the demo).
+pub fn scaled(secs: f64) -> Duration {
+    Duration::from_secs_f64(if QUICK.load(Ordering::Relaxed) {
+        secs / 20.0
+    } else {
+        secs
+    })
+}
 
 /// One demo.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +64,8 @@ pub struct Ctx {
 impl Ctx {
     /// A context.
     pub fn new(quick: bool, json: bool) -> Ctx {
+        JSON_MODE.store(json, Ordering::Relaxed);
+        QUICK.store(quick, Ordering::Relaxed);
         Ctx {
             quick,
             json,
@@ -45,12 +77,12 @@ impl Ctx {
     /// Prints one line of the story (stdout, or stderr in JSON mode). Safe to call in forked
     /// children: it writes the whole line with one `write`.
     pub fn say(&self, line: impl AsRef<str>) {
-        let mut s = line.as_ref().to_owned();
-        s.push('\n');
-        let fd = if self.json { 2 } else { 1 };
-        // SAFETY: writing our own buffer to an inherited fd; one write keeps lines from interleaving
-        // between processes (pipes and terminals write up to PIPE_BUF atomically).
-        unsafe { libc::write(fd, s.as_ptr().cast(), s.len()) };
+        say(line)
+    }
+
+    /// Whether the story goes to stderr (JSON mode).
+    pub fn json(&self) -> bool {
+        self.json
     }
 
     /// Records a fact (shown in JSON mode, asserted by tests).
@@ -71,7 +103,7 @@ impl Ctx {
 
     /// A duration of `secs` seconds, divided by 20 in quick mode.
     pub fn secs(&self, secs: f64) -> Duration {
-        Duration::from_secs_f64(if self.quick { secs / 20.0 } else { secs })
+        scaled(secs)
     }
 
     /// Sleeps [`Ctx::secs`]`(secs)`.
@@ -92,7 +124,7 @@ impl Ctx {
 
 /// Every demo, in the order of the notes.
 pub fn all() -> Vec<Demo> {
-    vec![]
+    vec![pool::DEMO, copy::DEMO]
 }
 
 /// The demo called `name`.
