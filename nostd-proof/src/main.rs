@@ -20,11 +20,21 @@ fn run() -> i32 {
     // SAFETY: this is the only reference ever made to BUF (single-threaded program, `run` is called once).
     let buf: &'static mut [u8] = unsafe { &mut (*core::ptr::addr_of_mut!(BUF)).0 };
     let mut arena = Arena::new(Region::from_mut(buf));
-    let Ok((_, r1)) = arena.place(ShmCell::<u64>::size(), ShmCell::<u64>::align()) else { return 10 };
-    let Ok((_, r2)) = arena.place(ShmCell::<[u32; 4]>::size(), ShmCell::<[u32; 4]>::align()) else { return 11 };
-    let Ok(a) = ShmCell::<u64>::init::<Spin>(r1, 41) else { return 20 };
-    let Ok(b) = ShmCell::<[u32; 4]>::init::<Spin>(r2, [1, 2, 3, 4]) else { return 21 };
-    let Ok(a2) = ShmCell::<u64>::attach::<Spin>(r1, Deadline::Immediate) else { return 30 };
+    let Ok((_, r1)) = arena.place(ShmCell::<u64>::size(), ShmCell::<u64>::align()) else {
+        return 10;
+    };
+    let Ok((_, r2)) = arena.place(ShmCell::<[u32; 4]>::size(), ShmCell::<[u32; 4]>::align()) else {
+        return 11;
+    };
+    let Ok(a) = ShmCell::<u64>::init::<Spin>(r1, 41) else {
+        return 20;
+    };
+    let Ok(b) = ShmCell::<[u32; 4]>::init::<Spin>(r2, [1, 2, 3, 4]) else {
+        return 21;
+    };
+    let Ok(a2) = ShmCell::<u64>::attach::<Spin>(r1, Deadline::Immediate) else {
+        return 30;
+    };
     a2.set(a2.get() + 1);
     if a.get() != 42 {
         return 31;
