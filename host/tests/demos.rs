@@ -81,3 +81,11 @@ fn unknown_demo_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ringfork demo list"));
 }
+
+#[test]
+fn flock_keeps_every_record_intact() {
+    let f = demo("flock");
+    assert_eq!(f["locked"], true);
+    assert_eq!(f["torn"], 0);
+    assert_eq!(f["intact"], f["tasks"]);
+}

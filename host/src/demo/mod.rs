@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 mod copy;
+mod flock;
 mod pool;
 
 /// Whether demo output goes to stderr (JSON mode); inherited by forked children and pool workers.
@@ -124,7 +125,7 @@ impl Ctx {
 
 /// Every demo, in the order of the notes.
 pub fn all() -> Vec<Demo> {
-    vec![pool::DEMO, copy::DEMO]
+    vec![pool::DEMO, copy::DEMO, flock::DEMO]
 }
 
 /// The demo called `name`.
