@@ -134,10 +134,22 @@ struct Job {
     done: usize,
     results: Vec<MaybeUninit<u8>>,
     ready: Vec<bool>,
-    errors: Vec<Option<PoolError>>,
-    /// Item indices in completion order (for imap_unordered).
+    /// Failed tasks as `(first item, items, error)`: errors are per task and rare, so a short list
+    /// beats a per-item slot.
+    failed: Vec<(usize, usize, PoolError)>,
+    /// Item indices in completion order (kept for imap_unordered only).
     completed: VecDeque<usize>,
     callback: Option<Callback>,
+    kind: JobKind,
+}
+
+impl Job {
+    fn error_of(&self, i: usize) -> Option<&PoolError> {
+        self.failed
+            .iter()
+            .find(|(f, n, _)| (*f..*f + *n).contains(&i))
+            .map(|(_, _, e)| e)
+    }
 }
 
 struct Task {
@@ -411,9 +423,10 @@ impl Inner {
                 done: 0,
                 results: vec![MaybeUninit::uninit(); total * res_size],
                 ready: vec![false; total],
-                errors: vec![None; total],
+                failed: Vec::new(),
                 completed: VecDeque::new(),
                 callback,
+                kind,
             },
         );
         if total == 0 {
@@ -597,10 +610,12 @@ impl Inner {
         }
         for i in task.first..task.first + task.count {
             job.ready[i] = true;
-            if let Err(e) = &outcome {
-                job.errors[i] = Some(e.clone());
+            if job.kind == JobKind::Unordered {
+                job.completed.push_back(i);
             }
-            job.completed.push_back(i);
+        }
+        if let Err(e) = outcome {
+            job.failed.push((task.first, task.count, e));
         }
         job.done += task.count;
         self.finish_job_if_done(task.job);
@@ -613,8 +628,8 @@ impl Inner {
         }
         if let Some(cb) = job.callback.take() {
             let rs = job.spec.res_size;
-            let res = match job.errors.first().and_then(|e| e.clone()) {
-                Some(e) => Err(e),
+            let res = match job.failed.first() {
+                Some((_, _, e)) => Err(e.clone()),
                 None => Ok(()),
             };
             let bytes: Vec<u8> = job.results[..rs.min(job.results.len())]
@@ -754,7 +769,7 @@ impl Inner {
         if !*job.ready.get(i)? {
             return None;
         }
-        if let Some(e) = &job.errors[i] {
+        if let Some(e) = job.error_of(i) {
             return Some(Err(e.clone()));
         }
         let rs = job.spec.res_size;
@@ -773,7 +788,12 @@ impl Inner {
 
     /// The job's first error, if done and failed.
     pub fn job_error(&self, id: u64) -> Option<PoolError> {
-        self.jobs.get(id)?.errors.iter().find_map(|e| e.clone())
+        let job = self.jobs.get(id)?;
+        // The lowest failing item's error, as a sequential map would have met it first.
+        job.failed
+            .iter()
+            .min_by_key(|(first, _, _)| *first)
+            .map(|(_, _, e)| e.clone())
     }
 
     /// Every result of a done job, as bytes.
