@@ -228,6 +228,22 @@ struct WorkerState {
     partner: Option<Partner>,
     outstanding: VecDeque<u64>,
     sent: u64,
+    /// Our last view of the worker's task-ring head (see `Ring::push_cached`).
+    head_cache: u32,
+    /// Our last view of the worker's result-ring tail (see `Ring::peek_cached`).
+    tail_cache: u32,
+}
+
+impl WorkerState {
+    fn new(partner: Option<Partner>) -> Self {
+        WorkerState {
+            partner,
+            outstanding: VecDeque::new(),
+            sent: 0,
+            head_cache: 0,
+            tail_cache: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,11 +330,7 @@ impl Inner {
             next_worker: 0,
         };
         for i in 0..workers {
-            inner.workers.push(WorkerState {
-                partner: None,
-                outstanding: VecDeque::new(),
-                sent: 0,
-            });
+            inner.workers.push(WorkerState::new(None));
             inner.spawn(i)?;
         }
         Ok(inner)
@@ -340,11 +352,7 @@ impl Inner {
             })
         }))
         .map_err(|_| os("fork", std::io::Error::last_os_error()))?;
-        self.workers[i] = WorkerState {
-            partner: Some(partner),
-            outstanding: VecDeque::new(),
-            sent: 0,
-        };
+        self.workers[i] = WorkerState::new(Some(partner));
         self.started += 1;
         Ok(())
     }
@@ -475,7 +483,11 @@ impl Inner {
             if let Some(task) = self.tasks.get_mut(t) {
                 task.block = block;
             }
-            if !self.lay.task_ring(w).push(slot) {
+            if !self
+                .lay
+                .task_ring(w)
+                .push_cached(slot, &mut self.workers[w].head_cache, false)
+            {
                 break;
             }
             self.pending.pop_front();
@@ -539,7 +551,10 @@ impl Inner {
         let mut n = 0;
         loop {
             let ring = self.lay.result_ring(w);
-            let Some(r) = ring.pop() else { break };
+            let Some(r) = ring.peek_cached(&mut self.workers[w].tail_cache, false) else {
+                break;
+            };
+            ring.advance();
             n += 1;
             // A result must answer the oldest task we gave this worker (it runs them in order).
             let expected = self.workers[w].outstanding.front().copied();

@@ -205,13 +205,23 @@ impl<'a, T: Copy> Ring<'a, T> {
 
     /// Producer: appends `v` unless the ring is full.
     pub fn push(&self, v: T) -> bool {
+        let mut cache = 0;
+        self.push_cached(v, &mut cache, true)
+    }
+
+    /// Producer: appends `v` unless the ring is full, using `head_cache` (the producer's last view
+    /// of the consumer's index, kept in process-local memory) so the shared `head` line is read only
+    /// when the ring looks full: possibly full, refresh, really full.
+    pub fn push_cached(&self, v: T, head_cache: &mut u32, refresh: bool) -> bool {
         // Ordering: Relaxed: only this producer writes `tail`.
         let tail = self.idx.tail.load(Ordering::Relaxed);
-        // Ordering: Acquire pairs with the consumer's Release store of `head`: the slot we are about
-        // to overwrite has been read.
-        let head = self.idx.head.load(Ordering::Acquire);
-        if tail.wrapping_sub(head) > self.mask {
-            return false;
+        if refresh || tail.wrapping_sub(*head_cache) > self.mask {
+            // Ordering: Acquire pairs with the consumer's Release store of `head`: the slot we are
+            // about to overwrite has been read.
+            *head_cache = self.idx.head.load(Ordering::Acquire);
+            if tail.wrapping_sub(*head_cache) > self.mask {
+                return false;
+            }
         }
         // SAFETY: the index is masked into 0..cap; the slot is ours until we publish `tail`.
         unsafe { self.slots.add((tail & self.mask) as usize).write_volatile(v) };
@@ -222,15 +232,31 @@ impl<'a, T: Copy> Ring<'a, T> {
 
     /// Consumer: a copy of the oldest slot, without removing it.
     pub fn peek(&self) -> Option<T> {
+        let mut cache = 0;
+        self.peek_cached(&mut cache, true)
+    }
+
+    /// Consumer: as `peek`, with `tail_cache` (the consumer's last view of the producer's index, in
+    /// process-local memory) so the shared `tail` line is read only when the ring looks empty.
+    pub fn peek_cached(&self, tail_cache: &mut u32, refresh: bool) -> Option<T> {
         // Ordering: Relaxed: only this consumer writes `head`.
         let head = self.idx.head.load(Ordering::Relaxed);
-        // Ordering: Acquire pairs with the producer's Release store of `tail`.
-        let tail = self.idx.tail.load(Ordering::Acquire);
-        if head == tail {
+        if refresh || head == *tail_cache {
+            // Ordering: Acquire pairs with the producer's Release store of `tail`.
+            *tail_cache = self.idx.tail.load(Ordering::Acquire);
+            if head == *tail_cache {
+                return None;
+            }
+        }
+        // Bound a corrupted distance: a cache ahead of the producer by more than the capacity cannot
+        // be right; re-read next time.
+        if tail_cache.wrapping_sub(head) > self.mask + 1 {
+            *tail_cache = head;
             return None;
         }
-        // SAFETY: masked index; the producer published this slot (Acquire above) and will not
-        // overwrite it before we advance `head`. T is plain data, any bytes are a valid T.
+        // SAFETY: masked index; the producer published this slot (Acquire above, now or when the
+        // cache was filled) and will not overwrite it before we advance `head`. T is plain data,
+        // any bytes are a valid T.
         Some(unsafe { self.slots.add((head & self.mask) as usize).read_volatile() })
     }
 

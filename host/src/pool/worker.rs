@@ -50,8 +50,9 @@ pub fn worker_main(
         len: lay.arena_len,
     };
     let mut done: u64 = 0;
+    let (mut tail_cache, mut head_cache) = (0u32, 0u32);
     loop {
-        let Some(slot) = tasks.peek() else {
+        let Some(slot) = tasks.peek_cached(&mut tail_cache, false) else {
             // Ordering: Acquire pairs with the parent's Release store of `stop` (nothing else is
             // published through it, but the task ring is re-checked after).
             if ctl.stop.load(Ordering::Acquire) != 0 {
@@ -65,7 +66,7 @@ pub fn worker_main(
         // (reaped by waitpid), when every store it executed is in memory.
         ctl.current.store(slot.id, Ordering::Relaxed);
         let r: ResultSlot = run_slot(key, &slot, arena);
-        while !results.push(r) {
+        while !results.push_cached(r, &mut head_cache, false) {
             // Cannot happen while the parent respects the ring capacity (at most `cap` tasks
             // outstanding, one result each); back off rather than overwrite.
             std::thread::sleep(Duration::from_micros(50));
