@@ -89,3 +89,18 @@ fn flock_keeps_every_record_intact() {
     assert_eq!(f["torn"], 0);
     assert_eq!(f["intact"], f["tasks"]);
 }
+
+#[test]
+fn threads_vs_processes_reports_every_mode() {
+    let f = demo("threads");
+    for k in [
+        "cpu_single_s",
+        "cpu_threads_s",
+        "cpu_processes_s",
+        "io_single_s",
+        "io_threads_s",
+        "io_processes_s",
+    ] {
+        assert!(f[k].as_f64().is_some_and(|s| s > 0.0), "{k} missing: {f}");
+    }
+}

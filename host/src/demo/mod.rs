@@ -12,6 +12,7 @@ use std::time::Duration;
 mod copy;
 mod flock;
 mod pool;
+mod threads;
 
 /// Whether demo output goes to stderr (JSON mode); inherited by forked children and pool workers.
 static JSON_MODE: AtomicBool = AtomicBool::new(false);
@@ -125,7 +126,7 @@ impl Ctx {
 
 /// Every demo, in the order of the notes.
 pub fn all() -> Vec<Demo> {
-    vec![pool::DEMO, copy::DEMO, flock::DEMO]
+    vec![pool::DEMO, copy::DEMO, flock::DEMO, threads::DEMO]
 }
 
 /// The demo called `name`.
