@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 /// Longest [`Partner::join`] waits before killing the partner.
 pub const PARTNER_DEADLINE: Duration = Duration::from_secs(60);
 
+/// The wait status reported for a child reaped by the kernel (`SIGCHLD` ignored): "exited 255".
+pub const STATUS_UNKNOWN: i32 = 255 << 8;
+
 /// A forked helper process.
 #[derive(Debug)]
 pub struct Partner(libc::pid_t);
@@ -41,11 +44,21 @@ impl Partner {
     }
 
     /// Non-blocking: `Some(raw wait status)` once the partner has exited (it is then reaped).
+    ///
+    /// If the program ignores `SIGCHLD` (the kernel then reaps children itself and `waitpid` fails
+    /// with `ECHILD`), a partner whose pid is gone is reported with [`STATUS_UNKNOWN`].
     pub fn try_wait(&self) -> Option<i32> {
         let mut st = 0;
         // SAFETY: waitpid on our own child with a valid status pointer.
         let r = unsafe { libc::waitpid(self.0, &mut st, libc::WNOHANG) };
-        (r == self.0).then_some(st)
+        if r == self.0 {
+            return Some(st);
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+            let gone = ringfork_core::os::pid_exists(self.0 as u32) == ringfork_core::os::Liveness::Dead;
+            return gone.then_some(STATUS_UNKNOWN);
+        }
+        None
     }
 
     /// Waits up to `deadline`; on timeout SIGKILLs and reaps the partner and returns `None`.

@@ -276,6 +276,19 @@ fn dropping_the_pool_reaps_every_worker() {
     no_zombies();
 }
 
+fn worker_death_is_detected_even_with_sigchld_ignored() {
+    // SAFETY: setting a signal disposition; this case runs alone in its own process.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let pool = Pool::new(2).unwrap();
+    assert!(matches!(
+        pool.apply(kills_self_on_42, 42),
+        Err(PoolError::WorkerDied { .. })
+    ));
+    assert_eq!(pool.apply(kills_self_on_42, 1).unwrap(), 2);
+    pool.close();
+    pool.join().unwrap();
+}
+
 fn main() {
     run(&[
         Case::new(
@@ -311,6 +324,10 @@ fn main() {
         Case::new(
             "dropping_the_pool_reaps_every_worker",
             dropping_the_pool_reaps_every_worker,
+        ),
+        Case::new(
+            "worker_death_is_detected_even_with_sigchld_ignored",
+            worker_death_is_detected_even_with_sigchld_ignored,
         ),
     ]);
 }
