@@ -52,27 +52,36 @@ unsafe fn run_items<T: ShmSafe, R: ShmSafe>(
     else {
         return false;
     };
-    let fits = |off: u64, bytes: usize| off.checked_add(bytes as u64).is_some_and(|end| end <= arena.len as u64);
-    let args: *const u8 = if slot.flags & F_INLINE_ARGS != 0 {
-        if arg_bytes > TASK_INLINE {
-            return false;
+    // Where `bytes` bytes live: inline (if `inline` and they fit `cap`) or in the arena at `off`.
+    let area = |inline: bool, inline_ptr: *mut u8, cap: usize, off: u64, bytes: usize| -> Option<*mut u8> {
+        if inline {
+            (bytes <= cap).then_some(inline_ptr)
+        } else {
+            let end = off.checked_add(bytes as u64)?;
+            (end <= arena.len as u64).then(|| arena.base.wrapping_add(off as usize))
         }
-        slot.inline.as_ptr()
-    } else if fits(slot.arg_off, arg_bytes) {
-        arena.base.wrapping_add(slot.arg_off as usize)
-    } else {
+    };
+    let arg_inline = slot.inline.as_ptr() as *mut u8;
+    let Some(args) = area(
+        slot.flags & F_INLINE_ARGS != 0,
+        arg_inline,
+        TASK_INLINE,
+        slot.arg_off,
+        arg_bytes,
+    ) else {
         return false;
     };
-    let out: *mut u8 = if slot.flags & F_INLINE_RES != 0 {
-        if res_bytes > RESULT_INLINE {
-            return false;
-        }
-        res.inline.as_mut_ptr()
-    } else if fits(slot.res_off, res_bytes) {
-        arena.base.wrapping_add(slot.res_off as usize)
-    } else {
+    let res_inline = res.inline.as_mut_ptr();
+    let Some(out) = area(
+        slot.flags & F_INLINE_RES != 0,
+        res_inline,
+        RESULT_INLINE,
+        slot.res_off,
+        res_bytes,
+    ) else {
         return false;
     };
+    let args = args as *const u8;
     for i in 0..count {
         // SAFETY: both areas were bounds-checked above for `count` items; T and R are plain data, so
         // any bytes read are a valid T; unaligned access is used throughout.
