@@ -5,9 +5,12 @@
 //! behind the `ringfork` command. See `docs/architecture.md`.
 
 pub mod handle;
+pub mod process;
 pub mod segment;
 pub mod shmls;
+pub mod signal;
 
 pub use handle::ShmCell;
+pub use process::{active_children, cpu_count, current_process, Process, ProcessError, StartMethod};
 pub use ringfork_core as core;
 pub use segment::{Segment, SegmentError};
