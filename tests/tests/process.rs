@@ -223,7 +223,11 @@ fn daemon_terminated_and_worker_joined_at_exit() {
     Segment::unlink(&name).unwrap();
     assert!(status.success(), "helper failed: {status:?}");
     let n = nums(&out);
-    assert_eq!(n.len(), 4, "helper output {out:?}");
+    assert_eq!(n.len(), 6, "helper output {out:?}");
+    let stamp = |i: usize| ProcessStamp {
+        pid: n[i] as u32,
+        start_time: n[i + 1],
+    };
     // The worker finished its 300 ms of work before the helper exited: its flag is set and it is gone
     // (reaped by the helper, not orphaned and still sleeping).
     assert_eq!(
@@ -231,20 +235,17 @@ fn daemon_terminated_and_worker_joined_at_exit() {
         1,
         "the non-daemon child did not finish before the helper exited"
     );
-    let worker = ProcessStamp {
-        pid: n[2] as u32,
-        start_time: n[3],
-    };
-    assert_eq!(probe(worker), Liveness::Dead);
-    // The daemon (an endless loop) was terminated at exit.
-    let daemon = ProcessStamp {
-        pid: n[0] as u32,
-        start_time: n[1],
-    };
+    assert_eq!(probe(stamp(4)), Liveness::Dead);
+    // Both daemons (endless loops; one forked, one spawned) were terminated at exit.
     assert_eq!(
-        probe(daemon),
+        probe(stamp(0)),
         Liveness::Dead,
-        "the daemon child survived its parent's exit"
+        "the forked daemon survived its parent's exit"
+    );
+    assert_eq!(
+        probe(stamp(2)),
+        Liveness::Dead,
+        "the spawned daemon survived its parent's exit"
     );
     assert_no_zombies();
 }
@@ -258,15 +259,17 @@ fn daemon_dies_with_sigkilled_parent() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL));
     let n = nums(&out);
-    assert_eq!(n.len(), 2, "helper output {out:?}");
-    let daemon = ProcessStamp {
-        pid: n[0] as u32,
-        start_time: n[1],
-    };
-    assert!(
-        wait_until(Duration::from_secs(10), || probe(daemon) == Liveness::Dead),
-        "PR_SET_PDEATHSIG did not kill the daemon"
-    );
+    assert_eq!(n.len(), 4, "helper output {out:?}");
+    for i in [0, 2] {
+        let daemon = ProcessStamp {
+            pid: n[i] as u32,
+            start_time: n[i + 1],
+        };
+        assert!(
+            wait_until(Duration::from_secs(10), || probe(daemon) == Liveness::Dead),
+            "PR_SET_PDEATHSIG did not kill daemon {daemon:?}"
+        );
+    }
     assert_no_zombies();
 }
 
@@ -542,7 +545,7 @@ fn spawn_from_threaded_parent() {
             let stop = stop.clone();
             std::thread::spawn(move || {
                 let mut x = 0u64;
-                while !stop.load(Ordering::Relaxed) {
+                while !stop.load(Ordering::SeqCst) {
                     x = std::hint::black_box(x.wrapping_add(1));
                 }
             })
@@ -562,7 +565,7 @@ fn spawn_from_threaded_parent() {
         .start_method(StartMethod::Spawn);
     p.start().unwrap();
     joined(&p);
-    stop.store(true, Ordering::Relaxed);
+    stop.store(true, Ordering::SeqCst);
     for t in threads {
         t.join().unwrap();
     }
@@ -656,6 +659,90 @@ fn nice_values() {
     assert!(sys::get_nice(0x7fff_fff0).is_err(), "no such process must be an error");
 }
 
+fn panic_message_on_stderr() {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe writes two fds into the array.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (rd, wr) = (fds[0], fds[1]);
+    let mut p = Process::new(move || {
+        // SAFETY: redirect this child's stderr into the pipe; plain fd operations.
+        unsafe {
+            libc::dup2(wr, 2);
+            libc::close(rd);
+        }
+        panic!("the answer is {}", 42);
+    });
+    p.start().unwrap();
+    // SAFETY: the parent's copy of the write end is no longer needed.
+    unsafe { libc::close(wr) };
+    joined(&p);
+    assert_eq!(p.exitcode(), Some(1));
+    let mut f = std::fs::File::from(
+        // SAFETY: `rd` is an open fd this process owns and nothing else uses.
+        unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rd) },
+    );
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut f, &mut err).unwrap();
+    assert!(err.contains("the answer is 42"), "child stderr: {err:?}");
+    assert_no_zombies();
+}
+
+/// Every API path in one process, then /proc must show no zombie child.
+fn all_paths_leave_no_zombies() {
+    // join
+    let mut a = Process::new(|| {});
+    a.start().unwrap();
+    a.join().unwrap();
+    // join_timeout
+    let mut b = Process::new(|| std::process::exit(2));
+    b.start().unwrap();
+    joined(&b);
+    // terminate + join, kill + join
+    let mut c = Process::new(|| std::thread::sleep(Duration::from_secs(60)));
+    c.start().unwrap();
+    c.terminate().unwrap();
+    c.join().unwrap();
+    let mut d = Process::new(|| std::thread::sleep(Duration::from_secs(60)));
+    d.start().unwrap();
+    d.kill().unwrap();
+    d.join().unwrap();
+    // is_alive / exitcode polling only
+    let mut e = Process::new(|| {});
+    e.start().unwrap();
+    assert!(wait_until(LONG, || !e.is_alive()));
+    assert_eq!(e.exitcode(), Some(0));
+    // dropped while running, dropped after exit
+    let mut f = Process::new(|| std::thread::sleep(Duration::from_millis(100)));
+    f.start().unwrap();
+    drop(f);
+    let mut g = Process::new(|| {});
+    g.start().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    drop(g);
+    // spawn
+    let mut h = Process::target("spawn_exit").start_method(StartMethod::Spawn);
+    h.start().unwrap();
+    joined(&h);
+    // low-level fork + waitpid, double fork
+    // SAFETY: single-threaded case process; the child only _exits.
+    match unsafe { sys::fork() }.unwrap() {
+        ForkResult::Child => {
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Parent { child } => {
+            assert_eq!(
+                sys::waitpid(child, false).unwrap(),
+                Some((child, WaitStatus::Exited(0)))
+            );
+        }
+    }
+    sys::double_fork(|| {}).unwrap();
+    // The detached child is reaped by the next process-layer call.
+    assert!(wait_until(LONG, || active_children().is_empty()));
+    assert_no_zombies();
+}
+
 fn main() {
     // Spawned children re-execute this binary: targets first, then the harness (whose `run` calls
     // the spawn hook before anything else).
@@ -693,5 +780,7 @@ fn main() {
         ),
         Case::new("alarm_then_pause_returns", alarm_then_pause_returns),
         Case::new("nice_values", nice_values),
+        Case::new("panic_message_on_stderr", panic_message_on_stderr),
+        Case::new("all_paths_leave_no_zombies", all_paths_leave_no_zombies),
     ]);
 }

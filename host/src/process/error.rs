@@ -57,13 +57,6 @@ pub enum ProcessError {
         /// The process name.
         name: String,
     },
-    /// Waiting for the child failed in an unexpected way.
-    Wait {
-        /// The child's pid.
-        pid: u32,
-        /// The OS error.
-        source: io::Error,
-    },
     /// The child was reaped by someone else, so its exit status is unknown: `SIGCHLD` is ignored
     /// (the kernel reaps children itself) or code outside ringfork called `waitpid` on the pid.
     ChildLost {
@@ -115,7 +108,6 @@ impl fmt::Display for ProcessError {
             ProcessError::DaemonAfterStart { name } => {
                 write!(f, "process {name:?} has already started; set daemon before start()")
             }
-            ProcessError::Wait { pid, source } => write!(f, "waiting for child {pid} failed: {source}"),
             ProcessError::ChildLost { pid } => write!(
                 f,
                 "child {pid} was reaped outside ringfork (SIGCHLD ignored, or waitpid called on it), so its exit \
@@ -130,7 +122,7 @@ impl std::error::Error for ProcessError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ProcessError::Fork(e) => Some(e),
-            ProcessError::Spawn { source, .. } | ProcessError::Wait { source, .. } => Some(source),
+            ProcessError::Spawn { source, .. } => Some(source),
             ProcessError::Signal(e) => Some(e),
             _ => None,
         }

@@ -333,8 +333,13 @@ fn run_spawned(fd_arg: Option<std::ffi::OsString>) -> Result<i32, String> {
         st.identity = boot.identity.clone();
         st.daemon = boot.daemon;
     }
-    let mut segments = Vec::with_capacity(boot.fds.len());
-    for &fd in &boot.fds {
+    let mut segments: Vec<Segment> = Vec::with_capacity(boot.fds.len());
+    for (i, &fd) in boot.fds.iter().enumerate() {
+        // The same segment passed twice arrives as the same fd: map it once, never own an fd twice.
+        if let Some(j) = boot.fds[..i].iter().position(|&f| f == fd) {
+            segments.push(segments[j].clone());
+            continue;
+        }
         let owned = inherited_fd(fd)?;
         segments.push(Segment::from_fd(owned).map_err(|e| format!("segment fd {fd}: {e}"))?);
     }
