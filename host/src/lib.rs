@@ -9,11 +9,14 @@ pub mod child;
 pub mod demo;
 pub mod handle;
 pub mod pool;
+pub mod process;
 pub mod segment;
 pub mod shmls;
+pub mod signal;
 pub mod stress;
 
 pub use handle::ShmCell;
 pub use pool::{AsyncResult, Pool, PoolBuilder, PoolError};
+pub use process::{active_children, cpu_count, current_process, Process, ProcessError, StartMethod};
 pub use ringfork_core as core;
 pub use segment::{Segment, SegmentError};
