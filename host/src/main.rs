@@ -6,6 +6,8 @@
 mod cli;
 
 fn main() {
+    // A child started with StartMethod::Spawn re-executes this binary: run its target and exit.
+    ringfork::process::spawn_main_hook();
     std::process::exit(match cli::run() {
         Ok(code) => code,
         Err(e) => {

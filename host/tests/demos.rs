@@ -104,3 +104,49 @@ fn threads_vs_processes_reports_every_mode() {
         assert!(f[k].as_f64().is_some_and(|s| s > 0.0), "{k} missing: {f}");
     }
 }
+
+#[test]
+fn fork_returns_twice_and_memory_is_private() {
+    let f = demo("fork");
+    assert_eq!(f["fork_returned_in_child"], 0);
+    assert_eq!(f["child_ppid"], f["parent_pid"]);
+    let f = demo("isolation");
+    assert_eq!(f["parent_g_num"], 100);
+    assert_eq!(f["child_g_num"], 101);
+    let f = demo("forktree");
+    let pids = f["pids"].as_array().unwrap();
+    assert_eq!(pids.len(), 4, "{f}");
+}
+
+#[test]
+fn exit_codes_zombies_and_orphans() {
+    let f = demo("exitcodes");
+    assert_eq!(f["os._exit(3)"], 3);
+    assert_eq!(f["is_killed_by_SIGKILL"], -9);
+    let f = demo("zombie");
+    assert_eq!(f["zombie_state"], "Z");
+    assert!(f["grandchild_ppid"].as_u64().unwrap() > 0);
+    let f = demo("orphan");
+    assert_ne!(f["old_ppid"], f["new_ppid"]);
+}
+
+#[test]
+fn signals_and_the_bus() {
+    demo("signals");
+    let f = demo("bus");
+    assert_eq!(f["messages"], serde_json::json!(["发车了", "到站了，请下车"]));
+    assert_eq!(f["conductor_exited_first"], true);
+}
+
+#[test]
+fn nice_values_read_back() {
+    let f = demo("nice");
+    let v: Vec<i64> = f["nice_values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
+    assert_eq!(v.len(), 3);
+    assert!(v[0] < v[1] && v[1] < v[2] || v[2] == 19, "{v:?}");
+}

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 mod copy;
 mod flock;
+mod fork;
+mod lifecycle;
 mod pool;
+mod signals;
 mod threads;
 
 /// Whether demo output goes to stderr (JSON mode); inherited by forked children and pool workers.
@@ -126,7 +129,21 @@ impl Ctx {
 
 /// Every demo, in the order of the notes.
 pub fn all() -> Vec<Demo> {
-    vec![pool::DEMO, copy::DEMO, flock::DEMO, threads::DEMO]
+    vec![
+        fork::FORK,
+        fork::ISOLATION,
+        fork::TREE,
+        lifecycle::EXITCODES,
+        lifecycle::ZOMBIE,
+        lifecycle::ORPHAN,
+        signals::SIGNALS,
+        signals::BUS,
+        lifecycle::NICE,
+        pool::DEMO,
+        copy::DEMO,
+        flock::DEMO,
+        threads::DEMO,
+    ]
 }
 
 /// The demo called `name`.
