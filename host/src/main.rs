@@ -6,8 +6,9 @@
 mod cli;
 
 fn main() {
-    // A child started with StartMethod::Spawn re-executes this binary: run its target and exit.
-    ringfork::process::spawn_main_hook();
+    // A child started with StartMethod::Spawn re-executes this binary: register the targets, run the
+    // child's target and exit.
+    ringfork::process::spawn_main(ringfork::demo::SPAWN_TARGETS);
     std::process::exit(match cli::run() {
         Ok(code) => code,
         Err(e) => {

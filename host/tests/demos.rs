@@ -150,3 +150,17 @@ fn nice_values_read_back() {
     assert_eq!(v.len(), 3);
     assert!(v[0] < v[1] && v[1] < v[2] || v[2] == 19, "{v:?}");
 }
+
+#[test]
+fn process_daemon_and_start_methods() {
+    let f = demo("process");
+    assert_eq!(f["run_trait_result"], 42);
+    assert!(f["parallel_total_s"].as_f64().unwrap() < f["sum_s"].as_f64().unwrap());
+    let f = demo("daemon");
+    assert_eq!(f["daemon_gone"], true);
+    assert_eq!(f["worker_finished_before_main_ended"], true);
+    assert_eq!(f["daemon_child_refused"], true);
+    let f = demo("startmethods");
+    assert_eq!(f["fork_saw"], 42);
+    assert_eq!(f["spawn_saw"], 0);
+}

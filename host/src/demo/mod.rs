@@ -14,6 +14,7 @@ mod flock;
 mod fork;
 mod lifecycle;
 mod pool;
+mod process;
 mod signals;
 mod threads;
 
@@ -127,6 +128,9 @@ impl Ctx {
     }
 }
 
+/// Spawn targets of the demos: `main` passes them to [`crate::process::spawn_main`].
+pub const SPAWN_TARGETS: &[(&str, crate::process::TargetFn)] = process::SPAWN_TARGETS;
+
 /// Every demo, in the order of the notes.
 pub fn all() -> Vec<Demo> {
     vec![
@@ -138,6 +142,9 @@ pub fn all() -> Vec<Demo> {
         lifecycle::ORPHAN,
         signals::SIGNALS,
         signals::BUS,
+        process::PROCESS,
+        process::DAEMON,
+        process::START_METHODS,
         lifecycle::NICE,
         pool::DEMO,
         copy::DEMO,
