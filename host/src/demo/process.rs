@@ -212,6 +212,8 @@ static mut RUNTIME_STATE: u32 = 0;
 
 /// The spawned child's target: report what it sees.
 fn spawned_child(args: TargetArgs) {
+    // A spawned child is a fresh program: it learns the output mode from its arguments.
+    super::JSON_MODE.store(args.arg_str(0) == Some("json"), std::sync::atomic::Ordering::Relaxed);
     let Some(seg) = args.segments().first() else { return };
     let Ok(cell) = ShmCell::<u32>::open(seg, "seen") else {
         return;
@@ -248,7 +250,9 @@ fn run_start_methods(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     let forked = seen.get();
     // spawn: the program re-executes from the top of main (registering targets, then the hook runs the
     // target); run-time changes to globals are not there.
+    let mode = if ctx.json() { "json" } else { "text" };
     let mut p = Process::target("demo-startmethods-child")
+        .arg(mode)
         .segment(&seg)
         .start_method(StartMethod::Spawn);
     p.start()?;
