@@ -743,6 +743,34 @@ fn all_paths_leave_no_zombies() {
     assert_no_zombies();
 }
 
+fn foreign_handles_and_stdin() {
+    let mut sleeper = Process::new(|| std::thread::sleep(Duration::from_millis(300)));
+    sleeper.start().unwrap();
+    let spid = sleeper.pid().unwrap();
+    let out = ShmCell::new(0u32).unwrap();
+    let o2 = out.clone();
+    // The sibling gets a handle it does not own: typed errors, no hang, no signal sent.
+    let mut sibling = Process::new(move || {
+        let s = sleeper;
+        let join = matches!(s.join(), Err(ProcessError::NotAChild { .. }));
+        let term = matches!(s.terminate(), Err(ProcessError::NotAChild { .. }));
+        let alive = s.is_alive();
+        // stdin is /dev/null in a child: reading gives end of file at once.
+        let mut b = [0u8; 1];
+        // SAFETY: read(2) into a local buffer.
+        let eof = unsafe { libc::read(0, b.as_mut_ptr().cast(), 1) } == 0;
+        o2.set(u32::from(join) | u32::from(term) << 1 | u32::from(!alive) << 2 | u32::from(eof) << 3);
+    });
+    sibling.start().unwrap();
+    joined(&sibling);
+    assert_eq!(sibling.exitcode(), Some(0));
+    assert_eq!(out.get(), 0b1111, "foreign handle misbehaved or stdin not /dev/null");
+    // The parent moved its handle into the closure (dropped here after start): detached, not lost.
+    assert!(wait_until(LONG, || active_children().is_empty()));
+    assert_eq!(stat(spid).err(), Some(StatError::NoSuchProcess));
+    assert_no_zombies();
+}
+
 fn main() {
     // Spawned children re-execute this binary: targets first, then the harness (whose `run` calls
     // the spawn hook before anything else).
@@ -781,6 +809,7 @@ fn main() {
         Case::new("alarm_then_pause_returns", alarm_then_pause_returns),
         Case::new("nice_values", nice_values),
         Case::new("panic_message_on_stderr", panic_message_on_stderr),
+        Case::new("foreign_handles_and_stdin", foreign_handles_and_stdin),
         Case::new("all_paths_leave_no_zombies", all_paths_leave_no_zombies),
     ]);
 }
