@@ -645,6 +645,7 @@ fn alarm_then_pause_returns() {
         "{el:?}"
     );
     assert_eq!(signal::alarm(0), 0);
+    assert_no_zombies();
 }
 
 fn nice_values() {
@@ -657,6 +658,7 @@ fn nice_values() {
     sys::set_nice(0, 19).unwrap();
     assert_eq!(sys::get_nice(std::process::id()).unwrap(), 19);
     assert!(sys::get_nice(0x7fff_fff0).is_err(), "no such process must be an error");
+    assert_no_zombies();
 }
 
 fn panic_message_on_stderr() {
@@ -771,6 +773,96 @@ fn foreign_handles_and_stdin() {
     assert_no_zombies();
 }
 
+fn main_guard_joins_and_terminates() {
+    let done = ShmCell::new(0u32).unwrap();
+    let d2 = done.clone();
+    let (dpid, wpid) = {
+        let _guard = ringfork::process::MainGuard::new();
+        let mut daemon = Process::new(|| loop {
+            std::thread::sleep(Duration::from_millis(20));
+        })
+        .daemon(true);
+        daemon.start().unwrap();
+        let mut worker = Process::new(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            d2.set(1);
+        });
+        worker.start().unwrap();
+        (daemon.pid().unwrap(), worker.pid().unwrap())
+        // handles drop (detached), then the guard joins the worker and terminates the daemon
+    };
+    assert_eq!(done.get(), 1, "the guard did not join the non-daemon child");
+    assert!(active_children().is_empty());
+    assert_eq!(
+        stat(dpid).err(),
+        Some(StatError::NoSuchProcess),
+        "daemon survived the guard"
+    );
+    assert_eq!(stat(wpid).err(), Some(StatError::NoSuchProcess));
+    assert_no_zombies();
+}
+
+fn child_signals_do_not_wake_parent() {
+    signal::catch(Signal::Usr2).unwrap();
+    let mut p = Process::new(|| {
+        // The inherited handler still works in the child, on the child's own self-pipe.
+        signal::send(std::process::id(), Signal::Usr2).unwrap();
+        assert_eq!(signal::pause_timeout(LONG), Some(Signal::Usr2));
+    });
+    p.start().unwrap();
+    joined(&p);
+    assert_eq!(p.exitcode(), Some(0));
+    let t = Instant::now();
+    assert_eq!(
+        signal::pause_timeout(Duration::from_millis(200)),
+        None,
+        "the child's signal woke the parent"
+    );
+    assert!(t.elapsed() >= Duration::from_millis(200));
+    assert_no_zombies();
+}
+
+fn default_names_and_start_method() {
+    let out = ShmCell::new(0u32).unwrap();
+    let o2 = out.clone();
+    let mut p = Process::new(move || {
+        let me = current_process();
+        let q = Process::new(|| {});
+        let expect = format!("{}:1", me.name);
+        o2.set(u32::from(q.get_name() == expect && me.identity.len() == 1));
+    });
+    let first = p.get_name().to_owned();
+    assert!(first.starts_with("Process-"), "{first}");
+    p.start().unwrap();
+    joined(&p);
+    assert_eq!(out.get(), 1, "a child's children are named Process-<parent>:<n>");
+    // The global default start method applies to processes that do not choose one.
+    ringfork::process::set_start_method(StartMethod::Spawn);
+    assert_eq!(ringfork::process::get_start_method(), StartMethod::Spawn);
+    let mut c = Process::new(|| {});
+    assert!(matches!(c.start(), Err(ProcessError::SpawnNeedsTarget { .. })));
+    let mut t = Process::target("spawn_exit").arg("6");
+    t.start().unwrap();
+    joined(&t);
+    assert_eq!(t.exitcode(), Some(6));
+    ringfork::process::set_start_method(StartMethod::Fork);
+    assert_no_zombies();
+}
+
+fn malformed_spawn_invocation_fails_cleanly() {
+    let exe = std::env::current_exe().unwrap();
+    for fd in ["99", "nonsense", "1"] {
+        let out = std::process::Command::new(&exe)
+            .args([ringfork::process::spawn::SPAWN_MARKER, fd])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "fd {fd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("ringfork: spawned child"), "fd {fd}: {err}");
+    }
+    assert_no_zombies();
+}
+
 fn main() {
     // Spawned children re-execute this binary: targets first, then the harness (whose `run` calls
     // the spawn hook before anything else).
@@ -810,6 +902,13 @@ fn main() {
         Case::new("nice_values", nice_values),
         Case::new("panic_message_on_stderr", panic_message_on_stderr),
         Case::new("foreign_handles_and_stdin", foreign_handles_and_stdin),
+        Case::new("main_guard_joins_and_terminates", main_guard_joins_and_terminates),
+        Case::new("child_signals_do_not_wake_parent", child_signals_do_not_wake_parent),
+        Case::new("default_names_and_start_method", default_names_and_start_method),
+        Case::new(
+            "malformed_spawn_invocation_fails_cleanly",
+            malformed_spawn_invocation_fails_cleanly,
+        ),
         Case::new("all_paths_leave_no_zombies", all_paths_leave_no_zombies),
     ]);
 }
