@@ -373,7 +373,7 @@ fn dropped_handles_are_reaped() {
     drop(quick);
     assert!(zombie_children().is_empty());
     // Still running at the drop: detached, then reaped by a later call.
-    let mut slow = Process::new(|| std::thread::sleep(Duration::from_millis(200)));
+    let mut slow = Process::new(|| std::thread::sleep(Duration::from_millis(1000)));
     slow.start().unwrap();
     let spid = slow.pid().unwrap();
     drop(slow);
@@ -401,14 +401,20 @@ fn low_level_wait_records_for_process() {
 }
 
 fn stopped_and_continued() {
-    // SAFETY: single-threaded case process; the child only raises signals and _exits.
+    let seg = shared_words();
+    let w = words(&seg);
+    // SAFETY: single-threaded case process; the child raises a signal, polls shared memory, _exits.
     let child = match unsafe { sys::fork() }.unwrap() {
         ForkResult::Child => {
-            // SAFETY: raise/_exit are async-signal-safe.
-            unsafe {
-                libc::raise(libc::SIGSTOP);
-                libc::_exit(4);
+            // SAFETY: raise is async-signal-safe.
+            unsafe { libc::raise(libc::SIGSTOP) };
+            // Exit only after the parent saw "continued" (an exit would supersede that report).
+            let start = Instant::now();
+            while w[0].load(Ordering::SeqCst) == 0 && start.elapsed() < LONG {
+                std::thread::sleep(Duration::from_millis(1));
             }
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(4) }
         }
         ForkResult::Parent { child } => child,
     };
@@ -422,6 +428,7 @@ fn stopped_and_continued() {
         sys::waitpid_untraced(child, false).unwrap(),
         Some((child, WaitStatus::Continued))
     );
+    w[0].store(1, Ordering::SeqCst);
     assert_eq!(
         sys::waitpid(child, false).unwrap(),
         Some((child, WaitStatus::Exited(4)))
@@ -863,6 +870,43 @@ fn malformed_spawn_invocation_fails_cleanly() {
     assert_no_zombies();
 }
 
+fn many_children_many_threads() {
+    // 100 forks, every other handle dropped unjoined.
+    let mut kept = Vec::new();
+    for i in 0..100u32 {
+        let mut p = Process::new(move || std::process::exit((i % 7) as i32));
+        p.start().unwrap();
+        if i % 2 == 0 {
+            kept.push((i, p));
+        }
+    }
+    for (i, p) in &kept {
+        joined(p);
+        assert_eq!(p.exitcode(), Some((i % 7) as i32));
+    }
+    // Spawned children started and joined from 4 threads at once share the registry correctly.
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for k in 0..5 {
+                    let code = (t * 5 + k) % 50 + 1;
+                    let mut p = Process::target("spawn_exit")
+                        .arg(code.to_string())
+                        .start_method(StartMethod::Spawn);
+                    p.start().unwrap();
+                    joined(&p);
+                    assert_eq!(p.exitcode(), Some(code));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(wait_until(LONG, || active_children().is_empty()));
+    assert_no_zombies();
+}
+
 fn main() {
     // Spawned children re-execute this binary: targets first, then the harness (whose `run` calls
     // the spawn hook before anything else).
@@ -902,6 +946,7 @@ fn main() {
         Case::new("nice_values", nice_values),
         Case::new("panic_message_on_stderr", panic_message_on_stderr),
         Case::new("foreign_handles_and_stdin", foreign_handles_and_stdin),
+        Case::new("many_children_many_threads", many_children_many_threads),
         Case::new("main_guard_joins_and_terminates", main_guard_joins_and_terminates),
         Case::new("child_signals_do_not_wake_parent", child_signals_do_not_wake_parent),
         Case::new("default_names_and_start_method", default_names_and_start_method),

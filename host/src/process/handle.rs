@@ -520,3 +520,9 @@ impl Drop for Process {
         }
     }
 }
+
+// A `Process` can be moved to another thread (and its body is `Send`); it is not `Sync`.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Process>();
+};
