@@ -373,7 +373,7 @@ fn dropped_handles_are_reaped() {
     drop(quick);
     assert!(zombie_children().is_empty());
     // Still running at the drop: detached, then reaped by a later call.
-    let mut slow = Process::new(|| std::thread::sleep(Duration::from_millis(200)));
+    let mut slow = Process::new(|| std::thread::sleep(Duration::from_millis(1000)));
     slow.start().unwrap();
     let spid = slow.pid().unwrap();
     drop(slow);
@@ -401,14 +401,20 @@ fn low_level_wait_records_for_process() {
 }
 
 fn stopped_and_continued() {
-    // SAFETY: single-threaded case process; the child only raises signals and _exits.
+    let seg = shared_words();
+    let w = words(&seg);
+    // SAFETY: single-threaded case process; the child raises a signal, polls shared memory, _exits.
     let child = match unsafe { sys::fork() }.unwrap() {
         ForkResult::Child => {
-            // SAFETY: raise/_exit are async-signal-safe.
-            unsafe {
-                libc::raise(libc::SIGSTOP);
-                libc::_exit(4);
+            // SAFETY: raise is async-signal-safe.
+            unsafe { libc::raise(libc::SIGSTOP) };
+            // Exit only after the parent saw "continued" (an exit would supersede that report).
+            let start = Instant::now();
+            while w[0].load(Ordering::SeqCst) == 0 && start.elapsed() < LONG {
+                std::thread::sleep(Duration::from_millis(1));
             }
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(4) }
         }
         ForkResult::Parent { child } => child,
     };
@@ -422,6 +428,7 @@ fn stopped_and_continued() {
         sys::waitpid_untraced(child, false).unwrap(),
         Some((child, WaitStatus::Continued))
     );
+    w[0].store(1, Ordering::SeqCst);
     assert_eq!(
         sys::waitpid(child, false).unwrap(),
         Some((child, WaitStatus::Exited(4)))
@@ -645,6 +652,7 @@ fn alarm_then_pause_returns() {
         "{el:?}"
     );
     assert_eq!(signal::alarm(0), 0);
+    assert_no_zombies();
 }
 
 fn nice_values() {
@@ -657,6 +665,7 @@ fn nice_values() {
     sys::set_nice(0, 19).unwrap();
     assert_eq!(sys::get_nice(std::process::id()).unwrap(), 19);
     assert!(sys::get_nice(0x7fff_fff0).is_err(), "no such process must be an error");
+    assert_no_zombies();
 }
 
 fn panic_message_on_stderr() {
@@ -743,6 +752,161 @@ fn all_paths_leave_no_zombies() {
     assert_no_zombies();
 }
 
+fn foreign_handles_and_stdin() {
+    let mut sleeper = Process::new(|| std::thread::sleep(Duration::from_millis(300)));
+    sleeper.start().unwrap();
+    let spid = sleeper.pid().unwrap();
+    let out = ShmCell::new(0u32).unwrap();
+    let o2 = out.clone();
+    // The sibling gets a handle it does not own: typed errors, no hang, no signal sent.
+    let mut sibling = Process::new(move || {
+        let s = sleeper;
+        let join = matches!(s.join(), Err(ProcessError::NotAChild { .. }));
+        let term = matches!(s.terminate(), Err(ProcessError::NotAChild { .. }));
+        let alive = s.is_alive();
+        // stdin is /dev/null in a child: reading gives end of file at once.
+        let mut b = [0u8; 1];
+        // SAFETY: read(2) into a local buffer.
+        let eof = unsafe { libc::read(0, b.as_mut_ptr().cast(), 1) } == 0;
+        o2.set(u32::from(join) | u32::from(term) << 1 | u32::from(!alive) << 2 | u32::from(eof) << 3);
+    });
+    sibling.start().unwrap();
+    joined(&sibling);
+    assert_eq!(sibling.exitcode(), Some(0));
+    assert_eq!(out.get(), 0b1111, "foreign handle misbehaved or stdin not /dev/null");
+    // The parent moved its handle into the closure (dropped here after start): detached, not lost.
+    assert!(wait_until(LONG, || active_children().is_empty()));
+    assert_eq!(stat(spid).err(), Some(StatError::NoSuchProcess));
+    assert_no_zombies();
+}
+
+fn main_guard_joins_and_terminates() {
+    let done = ShmCell::new(0u32).unwrap();
+    let d2 = done.clone();
+    let (dpid, wpid) = {
+        let _guard = ringfork::process::MainGuard::new();
+        let mut daemon = Process::new(|| loop {
+            std::thread::sleep(Duration::from_millis(20));
+        })
+        .daemon(true);
+        daemon.start().unwrap();
+        let mut worker = Process::new(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            d2.set(1);
+        });
+        worker.start().unwrap();
+        (daemon.pid().unwrap(), worker.pid().unwrap())
+        // handles drop (detached), then the guard joins the worker and terminates the daemon
+    };
+    assert_eq!(done.get(), 1, "the guard did not join the non-daemon child");
+    assert!(active_children().is_empty());
+    assert_eq!(
+        stat(dpid).err(),
+        Some(StatError::NoSuchProcess),
+        "daemon survived the guard"
+    );
+    assert_eq!(stat(wpid).err(), Some(StatError::NoSuchProcess));
+    assert_no_zombies();
+}
+
+fn child_signals_do_not_wake_parent() {
+    signal::catch(Signal::Usr2).unwrap();
+    let mut p = Process::new(|| {
+        // The inherited handler still works in the child, on the child's own self-pipe.
+        signal::send(std::process::id(), Signal::Usr2).unwrap();
+        assert_eq!(signal::pause_timeout(LONG), Some(Signal::Usr2));
+    });
+    p.start().unwrap();
+    joined(&p);
+    assert_eq!(p.exitcode(), Some(0));
+    let t = Instant::now();
+    assert_eq!(
+        signal::pause_timeout(Duration::from_millis(200)),
+        None,
+        "the child's signal woke the parent"
+    );
+    assert!(t.elapsed() >= Duration::from_millis(200));
+    assert_no_zombies();
+}
+
+fn default_names_and_start_method() {
+    let out = ShmCell::new(0u32).unwrap();
+    let o2 = out.clone();
+    let mut p = Process::new(move || {
+        let me = current_process();
+        let q = Process::new(|| {});
+        let expect = format!("{}:1", me.name);
+        o2.set(u32::from(q.get_name() == expect && me.identity.len() == 1));
+    });
+    let first = p.get_name().to_owned();
+    assert!(first.starts_with("Process-"), "{first}");
+    p.start().unwrap();
+    joined(&p);
+    assert_eq!(out.get(), 1, "a child's children are named Process-<parent>:<n>");
+    // The global default start method applies to processes that do not choose one.
+    ringfork::process::set_start_method(StartMethod::Spawn);
+    assert_eq!(ringfork::process::get_start_method(), StartMethod::Spawn);
+    let mut c = Process::new(|| {});
+    assert!(matches!(c.start(), Err(ProcessError::SpawnNeedsTarget { .. })));
+    let mut t = Process::target("spawn_exit").arg("6");
+    t.start().unwrap();
+    joined(&t);
+    assert_eq!(t.exitcode(), Some(6));
+    ringfork::process::set_start_method(StartMethod::Fork);
+    assert_no_zombies();
+}
+
+fn malformed_spawn_invocation_fails_cleanly() {
+    let exe = std::env::current_exe().unwrap();
+    for fd in ["99", "nonsense", "1"] {
+        let out = std::process::Command::new(&exe)
+            .args([ringfork::process::spawn::SPAWN_MARKER, fd])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "fd {fd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("ringfork: spawned child"), "fd {fd}: {err}");
+    }
+    assert_no_zombies();
+}
+
+fn many_children_many_threads() {
+    // 100 forks, every other handle dropped unjoined.
+    let mut kept = Vec::new();
+    for i in 0..100u32 {
+        let mut p = Process::new(move || std::process::exit((i % 7) as i32));
+        p.start().unwrap();
+        if i % 2 == 0 {
+            kept.push((i, p));
+        }
+    }
+    for (i, p) in &kept {
+        joined(p);
+        assert_eq!(p.exitcode(), Some((i % 7) as i32));
+    }
+    // Spawned children started and joined from 4 threads at once share the registry correctly.
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for k in 0..5 {
+                    let code = (t * 5 + k) % 50 + 1;
+                    let mut p = Process::target("spawn_exit")
+                        .arg(code.to_string())
+                        .start_method(StartMethod::Spawn);
+                    p.start().unwrap();
+                    joined(&p);
+                    assert_eq!(p.exitcode(), Some(code));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(wait_until(LONG, || active_children().is_empty()));
+    assert_no_zombies();
+}
+
 fn main() {
     // Spawned children re-execute this binary: targets first, then the harness (whose `run` calls
     // the spawn hook before anything else).
@@ -781,6 +945,15 @@ fn main() {
         Case::new("alarm_then_pause_returns", alarm_then_pause_returns),
         Case::new("nice_values", nice_values),
         Case::new("panic_message_on_stderr", panic_message_on_stderr),
+        Case::new("foreign_handles_and_stdin", foreign_handles_and_stdin),
+        Case::new("many_children_many_threads", many_children_many_threads),
+        Case::new("main_guard_joins_and_terminates", main_guard_joins_and_terminates),
+        Case::new("child_signals_do_not_wake_parent", child_signals_do_not_wake_parent),
+        Case::new("default_names_and_start_method", default_names_and_start_method),
+        Case::new(
+            "malformed_spawn_invocation_fails_cleanly",
+            malformed_spawn_invocation_fails_cleanly,
+        ),
         Case::new("all_paths_leave_no_zombies", all_paths_leave_no_zombies),
     ]);
 }

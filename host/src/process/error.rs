@@ -57,6 +57,14 @@ pub enum ProcessError {
         /// The process name.
         name: String,
     },
+    /// The handle belongs to another process (e.g. it was moved into a child's closure): only the
+    /// process that started a child can join or signal it (Python: `can only join a child process`).
+    NotAChild {
+        /// The process name.
+        name: String,
+        /// Its pid.
+        pid: u32,
+    },
     /// The child was reaped by someone else, so its exit status is unknown: `SIGCHLD` is ignored
     /// (the kernel reaps children itself) or code outside ringfork called `waitpid` on the pid.
     ChildLost {
@@ -108,6 +116,11 @@ impl fmt::Display for ProcessError {
             ProcessError::DaemonAfterStart { name } => {
                 write!(f, "process {name:?} has already started; set daemon before start()")
             }
+            ProcessError::NotAChild { name, pid } => write!(
+                f,
+                "process {name:?} (pid {pid}) is not a child of this process; only the process that started it \
+                 can join or signal it"
+            ),
             ProcessError::ChildLost { pid } => write!(
                 f,
                 "child {pid} was reaped outside ringfork (SIGCHLD ignored, or waitpid called on it), so its exit \

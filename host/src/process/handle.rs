@@ -106,6 +106,8 @@ pub struct Process {
     daemon: bool,
     method: Option<StartMethod>,
     pid: Option<u32>,
+    /// The pid of the process that started the child (the only one that may wait for it).
+    parent: u32,
     result: Cell<Option<Reaped>>,
 }
 
@@ -137,6 +139,7 @@ impl Process {
             daemon: false,
             method: None,
             pid: None,
+            parent: 0,
             result: Cell::new(None),
         }
     }
@@ -279,6 +282,7 @@ impl Process {
             StartMethod::Spawn => self.start_spawn()?,
         };
         self.pid = Some(pid);
+        self.parent = sys::getpid();
         // Python drops the target in the parent once started; so do we (closing captured handles).
         self.body = None;
         Ok(())
@@ -323,6 +327,7 @@ impl Process {
             st.identity = self.identity.clone();
             st.daemon = self.daemon;
         }
+        stdin_to_dev_null();
         let body = self.body.take();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || match body {
             Some(Body::Closure(f)) => f(),
@@ -355,17 +360,27 @@ impl Process {
     }
 
     fn started(&self) -> Result<u32, ProcessError> {
-        self.pid.ok_or_else(|| ProcessError::NotStarted {
+        let pid = self.pid.ok_or_else(|| ProcessError::NotStarted {
             name: self.name.clone(),
-        })
+        })?;
+        if self.parent != sys::getpid() {
+            return Err(ProcessError::NotAChild {
+                name: self.name.clone(),
+                pid,
+            });
+        }
+        Ok(pid)
     }
 
-    /// The cached result, or a non-blocking reap.
+    /// The cached result, or a non-blocking reap (`None` in a process that is not the parent).
     fn poll(&self) -> Option<Reaped> {
         if let Some(r) = self.result.get() {
             return Some(r);
         }
         let pid = self.pid?;
+        if self.parent != sys::getpid() {
+            return None;
+        }
         let r = reap::lock().try_reap(pid);
         self.set_result(pid, r)
     }
@@ -428,15 +443,15 @@ impl Process {
     }
 
     /// Whether the child was started and has not ended (reaping it if it ended). `false` before
-    /// `start`.
+    /// `start`, and in any process other than its parent (which cannot know).
     pub fn is_alive(&self) -> bool {
-        self.pid.is_some() && self.poll().is_none()
+        self.pid.is_some() && self.parent == sys::getpid() && self.poll().is_none()
     }
 
     /// Python's `exitcode`: `None` before start and while running, `Some(code)` after a normal exit,
     /// `Some(-signal)` when killed by a signal (`-9` for `SIGKILL`, `-15` for `SIGTERM`). A panic
     /// in the child gives `Some(1)`. Also `None` if the child was lost (see
-    /// [`ChildLost`](ProcessError::ChildLost)).
+    /// [`ChildLost`](ProcessError::ChildLost)) and in processes other than its parent.
     pub fn exitcode(&self) -> Option<i32> {
         match self.poll() {
             Some(Reaped::Status(s)) => s.exitcode(),
@@ -479,10 +494,22 @@ impl Process {
     }
 }
 
+/// Python's children read nothing from the parent's stdin: it is replaced with `/dev/null`.
+fn stdin_to_dev_null() {
+    // SAFETY: open/dup2/close on a constant path and our own fds.
+    unsafe {
+        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd >= 0 {
+            libc::dup2(fd, 0);
+            libc::close(fd);
+        }
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let Some(pid) = self.pid else { return };
-        if self.result.get().is_some() {
+        if self.result.get().is_some() || self.parent != sys::getpid() {
             return;
         }
         let mut st = reap::lock();
@@ -493,3 +520,9 @@ impl Drop for Process {
         }
     }
 }
+
+// A `Process` can be moved to another thread (and its body is `Send`); it is not `Sync`.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Process>();
+};

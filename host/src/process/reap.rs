@@ -210,8 +210,15 @@ fn block(pid: u32, deadline: Option<Instant>) {
 /// Waits until `pid` ended (reaping it) or `deadline` passed. `None` = still running.
 pub(crate) fn wait(pid: u32, deadline: Option<Instant>) -> Option<Reaped> {
     loop {
-        if let Some(r) = lock().try_reap(pid) {
-            return Some(r);
+        {
+            let mut st = lock();
+            if let Some(r) = st.try_reap(pid) {
+                return Some(r);
+            }
+            if st.child(pid).is_none() {
+                // Not (or no longer) recorded: nothing can ever be reaped here, so never wait for it.
+                return Some(Reaped::Lost);
+            }
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return None;

@@ -243,7 +243,10 @@ pub(crate) fn spawn(boot: &Boot, record: impl FnOnce(&mut reap::State, u32)) -> 
     keep.push(boot_fd);
     let daemon = boot.daemon;
     let mut cmd = std::process::Command::new("/proc/self/exe");
-    cmd.arg0(exe.as_os_str()).arg(SPAWN_MARKER).arg(boot_fd.to_string());
+    cmd.arg0(exe.as_os_str())
+        .arg(SPAWN_MARKER)
+        .arg(boot_fd.to_string())
+        .stdin(std::process::Stdio::null());
     // SAFETY: the closure runs in the child between fork and exec and only makes async-signal-safe
     // system calls (fcntl, prctl) on integers captured by value; it allocates nothing.
     unsafe {
