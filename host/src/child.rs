@@ -31,6 +31,23 @@ pub fn fork_partner(cpu: Option<usize>, f: impl FnOnce()) -> Partner {
     Partner(pid)
 }
 
+/// Forks through the process layer ([`crate::process::sys::fork`]: its locks are held across the
+/// fork, the child gets a fresh signal self-pipe and is registered in the named segments it
+/// inherits); the child runs `f` and `_exit`s (0, or 101 if it panicked).
+pub fn try_fork_partner(f: impl FnOnce()) -> std::io::Result<Partner> {
+    // SAFETY: callers (the pool, the stress tool) fork from the thread that owns the objects the
+    // child uses; the child only runs `f` and then `_exit`s (see `fork_partner` for the threading
+    // caveat, which is the same as for any fork).
+    match unsafe { crate::process::sys::fork() }? {
+        crate::process::sys::ForkResult::Child => {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            // SAFETY: leave without running the parent's atexit handlers or destructors.
+            unsafe { libc::_exit(if r.is_ok() { 0 } else { 101 }) };
+        }
+        crate::process::sys::ForkResult::Parent { child } => Ok(Partner(child)),
+    }
+}
+
 impl Partner {
     /// The partner's pid.
     pub fn pid(&self) -> libc::pid_t {

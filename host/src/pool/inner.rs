@@ -5,7 +5,7 @@ use super::alloc::ArenaAlloc;
 use super::shared::{PoolCtl, ResultSlot, Ring, RingIdx, TaskSlot, WorkerCtl, S_CORRUPT, S_OK, S_PANICKED};
 use super::task::{make_slot, Arena, JobSpec, Key};
 use super::{worker, PoolError};
-use crate::child::{fork_partner, Partner};
+use crate::child::{try_fork_partner, Partner};
 use crate::Segment;
 use ringfork_core::atomic::{fence, Ordering};
 use ringfork_core::header::{Header, ObjectParams, HEADER_SIZE};
@@ -345,13 +345,8 @@ impl Inner {
         // SAFETY: getpid has no preconditions.
         let parent = unsafe { libc::getpid() };
         let _keep = &self.seg;
-        // fork_partner panics if fork fails; turn that into an error instead.
-        let partner = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            fork_partner(None, move || {
-                worker::worker_main(&lay, i, &key, parent, init.as_deref(), maxtasks)
-            })
-        }))
-        .map_err(|_| os("fork", std::io::Error::last_os_error()))?;
+        let partner = try_fork_partner(move || worker::worker_main(&lay, i, &key, parent, init.as_deref(), maxtasks))
+            .map_err(|e| os("fork", e))?;
         self.workers[i] = WorkerState::new(Some(partner));
         self.started += 1;
         Ok(())
