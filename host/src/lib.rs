@@ -5,9 +5,13 @@
 //! behind the `ringfork` command. See `docs/architecture.md`.
 
 pub mod handle;
+pub mod pipe;
+pub mod queue;
 pub mod segment;
 pub mod shmls;
 
 pub use handle::ShmCell;
+pub use pipe::{pipe, pipe_with, Connection, PipeError};
+pub use queue::{ByteQueue, JoinableQueue, PopError, PushError, Queue, SimpleQueue, TaskDoneError};
 pub use ringfork_core as core;
 pub use segment::{Segment, SegmentError};

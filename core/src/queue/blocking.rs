@@ -46,6 +46,26 @@ pub struct Signal {
     sleepers: AtomicU32,
 }
 
+impl core::fmt::Debug for Signal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Ordering: Relaxed, display only.
+        f.debug_struct("Signal")
+            .field("seq", &self.seq.load(Ordering::Relaxed))
+            .field("sleepers", &self.sleepers.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for Control {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Control")
+            .field("closed", &self.is_closed())
+            .field("lost", &self.lost())
+            .field("tasks", &self.unfinished_tasks())
+            .finish()
+    }
+}
+
 impl Signal {
     #[cfg(loom)]
     fn new() -> Self {

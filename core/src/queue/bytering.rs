@@ -192,17 +192,18 @@ impl<'a> ByteRing<'a> {
         }
     }
 
-    /// Copies `src` into the data area at byte position `pos`, wrapping.
+    /// Copies `len` bytes from `src` into the data area at byte position `pos`, wrapping.
     ///
     /// # Safety
-    /// `src.len() <= cap`, and the bytes `pos..pos+len` (mod cap) are owned by the caller.
-    unsafe fn write_at(&self, pos: u64, src: &[u8]) {
+    /// `src` is readable for `len <= cap` bytes, and the bytes `pos..pos+len` (mod cap) are owned by
+    /// the caller.
+    unsafe fn write_at(&self, pos: u64, src: *const u8, len: usize) {
         let off = (pos % self.cap) as usize;
-        let first = src.len().min(self.cap as usize - off);
+        let first = len.min(self.cap as usize - off);
         // SAFETY: off < cap and off + first <= cap; the rest (< cap) goes at the start; caller owns them.
         unsafe {
-            core::ptr::copy_nonoverlapping(src.as_ptr(), self.data.add(off), first);
-            core::ptr::copy_nonoverlapping(src.as_ptr().add(first), self.data, src.len() - first);
+            core::ptr::copy_nonoverlapping(src, self.data.add(off), first);
+            core::ptr::copy_nonoverlapping(src.add(first), self.data, len - first);
         }
     }
 
@@ -237,15 +238,22 @@ pub struct ByteSender<'a> {
 impl<'a> ByteSender<'a> {
     /// Sends `msg` if it fits now (never blocks, never wakes anyone).
     pub fn try_send(&mut self, msg: &[u8]) -> Result<(), PushError> {
+        // SAFETY: a slice is readable for its length.
+        unsafe { self.try_send_raw(msg.as_ptr(), msg.len()) }
+    }
+
+    /// [`Self::try_send`] from raw memory (e.g. the bytes of a `ShmSafe` value, padding included,
+    /// which must not be viewed as a `&[u8]`).
+    ///
+    /// # Safety
+    /// `src` is readable for `len` bytes.
+    pub unsafe fn try_send_raw(&mut self, src: *const u8, len: usize) -> Result<(), PushError> {
         let r = &self.ring;
-        if msg.len() > r.limit {
-            return Err(PushError::TooLarge {
-                len: msg.len(),
-                limit: r.limit,
-            });
+        if len > r.limit {
+            return Err(PushError::TooLarge { len, limit: r.limit });
         }
         // record_size cannot overflow: len <= limit <= MAX_MSG_LIMIT.
-        let need = record_size(msg.len()).unwrap_or(usize::MAX) as u64;
+        let need = record_size(len).unwrap_or(usize::MAX) as u64;
         let used = self.tail.wrapping_sub(self.cached_head);
         if used > r.cap || r.cap - used < need {
             // Ordering: Acquire pairs with the receiver's Release store of `head`.
@@ -258,12 +266,13 @@ impl<'a> ByteSender<'a> {
                 return Err(PushError::Full);
             }
         }
-        let len = msg.len() as u32;
-        let frame = (u64::from(!len) << 32) | u64::from(len);
-        // SAFETY: need <= free bytes, so tail..tail+need (mod cap) is ours; 8 + len <= need <= cap.
+        let len32 = len as u32;
+        let frame = ((u64::from(!len32) << 32) | u64::from(len32)).to_le_bytes();
+        // SAFETY: need <= free bytes, so tail..tail+need (mod cap) is ours; 8 + len <= need <= cap;
+        // `src` is readable for len bytes (caller).
         unsafe {
-            r.write_at(self.tail, &frame.to_le_bytes());
-            r.write_at(self.tail.wrapping_add(8), msg);
+            r.write_at(self.tail, frame.as_ptr(), 8);
+            r.write_at(self.tail.wrapping_add(8), src, len);
         }
         self.tail = self.tail.wrapping_add(need);
         // Ordering: Release publishes the record to the receiver's Acquire load of `tail`. Commit.

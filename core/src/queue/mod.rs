@@ -190,6 +190,19 @@ pub const DATA_OFFSET: usize = {
     end.div_ceil(CACHE_LINE) * CACHE_LINE
 };
 
+impl core::fmt::Debug for RingCtrl {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Ordering: Relaxed, display only.
+        f.debug_struct("RingCtrl")
+            .field("head", &self.head.load(Ordering::Relaxed))
+            .field("tail", &self.tail.load(Ordering::Relaxed))
+            .field("control", &self.control)
+            .field("producers", &self.producers)
+            .field("consumers", &self.consumers)
+            .finish()
+    }
+}
+
 impl RingCtrl {
     /// A fresh block for loom models.
     #[cfg(loom)]

@@ -131,12 +131,14 @@ pub type Who = Option<PeerId>;
 
 impl<'a> Mpmc<'a> {
     /// Creates a ring at the start of `region` and publishes it. `kind` lets queue flavours keep their
-    /// own kind number; `msg_limit` is recorded for byte flavours (0 otherwise).
+    /// own kind number; `msg_limit` is recorded for byte flavours (0 otherwise); `flags` tell flavours
+    /// apart (checked by `attach`).
     pub fn init<W: Wait>(
         region: Region<'a>,
         kind: Kind,
         layout: MpmcLayout,
         msg_limit: u64,
+        flags: u32,
     ) -> Result<Self, InitError> {
         if layout.capacity == 0 {
             return Err(InitError::InvalidParameter {
@@ -165,6 +167,7 @@ impl<'a> Mpmc<'a> {
         params.elem_size = layout.slot_size as u32;
         params.elem_align = layout.align as u32;
         params.msg_limit = msg_limit;
+        params.flags = flags;
         let claim = Header::claim(region, &params, layout.region_align())?;
         // SAFETY: claim checked size (>= DATA_OFFSET) and alignment.
         let ctrl = unsafe { RingCtrl::at(region) };
@@ -178,17 +181,19 @@ impl<'a> Mpmc<'a> {
         Ok(ring)
     }
 
-    /// Attaches to the ring at the start of `region`, checking kind, slot size and alignment (and the
-    /// message limit, if `msg_limit` is `Some`).
+    /// Attaches to the ring at the start of `region`, checking kind, flags, slot size and alignment
+    /// (and the message limit, if `msg_limit` is `Some`).
     pub fn attach<W: Wait>(
         region: Region<'a>,
         kind: Kind,
         slot_size: usize,
         align: usize,
         msg_limit: Option<u64>,
+        flags: u32,
         deadline: Deadline,
     ) -> Result<Self, AttachError> {
         let header = Header::attach::<W>(region, kind, deadline)?;
+        Header::expect("flags", flags.into(), header.flags().into())?;
         Header::expect("elem_size", slot_size as u64, header.elem_size().into())?;
         Header::expect("elem_align", align as u64, header.elem_align().into())?;
         if let Some(l) = msg_limit {
@@ -517,7 +522,7 @@ mod tests {
         for cap in [1u64, 2, 3, 8] {
             let layout = MpmcLayout { capacity: cap, slot_size: 8, align: 8 };
             let mut buf = vec![0u8; layout.size().unwrap() + RING_ALIGN];
-            let q = Mpmc::init::<Spin>(region(&mut buf), Kind::Mpmc, layout, 0).unwrap();
+            let q = Mpmc::init::<Spin>(region(&mut buf), Kind::Mpmc, layout, 0, 0).unwrap();
             for round in 0..10 {
                 for i in 0..cap {
                     push(&q, round * 100 + i).unwrap();
@@ -536,7 +541,7 @@ mod tests {
     fn dead_producer_claim_is_skipped_and_dead_consumer_claim_is_freed() {
         let layout = MpmcLayout { capacity: 2, slot_size: 8, align: 8 };
         let mut buf = vec![0u8; layout.size().unwrap() + RING_ALIGN];
-        let q = Mpmc::init::<Spin>(region(&mut buf), Kind::Mpmc, layout, 0).unwrap();
+        let q = Mpmc::init::<Spin>(region(&mut buf), Kind::Mpmc, layout, 0, 0).unwrap();
         // A "dead" producer (pid 0x7fff_fff0 never exists) claims position 0 and never publishes.
         let dead = q.ctrl().producers.register(0x7fff_fff0, 1).unwrap();
         q.ctrl().producers.set_claim(dead, 0);
@@ -565,7 +570,7 @@ mod tests {
     fn garbage_sequences_are_errors_not_hangs() {
         let layout = MpmcLayout { capacity: 4, slot_size: 8, align: 8 };
         let mut buf = vec![0u8; layout.size().unwrap() + RING_ALIGN];
-        let q = Mpmc::init::<Spin>(region(&mut buf), Kind::Mpmc, layout, 0).unwrap();
+        let q = Mpmc::init::<Spin>(region(&mut buf), Kind::Mpmc, layout, 0, 0).unwrap();
         q.seq(0).store(1000, Ordering::Relaxed);
         assert_eq!(pop(&q), Err(PopError::Corrupted));
         assert_eq!(push(&q, 1), Err(PushError::Corrupted));

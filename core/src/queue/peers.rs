@@ -73,10 +73,27 @@ pub enum SideState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerId(pub(crate) u32);
 
+impl PeerTable {
+    /// The id of entry `index`, if it exists (for caches that stored the index).
+    pub fn id(&self, index: usize) -> Option<PeerId> {
+        (index < PEERS).then_some(PeerId(index as u32))
+    }
+}
+
 impl PeerId {
     /// The entry index.
     pub fn index(self) -> usize {
         self.0 as usize
+    }
+}
+
+impl core::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Ordering: Relaxed, display only.
+        f.debug_struct("Peer")
+            .field("pid", &self.pid.load(Ordering::Relaxed))
+            .field("claim", &self.claim.load(Ordering::Relaxed))
+            .finish()
     }
 }
 
