@@ -51,7 +51,7 @@
 //! `capacity` = slots, `elem_size` = `slot_size`, `elem_align`, `msg_limit` = byte-slot limit (byte
 //! flavour) or 0.
 
-use super::peers::{PeerId, PeerTable, NO_CLAIM};
+use super::peers::{PeerId, NO_CLAIM};
 use super::{check_ring, mask_for, slot_of, PopError, PushError, RingCtrl, DATA_OFFSET, RING_ALIGN};
 use crate::atomic::{AtomicU64, Ordering};
 use crate::error::{AttachError, InitError};
@@ -286,11 +286,14 @@ impl<'a> Mpmc<'a> {
     /// Messages claimed-for-writing and not yet taken, at some instant during the call, clamped to
     /// `0..=capacity` (see the host `Queue::qsize` for why this is only a hint).
     pub fn len(&self) -> usize {
+        let mut tries = 0;
         loop {
             // Ordering: Acquire; re-read tail to get a consistent pair (crossbeam's `len` technique).
             let tail = self.ctrl.tail.load(Ordering::Acquire);
             let head = self.ctrl.head.load(Ordering::Acquire);
-            if self.ctrl.tail.load(Ordering::Acquire) == tail {
+            tries += 1;
+            // Bounded: a peer rewriting `tail` non-stop must not keep us here.
+            if self.ctrl.tail.load(Ordering::Acquire) == tail || tries >= 64 {
                 return tail.saturating_sub(head).min(self.cap) as usize;
             }
         }
@@ -332,7 +335,7 @@ impl<'a> Mpmc<'a> {
                         // Ordering: Release publishes the payload to the consumer's Acquire load
                         // of the sequence. The commit point; a CAS so a forced skip is detected.
                         let ok = seq_word
-                            .compare_exchange(2 * pos, 2 * pos + 1, Ordering::Release, Ordering::Relaxed)
+                            .compare_exchange(pos.wrapping_mul(2), pos.wrapping_mul(2).wrapping_add(1), Ordering::Release, Ordering::Relaxed)
                             .is_ok();
                         if let Some(id) = who {
                             ctrl.producers.set_claim(id, NO_CLAIM);
@@ -425,11 +428,12 @@ impl<'a> Mpmc<'a> {
         let tail = ctrl.tail.load(Ordering::Acquire);
         let slot = slot_of(head, self.cap, self.mask);
         // Ordering: Acquire, as in `try_pop_with`.
-        if tail > head && self.seq(slot).load(Ordering::Acquire) == 2 * head && Self::dead(&ctrl.producers) {
+        let h2 = head.wrapping_mul(2);
+        if tail > head && self.seq(slot).load(Ordering::Acquire) == h2 && ctrl.producers.dead_claimant() {
             // Ordering: Release pairs with the consumer's Acquire load of the sequence.
             did |= self
                 .seq(slot)
-                .compare_exchange(2 * head, (2 * head + 1) | SKIP, Ordering::Release, Ordering::Relaxed)
+                .compare_exchange(h2, h2.wrapping_add(1) | SKIP, Ordering::Release, Ordering::Relaxed)
                 .is_ok();
         }
         // Producers' side: a taken-but-never-freed slot at `tail`.
@@ -437,11 +441,11 @@ impl<'a> Mpmc<'a> {
             let slot = slot_of(tail, self.cap, self.mask);
             // Ordering: Acquire, as in `try_push_with`.
             let raw = self.seq(slot).load(Ordering::Acquire);
-            if head > prev && raw & !SKIP == 2 * prev + 1 && Self::dead(&ctrl.consumers) {
+            if head > prev && raw & !SKIP == prev.wrapping_mul(2).wrapping_add(1) && ctrl.consumers.dead_claimant() {
                 // Ordering: Release pairs with the producer's Acquire load of the sequence.
                 if self
                     .seq(slot)
-                    .compare_exchange(raw, 2 * tail, Ordering::Release, Ordering::Relaxed)
+                    .compare_exchange(raw, tail.wrapping_mul(2), Ordering::Release, Ordering::Relaxed)
                     .is_ok()
                 {
                     if raw & SKIP == 0 {
@@ -451,11 +455,18 @@ impl<'a> Mpmc<'a> {
                 }
             }
         }
+        // Forget dead participants' claims that are settled, so their entries can be reused.
+        // Ordering: Acquire, as above.
+        ctrl.producers.clear_dead_claims(|p| {
+            ctrl.tail.load(Ordering::Acquire) <= p
+                || self.seq(slot_of(p, self.cap, self.mask)).load(Ordering::Acquire) != p.wrapping_mul(2)
+        });
+        ctrl.consumers.clear_dead_claims(|c| {
+            ctrl.head.load(Ordering::Acquire) <= c
+                || self.seq(slot_of(c, self.cap, self.mask)).load(Ordering::Acquire) & !SKIP
+                    != c.wrapping_mul(2).wrapping_add(1)
+        });
         did
-    }
-
-    fn dead(t: &PeerTable) -> bool {
-        t.dead_claimant()
     }
 
     /// Pushes through `write`, waiting (through `W`) until `deadline` for room, and wakes a consumer.

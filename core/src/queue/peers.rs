@@ -142,7 +142,14 @@ impl PeerTable {
             for (i, e) in self.entries.iter().enumerate() {
                 // Ordering: Relaxed pre-check; the CAS below decides.
                 let cur = e.pid.load(Ordering::Relaxed);
-                let takeable = if pass == 0 { cur == 0 } else { cur != 0 && !Self::entry_alive(e) };
+                // A dead entry is reused only once its claim is settled (see `clear_dead_claims`):
+                // it is the evidence survivors need to force a wedged slot past.
+                let takeable = if pass == 0 {
+                    cur == 0
+                } else {
+                    // Ordering: Relaxed pre-check; the CAS below decides.
+                    cur != 0 && e.claim.load(Ordering::Relaxed) == NO_CLAIM && !Self::entry_alive(e)
+                };
                 if !takeable {
                     continue;
                 }
@@ -190,6 +197,19 @@ impl PeerTable {
             // Ordering: Acquire pairs with the Release claim CAS that followed the claim store.
             e.pid.load(Ordering::Acquire) != 0 && e.claim.load(Ordering::Acquire) != NO_CLAIM && !Self::entry_alive(e)
         })
+    }
+
+    /// Clears the claim of every dead participant for which `settled(claim)` holds (its position was
+    /// published, skipped, or never taken), so that the entry may be reused.
+    pub fn clear_dead_claims(&self, mut settled: impl FnMut(u64) -> bool) {
+        for e in &self.entries {
+            // Ordering: Acquire pairs with the claim CAS that followed the claim store.
+            let c = e.claim.load(Ordering::Acquire);
+            if c != NO_CLAIM && e.pid.load(Ordering::Acquire) != 0 && !Self::entry_alive(e) && settled(c) {
+                // Ordering: Relaxed; a later registrant's pid CAS (AcqRel) orders it.
+                let _ = e.claim.compare_exchange(c, NO_CLAIM, Ordering::Relaxed, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Liveness of this side as a whole.

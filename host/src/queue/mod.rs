@@ -531,6 +531,11 @@ impl ByteQueue {
     pub fn lost(&self) -> u64 {
         self.raw.ring.ctrl().control.lost()
     }
+
+    /// The segment the queue lives in.
+    pub fn segment(&self) -> &Segment {
+        &self.raw.seg
+    }
 }
 
 /// Alignment used for queue regions (exported for segment sizing).
