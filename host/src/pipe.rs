@@ -90,8 +90,12 @@ impl fmt::Display for PipeError {
             }
             PipeError::Closed => f.write_str("this end of the pipe is closed"),
             PipeError::BrokenPipe => f.write_str("broken pipe: the other end is closed or its process exited"),
-            PipeError::NotWritable => f.write_str("this is the receive-only end of a simplex pipe; send on the other end"),
-            PipeError::NotReadable => f.write_str("this is the send-only end of a simplex pipe; receive on the other end"),
+            PipeError::NotWritable => {
+                f.write_str("this is the receive-only end of a simplex pipe; send on the other end")
+            }
+            PipeError::NotReadable => {
+                f.write_str("this is the send-only end of a simplex pipe; receive on the other end")
+            }
             PipeError::TooLarge { len, limit } => write!(
                 f,
                 "message of {len} bytes exceeds the pipe's limit of {limit} bytes; create it with `pipe_with` \
@@ -230,9 +234,12 @@ impl Connection {
         if ctrl.control.is_closed() {
             return Err(PipeError::BrokenPipe);
         }
+        let try_send = || {
+            // SAFETY: `src` is readable for `len` bytes (forwarded from the caller).
+            unsafe { tx.try_send_raw(src, len) }
+        };
         ctrl.control
-            // SAFETY: forwarded from the caller.
-            .push_wait::<DefaultWait, ()>(Some(&ctrl.consumers), deadline, || unsafe { tx.try_send_raw(src, len) }, || {})
+            .push_wait::<DefaultWait, ()>(Some(&ctrl.consumers), deadline, try_send, || {})
             .map_err(push_err)?;
         ctrl.control.not_empty.notify_one::<DefaultWait>();
         Ok(())

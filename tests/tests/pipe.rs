@@ -21,7 +21,10 @@ fn duplex_ping_pong_100k() {
         assert_eq!(a.recv::<u64>(), Ok(i + 1));
     }
     let el = t.elapsed();
-    eprintln!("pipe ping-pong: {:.2} us per round trip", el.as_secs_f64() * 1e6 / 100_000.0);
+    eprintln!(
+        "pipe ping-pong: {:.2} us per round trip",
+        el.as_secs_f64() * 1e6 / 100_000.0
+    );
     a.close();
     join_ok(pid, Duration::from_secs(30));
 }
@@ -85,7 +88,13 @@ fn message_sizes_and_wraparound() {
     let (mut a, mut b) = pipe_with(false, 2048, LIMIT).unwrap();
     // (The parent never uses `b`: a process that used an end counts as its peer while it lives.)
     let pid = fork_child(move || {
-        assert_eq!(b.send_bytes(&vec![0; LIMIT + 1]), Err(PipeError::TooLarge { len: LIMIT + 1, limit: LIMIT }));
+        assert_eq!(
+            b.send_bytes(&vec![0; LIMIT + 1]),
+            Err(PipeError::TooLarge {
+                len: LIMIT + 1,
+                limit: LIMIT
+            })
+        );
         for len in [0, 1, LIMIT - 1, LIMIT] {
             b.send_bytes(&vec![0xA5; len]).unwrap();
         }
@@ -116,7 +125,10 @@ fn message_sizes_and_wraparound() {
         assert_eq!(sum, want, "message {i} checksum");
     }
     join_ok(pid, Duration::from_secs(30));
-    assert_eq!(a.recv_bytes_timeout(Duration::from_millis(100)), Err(PipeError::Disconnected));
+    assert_eq!(
+        a.recv_bytes_timeout(Duration::from_millis(100)),
+        Err(PipeError::Disconnected)
+    );
 }
 
 /// poll with a timeout: false after >= the timeout on an empty pipe, true once a message arrives.
@@ -125,7 +137,10 @@ fn poll_timeout_bounds() {
     let t = Instant::now();
     assert_eq!(a.poll(Some(Duration::from_millis(100))), Ok(false));
     let el = t.elapsed();
-    assert!(el >= Duration::from_millis(100) && el < Duration::from_secs(2), "{el:?}");
+    assert!(
+        el >= Duration::from_millis(100) && el < Duration::from_secs(2),
+        "{el:?}"
+    );
     let pid = fork_child(move || {
         std::thread::sleep(Duration::from_millis(30));
         b.send_bytes(b"late").unwrap();

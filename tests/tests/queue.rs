@@ -154,18 +154,27 @@ impl Seen {
     fn mark(&self, i: usize) {
         assert!(i < self.bits, "item {i} out of range");
         let bit = 1u64 << (i % 64);
+        // Ordering: AcqRel on the bitmap and the counter: the parent reads them (Acquire) after
+        // reaping the consumers, which already orders everything; the orderings are belt and braces.
         if self.words.at(i / 64).fetch_or(bit, Ordering::AcqRel) & bit != 0 {
             self.dup.at(0).fetch_add(1, Ordering::AcqRel);
         }
     }
     fn dups(&self) -> u64 {
+        // Ordering: Acquire pairs with the AcqRel increments in `mark`.
         self.dup.at(0).load(Ordering::Acquire)
     }
     fn is_set(&self, i: usize) -> bool {
+        // Ordering: Acquire pairs with the AcqRel fetch_or in `mark`.
         self.words.at(i / 64).load(Ordering::Acquire) & (1 << (i % 64)) != 0
     }
     fn count(&self) -> usize {
-        self.words.all().iter().map(|w| w.load(Ordering::Acquire).count_ones() as usize).sum()
+        // Ordering: Acquire pairs with the AcqRel fetch_or in `mark`.
+        self.words
+            .all()
+            .iter()
+            .map(|w| w.load(Ordering::Acquire).count_ones() as usize)
+            .sum()
     }
 }
 
@@ -289,7 +298,13 @@ fn open_by_name_validates() {
 fn byte_queue_sizes() {
     const LIMIT: usize = 300;
     let q = ByteQueue::new(7, LIMIT).unwrap();
-    assert_eq!(q.try_put(&[0; LIMIT + 1]), Err(PushError::TooLarge { len: LIMIT + 1, limit: LIMIT }));
+    assert_eq!(
+        q.try_put(&[0; LIMIT + 1]),
+        Err(PushError::TooLarge {
+            len: LIMIT + 1,
+            limit: LIMIT
+        })
+    );
     let q2 = q.clone();
     let pid = fork_child(move || {
         for len in [0, 1, LIMIT - 1, LIMIT] {
@@ -334,6 +349,8 @@ fn joinable_join_waits_for_every_task_done() {
             match q.get() {
                 Ok(_) => {
                     std::thread::sleep(Duration::from_micros(200));
+                    // Ordering: AcqRel; pairs with the parent's Acquire load after `join`, which
+                    // itself is ordered after this by `task_done`'s Release.
                     done.at(0).fetch_add(1, Ordering::AcqRel);
                     q.task_done().unwrap();
                 }
@@ -346,7 +363,12 @@ fn joinable_join_waits_for_every_task_done() {
         q.put(i).unwrap();
     }
     q.join();
-    assert_eq!(done.at(0).load(Ordering::Acquire), u64::from(N), "join returned before every task_done");
+    // Ordering: Acquire pairs with the consumers' AcqRel increments.
+    assert_eq!(
+        done.at(0).load(Ordering::Acquire),
+        u64::from(N),
+        "join returned before every task_done"
+    );
     assert_eq!(q.unfinished_tasks(), 0);
     assert!(q.task_done().is_err(), "task_done past zero must fail");
     q.queue().close();
@@ -412,6 +434,7 @@ fn crash_producers_and_consumers_at_random() {
         fork_child(move || {
             for s in 0..MAX_PER {
                 q.put(((i as u64) << 32) | s).unwrap();
+                // Ordering: Release pairs with the parent's Acquire load after the kill.
                 committed.at(i).store(s + 1, Ordering::Release);
             }
             std::thread::sleep(Duration::from_secs(120));
@@ -431,7 +454,7 @@ fn crash_producers_and_consumers_at_random() {
             }
         })
     };
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(std::process::id());
     let mut next_inc = 0;
     let mut producers: Vec<libc::pid_t> = Vec::new();
     let mut consumers: Vec<libc::pid_t> = Vec::new();
@@ -476,6 +499,7 @@ fn crash_producers_and_consumers_at_random() {
     assert_eq!(seen.dups(), 0, "an item was delivered twice");
     let mut missing = 0u64;
     for i in 0..next_inc {
+        // Ordering: Acquire pairs with the producer's Release store.
         let c = committed.at(i).load(Ordering::Acquire);
         for s in 0..c {
             if !seen.is_set(i * MAX_PER as usize + s as usize) {
@@ -487,6 +511,12 @@ fn crash_producers_and_consumers_at_random() {
             assert!(!seen.is_set(i * MAX_PER as usize + s as usize), "phantom item {i}/{s}");
         }
     }
+    eprintln!(
+        "crash: {} received, {missing} committed missing, lost() = {}, consumer kills = {consumer_kills}, \
+         producer incarnations = {next_inc}",
+        seen.count(),
+        q.lost()
+    );
     // A killed consumer may take at most one item with it: counted in lost(), or taken just before it
     // could record it.
     assert!(
@@ -518,10 +548,19 @@ fn hostile_peer_scribbles_over_indices() {
                 let off = match rand(&mut rng) % 3 {
                     0 => 128,
                     1 => 256,
-                    _ => ringfork_core::queue::DATA_OFFSET + (rand(&mut rng) as usize % (size - ringfork_core::queue::DATA_OFFSET - 8)) / 8 * 8,
+                    _ => {
+                        ringfork_core::queue::DATA_OFFSET
+                            + (rand(&mut rng) as usize % (size - ringfork_core::queue::DATA_OFFSET - 8)) / 8 * 8
+                    }
                 };
                 // SAFETY: inside the object's region of the shared mapping, 8-aligned.
-                unsafe { ((base + off) as *const AtomicU64).as_ref().unwrap().store(rand(&mut rng) % 64, Ordering::Relaxed) };
+                // Ordering: Relaxed; a hostile peer's scribble synchronizes with nothing.
+                unsafe {
+                    ((base + off) as *const AtomicU64)
+                        .as_ref()
+                        .unwrap()
+                        .store(rand(&mut rng) % 64, Ordering::Relaxed)
+                };
             }
             std::thread::yield_now();
         }
@@ -545,16 +584,31 @@ fn hostile_peer_scribbles_over_indices() {
 fn main() {
     run(&[
         Case::new("spsc_ten_million_in_order", spsc_ten_million_in_order).timeout(Duration::from_secs(120)),
-        Case::new("spsc_capacity_edges_across_processes", spsc_capacity_edges_across_processes),
+        Case::new(
+            "spsc_capacity_edges_across_processes",
+            spsc_capacity_edges_across_processes,
+        ),
         Case::new("mpmc_four_by_four_exactly_once", mpmc_four_by_four_exactly_once).timeout(Duration::from_secs(180)),
         Case::new("queue_three_full_and_timeout", queue_three_full_and_timeout),
         Case::new("open_by_name_validates", open_by_name_validates),
         Case::new("byte_queue_sizes", byte_queue_sizes),
-        Case::new("joinable_join_waits_for_every_task_done", joinable_join_waits_for_every_task_done),
+        Case::new(
+            "joinable_join_waits_for_every_task_done",
+            joinable_join_waits_for_every_task_done,
+        ),
         Case::new("simple_queue_across_fork", simple_queue_across_fork),
-        Case::new("get_reports_disconnected_when_producers_die", get_reports_disconnected_when_producers_die),
-        Case::new("crash_producers_and_consumers_at_random", crash_producers_and_consumers_at_random)
-            .timeout(Duration::from_secs(120)),
-        Case::new("hostile_peer_scribbles_over_indices", hostile_peer_scribbles_over_indices),
+        Case::new(
+            "get_reports_disconnected_when_producers_die",
+            get_reports_disconnected_when_producers_die,
+        ),
+        Case::new(
+            "crash_producers_and_consumers_at_random",
+            crash_producers_and_consumers_at_random,
+        )
+        .timeout(Duration::from_secs(120)),
+        Case::new(
+            "hostile_peer_scribbles_over_indices",
+            hostile_peer_scribbles_over_indices,
+        ),
     ]);
 }

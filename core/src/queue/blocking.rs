@@ -214,6 +214,7 @@ impl Control {
             s.seq.store(0, Ordering::Relaxed);
             s.sleepers.store(0, Ordering::Relaxed);
         }
+        // Ordering: Relaxed; published by the header's Release store of READY.
         self.tasks_sleepers.store(0, Ordering::Relaxed);
     }
 
@@ -295,7 +296,11 @@ impl Control {
             self.tasks_sleepers.fetch_add(1, Ordering::SeqCst);
             fence(Ordering::SeqCst);
             let t = self.unfinished_tasks();
-            let r = if t == 0 { Ok(()) } else { W::wait(&self.state.tasks, t, deadline) };
+            let r = if t == 0 {
+                Ok(())
+            } else {
+                W::wait(&self.state.tasks, t, deadline)
+            };
             self.tasks_sleepers.fetch_sub(1, Ordering::SeqCst);
             if r.is_err() && self.unfinished_tasks() != 0 {
                 return Err(crate::wait::TimedOut);

@@ -126,7 +126,9 @@ impl<'a> ByteRing<'a> {
                 what: "byte ring capacity is 0 or not a multiple of 8, or its message limit is too large",
             });
         }
-        let capu = usize::try_from(cap).map_err(|_| AttachError::Corrupted { what: "capacity too large" })?;
+        let capu = usize::try_from(cap).map_err(|_| AttachError::Corrupted {
+            what: "capacity too large",
+        })?;
         if record_size(limit).is_none_or(|r| r > capu) {
             return Err(AttachError::Corrupted {
                 what: "a largest message does not fit the byte ring",
@@ -363,9 +365,9 @@ impl<'a> ByteReceiver<'a> {
     /// every registered sender dead.
     pub fn recv_into<W: Wait>(&mut self, buf: &mut [u8], deadline: Deadline) -> Result<usize, PopError> {
         let ctrl = self.ring.ctrl;
-        let n = ctrl
-            .control
-            .pop_wait::<W, usize>(Some(&ctrl.producers), deadline, || self.try_recv_into(buf), || {})?;
+        let n =
+            ctrl.control
+                .pop_wait::<W, usize>(Some(&ctrl.producers), deadline, || self.try_recv_into(buf), || {})?;
         ctrl.control.not_full.notify_one::<W>();
         Ok(n)
     }
@@ -422,7 +424,10 @@ mod tests {
         let mut small = [0u8; 0];
         while let Some(want) = sent.pop_front() {
             if !want.is_empty() {
-                assert_eq!(rx.try_recv_into(&mut small), Err(PopError::BufferTooSmall { needed: want.len() }));
+                assert_eq!(
+                    rx.try_recv_into(&mut small),
+                    Err(PopError::BufferTooSmall { needed: want.len() })
+                );
             }
             let n = rx.try_recv_into(&mut buf).unwrap();
             assert_eq!(&buf[..n], &want[..]);

@@ -57,9 +57,9 @@ impl fmt::Display for PushError {
                 "message of {len} bytes exceeds the queue's limit of {limit} bytes; create the queue with a \
                  larger message limit or split the message"
             ),
-            PushError::Corrupted => f.write_str(
-                "the queue's shared state is corrupted (a process wrote over it); recreate the queue",
-            ),
+            PushError::Corrupted => {
+                f.write_str("the queue's shared state is corrupted (a process wrote over it); recreate the queue")
+            }
         }
     }
 }
@@ -267,3 +267,6 @@ pub(crate) fn check_ring(
     }
     Ok(())
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests;

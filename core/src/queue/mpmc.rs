@@ -329,13 +329,21 @@ impl<'a> Mpmc<'a> {
                 }
                 // Ordering: AcqRel: Release publishes the claim record above to a survivor's
                 // Acquire load of `tail`; Acquire orders our slot writes after the claim.
-                match ctrl.tail.compare_exchange_weak(pos, pos.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed) {
+                match ctrl
+                    .tail
+                    .compare_exchange_weak(pos, pos.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed)
+                {
                     Ok(_) => {
                         write(self.payload(slot));
                         // Ordering: Release publishes the payload to the consumer's Acquire load
                         // of the sequence. The commit point; a CAS so a forced skip is detected.
                         let ok = seq_word
-                            .compare_exchange(pos.wrapping_mul(2), pos.wrapping_mul(2).wrapping_add(1), Ordering::Release, Ordering::Relaxed)
+                            .compare_exchange(
+                                pos.wrapping_mul(2),
+                                pos.wrapping_mul(2).wrapping_add(1),
+                                Ordering::Release,
+                                Ordering::Relaxed,
+                            )
                             .is_ok();
                         if let Some(id) = who {
                             ctrl.producers.set_claim(id, NO_CLAIM);
@@ -384,13 +392,22 @@ impl<'a> Mpmc<'a> {
                     ctrl.consumers.set_claim(id, pos);
                 }
                 // Ordering: AcqRel, as for the producer's claim.
-                match ctrl.head.compare_exchange_weak(pos, pos.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed) {
+                match ctrl
+                    .head
+                    .compare_exchange_weak(pos, pos.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed)
+                {
                     Ok(_) => {
-                        let r = if raw & SKIP == 0 { Some(read(self.payload(slot))) } else { None };
+                        let r = if raw & SKIP == 0 {
+                            Some(read(self.payload(slot)))
+                        } else {
+                            None
+                        };
                         let next = pos.wrapping_add(self.cap).wrapping_mul(2);
                         // Ordering: Release orders our payload reads before the next producer's
                         // writes (its Acquire load of the sequence). The commit point.
-                        let ok = seq_word.compare_exchange(raw, next, Ordering::Release, Ordering::Relaxed).is_ok();
+                        let ok = seq_word
+                            .compare_exchange(raw, next, Ordering::Release, Ordering::Relaxed)
+                            .is_ok();
                         if let Some(id) = who {
                             ctrl.consumers.set_claim(id, NO_CLAIM);
                         }
@@ -470,7 +487,12 @@ impl<'a> Mpmc<'a> {
     }
 
     /// Pushes through `write`, waiting (through `W`) until `deadline` for room, and wakes a consumer.
-    pub fn push_with<W: Wait>(&self, who: Who, deadline: Deadline, mut write: impl FnMut(*mut u8)) -> Result<(), PushError> {
+    pub fn push_with<W: Wait>(
+        &self,
+        who: Who,
+        deadline: Deadline,
+        mut write: impl FnMut(*mut u8),
+    ) -> Result<(), PushError> {
         let control = &self.ctrl.control;
         if control.is_closed() {
             return Err(PushError::Closed);
@@ -488,7 +510,12 @@ impl<'a> Mpmc<'a> {
     }
 
     /// Pops through `read`, waiting (through `W`) until `deadline`, and wakes a producer.
-    pub fn pop_with<W: Wait, R>(&self, who: Who, deadline: Deadline, mut read: impl FnMut(*const u8) -> R) -> Result<R, PopError> {
+    pub fn pop_with<W: Wait, R>(
+        &self,
+        who: Who,
+        deadline: Deadline,
+        mut read: impl FnMut(*const u8) -> R,
+    ) -> Result<R, PopError> {
         let control = &self.ctrl.control;
         let r = control.pop_wait::<W, R>(
             Some(&self.ctrl.producers),
@@ -521,6 +548,7 @@ mod tests {
     }
 
     fn push(q: &Mpmc<'_>, v: u64) -> Result<(), PushError> {
+        // SAFETY: 8-byte aligned payload of 8 bytes.
         q.try_push_with(None, |p| unsafe { (p as *mut u64).write(v) })
     }
     fn pop(q: &Mpmc<'_>) -> Result<u64, PopError> {
@@ -531,7 +559,11 @@ mod tests {
     #[test]
     fn fifo_at_every_capacity() {
         for cap in [1u64, 2, 3, 8] {
-            let layout = MpmcLayout { capacity: cap, slot_size: 8, align: 8 };
+            let layout = MpmcLayout {
+                capacity: cap,
+                slot_size: 8,
+                align: 8,
+            };
             let mut buf = vec![0u8; layout.size().unwrap() + RING_ALIGN];
             let q = Mpmc::init::<Spin>(region(&mut buf), Kind::Mpmc, layout, 0, 0).unwrap();
             for round in 0..10 {
@@ -550,12 +582,17 @@ mod tests {
 
     #[test]
     fn dead_producer_claim_is_skipped_and_dead_consumer_claim_is_freed() {
-        let layout = MpmcLayout { capacity: 2, slot_size: 8, align: 8 };
+        let layout = MpmcLayout {
+            capacity: 2,
+            slot_size: 8,
+            align: 8,
+        };
         let mut buf = vec![0u8; layout.size().unwrap() + RING_ALIGN];
         let q = Mpmc::init::<Spin>(region(&mut buf), Kind::Mpmc, layout, 0, 0).unwrap();
         // A "dead" producer (pid 0x7fff_fff0 never exists) claims position 0 and never publishes.
         let dead = q.ctrl().producers.register(0x7fff_fff0, 1).unwrap();
         q.ctrl().producers.set_claim(dead, 0);
+        // Ordering: Relaxed; single-threaded test playing a dead producer.
         q.ctrl().tail.store(1, Ordering::Relaxed);
         push(&q, 7).unwrap();
         assert_eq!(pop(&q), Err(PopError::Empty));
@@ -566,6 +603,7 @@ mod tests {
         push(&q, 9).unwrap();
         let dc = q.ctrl().consumers.register(0x7fff_fff0, 1).unwrap();
         q.ctrl().consumers.set_claim(dc, 2);
+        // Ordering: Relaxed; single-threaded test playing a dead consumer.
         q.ctrl().head.store(3, Ordering::Relaxed);
         assert_eq!(pop(&q), Ok(9));
         assert_eq!(push(&q, 10), Err(PushError::Full));
@@ -579,9 +617,14 @@ mod tests {
 
     #[test]
     fn garbage_sequences_are_errors_not_hangs() {
-        let layout = MpmcLayout { capacity: 4, slot_size: 8, align: 8 };
+        let layout = MpmcLayout {
+            capacity: 4,
+            slot_size: 8,
+            align: 8,
+        };
         let mut buf = vec![0u8; layout.size().unwrap() + RING_ALIGN];
         let q = Mpmc::init::<Spin>(region(&mut buf), Kind::Mpmc, layout, 0, 0).unwrap();
+        // Ordering: Relaxed; a test playing a hostile peer.
         q.seq(0).store(1000, Ordering::Relaxed);
         assert_eq!(pop(&q), Err(PopError::Corrupted));
         assert_eq!(push(&q, 1), Err(PushError::Corrupted));

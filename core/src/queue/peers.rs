@@ -155,7 +155,10 @@ impl PeerTable {
                 }
                 // Ordering: AcqRel: Acquire so our later writes are ordered after the previous
                 // owner's; Release is irrelevant (start_time is published by its own Release store).
-                if e.pid.compare_exchange(cur, pid, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                if e.pid
+                    .compare_exchange(cur, pid, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
                     // Ordering: Relaxed; the Release store of start_time publishes it.
                     e.claim.store(NO_CLAIM, Ordering::Relaxed);
                     // Ordering: Release pairs with the Acquire load in `entry_alive`.
@@ -207,7 +210,9 @@ impl PeerTable {
             let c = e.claim.load(Ordering::Acquire);
             if c != NO_CLAIM && e.pid.load(Ordering::Acquire) != 0 && !Self::entry_alive(e) && settled(c) {
                 // Ordering: Relaxed; a later registrant's pid CAS (AcqRel) orders it.
-                let _ = e.claim.compare_exchange(c, NO_CLAIM, Ordering::Relaxed, Ordering::Relaxed);
+                let _ = e
+                    .claim
+                    .compare_exchange(c, NO_CLAIM, Ordering::Relaxed, Ordering::Relaxed);
             }
         }
     }

@@ -56,7 +56,10 @@ unsafe impl<T: ShmSafe> Sync for Spsc<'_, T> {}
 
 impl<T: ShmSafe> core::fmt::Debug for Spsc<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Spsc").field("capacity", &self.cap).field("len", &self.len()).finish()
+        f.debug_struct("Spsc")
+            .field("capacity", &self.cap)
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -102,7 +105,11 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
     pub fn attach<W: Wait>(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
         let header = Header::attach::<W>(region, Kind::Spsc, deadline)?;
         Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
-        Header::expect("elem_align", core::mem::align_of::<T>() as u64, header.elem_align().into())?;
+        Header::expect(
+            "elem_align",
+            core::mem::align_of::<T>() as u64,
+            header.elem_align().into(),
+        )?;
         let cap = header.capacity();
         if cap == 0 {
             return Err(AttachError::Corrupted { what: "capacity is 0" });
@@ -368,7 +375,9 @@ impl<'a, T: ShmSafe> Consumer<'a, T> {
     /// After [`Spsc::close`] it drains what is left, then fails with [`PopError::Closed`].
     pub fn pop<W: Wait>(&mut self, deadline: Deadline) -> Result<T, PopError> {
         let ctrl = self.ring.ctrl;
-        let v = ctrl.control.pop_wait::<W, T>(Some(&ctrl.producers), deadline, || self.try_pop(), || {})?;
+        let v = ctrl
+            .control
+            .pop_wait::<W, T>(Some(&ctrl.producers), deadline, || self.try_pop(), || {})?;
         ctrl.control.not_full.notify_one::<W>();
         Ok(v)
     }
@@ -464,9 +473,11 @@ mod tests {
         let mut buf = vec![0u8; 8192];
         let q = Spsc::<u64>::init::<Spin>(region(&mut buf), 4).unwrap();
         let mut c = q.consumer();
+        // Ordering: Relaxed; a test playing a hostile peer.
         q.ctrl().tail.store(1 << 40, Ordering::Relaxed);
         assert_eq!(c.try_pop(), Err(PopError::Corrupted));
         let mut p = q.producer();
+        // Ordering: Relaxed; a test playing a hostile peer.
         q.ctrl().head.store(12345, Ordering::Relaxed);
         for _ in 0..10 {
             let _ = p.try_push(1);

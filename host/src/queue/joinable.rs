@@ -122,7 +122,11 @@ impl<T: ShmSafe> JoinableQueue<T> {
 
     /// Waits at most `timeout` for every item to be marked done; returns whether they were.
     pub fn join_timeout(&self, timeout: Duration) -> bool {
-        self.q.ctrl().control.join::<DefaultWait>(deadline(Some(timeout))).is_ok()
+        self.q
+            .ctrl()
+            .control
+            .join::<DefaultWait>(deadline(Some(timeout)))
+            .is_ok()
     }
 
     /// Items put and not yet marked done (a snapshot).

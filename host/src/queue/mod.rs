@@ -75,11 +75,20 @@ fn init_err(e: ringfork_core::InitError) -> SegmentError {
 }
 
 impl RawQueue {
-    fn create(seg: Option<&Segment>, name: &str, kind: Kind, layout: MpmcLayout, limit: u64, flags: u32) -> Result<Self, SegmentError> {
-        let size = layout.size().ok_or(SegmentError::Init(ringfork_core::InitError::InvalidParameter {
-            name: "maxsize",
-            reason: "maxsize times element size overflows the address space",
-        }))?;
+    fn create(
+        seg: Option<&Segment>,
+        name: &str,
+        kind: Kind,
+        layout: MpmcLayout,
+        limit: u64,
+        flags: u32,
+    ) -> Result<Self, SegmentError> {
+        let size = layout
+            .size()
+            .ok_or(SegmentError::Init(ringfork_core::InitError::InvalidParameter {
+                name: "maxsize",
+                reason: "maxsize times element size overflows the address space",
+            }))?;
         if layout.capacity == 0 {
             return Err(init_err(ringfork_core::InitError::InvalidParameter {
                 name: "maxsize",
@@ -104,11 +113,27 @@ impl RawQueue {
         })
     }
 
-    fn open(seg: &Segment, name: &str, kind: Kind, slot: usize, align: usize, limit: Option<u64>, flags: u32) -> Result<Self, SegmentError> {
+    fn open(
+        seg: &Segment,
+        name: &str,
+        kind: Kind,
+        slot: usize,
+        align: usize,
+        limit: Option<u64>,
+        flags: u32,
+    ) -> Result<Self, SegmentError> {
         // SAFETY: the returned handle stores a clone of `seg`.
         let region = unsafe { locate(seg, name)? };
-        let ring = Mpmc::attach::<DefaultWait>(region, kind, slot, align, limit, flags, Deadline::after::<Clock>(ATTACH_TIMEOUT))
-            .map_err(|e| attach_err(seg, e))?;
+        let ring = Mpmc::attach::<DefaultWait>(
+            region,
+            kind,
+            slot,
+            align,
+            limit,
+            flags,
+            Deadline::after::<Clock>(ATTACH_TIMEOUT),
+        )
+        .map_err(|e| attach_err(seg, e))?;
         Ok(RawQueue {
             ring,
             regs: Arc::default(),
@@ -207,7 +232,15 @@ impl<T: ShmSafe> Queue<T> {
 
     pub(crate) fn open_kind(seg: &Segment, name: &str, kind: Kind) -> Result<Self, SegmentError> {
         Ok(Queue {
-            raw: RawQueue::open(seg, name, kind, std::mem::size_of::<T>(), std::mem::align_of::<T>(), Some(0), FLAG_TYPED)?,
+            raw: RawQueue::open(
+                seg,
+                name,
+                kind,
+                std::mem::size_of::<T>(),
+                std::mem::align_of::<T>(),
+                Some(0),
+                FLAG_TYPED,
+            )?,
             _t: PhantomData,
         })
     }
@@ -368,7 +401,11 @@ impl fmt::Display for StrGetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StrGetError::Pop(e) => fmt::Display::fmt(e, f),
-            StrGetError::NotUtf8(b) => write!(f, "message of {} bytes is not valid UTF-8; use `get` for bytes", b.len()),
+            StrGetError::NotUtf8(b) => write!(
+                f,
+                "message of {} bytes is not valid UTF-8; use `get` for bytes",
+                b.len()
+            ),
         }
     }
 }
@@ -391,10 +428,11 @@ impl ByteQueue {
     }
 
     fn create(seg: Option<&Segment>, name: &str, maxsize: usize, msg_limit: usize) -> Result<Self, SegmentError> {
-        let layout = Self::layout(maxsize, msg_limit).ok_or(SegmentError::Init(ringfork_core::InitError::InvalidParameter {
-            name: "msg_limit",
-            reason: "must be below 4 GiB",
-        }))?;
+        let layout =
+            Self::layout(maxsize, msg_limit).ok_or(SegmentError::Init(ringfork_core::InitError::InvalidParameter {
+                name: "msg_limit",
+                reason: "must be below 4 GiB",
+            }))?;
         Ok(ByteQueue {
             raw: RawQueue::create(seg, name, Kind::Queue, layout, msg_limit as u64, FLAG_BYTES)?,
             limit: msg_limit,
@@ -415,14 +453,28 @@ impl ByteQueue {
     pub fn open(seg: &Segment, name: &str) -> Result<Self, SegmentError> {
         // SAFETY: only reads the header to learn the limit; the ring is validated by RawQueue::open.
         let region = unsafe { locate(seg, name)? };
-        let header = ringfork_core::Header::attach::<DefaultWait>(region, Kind::Queue, Deadline::after::<Clock>(ATTACH_TIMEOUT))
-            .map_err(|e| attach_err(seg, e))?;
+        let header =
+            ringfork_core::Header::attach::<DefaultWait>(region, Kind::Queue, Deadline::after::<Clock>(ATTACH_TIMEOUT))
+                .map_err(|e| attach_err(seg, e))?;
         let limit = usize::try_from(header.msg_limit()).unwrap_or(usize::MAX);
         let layout = Self::layout(1, limit).ok_or_else(|| {
-            attach_err(seg, ringfork_core::AttachError::Corrupted { what: "message limit too large" })
+            attach_err(
+                seg,
+                ringfork_core::AttachError::Corrupted {
+                    what: "message limit too large",
+                },
+            )
         })?;
         Ok(ByteQueue {
-            raw: RawQueue::open(seg, name, Kind::Queue, layout.slot_size, 8, Some(limit as u64), FLAG_BYTES)?,
+            raw: RawQueue::open(
+                seg,
+                name,
+                Kind::Queue,
+                layout.slot_size,
+                8,
+                Some(limit as u64),
+                FLAG_BYTES,
+            )?,
             limit,
         })
     }
