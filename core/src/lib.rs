@@ -30,6 +30,7 @@ pub mod header;
 pub mod os;
 pub mod padded;
 pub mod payload;
+pub mod queue;
 pub mod region;
 pub mod segment;
 pub mod shm_safe;

@@ -1,0 +1,172 @@
+//! loom models of the SPSC and MPMC rings (small capacities, 2-3 threads). Run with
+//! `RUSTFLAGS="--cfg loom" cargo test -p ringfork-core --release --lib loom`.
+
+use super::mpmc::Mpmc;
+use super::spsc::Spsc;
+use super::{PopError, PushError, RingCtrl};
+use crate::atomic::AtomicU64;
+use core::cell::UnsafeCell;
+use loom::sync::Arc;
+use loom::thread;
+use std::vec::Vec;
+
+struct SpscMem {
+    ctrl: RingCtrl,
+    data: UnsafeCell<[u64; 2]>,
+}
+
+// SAFETY: the ring protocol under test serializes access to `data`.
+unsafe impl Sync for SpscMem {}
+// SAFETY: as for Sync.
+unsafe impl Send for SpscMem {}
+
+fn spsc(m: &SpscMem) -> Spsc<'_, u64> {
+    // SAFETY: `data` holds 2 elements and lives as long as `m`.
+    unsafe { Spsc::from_parts(&m.ctrl, m.data.get() as *mut u64, 2) }
+}
+
+#[test]
+fn loom_spsc_in_order() {
+    loom::model(|| {
+        let m = Arc::new(SpscMem {
+            ctrl: RingCtrl::new(),
+            data: UnsafeCell::new([0; 2]),
+        });
+        let m2 = m.clone();
+        let t = thread::spawn(move || {
+            let mut p = spsc(&m2).producer();
+            for i in 1..=3u64 {
+                loop {
+                    match p.try_push(i) {
+                        Ok(()) => break,
+                        Err(PushError::Full) => thread::yield_now(),
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+        });
+        let mut c = spsc(&m).consumer();
+        for i in 1..=3u64 {
+            loop {
+                match c.try_pop() {
+                    Ok(v) => {
+                        assert_eq!(v, i);
+                        break;
+                    }
+                    Err(PopError::Empty) => thread::yield_now(),
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        t.join().unwrap();
+    });
+}
+
+#[repr(C)]
+struct Slot {
+    seq: AtomicU64,
+    data: UnsafeCell<u64>,
+}
+
+struct MpmcMem {
+    ctrl: RingCtrl,
+    slots: [Slot; 2],
+}
+
+// SAFETY: the ring protocol under test serializes access to the slots' data.
+unsafe impl Sync for MpmcMem {}
+// SAFETY: as for Sync.
+unsafe impl Send for MpmcMem {}
+
+fn mpmc(m: &MpmcMem) -> Mpmc<'_> {
+    let stride = core::mem::size_of::<Slot>();
+    let off = core::mem::offset_of!(Slot, data);
+    // SAFETY: 2 slots laid out as described, sequences initialised to 2 * index.
+    unsafe { Mpmc::from_parts(&m.ctrl, m.slots.as_ptr() as *mut u8, 2, stride, off) }
+}
+
+fn push(q: &Mpmc<'_>, v: u64) {
+    loop {
+        // SAFETY: the payload is an 8-aligned u64 owned by us between claim and publish.
+        match q.try_push_with(None, |p| unsafe { (p as *mut u64).write(v) }) {
+            Ok(()) => return,
+            Err(PushError::Full) => thread::yield_now(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+fn pop(q: &Mpmc<'_>) -> u64 {
+    loop {
+        // SAFETY: the payload is a published u64 owned by us between claim and free.
+        match q.try_pop_with(None, |p| unsafe { (p as *const u64).read() }) {
+            Ok(v) => return v,
+            Err(PopError::Empty) => thread::yield_now(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn loom_mpmc_two_producers_exactly_once() {
+    loom::model(|| {
+        let m = Arc::new(MpmcMem {
+            ctrl: RingCtrl::new(),
+            slots: [0u64, 1].map(|i| Slot {
+                seq: AtomicU64::new(2 * i),
+                data: UnsafeCell::new(0),
+            }),
+        });
+        let hs: Vec<_> = [10u64, 20]
+            .into_iter()
+            .map(|base| {
+                let m = m.clone();
+                thread::spawn(move || {
+                    let q = mpmc(&m);
+                    push(&q, base + 1);
+                    push(&q, base + 2);
+                })
+            })
+            .collect();
+        let q = mpmc(&m);
+        let mut got: Vec<u64> = (0..4).map(|_| pop(&q)).collect();
+        // Each producer's items in order.
+        let tens: Vec<u64> = got.iter().copied().filter(|v| *v < 20).collect();
+        assert_eq!(tens, [11, 12]);
+        got.sort_unstable();
+        assert_eq!(got, [11, 12, 21, 22]);
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn loom_mpmc_two_consumers_capacity_one() {
+    loom::model(|| {
+        let m = Arc::new(MpmcMem {
+            ctrl: RingCtrl::new(),
+            slots: [0u64, 1].map(|i| Slot {
+                seq: AtomicU64::new(2 * i),
+                data: UnsafeCell::new(0),
+            }),
+        });
+        let m2 = m.clone();
+        let c = thread::spawn(move || pop(&mpmc1(&m2)));
+        let q = mpmc1(&m);
+        push(&q, 1);
+        push(&q, 2);
+        let mine = pop(&q);
+        let theirs = c.join().unwrap();
+        let mut all = [mine, theirs];
+        all.sort_unstable();
+        assert_eq!(all, [1, 2]);
+    });
+}
+
+fn mpmc1(m: &MpmcMem) -> Mpmc<'_> {
+    let stride = core::mem::size_of::<Slot>();
+    let off = core::mem::offset_of!(Slot, data);
+    // SAFETY: only the first slot is used (capacity 1); its sequence starts at 0.
+    unsafe { Mpmc::from_parts(&m.ctrl, m.slots.as_ptr() as *mut u8, 1, stride, off) }
+}

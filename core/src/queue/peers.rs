@@ -1,0 +1,279 @@
+//! [`PeerTable`]: the processes taking part on one side of a ring (producers or consumers), with the
+//! stamps that let a survivor tell whether they are still alive.
+//!
+//! A process registers itself (lazily, on its first operation) by claiming a free entry with a CAS on
+//! `pid`, then writing its start time. A process found dead may have its entry taken over by a new
+//! registrant. Before an MPMC participant claims a position it records it in `claim`, and clears it
+//! after committing; a survivor that finds a dead entry with a live claim knows a slot may be wedged
+//! (see [`crate::queue::mpmc`]).
+//!
+//! # Layout of one entry (64 bytes, align 64)
+//! | offset | size | field        | written by                                      |
+//! |-------:|-----:|--------------|-------------------------------------------------|
+//! | 0      | 4    | `pid`        | registrant (CAS 0 or dead pid -> own pid)       |
+//! | 4      | 4    | `reserved`   | nobody                                          |
+//! | 8      | 8    | `start_time` | registrant (after the pid CAS; 0 = being written)|
+//! | 16     | 8    | `claim`      | owner: position being claimed, or [`NO_CLAIM`]   |
+//! | 24     | 40   | padding      | nobody                                          |
+//!
+//! # Layout of a table (`8 + 64 * PEERS` bytes rounded to 64, align 64)
+//! | offset | size       | field      | written by                                         |
+//! |-------:|-----------:|------------|----------------------------------------------------|
+//! | 0      | 4          | `overflow` | a registrant that found no entry (sticky 1)         |
+//! | 4      | 4          | `ever`     | registrants (sticky 1: someone registered once)     |
+//! | 64     | 64 * PEERS | `entries`  | see above                                          |
+
+use crate::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Entries per table: at most this many processes per side are tracked at once (dead entries are
+/// reused).
+pub const PEERS: usize = 32;
+
+/// `claim` value meaning "no claim in progress".
+pub const NO_CLAIM: u64 = u64::MAX;
+
+/// One participant. See the module docs for the layout.
+#[repr(C, align(64))]
+pub struct Peer {
+    pid: AtomicU32,
+    reserved: AtomicU32,
+    start_time: AtomicU64,
+    claim: AtomicU64,
+}
+
+/// The participants on one side of a ring. See the module docs for the layout.
+#[repr(C, align(64))]
+pub struct PeerTable {
+    overflow: AtomicU32,
+    ever: AtomicU32,
+    entries: [Peer; PEERS],
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    assert!(core::mem::size_of::<Peer>() == 64);
+    assert!(core::mem::offset_of!(Peer, start_time) == 8);
+    assert!(core::mem::offset_of!(Peer, claim) == 16);
+    assert!(core::mem::offset_of!(PeerTable, entries) == 64);
+    assert!(core::mem::size_of::<PeerTable>() == 64 + 64 * PEERS);
+};
+
+/// What the table says about one side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SideState {
+    /// Nobody has registered yet (or the table overflowed once): liveness unknown.
+    Unknown,
+    /// At least one registered participant may be alive.
+    Alive,
+    /// Participants registered, and every one of them is dead.
+    AllDead,
+}
+
+/// A registration: the index of this process's entry in a [`PeerTable`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerId(pub(crate) u32);
+
+impl PeerTable {
+    /// The id of entry `index`, if it exists (for caches that stored the index).
+    pub fn id(&self, index: usize) -> Option<PeerId> {
+        (index < PEERS).then_some(PeerId(index as u32))
+    }
+}
+
+impl PeerId {
+    /// The entry index.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl core::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Ordering: Relaxed, display only.
+        f.debug_struct("Peer")
+            .field("pid", &self.pid.load(Ordering::Relaxed))
+            .field("claim", &self.claim.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Peer {
+    #[cfg(loom)]
+    fn new() -> Self {
+        Peer {
+            pid: AtomicU32::new(0),
+            reserved: AtomicU32::new(0),
+            start_time: AtomicU64::new(0),
+            claim: AtomicU64::new(NO_CLAIM),
+        }
+    }
+}
+
+impl PeerTable {
+    /// A fresh table for loom models (real tables are zeroed shared memory set up by [`Self::init`]).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        PeerTable {
+            overflow: AtomicU32::new(0),
+            ever: AtomicU32::new(0),
+            entries: core::array::from_fn(|_| Peer::new()),
+        }
+    }
+
+    /// Prepares a table in freshly claimed (zeroed) memory.
+    pub fn init(&self) {
+        // Ordering (all Relaxed): published by the object header's Release store of READY.
+        self.overflow.store(0, Ordering::Relaxed);
+        self.ever.store(0, Ordering::Relaxed);
+        for e in &self.entries {
+            e.pid.store(0, Ordering::Relaxed);
+            e.start_time.store(0, Ordering::Relaxed);
+            e.claim.store(NO_CLAIM, Ordering::Relaxed);
+        }
+    }
+
+    /// Registers the process `pid` with start time `start_time`; returns its entry, or `None` if all
+    /// [`PEERS`] entries belong to live processes (the table then reports [`SideState::Unknown`]
+    /// forever, and claims by this process are not recoverable).
+    pub fn register(&self, pid: u32, start_time: u64) -> Option<PeerId> {
+        // Ordering: Relaxed; `ever` is a hint read by `side_state` after it reads the entries.
+        self.ever.store(1, Ordering::Relaxed);
+        for pass in 0..2 {
+            for (i, e) in self.entries.iter().enumerate() {
+                // Ordering: Relaxed pre-check; the CAS below decides.
+                let cur = e.pid.load(Ordering::Relaxed);
+                // A dead entry is reused only once its claim is settled (see `clear_dead_claims`):
+                // it is the evidence survivors need to force a wedged slot past.
+                let takeable = if pass == 0 {
+                    cur == 0
+                } else {
+                    // Ordering: Relaxed pre-check; the CAS below decides.
+                    cur != 0 && e.claim.load(Ordering::Relaxed) == NO_CLAIM && !Self::entry_alive(e)
+                };
+                if !takeable {
+                    continue;
+                }
+                // Ordering: AcqRel: Acquire so our later writes are ordered after the previous
+                // owner's; Release is irrelevant (start_time is published by its own Release store).
+                if e.pid
+                    .compare_exchange(cur, pid, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    // Ordering: Relaxed; the Release store of start_time publishes it.
+                    e.claim.store(NO_CLAIM, Ordering::Relaxed);
+                    // Ordering: Release pairs with the Acquire load in `entry_alive`.
+                    e.start_time.store(start_time.max(1), Ordering::Release);
+                    return Some(PeerId(i as u32));
+                }
+            }
+        }
+        // Ordering: Relaxed; a sticky hint.
+        self.overflow.store(1, Ordering::Relaxed);
+        None
+    }
+
+    /// Removes a registration (an orderly goodbye: the process will not use this side again).
+    pub fn unregister(&self, id: PeerId) {
+        if let Some(e) = self.entries.get(id.index()) {
+            // Ordering: Release so a later registrant (Acquire CAS) sees our last claim cleared.
+            e.claim.store(NO_CLAIM, Ordering::Relaxed);
+            e.start_time.store(0, Ordering::Relaxed);
+            e.pid.store(0, Ordering::Release);
+        }
+    }
+
+    /// Records that entry `id` is about to claim position `pos` (or [`NO_CLAIM`] when done).
+    #[inline(always)]
+    pub fn set_claim(&self, id: PeerId, pos: u64) {
+        if let Some(e) = self.entries.get(id.index()) {
+            // Ordering: Relaxed; it is published by the Release (AcqRel) claim CAS that follows it
+            // (and, for NO_CLAIM, by the Release commit before it), read by survivors after an Acquire
+            // load of the ring position.
+            e.claim.store(pos, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether some registered participant is dead while recording a claim in progress: the only
+    /// situation in which a survivor may force a stalled slot past (see [`crate::queue::mpmc`]).
+    pub fn dead_claimant(&self) -> bool {
+        self.entries.iter().any(|e| {
+            // Ordering: Acquire pairs with the Release claim CAS that followed the claim store.
+            e.pid.load(Ordering::Acquire) != 0 && e.claim.load(Ordering::Acquire) != NO_CLAIM && !Self::entry_alive(e)
+        })
+    }
+
+    /// Clears the claim of every dead participant for which `settled(claim)` holds (its position was
+    /// published, skipped, or never taken), so that the entry may be reused.
+    pub fn clear_dead_claims(&self, mut settled: impl FnMut(u64) -> bool) {
+        for e in &self.entries {
+            // Ordering: Acquire pairs with the claim CAS that followed the claim store.
+            let c = e.claim.load(Ordering::Acquire);
+            if c != NO_CLAIM && e.pid.load(Ordering::Acquire) != 0 && !Self::entry_alive(e) && settled(c) {
+                // Ordering: Relaxed; a later registrant's pid CAS (AcqRel) orders it.
+                let _ = e
+                    .claim
+                    .compare_exchange(c, NO_CLAIM, Ordering::Relaxed, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Liveness of this side as a whole.
+    pub fn side_state(&self) -> SideState {
+        // Ordering: Relaxed hints; a stale answer only delays a Disconnected by one probe interval.
+        if self.overflow.load(Ordering::Relaxed) != 0 || self.ever.load(Ordering::Relaxed) == 0 {
+            return SideState::Unknown;
+        }
+        for e in &self.entries {
+            // Ordering: Acquire pairs with the registrant's CAS.
+            if e.pid.load(Ordering::Acquire) != 0 && Self::entry_alive(e) {
+                return SideState::Alive;
+            }
+        }
+        // Someone registered once, and every entry is now dead or unregistered (an orderly goodbye):
+        // nobody on this side can act any more.
+        SideState::AllDead
+    }
+
+    /// Whether the process in entry `e` may be alive (unknown counts as alive).
+    fn entry_alive(e: &Peer) -> bool {
+        // Ordering: Acquire pairs with the Release store in `register`.
+        let pid = e.pid.load(Ordering::Acquire);
+        let start = e.start_time.load(Ordering::Acquire);
+        if pid == 0 || start == 0 {
+            // Free, or being written right now: treat as alive (never kill a claim mid-registration).
+            return pid != 0;
+        }
+        probe(pid, start)
+    }
+}
+
+#[cfg(all(feature = "futex", not(loom)))]
+fn probe(pid: u32, start_time: u64) -> bool {
+    crate::os::probe(crate::os::ProcessStamp { pid, start_time }) != crate::os::Liveness::Dead
+}
+
+#[cfg(any(not(feature = "futex"), loom))]
+fn probe(_pid: u32, _start_time: u64) -> bool {
+    // Without an OS there is no way to tell: everyone is presumed alive.
+    true
+}
+
+/// The calling process's `(pid, start_time)` stamp, if the OS can tell.
+#[cfg(feature = "futex")]
+pub fn current_stamp() -> Option<(u32, u64)> {
+    crate::os::ProcessStamp::current_process().map(|s| (s.pid, s.start_time))
+}
+
+impl core::fmt::Debug for PeerTable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut l = f.debug_list();
+        for e in &self.entries {
+            // Ordering: Relaxed, display only.
+            let pid = e.pid.load(Ordering::Relaxed);
+            if pid != 0 {
+                l.entry(&pid);
+            }
+        }
+        l.finish()
+    }
+}

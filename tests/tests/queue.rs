@@ -1,0 +1,614 @@
+//! Queues across processes: SPSC order, MPMC exactly-once, Queue(3) semantics, JoinableQueue, byte
+//! messages, crash recovery, and a hostile peer scribbling over the ring.
+
+use ringfork::{ByteQueue, JoinableQueue, PopError, PushError, Queue, Segment, SimpleQueue};
+use ringfork_core::queue::spsc::Spsc;
+use ringfork_core::wait::{DefaultWait, Wait};
+use ringfork_core::{Deadline, Kind};
+use ringfork_tests::harness::{run, Case};
+use ringfork_tests::util::{fork_child, join_ok, wait_child};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+type Clock = <DefaultWait as Wait>::Clock;
+
+fn secs(n: u64) -> Deadline {
+    Deadline::after::<Clock>(Duration::from_secs(n))
+}
+
+fn spsc_region<'a>(seg: &'a Segment, name: &str) -> ringfork_core::Region<'a> {
+    let e = seg.find(name).unwrap();
+    seg.sub_region(e.offset, e.size).unwrap()
+}
+
+/// 10 million u64 from a child producer to the parent, in order, with blocking and batch calls.
+fn spsc_ten_million_in_order() {
+    const N: u64 = 10_000_000;
+    let cap = 4096;
+    let size = Spsc::<u64>::size(cap).unwrap();
+    let seg = Segment::anonymous(size + 4096).unwrap();
+    seg.alloc(Kind::Spsc, "s", size, Spsc::<u64>::align()).unwrap();
+    Spsc::<u64>::init::<DefaultWait>(spsc_region(&seg, "s"), cap).unwrap();
+    let s2 = seg.clone();
+    let pid = fork_child(move || {
+        let q = Spsc::<u64>::attach::<DefaultWait>(spsc_region(&s2, "s"), secs(5)).unwrap();
+        let mut p = q.producer();
+        let mut next = 0u64;
+        let mut batch = [0u64; 64];
+        while next < N {
+            if next % 3 == 0 {
+                // Single blocking pushes...
+                p.push::<DefaultWait>(next, secs(30)).unwrap();
+                next += 1;
+            } else {
+                // ...and batches.
+                let n = batch.len().min((N - next) as usize);
+                for (i, b) in batch[..n].iter_mut().enumerate() {
+                    *b = next + i as u64;
+                }
+                let k = p.push_slice(&batch[..n]).unwrap();
+                next += k as u64;
+                p.notify::<DefaultWait>();
+                if k == 0 {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+    });
+    let q = Spsc::<u64>::attach::<DefaultWait>(spsc_region(&seg, "s"), secs(5)).unwrap();
+    let mut c = q.consumer();
+    let mut expect = 0u64;
+    let mut buf = [0u64; 100];
+    while expect < N {
+        if expect % 2 == 0 {
+            let n = c.pop_slice(&mut buf).unwrap();
+            for v in &buf[..n] {
+                assert_eq!(*v, expect);
+                expect += 1;
+            }
+            if n == 0 {
+                let v = c.pop::<DefaultWait>(secs(30)).unwrap();
+                assert_eq!(v, expect);
+                expect += 1;
+            } else {
+                c.notify::<DefaultWait>();
+            }
+        } else {
+            assert_eq!(c.pop::<DefaultWait>(secs(30)).unwrap(), expect);
+            expect += 1;
+        }
+    }
+    join_ok(pid, Duration::from_secs(60));
+    assert_eq!(c.try_pop(), Err(PopError::Empty));
+}
+
+/// Capacity 1 and a small odd capacity across processes, with close at the end.
+fn spsc_capacity_edges_across_processes() {
+    for cap in [1usize, 3] {
+        let size = Spsc::<u32>::size(cap).unwrap();
+        let seg = Segment::anonymous(size + 4096).unwrap();
+        seg.alloc(Kind::Spsc, "s", size, Spsc::<u32>::align()).unwrap();
+        let q = Spsc::<u32>::init::<DefaultWait>(spsc_region(&seg, "s"), cap).unwrap();
+        let s2 = seg.clone();
+        let pid = fork_child(move || {
+            let q = Spsc::<u32>::attach::<DefaultWait>(spsc_region(&s2, "s"), secs(5)).unwrap();
+            let mut p = q.producer();
+            for i in 0..20_000 {
+                p.push::<DefaultWait>(i, secs(30)).unwrap();
+            }
+            q.close::<DefaultWait>();
+        });
+        let mut c = q.consumer();
+        for i in 0..20_000 {
+            assert_eq!(c.pop::<DefaultWait>(secs(30)), Ok(i));
+        }
+        assert_eq!(c.pop::<DefaultWait>(secs(30)), Err(PopError::Closed));
+        join_ok(pid, Duration::from_secs(30));
+        assert!(Spsc::<u64>::attach::<DefaultWait>(spsc_region(&seg, "s"), secs(1)).is_err());
+    }
+}
+
+/// `n` atomic words in a shared segment (clones share them across fork).
+#[derive(Clone)]
+struct Words {
+    seg: Segment,
+    n: usize,
+}
+
+impl Words {
+    fn new(n: usize) -> Words {
+        let seg = Segment::anonymous(n * 8 + 4096).unwrap();
+        seg.alloc(Kind::Array, "words", n * 8, 8).unwrap();
+        Words { seg, n }
+    }
+    fn all(&self) -> &[AtomicU64] {
+        let e = self.seg.find("words").unwrap();
+        let r = self.seg.sub_region(e.offset, e.size).unwrap();
+        // SAFETY: the region is inside the mapping, 8-aligned, and alive while `self.seg` is;
+        // AtomicU64 has no invalid bit patterns.
+        unsafe { std::slice::from_raw_parts(r.as_ptr() as *const AtomicU64, self.n) }
+    }
+    fn at(&self, i: usize) -> &AtomicU64 {
+        &self.all()[i]
+    }
+}
+
+/// A bitmap of seen items in shared memory, plus a duplicate flag: detects duplicates across
+/// processes.
+#[derive(Clone)]
+struct Seen {
+    words: Words,
+    dup: Words,
+    bits: usize,
+}
+
+impl Seen {
+    fn new(bits: usize) -> Seen {
+        Seen {
+            words: Words::new(bits.div_ceil(64)),
+            dup: Words::new(1),
+            bits,
+        }
+    }
+    /// Marks `i`; records a duplicate if it was already marked.
+    fn mark(&self, i: usize) {
+        assert!(i < self.bits, "item {i} out of range");
+        let bit = 1u64 << (i % 64);
+        // Ordering: AcqRel on the bitmap and the counter: the parent reads them (Acquire) after
+        // reaping the consumers, which already orders everything; the orderings are belt and braces.
+        if self.words.at(i / 64).fetch_or(bit, Ordering::AcqRel) & bit != 0 {
+            self.dup.at(0).fetch_add(1, Ordering::AcqRel);
+        }
+    }
+    fn dups(&self) -> u64 {
+        // Ordering: Acquire pairs with the AcqRel increments in `mark`.
+        self.dup.at(0).load(Ordering::Acquire)
+    }
+    fn is_set(&self, i: usize) -> bool {
+        // Ordering: Acquire pairs with the AcqRel fetch_or in `mark`.
+        self.words.at(i / 64).load(Ordering::Acquire) & (1 << (i % 64)) != 0
+    }
+    fn count(&self) -> usize {
+        // Ordering: Acquire pairs with the AcqRel fetch_or in `mark`.
+        self.words
+            .all()
+            .iter()
+            .map(|w| w.load(Ordering::Acquire).count_ones() as usize)
+            .sum()
+    }
+}
+
+/// 4 producers x 4 consumers x 250 000 items tagged (producer, seq): every item exactly once, and each
+/// producer's items in order as seen by each consumer.
+fn mpmc_four_by_four_exactly_once() {
+    const P: u64 = 4;
+    const PER: u64 = 250_000;
+    let q = Queue::<u64>::new(1024).unwrap();
+    let seen = Seen::new((P * PER) as usize);
+    let mut pids = Vec::new();
+    for c in 0..4 {
+        let q = q.clone();
+        let seen = seen.clone();
+        pids.push(fork_child(move || {
+            let mut last = [None::<u64>; P as usize];
+            let mut n = 0u64;
+            loop {
+                match q.get_timeout(Duration::from_secs(30)) {
+                    Ok(v) => {
+                        let (p, s) = ((v >> 32) as usize, v & 0xffff_ffff);
+                        assert!(p < P as usize, "consumer {c}: bad tag {v:#x}");
+                        if let Some(l) = last[p] {
+                            assert!(s > l, "consumer {c}: producer {p} out of order: {s} after {l}");
+                        }
+                        last[p] = Some(s);
+                        seen.mark(p * PER as usize + s as usize);
+                        n += 1;
+                    }
+                    Err(PopError::Closed) => break,
+                    Err(e) => panic!("consumer {c}: {e}"),
+                }
+            }
+            assert!(n > 0 || PER == 0);
+        }));
+    }
+    let mut prods = Vec::new();
+    for p in 0..P {
+        let q = q.clone();
+        prods.push(fork_child(move || {
+            for s in 0..PER {
+                q.put((p << 32) | s).unwrap();
+            }
+        }));
+    }
+    for pid in prods {
+        join_ok(pid, Duration::from_secs(120));
+    }
+    q.close();
+    for pid in pids {
+        join_ok(pid, Duration::from_secs(60));
+    }
+    assert_eq!(seen.dups(), 0, "an item was delivered twice");
+    assert_eq!(seen.count(), (P * PER) as usize, "items were lost");
+    assert_eq!(q.lost(), 0);
+}
+
+/// Queue(3): three try_puts, full, the fourth is Full; get_timeout(100 ms) on empty is bounded.
+fn queue_three_full_and_timeout() {
+    let q = Queue::<u32>::new(3).unwrap();
+    assert!(q.empty());
+    for i in 0..3 {
+        q.try_put(i).unwrap();
+    }
+    assert!(q.full());
+    assert_eq!(q.qsize(), 3);
+    assert_eq!(q.try_put(3), Err(PushError::Full));
+    let t = Instant::now();
+    assert_eq!(q.put_timeout(3, Duration::from_millis(100)), Err(PushError::TimedOut));
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    for i in 0..3 {
+        assert_eq!(q.try_get(), Ok(i));
+    }
+    assert_eq!(q.try_get(), Err(PopError::Empty));
+    let t = Instant::now();
+    assert_eq!(q.get_timeout(Duration::from_millis(100)), Err(PopError::TimedOut));
+    let el = t.elapsed();
+    assert!(el >= Duration::from_millis(100), "returned early: {el:?}");
+    assert!(el < Duration::from_secs(2), "returned late: {el:?}");
+    // Bad input is a typed error.
+    assert!(Queue::<u32>::new(0).is_err());
+    assert!(Queue::<u64>::new(usize::MAX / 2).is_err());
+    // A blocked get is woken by a put from another process.
+    let q2 = q.clone();
+    let pid = fork_child(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        q2.put(77).unwrap();
+    });
+    assert_eq!(q.get_timeout(Duration::from_secs(10)), Ok(77));
+    join_ok(pid, Duration::from_secs(10));
+    // Use after close.
+    q.close();
+    assert_eq!(q.put(1), Err(PushError::Closed));
+    assert_eq!(q.get(), Err(PopError::Closed));
+}
+
+/// Named placement: open validates the element type; the byte flavour rejects a typed attach.
+fn open_by_name_validates() {
+    let seg = Segment::anonymous(1 << 20).unwrap();
+    let q = Queue::<u64>::new_in(&seg, "jobs", 8).unwrap();
+    let b = ByteQueue::new_in(&seg, "text", 4, 32).unwrap();
+    q.put(5).unwrap();
+    b.put_str("héllo").unwrap();
+    assert!(Queue::<u32>::open(&seg, "jobs").is_err());
+    assert!(Queue::<u64>::open(&seg, "text").is_err());
+    assert!(JoinableQueue::<u64>::open(&seg, "jobs").is_err());
+    let s2 = seg.clone();
+    let pid = fork_child(move || {
+        let q = Queue::<u64>::open(&s2, "jobs").unwrap();
+        let b = ByteQueue::open(&s2, "text").unwrap();
+        assert_eq!(b.msg_limit(), 32);
+        assert_eq!(b.get_string().unwrap(), "héllo");
+        q.put(q.get().unwrap() + 1).unwrap();
+    });
+    join_ok(pid, Duration::from_secs(10));
+    assert_eq!(q.get(), Ok(6));
+}
+
+/// Byte queue: sizes 0, 1, limit-1, limit, limit+1 (error), and random sizes, checksummed, across
+/// processes.
+fn byte_queue_sizes() {
+    const LIMIT: usize = 300;
+    let q = ByteQueue::new(7, LIMIT).unwrap();
+    assert_eq!(
+        q.try_put(&[0; LIMIT + 1]),
+        Err(PushError::TooLarge {
+            len: LIMIT + 1,
+            limit: LIMIT
+        })
+    );
+    let q2 = q.clone();
+    let pid = fork_child(move || {
+        for len in [0, 1, LIMIT - 1, LIMIT] {
+            q2.put(&vec![len as u8; len]).unwrap();
+        }
+        let mut x = 7u32;
+        for i in 0..20_000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let len = (x >> 8) as usize % (LIMIT + 1);
+            let mut m: Vec<u8> = (0..len).map(|k| (k as u32 ^ i) as u8).collect();
+            if len >= 4 {
+                m[..4].copy_from_slice(&i.to_le_bytes());
+            }
+            q2.put(&m).unwrap();
+        }
+    });
+    for len in [0, 1, LIMIT - 1, LIMIT] {
+        assert_eq!(q.get().unwrap(), vec![len as u8; len]);
+    }
+    let mut x = 7u32;
+    for i in 0..20_000u32 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let len = (x >> 8) as usize % (LIMIT + 1);
+        let mut m: Vec<u8> = (0..len).map(|k| (k as u32 ^ i) as u8).collect();
+        if len >= 4 {
+            m[..4].copy_from_slice(&i.to_le_bytes());
+        }
+        assert_eq!(q.get_timeout(Duration::from_secs(30)).unwrap(), m, "message {i}");
+    }
+    join_ok(pid, Duration::from_secs(30));
+}
+
+/// JoinableQueue: the producer's join returns only after every item got task_done.
+fn joinable_join_waits_for_every_task_done() {
+    const N: u32 = 200;
+    let q = JoinableQueue::<u32>::new(16).unwrap();
+    let done = Words::new(1);
+    let mut pids = Vec::new();
+    for _ in 0..2 {
+        let (q, done) = (q.clone(), done.clone());
+        pids.push(fork_child(move || loop {
+            match q.get() {
+                Ok(_) => {
+                    std::thread::sleep(Duration::from_micros(200));
+                    // Ordering: AcqRel; pairs with the parent's Acquire load after `join`, which
+                    // itself is ordered after this by `task_done`'s Release.
+                    done.at(0).fetch_add(1, Ordering::AcqRel);
+                    q.task_done().unwrap();
+                }
+                Err(PopError::Closed) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }));
+    }
+    for i in 0..N {
+        q.put(i).unwrap();
+    }
+    q.join();
+    // Ordering: Acquire pairs with the consumers' AcqRel increments.
+    assert_eq!(
+        done.at(0).load(Ordering::Acquire),
+        u64::from(N),
+        "join returned before every task_done"
+    );
+    assert_eq!(q.unfinished_tasks(), 0);
+    assert!(q.task_done().is_err(), "task_done past zero must fail");
+    q.queue().close();
+    for pid in pids {
+        join_ok(pid, Duration::from_secs(30));
+    }
+    assert!(q.join_timeout(Duration::from_millis(10)));
+}
+
+/// SimpleQueue basics across a fork.
+fn simple_queue_across_fork() {
+    let q = SimpleQueue::<[u8; 3]>::with_capacity(2).unwrap();
+    let q2 = q.clone();
+    let pid = fork_child(move || {
+        for i in 0..100u8 {
+            q2.put([i, i, i]).unwrap();
+        }
+    });
+    for i in 0..100u8 {
+        assert_eq!(q.get(), Ok([i, i, i]));
+    }
+    assert!(q.empty());
+    join_ok(pid, Duration::from_secs(10));
+}
+
+/// Every producer dies: a blocked get returns Disconnected within a bounded time.
+fn get_reports_disconnected_when_producers_die() {
+    let q = Queue::<u64>::new(4).unwrap();
+    let q2 = q.clone();
+    let pid = fork_child(move || {
+        q2.put(1).unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    assert_eq!(q.get_timeout(Duration::from_secs(10)), Ok(1));
+    // SAFETY: killing our own child.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    wait_child(pid, Duration::from_secs(10));
+    let t = Instant::now();
+    assert_eq!(q.get(), Err(PopError::Disconnected));
+    assert!(t.elapsed() < Duration::from_millis(500), "took {:?}", t.elapsed());
+}
+
+fn rand(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// SIGKILL producers and consumers at random moments over many rounds; survivors finish, committed
+/// items are neither lost (beyond the counted `lost` and the items a killed consumer had already
+/// taken) nor duplicated.
+fn crash_producers_and_consumers_at_random() {
+    const INC: usize = 48; // producer incarnations
+    const MAX_PER: u64 = 1 << 16; // items per incarnation at most
+    let q = Queue::<u64>::new(64).unwrap();
+    let seen = Seen::new(INC * MAX_PER as usize);
+    // committed[i] = items producer incarnation i saw `put` return Ok for.
+    let committed = Words::new(INC);
+    let spawn_producer = |i: usize| {
+        let q = q.clone();
+        let committed = committed.clone();
+        fork_child(move || {
+            for s in 0..MAX_PER {
+                q.put(((i as u64) << 32) | s).unwrap();
+                // Ordering: Release pairs with the parent's Acquire load after the kill.
+                committed.at(i).store(s + 1, Ordering::Release);
+            }
+            std::thread::sleep(Duration::from_secs(120));
+        })
+    };
+    let spawn_consumer = || {
+        let q = q.clone();
+        let seen = seen.clone();
+        fork_child(move || loop {
+            match q.get() {
+                Ok(v) => {
+                    let (p, s) = ((v >> 32) as usize, v & 0xffff_ffff);
+                    seen.mark(p * MAX_PER as usize + s as usize);
+                }
+                Err(PopError::Disconnected) => break,
+                Err(e) => panic!("consumer: {e}"),
+            }
+        })
+    };
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(std::process::id());
+    let mut next_inc = 0;
+    let mut producers: Vec<libc::pid_t> = Vec::new();
+    let mut consumers: Vec<libc::pid_t> = Vec::new();
+    for _ in 0..2 {
+        producers.push(spawn_producer(next_inc));
+        next_inc += 1;
+        consumers.push(spawn_consumer());
+    }
+    let mut consumer_kills = 0u64;
+    for _round in 0..40 {
+        std::thread::sleep(Duration::from_millis(5 + rand(&mut rng) % 25));
+        let kill_consumer = rand(&mut rng) % 2 == 0;
+        let list = if kill_consumer { &mut consumers } else { &mut producers };
+        let k = (rand(&mut rng) % list.len() as u64) as usize;
+        let pid = list[k];
+        // SAFETY: killing our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        wait_child(pid, Duration::from_secs(10));
+        if kill_consumer {
+            consumer_kills += 1;
+            list[k] = spawn_consumer();
+        } else if next_inc < INC {
+            list[k] = spawn_producer(next_inc);
+            next_inc += 1;
+        } else {
+            list.remove(k);
+            if list.is_empty() {
+                break;
+            }
+        }
+    }
+    // Let the last producers run a little, then kill them all: consumers drain and see Disconnected.
+    std::thread::sleep(Duration::from_millis(50));
+    for pid in producers {
+        // SAFETY: killing our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        wait_child(pid, Duration::from_secs(10));
+    }
+    for pid in consumers {
+        join_ok(pid, Duration::from_secs(30));
+    }
+    assert_eq!(seen.dups(), 0, "an item was delivered twice");
+    let mut missing = 0u64;
+    for i in 0..next_inc {
+        // Ordering: Acquire pairs with the producer's Release store.
+        let c = committed.at(i).load(Ordering::Acquire);
+        for s in 0..c {
+            if !seen.is_set(i * MAX_PER as usize + s as usize) {
+                missing += 1;
+            }
+        }
+        // Nothing beyond the one put in flight when the producer died was received.
+        for s in (c + 1)..MAX_PER.min(c + 1000) {
+            assert!(!seen.is_set(i * MAX_PER as usize + s as usize), "phantom item {i}/{s}");
+        }
+    }
+    eprintln!(
+        "crash: {} received, {missing} committed missing, lost() = {}, consumer kills = {consumer_kills}, \
+         producer incarnations = {next_inc}",
+        seen.count(),
+        q.lost()
+    );
+    // A killed consumer may take at most one item with it: counted in lost(), or taken just before it
+    // could record it.
+    assert!(
+        missing <= q.lost() + consumer_kills,
+        "{missing} committed items missing; lost() = {}, consumer kills = {consumer_kills}",
+        q.lost()
+    );
+    assert!(seen.count() > 1000, "too little traffic to be a test: {}", seen.count());
+}
+
+/// A hostile process writes random bytes over the ring's positions and slot sequences while this
+/// process uses the queue: only errors or garbage data, no crash, no hang.
+fn hostile_peer_scribbles_over_indices() {
+    let q = Queue::<u64>::new(16).unwrap();
+    let bq = ByteQueue::new(4, 64).unwrap();
+    let targets: Vec<(usize, usize)> = [q.segment(), bq.segment()]
+        .iter()
+        .map(|s| {
+            let e = &s.objects()[0];
+            (s.region().as_ptr() as usize + e.offset, e.size)
+        })
+        .collect();
+    let pid = fork_child(move || {
+        let mut rng = 12345u64;
+        let end = Instant::now() + Duration::from_millis(1500);
+        while Instant::now() < end {
+            for &(base, size) in &targets {
+                // Positions live at 128..384; slot sequences and data from DATA_OFFSET on.
+                let off = match rand(&mut rng) % 3 {
+                    0 => 128,
+                    1 => 256,
+                    _ => {
+                        ringfork_core::queue::DATA_OFFSET
+                            + (rand(&mut rng) as usize % (size - ringfork_core::queue::DATA_OFFSET - 8)) / 8 * 8
+                    }
+                };
+                // SAFETY: inside the object's region of the shared mapping, 8-aligned.
+                // Ordering: Relaxed; a hostile peer's scribble synchronizes with nothing.
+                unsafe {
+                    ((base + off) as *const AtomicU64)
+                        .as_ref()
+                        .unwrap()
+                        .store(rand(&mut rng) % 64, Ordering::Relaxed)
+                };
+            }
+            std::thread::yield_now();
+        }
+    });
+    let t = Instant::now();
+    let mut ops = 0u64;
+    while t.elapsed() < Duration::from_millis(1500) {
+        let _ = q.try_put(ops);
+        let _ = q.try_get();
+        let _ = q.get_timeout(Duration::from_millis(1));
+        let _ = q.put_timeout(ops, Duration::from_millis(1));
+        let _ = q.qsize();
+        let _ = bq.try_put(&[7; 40]);
+        let _ = bq.get_timeout(Duration::from_millis(1));
+        ops += 1;
+    }
+    join_ok(pid, Duration::from_secs(10));
+    assert!(ops > 10);
+}
+
+fn main() {
+    run(&[
+        Case::new("spsc_ten_million_in_order", spsc_ten_million_in_order).timeout(Duration::from_secs(120)),
+        Case::new(
+            "spsc_capacity_edges_across_processes",
+            spsc_capacity_edges_across_processes,
+        ),
+        Case::new("mpmc_four_by_four_exactly_once", mpmc_four_by_four_exactly_once).timeout(Duration::from_secs(180)),
+        Case::new("queue_three_full_and_timeout", queue_three_full_and_timeout),
+        Case::new("open_by_name_validates", open_by_name_validates),
+        Case::new("byte_queue_sizes", byte_queue_sizes),
+        Case::new(
+            "joinable_join_waits_for_every_task_done",
+            joinable_join_waits_for_every_task_done,
+        ),
+        Case::new("simple_queue_across_fork", simple_queue_across_fork),
+        Case::new(
+            "get_reports_disconnected_when_producers_die",
+            get_reports_disconnected_when_producers_die,
+        ),
+        Case::new(
+            "crash_producers_and_consumers_at_random",
+            crash_producers_and_consumers_at_random,
+        )
+        .timeout(Duration::from_secs(120)),
+        Case::new(
+            "hostile_peer_scribbles_over_indices",
+            hostile_peer_scribbles_over_indices,
+        ),
+    ]);
+}
