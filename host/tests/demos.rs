@@ -164,3 +164,17 @@ fn process_daemon_and_start_methods() {
     assert_eq!(f["fork_saw"], 42);
     assert_eq!(f["spawn_saw"], 0);
 }
+
+#[test]
+fn queues_pipes_and_pool_queue() {
+    let f = demo("queue");
+    assert_eq!(f["got"], serde_json::json!([1, 2, 3]));
+    let f = demo("prodcons");
+    assert_eq!(f["eaten"], 9);
+    assert_eq!(f["unique"], 9);
+    let f = demo("joinable");
+    assert_eq!(f["unfinished_after_join"], 0);
+    demo("pipe");
+    let f = demo("poolqueue");
+    assert_eq!(f["messages"], 10);
+}

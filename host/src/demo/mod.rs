@@ -15,6 +15,7 @@ mod fork;
 mod lifecycle;
 mod pool;
 mod process;
+mod queues;
 mod signals;
 mod threads;
 
@@ -146,7 +147,12 @@ pub fn all() -> Vec<Demo> {
         process::DAEMON,
         process::START_METHODS,
         lifecycle::NICE,
+        queues::QUEUE,
+        queues::PRODCONS,
+        queues::JOINABLE,
+        queues::PIPE,
         pool::DEMO,
+        queues::POOL_QUEUE,
         copy::DEMO,
         flock::DEMO,
         threads::DEMO,
