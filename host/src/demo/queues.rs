@@ -124,14 +124,15 @@ fn run_prodcons(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     let mut consumers: Vec<Process> = (1..=2)
         .map(|k| {
             let (q, eaten) = (q.clone(), eaten.clone());
-            Process::new(move || loop {
-                let Ok(res) = q.get() else { break };
-                if res.as_bytes().is_empty() {
-                    break; // None: the end
+            Process::new(move || {
+                while let Ok(res) = q.get() {
+                    if res.as_bytes().is_empty() {
+                        break; // None: the end
+                    }
+                    std::thread::sleep(scaled(1.0));
+                    say(format!("c{k} 消费者吃了{}", res.to_str_lossy_prefix()));
+                    let _ = eaten.put(res);
                 }
-                std::thread::sleep(scaled(1.0));
-                say(format!("c{k} 消费者吃了{}", res.to_str_lossy_prefix()));
-                let _ = eaten.put(res);
             })
             .name(format!("c{k}"))
         })
@@ -183,11 +184,12 @@ fn run_joinable(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     let mut consumers: Vec<Process> = (1..=2)
         .map(|k| {
             let q = q.clone();
-            Process::new(move || loop {
-                let Ok(res) = q.get() else { break };
-                std::thread::sleep(scaled(1.0));
-                say(format!("c{k} 消费者吃了{}", res.to_str_lossy_prefix()));
-                let _ = q.task_done();
+            Process::new(move || {
+                while let Ok(res) = q.get() {
+                    std::thread::sleep(scaled(1.0));
+                    say(format!("c{k} 消费者吃了{}", res.to_str_lossy_prefix()));
+                    let _ = q.task_done();
+                }
             })
             .name(format!("c{k}"))
             .daemon(true) // c1.daemon = True: they die with the main code
