@@ -214,7 +214,7 @@ impl Report {
                 r.ours.unit,
                 r.ratio(),
                 r.baseline.name,
-                r.target.map(|t| format!(">={t}")).unwrap_or_default(),
+                r.target.map(|t| format!(">={t:.2}")).unwrap_or_default(),
                 match r.meets() {
                     Some(true) => "yes",
                     Some(false) => "MISSED",

@@ -13,12 +13,36 @@ pub type Group = (&'static str, fn(&BenchOpts) -> Vec<Row>);
 
 /// Every row group, in run order.
 pub fn all() -> Vec<Group> {
-    vec![("wait_pingpong", wait_pingpong), ("limits", limits)]
+    vec![
+        ("queues", super::queue_rows::rows),
+        ("wait_pingpong", wait_pingpong),
+        ("limits", limits),
+    ]
 }
 
 /// Rows against Python's `multiprocessing` (run with `--python`).
 pub fn python_pairs() -> Vec<PythonPair> {
     vec![
+        PythonPair {
+            row: "queue_vs_python",
+            ours_name: "ringfork_queue_1p1c_blocking",
+            ours: |o| super::queue_rows::queue_blocking(o.iters(2_000_000)),
+            python: "python_queue",
+            unit: "Mitems/s",
+            higher_is_better: true,
+            target: Some(100.0),
+            note: "Queue<u64>, one producer process, blocking put/get",
+        },
+        PythonPair {
+            row: "pipe_vs_python",
+            ours_name: "ringfork_spsc_blocking_pingpong",
+            ours: |o| super::queue_rows::spsc_pingpong(o.iters(20_000), true, false),
+            python: "python_pipe_pingpong",
+            unit: "ns/roundtrip",
+            higher_is_better: false,
+            target: None,
+            note: "a blocking round trip",
+        },
         PythonPair {
             row: "pool_map_chunk1",
             ours_name: "ringfork_pool2_map_chunk1",
