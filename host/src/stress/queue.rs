@@ -98,8 +98,8 @@ pub fn run(o: &StressOpts) -> StressReport {
     };
     let start = Instant::now();
     let mut kids: Vec<(Partner, bool)> = Vec::new(); // (process, is_producer)
-    for p in 0..producers {
-        let (q, c) = (q.clone(), committed[p].clone());
+    for (p, c) in committed.iter().enumerate() {
+        let (q, c) = (q.clone(), c.clone());
         match try_fork_partner(move || {
             for s in 0..ops as u32 {
                 if q.put_timeout(
