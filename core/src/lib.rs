@@ -33,6 +33,7 @@ pub mod payload;
 pub mod region;
 pub mod segment;
 pub mod shm_safe;
+pub mod sync;
 pub mod time;
 pub mod wait;
 

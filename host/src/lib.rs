@@ -7,6 +7,7 @@
 pub mod handle;
 pub mod segment;
 pub mod shmls;
+pub mod sync;
 
 pub use handle::ShmCell;
 pub use ringfork_core as core;
