@@ -8,7 +8,7 @@
 //! | offset              | size          | field    | written by          |
 //! |--------------------:|--------------:|----------|---------------------|
 //! | 0                   | 64            | header   | initializer         |
-//! | align_up(64, align) | size_of::<T>  | value    | anyone (volatile)   |
+//! | `align_up(64, align)` | `size_of::<T>`  | value    | anyone (volatile)   |
 
 use crate::error::{AttachError, InitError};
 use crate::header::{Header, Kind, ObjectParams, HEADER_SIZE};

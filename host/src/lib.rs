@@ -12,3 +12,7 @@ pub mod sync;
 pub use handle::ShmCell;
 pub use ringfork_core as core;
 pub use segment::{Segment, SegmentError};
+pub use sync::{
+    Array, Barrier, BoundedSemaphore, Condition, Event, Lock, Mutex, RLock, RawArray, RawValue, Semaphore, SpinLock,
+    Value,
+};
