@@ -208,6 +208,11 @@ impl RLock {
         self.inner.is_owned()
     }
 
+    /// The embedded robust lock word.
+    pub fn raw(&self) -> &ringfork_core::sync::RawMutex {
+        self.inner.raw()
+    }
+
     /// The segment it lives in.
     pub fn segment(&self) -> &Segment {
         &self.seg
