@@ -1,4 +1,5 @@
 use super::*;
+use crate::sync::identity::ThreadIdentity;
 use crate::wait::{DefaultWait, Spin};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -180,4 +181,40 @@ fn earliest_deadline() {
     assert_eq!(earliest(Deadline::At(I(9)), Deadline::At(I(5))), Deadline::At(I(5)));
     assert_eq!(earliest(Deadline::Immediate, Deadline::Never), Deadline::Immediate);
     assert_eq!(earliest(Deadline::Never, Deadline::Never), Deadline::Never);
+}
+
+/// A live thread whose TID is in the lock word: with its own stamp it is alive (we time out); with a
+/// stamp carrying another start time, the TID was "reused" and the stamped owner is dead.
+#[cfg(feature = "futex")]
+#[test]
+fn pid_reuse_is_detected_by_start_time() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        tx.send(crate::os::ProcessStamp::current_thread().unwrap()).unwrap();
+        stop_rx.recv().unwrap();
+    });
+    let live = rx.recv().unwrap();
+    let m = RawMutex::new();
+    // Ordering: Relaxed; single-threaded setup of the words.
+    m.word().store(live.pid, Ordering::Relaxed);
+    let genuine = ThreadIdentity {
+        tid: live.pid,
+        start_time: live.start_time,
+    };
+    m.owner.store(genuine.pack(), Ordering::Relaxed);
+    let d = Deadline::after::<<W as Wait>::Clock>(Duration::from_millis(100));
+    assert_eq!(m.lock::<W>(d), Err(LockError::TimedOut), "a live owner must not be taken over");
+    let reused = ThreadIdentity {
+        tid: live.pid,
+        start_time: live.start_time + 1,
+    };
+    m.owner.store(reused.pack(), Ordering::Relaxed);
+    let start = Instant::now();
+    assert_eq!(m.lock::<W>(Deadline::Never), Ok(LockOutcome::OwnerDied));
+    assert!(start.elapsed() < Duration::from_secs(2));
+    m.mark_consistent().unwrap();
+    m.unlock::<W>().unwrap();
+    stop_tx.send(()).unwrap();
+    t.join().unwrap();
 }
