@@ -303,6 +303,42 @@ fn condition_wait_timeout_bounds() {
     );
 }
 
+fn condition_waiter_reacquires_from_dead_owner() {
+    let c = Condition::new(0u32).unwrap();
+    let c2 = c.clone();
+    let waiter = fork_child(move || {
+        let mut g = c2.lock().unwrap();
+        *g = 1; // "I am waiting"
+        match g.wait_while(|v| *v != 2) {
+            Err(MutexError::OwnerDied(mut g)) => {
+                assert_eq!(*g, 2, "the dead owner's update is visible");
+                g.mark_consistent();
+            }
+            other => panic!("expected OwnerDied on reacquire, got {:?}", other.map(|_| ())),
+        }
+    });
+    // Wait (outside the lock) until the waiter is parked in wait: it set 1 and released the lock.
+    assert!(wait_until(Duration::from_secs(10), || c
+        .try_lock()
+        .map(|g| *g == 1)
+        .unwrap_or(false)));
+    let held = Event::new().unwrap();
+    let (c3, h3) = (c.clone(), held.clone());
+    let holder = fork_child(move || {
+        let mut g = c3.lock().unwrap();
+        *g = 2;
+        c3.notify_all();
+        h3.set();
+        std::thread::sleep(Duration::from_secs(600));
+        drop(g);
+    });
+    assert!(held.wait_timeout(Duration::from_secs(10)));
+    kill9(holder);
+    join_ok(waiter, Duration::from_secs(10));
+    wait_child(holder, Duration::from_secs(10));
+    assert_eq!(*c.lock().unwrap(), 2);
+}
+
 fn barrier_rounds_give_each_index_once() {
     const ROUNDS: usize = 1000;
     let b = Barrier::new(4).unwrap();
@@ -523,6 +559,10 @@ fn main() {
         )
         .timeout(Duration::from_secs(240)),
         Case::new("condition_wait_timeout_bounds", condition_wait_timeout_bounds),
+        Case::new(
+            "condition_waiter_reacquires_from_dead_owner",
+            condition_waiter_reacquires_from_dead_owner,
+        ),
         Case::new(
             "barrier_rounds_give_each_index_once",
             barrier_rounds_give_each_index_once,

@@ -103,8 +103,8 @@ impl<'a, W: Wait> Event<'a, W> {
 
     /// Clears the flag.
     pub fn clear(&self) {
-        // Ordering: Release: a later waiter that sees 0 and then 1 sees the setter's writes via the
-        // set's SeqCst store; clearing publishes nothing of its own.
+        // Ordering: Release pairs with the Acquire load in `is_set`: a process that sees the flag
+        // cleared also sees what the clearer wrote before clearing.
         self.body.flag.store(0, Ordering::Release);
     }
 

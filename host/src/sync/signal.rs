@@ -307,6 +307,12 @@ impl<T: ShmSafe> Condition<T> {
         self.inner.lock()
     }
 
+    /// Locks if free now.
+    #[doc(alias = "acquire")]
+    pub fn try_lock(&self) -> LockResult<CondGuard<'_, T>> {
+        self.inner.try_lock()
+    }
+
     /// Locks, giving up after `timeout`.
     #[doc(alias = "acquire")]
     pub fn lock_timeout(&self, timeout: Duration) -> LockResult<CondGuard<'_, T>> {

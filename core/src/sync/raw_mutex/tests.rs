@@ -204,7 +204,11 @@ fn pid_reuse_is_detected_by_start_time() {
     };
     m.owner.store(genuine.pack(), Ordering::Relaxed);
     let d = Deadline::after::<<W as Wait>::Clock>(Duration::from_millis(100));
-    assert_eq!(m.lock::<W>(d), Err(LockError::TimedOut), "a live owner must not be taken over");
+    assert_eq!(
+        m.lock::<W>(d),
+        Err(LockError::TimedOut),
+        "a live owner must not be taken over"
+    );
     let reused = ThreadIdentity {
         tid: live.pid,
         start_time: live.start_time + 1,
