@@ -34,6 +34,7 @@ pub mod queue;
 pub mod region;
 pub mod segment;
 pub mod shm_safe;
+pub mod sync;
 pub mod time;
 pub mod wait;
 

@@ -125,6 +125,7 @@ pub const FUTEX_SPIN_LIMIT: u32 = 100;
 impl Futex {
     /// Parks at once, with no spinning phase. Same contract as [`Wait::wait`].
     pub fn park(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut> {
+        #[cfg(not(loom))]
         use rustix::thread::futex;
         let ts;
         let timeout = match deadline {
@@ -146,8 +147,21 @@ impl Futex {
                 Some(&ts)
             }
         };
+        // Under loom the word is loom's model atomic, which the kernel cannot wait on: spin once
+        // (loom yields) and report a spurious wake-up; callers re-check.
+        #[cfg(loom)]
+        {
+            let _ = timeout;
+            crate::atomic::spin_hint();
+            return if word.load(Ordering::Acquire) == expected && deadline.expired::<crate::time::OsClock>() {
+                Err(TimedOut)
+            } else {
+                Ok(())
+            };
+        }
         // Flags::empty(): a *shared* futex. FUTEX_PRIVATE_FLAG would key the queue by (mm, address)
         // and never match a waker in another process.
+        #[cfg(not(loom))]
         match futex::wait(word, futex::Flags::empty(), expected, timeout) {
             Ok(()) => Ok(()),
             // EAGAIN: the word no longer held `expected`; EINTR: a signal. Both mean "re-check".
@@ -211,6 +225,12 @@ impl Wait for Futex {
 
     fn wake(word: &AtomicU32, n: u32) -> usize {
         let n = n.min(i32::MAX as u32);
+        #[cfg(loom)]
+        {
+            let _ = (word, n);
+            0
+        }
+        #[cfg(not(loom))]
         rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), n).unwrap_or(0)
     }
 }

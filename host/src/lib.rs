@@ -16,6 +16,7 @@ pub mod segment;
 pub mod shmls;
 pub mod signal;
 pub mod stress;
+pub mod sync;
 
 pub use handle::ShmCell;
 pub use pipe::{pipe, pipe_with, Connection, PipeError};
@@ -24,3 +25,7 @@ pub use process::{active_children, cpu_count, current_process, Process, ProcessE
 pub use queue::{ByteQueue, JoinableQueue, PopError, PushError, Queue, SimpleQueue, TaskDoneError};
 pub use ringfork_core as core;
 pub use segment::{Segment, SegmentError};
+pub use sync::{
+    Array, Barrier, BoundedSemaphore, Condition, Event, Lock, Mutex, RLock, RawArray, RawValue, Semaphore, SpinLock,
+    Value,
+};

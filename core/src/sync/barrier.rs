@@ -1,0 +1,309 @@
+//! [`Barrier`]: `parties` processes wait until all have arrived (Python's `multiprocessing.Barrier`).
+//!
+//! # Layout (96 bytes, align 8)
+//!
+//! | offset | size | field       | written by                                              |
+//! |-------:|-----:|-------------|---------------------------------------------------------|
+//! | 0      | 64   | header      | initializer; `capacity` = parties                       |
+//! | 64     | 16   | lock        | [`RawMutex`] protocol (guards the three words below)    |
+//! | 80     | 4    | `gen`       | lock holder: `epoch << 1 \| BROKEN`; futex word           |
+//! | 84     | 4    | `count`     | lock holder: arrivals in this epoch                     |
+//! | 88     | 4    | `last_trip` | lock holder: the last epoch that tripped normally       |
+//! | 92     | 4    | `reserved`  | nobody                                                  |
+//!
+//! An arrival locks, takes index `count`, and either trips the barrier (the last party: records
+//! `last_trip = epoch`, starts the next epoch, wakes all) or unlocks and parks on `gen`. A waiter whose
+//! epoch ended passed if `last_trip` names its epoch, and was broken otherwise ([`Barrier::reset`]
+//! starts a new epoch without tripping). [`Barrier::abort`] and a timeout set BROKEN in the current
+//! epoch: every waiter, and every later `wait` until `reset`, gets [`BarrierError::Broken`].
+//!
+//! # Dead participants
+//! A party that dies before arriving never arrives: the others wait until their deadline. Use
+//! [`Barrier::wait_timeout`] when parties may die; the first timeout breaks the barrier for everyone.
+//! A party that dies *inside* the barrier's short critical section leaves the lock to be taken over;
+//! the taker cannot trust the counters and breaks the barrier.
+
+use crate::atomic::{AtomicU32, Ordering};
+use crate::error::{AttachError, InitError};
+use crate::header::{Header, Kind, ObjectParams};
+use crate::region::Region;
+use crate::sync::common::{attach_body, init_body};
+use crate::sync::raw_mutex::{LockOutcome, RawMutex};
+use crate::time::Deadline;
+use crate::wait::{DefaultWait, Wait};
+use core::fmt;
+use core::marker::PhantomData;
+use core::time::Duration;
+
+const BROKEN: u32 = 1;
+
+#[repr(C)]
+struct Body {
+    lock: RawMutex,
+    gen: AtomicU32,
+    count: AtomicU32,
+    last_trip: AtomicU32,
+    reserved: AtomicU32,
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    assert!(core::mem::size_of::<Body>() == 32);
+    assert!(core::mem::offset_of!(Body, gen) == 16);
+};
+
+/// Why a barrier wait failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BarrierError {
+    /// The barrier is broken (aborted, reset while waiting, or a party timed out). Python's
+    /// `BrokenBarrierError`. Call [`Barrier::reset`] to use it again.
+    Broken,
+}
+
+impl fmt::Display for BarrierError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the barrier is broken (aborted, reset, or a party timed out); call reset() before using it again")
+    }
+}
+
+impl core::error::Error for BarrierError {}
+
+/// A barrier for `parties` processes/threads, in shared memory. A view: `Copy`.
+///
+/// ```
+/// use ringfork_core::sync::barrier::{Barrier, BarrierError};
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let b = Barrier::<DefaultWait>::init(Region::from_mut(&mut buf.0), 1).unwrap();
+/// assert_eq!(b.wait(), Ok(0)); // one party: never waits
+/// b.abort();
+/// assert_eq!(b.wait(), Err(BarrierError::Broken));
+/// b.reset();
+/// assert_eq!(b.wait(), Ok(0));
+/// ```
+pub struct Barrier<'a, W: Wait = DefaultWait> {
+    header: &'a Header,
+    body: &'a Body,
+    parties: u32,
+    _w: PhantomData<fn() -> W>,
+}
+
+impl<W: Wait> Clone for Barrier<'_, W> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<W: Wait> Copy for Barrier<'_, W> {}
+
+impl<W: Wait> fmt::Debug for Barrier<'_, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Barrier")
+            .field("parties", &self.parties)
+            .field("n_waiting", &self.n_waiting())
+            .field("broken", &self.broken())
+            .finish()
+    }
+}
+
+impl<'a, W: Wait> Barrier<'a, W> {
+    /// Bytes a barrier needs.
+    pub const SIZE: usize = 96;
+    /// Alignment a barrier needs.
+    pub const ALIGN: usize = 8;
+
+    /// Creates a barrier for `parties` (at least 1) at the start of `region`.
+    pub fn init(region: Region<'a>, parties: u32) -> Result<Self, InitError> {
+        if parties == 0 {
+            return Err(InitError::InvalidParameter {
+                name: "parties",
+                reason: "a barrier needs at least one party",
+            });
+        }
+        let mut params = ObjectParams::new(Kind::Barrier, 0);
+        params.capacity = parties.into();
+        let (header, body) = init_body::<Body, W>(region, params, |b| {
+            b.lock.init();
+            // Ordering: Relaxed: published by the header's Release store of READY.
+            b.gen.store(0, Ordering::Relaxed);
+            b.count.store(0, Ordering::Relaxed);
+            b.last_trip.store(u32::MAX, Ordering::Relaxed);
+            b.reserved.store(0, Ordering::Relaxed);
+        })?;
+        Ok(Barrier {
+            header,
+            body,
+            parties,
+            _w: PhantomData,
+        })
+    }
+
+    /// Attaches to the barrier at the start of `region`.
+    pub fn attach(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
+        let (header, body) = attach_body::<Body, W>(region, Kind::Barrier, deadline)?;
+        let parties = match u32::try_from(header.capacity()) {
+            Ok(p) if p > 0 => p,
+            _ => {
+                return Err(AttachError::Corrupted {
+                    what: "barrier parties out of range",
+                })
+            }
+        };
+        Ok(Barrier {
+            header,
+            body,
+            parties,
+            _w: PhantomData,
+        })
+    }
+
+    /// The number of parties.
+    pub fn parties(&self) -> u32 {
+        self.parties
+    }
+
+    /// How many parties are waiting in the current epoch (stale at once).
+    pub fn n_waiting(&self) -> u32 {
+        // Ordering: Relaxed: a snapshot, clamped against corruption.
+        self.body.count.load(Ordering::Relaxed).min(self.parties)
+    }
+
+    /// Whether the barrier is broken.
+    pub fn broken(&self) -> bool {
+        // Ordering: Acquire pairs with the Release store of `gen` under the lock.
+        self.body.gen.load(Ordering::Acquire) & BROKEN != 0
+    }
+
+    /// Runs `f` with the barrier's lock held. A taker-over from a dead party breaks the barrier and
+    /// repairs the lock (the counters cannot be trusted). `None` if the lock is unusable.
+    fn locked<R>(&self, f: impl FnOnce(&Body) -> R) -> Option<R> {
+        let g = self.body.lock.lock::<W>(Deadline::Never).ok()?;
+        if g == LockOutcome::OwnerDied {
+            // Ordering: Relaxed under the lock; gen is published with Release below.
+            let gen = self.body.gen.load(Ordering::Relaxed);
+            self.body.count.store(0, Ordering::Relaxed);
+            // Ordering: Release pairs with waiters' Acquire loads of gen.
+            self.body.gen.store(gen | BROKEN, Ordering::Release);
+            W::wake_all(&self.body.gen);
+            let _ = self.body.lock.mark_consistent();
+        }
+        let r = f(self.body);
+        let _ = self.body.lock.unlock::<W>();
+        Some(r)
+    }
+
+    /// Waits for all parties; returns this party's arrival index in `0..parties` (the last to arrive
+    /// gets `parties - 1`).
+    pub fn wait(&self) -> Result<u32, BarrierError> {
+        self.wait_until(Deadline::Never)
+    }
+
+    /// As [`Barrier::wait`], giving up after `timeout` (never earlier), which breaks the barrier for
+    /// everyone.
+    #[doc(alias = "wait")]
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<u32, BarrierError> {
+        self.wait_until(Deadline::after::<W::Clock>(timeout))
+    }
+
+    /// As [`Barrier::wait`], giving up at `deadline` (which breaks the barrier).
+    pub fn wait_until(&self, deadline: Deadline) -> Result<u32, BarrierError> {
+        let parties = self.parties;
+        let arrived = self.locked(|b| {
+            // Ordering: Relaxed: all three words are written under the lock we hold.
+            let gen = b.gen.load(Ordering::Relaxed);
+            if gen & BROKEN != 0 {
+                return Err(BarrierError::Broken);
+            }
+            let idx = b.count.load(Ordering::Relaxed);
+            if idx >= parties {
+                // Corrupted counter: break rather than hand out an index out of range.
+                b.gen.store(gen | BROKEN, Ordering::Release);
+                W::wake_all(&b.gen);
+                return Err(BarrierError::Broken);
+            }
+            if idx + 1 == parties {
+                // Ordering: Relaxed (count) / Relaxed (last_trip) are published by the Release store
+                // of the new gen, which waiters load with Acquire.
+                b.count.store(0, Ordering::Relaxed);
+                b.last_trip.store(gen >> 1, Ordering::Relaxed);
+                b.gen.store(gen.wrapping_add(2) & !BROKEN, Ordering::Release);
+                W::wake_all(&b.gen);
+                return Ok((idx, None));
+            }
+            // Ordering: Relaxed under the lock.
+            b.count.store(idx + 1, Ordering::Relaxed);
+            Ok((idx, Some(gen)))
+        });
+        let (idx, gen) = match arrived {
+            None => return Err(BarrierError::Broken),
+            Some(r) => r?,
+        };
+        let Some(gen) = gen else { return Ok(idx) };
+        loop {
+            let r = W::wait(&self.body.gen, gen, deadline);
+            if let Some(done) = self.outcome(gen, idx) {
+                return done;
+            }
+            if r.is_err() {
+                // Timed out: break the barrier for everyone, unless it tripped meanwhile.
+                let res = self.locked(|b| {
+                    // Ordering: Relaxed under the lock.
+                    if b.gen.load(Ordering::Relaxed) == gen {
+                        b.count.store(0, Ordering::Relaxed);
+                        // Ordering: Release pairs with waiters' Acquire loads.
+                        b.gen.store(gen | BROKEN, Ordering::Release);
+                        W::wake_all(&b.gen);
+                    }
+                });
+                let _ = res;
+                return self.outcome(gen, idx).unwrap_or(Err(BarrierError::Broken));
+            }
+        }
+    }
+
+    /// What happened to a waiter of `gen`, if its epoch is over.
+    fn outcome(&self, gen: u32, idx: u32) -> Option<Result<u32, BarrierError>> {
+        // Ordering: Acquire pairs with the Release store of gen, making last_trip visible.
+        let cur = self.body.gen.load(Ordering::Acquire);
+        if cur == gen {
+            return None;
+        }
+        if cur >> 1 != gen >> 1 {
+            // Ordering: Relaxed: ordered by the Acquire load above.
+            if self.body.last_trip.load(Ordering::Relaxed) == gen >> 1 {
+                return Some(Ok(idx));
+            }
+        }
+        Some(Err(BarrierError::Broken))
+    }
+
+    /// Breaks the barrier: current and future waiters get [`BarrierError::Broken`] until
+    /// [`Barrier::reset`].
+    pub fn abort(&self) {
+        let _ = self.locked(|b| {
+            // Ordering: Relaxed under the lock; Release publishes to waiters.
+            let gen = b.gen.load(Ordering::Relaxed);
+            b.count.store(0, Ordering::Relaxed);
+            b.gen.store(gen | BROKEN, Ordering::Release);
+            W::wake_all(&b.gen);
+        });
+    }
+
+    /// Returns the barrier to its initial state; parties waiting now get [`BarrierError::Broken`].
+    pub fn reset(&self) {
+        let _ = self.locked(|b| {
+            // Ordering: Relaxed under the lock; Release publishes to waiters.
+            let gen = b.gen.load(Ordering::Relaxed);
+            b.count.store(0, Ordering::Relaxed);
+            b.gen
+                .store(((gen >> 1).wrapping_add(1) << 1) & !BROKEN, Ordering::Release);
+            W::wake_all(&b.gen);
+        });
+    }
+
+    /// The object header.
+    pub fn header(&self) -> &'a Header {
+        self.header
+    }
+}

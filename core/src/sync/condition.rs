@@ -1,0 +1,383 @@
+//! [`Condition`]: a condition variable with its own robust mutex and protected data `T` (Python's
+//! `multiprocessing.Condition`; use `T = ()` for the data-less Python shape).
+//!
+//! # Layout (align `max(8, align_of::<T>())`)
+//!
+//! | offset                          | size            | field      | written by                     |
+//! |--------------------------------:|----------------:|------------|--------------------------------|
+//! | 0                               | 64              | header     | initializer (kind `Condition`, elem = `T`) |
+//! | 64                              | 16              | lock       | [`RawMutex`] protocol          |
+//! | 80                              | 4               | `seq`      | notifiers (+1); futex word     |
+//! | 84                              | 4               | `sleepers` | waiters (+1 before parking, −1 after) |
+//! | `align_up(88, max(8, align_of::<T>()))` | `size_of::<T>()` | data | the lock holder          |
+//!
+//! # Algorithm (sequence-number futex)
+//! A waiter, holding the lock, reads `seq`, announces itself in `sleepers`, unlocks, and parks while
+//! `seq` is unchanged. A notifier increments `seq` and, if `sleepers` is non-zero, wakes one (or all).
+//! The state change a notifier announces is made under the lock, before the notify; so either the
+//! waiter saw it before waiting (it re-checks its predicate under the lock) or the notify's increment
+//! comes after the waiter's read of `seq` and the park returns at once. No wake-up is lost. Like every
+//! condition variable, a wait may return spuriously (and `notify_one` may wake more than one waiter):
+//! wait in a loop, or use [`CondGuard::wait_while`].
+//!
+//! # Owner death
+//! Re-acquiring the mutex after a wait can find its owner dead: then the wait returns
+//! `Err(MutexError::OwnerDied(guard))`, exactly like [`crate::sync::mutex::Mutex::lock`].
+
+use crate::atomic::{AtomicU32, Ordering};
+use crate::error::{AttachError, InitError};
+use crate::header::{Header, Kind, ObjectParams};
+use crate::region::{align_up, Region};
+use crate::sync::mutex::{
+    check_align, data_align, lock_at, LockResult, MutexError, MutexGuard, LOCK_OFFSET, LOCK_SIZE,
+};
+use crate::sync::raw_mutex::RawMutex;
+use crate::time::Deadline;
+use crate::wait::{DefaultWait, Wait};
+use crate::ShmSafe;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use core::time::Duration;
+
+const SEQ_OFFSET: usize = LOCK_OFFSET + LOCK_SIZE;
+
+fn data_offset<T>() -> usize {
+    align_up(SEQ_OFFSET + 8, data_align::<T>()).unwrap_or(usize::MAX)
+}
+
+/// The condition's two words, at offset 80.
+#[repr(C)]
+struct Words {
+    seq: AtomicU32,
+    sleepers: AtomicU32,
+}
+
+/// A condition variable with a robust mutex and data `T`, in shared memory. A view: `Copy`.
+///
+/// ```
+/// use ringfork_core::sync::condition::Condition;
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 256]);
+/// let mut buf = Buf([0; 256]);
+/// let c = Condition::<u32, DefaultWait>::init(Region::from_mut(&mut buf.0), 0).unwrap();
+/// let g = c.lock().unwrap();
+/// let (g, timed_out) = g.wait_timeout(std::time::Duration::from_millis(5)).unwrap();
+/// assert!(timed_out && *g == 0);
+/// ```
+pub struct Condition<'a, T: ShmSafe, W: Wait = DefaultWait> {
+    header: &'a Header,
+    raw: &'a RawMutex,
+    words: &'a Words,
+    data: *mut T,
+    _p: crate::sync::mutex::Marker<'a, T, W>,
+}
+
+impl<T: ShmSafe, W: Wait> Clone for Condition<'_, T, W> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: ShmSafe, W: Wait> Copy for Condition<'_, T, W> {}
+// SAFETY: data reached only through a guard (lock held); the rest is atomics.
+unsafe impl<T: ShmSafe, W: Wait> Send for Condition<'_, T, W> {}
+// SAFETY: as for Send.
+unsafe impl<T: ShmSafe, W: Wait> Sync for Condition<'_, T, W> {}
+
+impl<T: ShmSafe, W: Wait> fmt::Debug for Condition<'_, T, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condition").field("lock", self.raw).finish()
+    }
+}
+
+fn words_at(region: Region<'_>) -> &Words {
+    // SAFETY: callers validated that the region holds at least data_offset::<T>() >= 88 bytes and is
+    // 8-aligned; Words is two atomics (any bytes valid, no data race).
+    unsafe { &*(region.as_ptr().add(SEQ_OFFSET) as *const Words) }
+}
+
+impl<'a, T: ShmSafe, W: Wait> Condition<'a, T, W> {
+    /// Bytes a `Condition<T>` needs.
+    pub fn size() -> usize {
+        data_offset::<T>().saturating_add(core::mem::size_of::<T>())
+    }
+
+    /// Alignment a `Condition<T>` needs.
+    pub fn align() -> usize {
+        data_align::<T>()
+    }
+
+    /// Creates a condition with data `value` at the start of `region`.
+    pub fn init(region: Region<'a>, value: T) -> Result<Self, InitError> {
+        let params = ObjectParams::new(Kind::Condition, Self::size() as u64).with_elem::<T>();
+        let claim = Header::claim(region, &params, Self::align())?;
+        let raw = lock_at(region);
+        raw.init();
+        let words = words_at(region);
+        // Ordering: Relaxed: published by the header's Release store of READY.
+        words.seq.store(0, Ordering::Relaxed);
+        words.sleepers.store(0, Ordering::Relaxed);
+        let data = region.as_ptr().wrapping_add(data_offset::<T>()) as *mut T;
+        // SAFETY: the claim checked size and alignment; we own the body until publish.
+        unsafe { data.write_volatile(value) };
+        Ok(Condition {
+            header: claim.publish::<W>(),
+            raw,
+            words,
+            data,
+            _p: PhantomData,
+        })
+    }
+
+    /// Attaches to the condition at the start of `region`.
+    pub fn attach(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
+        let header = Header::attach::<W>(region, Kind::Condition, deadline)?;
+        Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
+        Header::expect(
+            "elem_align",
+            core::mem::align_of::<T>() as u64,
+            header.elem_align().into(),
+        )?;
+        Header::expect("size", Self::size() as u64, header.size())?;
+        check_align(region, Self::align())?;
+        Ok(Condition {
+            header,
+            raw: lock_at(region),
+            words: words_at(region),
+            data: region.as_ptr().wrapping_add(data_offset::<T>()) as *mut T,
+            _p: PhantomData,
+        })
+    }
+
+    fn wrap(&self, r: LockResult<MutexGuard<'a, T, W>>) -> LockResult<CondGuard<'a, T, W>> {
+        let words = self.words;
+        r.map(|g| CondGuard { inner: g, words })
+            .map_err(|e| e.map(|g| CondGuard { inner: g, words }))
+    }
+
+    /// Locks the condition's mutex.
+    #[doc(alias = "acquire")]
+    pub fn lock(&self) -> LockResult<CondGuard<'a, T, W>> {
+        self.lock_until(Deadline::Never)
+    }
+
+    /// Locks if free now.
+    pub fn try_lock(&self) -> LockResult<CondGuard<'a, T, W>> {
+        self.lock_until(Deadline::Immediate)
+    }
+
+    /// Locks, giving up after `timeout`.
+    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<CondGuard<'a, T, W>> {
+        self.lock_until(Deadline::after::<W::Clock>(timeout))
+    }
+
+    /// Locks, giving up at `deadline`.
+    pub fn lock_until(&self, deadline: Deadline) -> LockResult<CondGuard<'a, T, W>> {
+        // SAFETY: `data` is the validated, aligned ShmSafe slot this lock protects, valid for 'a.
+        self.wrap(unsafe { MutexGuard::acquire(self.raw, self.data, deadline) })
+    }
+
+    /// Wakes one waiter (possibly more: waiters must re-check their predicate).
+    #[doc(alias = "notify")]
+    pub fn notify_one(&self) {
+        notify::<W>(self.words, 1);
+    }
+
+    /// Wakes up to `n` waiters (Python's `notify(n)`).
+    pub fn notify(&self, n: u32) {
+        notify::<W>(self.words, n);
+    }
+
+    /// Wakes every waiter.
+    #[doc(alias = "notifyAll")]
+    pub fn notify_all(&self) {
+        notify::<W>(self.words, u32::MAX);
+    }
+
+    /// The embedded lock.
+    pub fn raw(&self) -> &'a RawMutex {
+        self.raw
+    }
+
+    /// The object header.
+    pub fn header(&self) -> &'a Header {
+        self.header
+    }
+}
+
+fn notify<W: Wait>(words: &Words, n: u32) {
+    words.seq.fetch_add(1, Ordering::SeqCst);
+    if n > 0 && words.sleepers.load(Ordering::SeqCst) > 0 {
+        if n == u32::MAX {
+            W::wake_all(&words.seq);
+        } else {
+            W::wake(&words.seq, n);
+        }
+    }
+}
+
+/// The condition's mutex, held; derefs to the data. Waiting consumes and returns it.
+#[must_use = "dropping the guard unlocks at once"]
+pub struct CondGuard<'a, T: ShmSafe, W: Wait = DefaultWait> {
+    inner: MutexGuard<'a, T, W>,
+    words: &'a Words,
+}
+
+impl<T: ShmSafe + fmt::Debug, W: Wait> fmt::Debug for CondGuard<'_, T, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl<T: ShmSafe, W: Wait> Deref for CondGuard<'_, T, W> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ShmSafe, W: Wait> DerefMut for CondGuard<'_, T, W> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+impl<'a, T: ShmSafe, W: Wait> CondGuard<'a, T, W> {
+    /// Whether the mutex was taken over from a dead owner and not yet marked consistent.
+    pub fn owner_died(&self) -> bool {
+        self.inner.owner_died()
+    }
+
+    /// Declares the data repaired (see [`MutexGuard::mark_consistent`]).
+    pub fn mark_consistent(&mut self) {
+        self.inner.mark_consistent()
+    }
+
+    /// Unlocks, waits for a notify (or a spurious wake-up), and re-locks.
+    pub fn wait(self) -> LockResult<Self> {
+        self.wait_until(Deadline::Never).map(|(g, _)| g)
+    }
+
+    /// As [`CondGuard::wait`], giving up after `timeout` (never earlier); the `bool` is `true` if it
+    /// timed out (Python's `wait(timeout)` returning `False`).
+    pub fn wait_timeout(self, timeout: Duration) -> Result<(Self, bool), MutexError<Self>> {
+        self.wait_until(Deadline::after::<W::Clock>(timeout))
+    }
+
+    /// As [`CondGuard::wait`], giving up at `deadline`; the `bool` is `true` if it timed out.
+    pub fn wait_until(self, deadline: Deadline) -> Result<(Self, bool), MutexError<Self>> {
+        let words = self.words;
+        // Ordering: SeqCst, with the notifier's SeqCst increment and `sleepers` handshake.
+        let seq = words.seq.load(Ordering::SeqCst);
+        words.sleepers.fetch_add(1, Ordering::SeqCst);
+        let (raw, data, inconsistent) = self.inner.into_raw_parts();
+        // Unlocking while inconsistent makes the mutex NOT_RECOVERABLE (the caller's choice to wait
+        // without repairing); re-locking then reports it.
+        let _ = inconsistent;
+        let _ = raw.unlock::<W>();
+        let r = W::wait(&words.seq, seq, deadline);
+        words.sleepers.fetch_sub(1, Ordering::SeqCst);
+        // SAFETY: `data` came from a guard of this very lock, so it is the slot the lock protects.
+        let relocked = unsafe { MutexGuard::<T, W>::acquire(raw, data, Deadline::Never) };
+        let wrap = |g| CondGuard { inner: g, words };
+        match relocked {
+            Ok(g) => Ok((wrap(g), r.is_err())),
+            Err(e) => Err(e.map(wrap)),
+        }
+    }
+
+    /// Waits while `condition` holds (Python's `wait_for(lambda: not condition)`).
+    #[doc(alias = "wait_for")]
+    pub fn wait_while(self, mut condition: impl FnMut(&mut T) -> bool) -> LockResult<Self> {
+        let mut g = self;
+        while condition(&mut g) {
+            g = g.wait()?;
+        }
+        Ok(g)
+    }
+
+    /// Waits while `condition` holds, giving up after `timeout`; the `bool` is `true` if it timed
+    /// out with the condition still holding.
+    pub fn wait_timeout_while(
+        self,
+        timeout: Duration,
+        mut condition: impl FnMut(&mut T) -> bool,
+    ) -> Result<(Self, bool), MutexError<Self>> {
+        let deadline = Deadline::after::<W::Clock>(timeout);
+        let mut g = self;
+        while condition(&mut g) {
+            let (ng, timed_out) = g.wait_until(deadline)?;
+            g = ng;
+            if timed_out {
+                let still = condition(&mut g);
+                return Ok((g, still));
+            }
+        }
+        Ok((g, false))
+    }
+
+    /// Wakes one waiter (see [`Condition::notify_one`]).
+    pub fn notify_one(&self) {
+        notify::<W>(self.words, 1);
+    }
+
+    /// Wakes every waiter.
+    pub fn notify_all(&self) {
+        notify::<W>(self.words, u32::MAX);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+
+    type W = crate::wait::Spin<spin::relax::Loop, crate::time::NoClock>;
+
+    struct Shared {
+        raw: RawMutex,
+        words: Words,
+        data: core::cell::UnsafeCell<u32>,
+    }
+    // SAFETY (test): `data` is only touched under `raw`.
+    unsafe impl Sync for Shared {}
+    // SAFETY (test): as above.
+    unsafe impl Send for Shared {}
+
+    fn lock(s: &Shared) -> CondGuard<'_, u32, W> {
+        // SAFETY: `data` is protected by `raw` and lives as long as `s`.
+        let g = unsafe { MutexGuard::<u32, W>::acquire(&s.raw, s.data.get(), Deadline::Never) };
+        CondGuard {
+            inner: g.ok().expect("no owner dies in this model"),
+            words: &s.words,
+        }
+    }
+
+    /// A waiter that checks its predicate under the lock never sleeps through the notify.
+    #[test]
+    fn loom_condition_no_lost_wakeup() {
+        loom::model(|| {
+            let s = Arc::new(Shared {
+                raw: RawMutex::new(),
+                words: Words {
+                    seq: AtomicU32::new(0),
+                    sleepers: AtomicU32::new(0),
+                },
+                data: core::cell::UnsafeCell::new(0),
+            });
+            let s2 = s.clone();
+            let t = loom::thread::spawn(move || {
+                let mut g = lock(&s2);
+                *g = 1;
+                drop(g);
+                notify::<W>(&s2.words, 1);
+            });
+            let g = lock(&s);
+            let g = g.wait_while(|v| *v == 0).ok().expect("no owner dies");
+            assert_eq!(*g, 1);
+            drop(g);
+            t.join().unwrap();
+        });
+    }
+}

@@ -1,0 +1,423 @@
+//! [`Mutex`]: a robust, process-shared mutex protecting a `T` in shared memory, and the guard and
+//! error types every locked object here shares ([`MutexGuard`], [`MutexError`]).
+//!
+//! # Layout (header + 16-byte lock + data; align `max(8, align_of::<T>())`)
+//!
+//! | offset                          | size            | field    | written by                       |
+//! |--------------------------------:|----------------:|----------|----------------------------------|
+//! | 0                               | 64              | header   | initializer (kind `Mutex`, elem = `T`) |
+//! | 64                              | 16              | lock     | [`RawMutex`] protocol            |
+//! | `align_up(80, max(8, align_of::<T>()))` | `size_of::<T>()` | data | the lock holder            |
+//!
+//! # Owner death: impossible to ignore
+//! [`Mutex::lock`] returns `Err(MutexError::OwnerDied(guard))` when the previous owner died holding the
+//! lock: `m.lock()?` or `.unwrap()` fails loudly instead of silently handing out half-updated data.
+//! To recover, take the guard out of the error, repair the data, and call
+//! [`MutexGuard::mark_consistent`]; dropping the guard without it makes the mutex NOT_RECOVERABLE for
+//! every process (pthread `EOWNERDEAD` / `ENOTRECOVERABLE` semantics).
+//!
+//! ```
+//! use ringfork_core::sync::mutex::{Mutex, MutexError};
+//! use ringfork_core::{wait::DefaultWait, Region};
+//! #[repr(C, align(128))]
+//! struct Buf([u8; 256]);
+//! let mut buf = Buf([0; 256]);
+//! let m = Mutex::<u64, DefaultWait>::init(Region::from_mut(&mut buf.0), 5).unwrap();
+//! match m.lock() {
+//!     Ok(mut g) => *g += 1,
+//!     Err(MutexError::OwnerDied(mut g)) => {
+//!         *g = 0; // repair
+//!         g.mark_consistent();
+//!     }
+//!     Err(e) => panic!("{e}"),
+//! }
+//! assert_eq!(*m.lock().unwrap(), 6);
+//! ```
+
+use crate::error::{AttachError, InitError};
+use crate::header::{Header, Kind, ObjectParams, HEADER_SIZE};
+use crate::region::{align_up, Region};
+use crate::sync::raw_mutex::{LockError, LockOutcome, RawMutex};
+use crate::time::Deadline;
+use crate::wait::{DefaultWait, Wait};
+use crate::ShmSafe;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use core::time::Duration;
+
+/// The marker of a view borrowing `T` for `'a` and parameterized by a strategy `W` (variance and
+/// auto traits only).
+pub(crate) type Marker<'a, T, W> = PhantomData<(&'a T, fn() -> W)>;
+/// As [`Marker`], for a guard with exclusive access.
+pub(crate) type MarkerMut<'a, T, W> = PhantomData<(&'a mut T, fn() -> W)>;
+
+/// Offset of the embedded [`RawMutex`] in every locked object.
+pub const LOCK_OFFSET: usize = HEADER_SIZE;
+/// Size of the embedded lock.
+pub const LOCK_SIZE: usize = core::mem::size_of::<RawMutex>();
+
+/// Alignment of the data of a locked object holding `T`s (at least 8, so integer values up to 64 bits
+/// can be used atomically on every target).
+pub const fn data_align<T>() -> usize {
+    let a = core::mem::align_of::<T>();
+    if a > 8 {
+        a
+    } else {
+        8
+    }
+}
+
+/// Offset of the data after a 64-byte header and a 16-byte lock.
+pub(crate) fn locked_data_offset<T>() -> usize {
+    align_up(LOCK_OFFSET + LOCK_SIZE, data_align::<T>()).unwrap_or(usize::MAX)
+}
+
+/// Why a lock on a data-carrying object failed. `G` is the guard type.
+pub enum MutexError<G> {
+    /// The lock *was* acquired, but from an owner that died holding it: the data may be half
+    /// updated. Repair it through the guard and call its `mark_consistent`, or drop the guard to
+    /// make the mutex NOT_RECOVERABLE for everyone.
+    OwnerDied(G),
+    /// The deadline passed (for `try_lock`: the lock was held).
+    TimedOut,
+    /// The mutex was released after an owner death without `mark_consistent`; it is unusable.
+    NotRecoverable,
+    /// The calling thread already holds this lock.
+    Deadlock,
+}
+
+/// The result of locking a data-carrying object.
+pub type LockResult<G> = Result<G, MutexError<G>>;
+
+impl<G> MutexError<G> {
+    /// The guard, if the lock was acquired from a dead owner.
+    pub fn into_owner_died(self) -> Option<G> {
+        match self {
+            MutexError::OwnerDied(g) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The error without its guard (`OwnerDied`'s guard is dropped, which makes the mutex
+    /// NOT_RECOVERABLE: only call this when giving up on the data).
+    pub fn lock_error(&self) -> Option<LockError> {
+        match self {
+            MutexError::OwnerDied(_) => None,
+            MutexError::TimedOut => Some(LockError::TimedOut),
+            MutexError::NotRecoverable => Some(LockError::NotRecoverable),
+            MutexError::Deadlock => Some(LockError::Deadlock),
+        }
+    }
+
+    /// Converts the guard type (used by wrappers).
+    pub fn map<H>(self, f: impl FnOnce(G) -> H) -> MutexError<H> {
+        match self {
+            MutexError::OwnerDied(g) => MutexError::OwnerDied(f(g)),
+            MutexError::TimedOut => MutexError::TimedOut,
+            MutexError::NotRecoverable => MutexError::NotRecoverable,
+            MutexError::Deadlock => MutexError::Deadlock,
+        }
+    }
+}
+
+impl<G> From<LockError> for MutexError<G> {
+    fn from(e: LockError) -> Self {
+        match e {
+            LockError::TimedOut => MutexError::TimedOut,
+            LockError::NotRecoverable => MutexError::NotRecoverable,
+            LockError::Deadlock => MutexError::Deadlock,
+        }
+    }
+}
+
+impl<G> fmt::Debug for MutexError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MutexError::OwnerDied(_) => f.write_str("OwnerDied(..)"),
+            MutexError::TimedOut => f.write_str("TimedOut"),
+            MutexError::NotRecoverable => f.write_str("NotRecoverable"),
+            MutexError::Deadlock => f.write_str("Deadlock"),
+        }
+    }
+}
+
+impl<G> fmt::Display for MutexError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MutexError::OwnerDied(_) => f.write_str(
+                "the previous owner died holding the lock: the data may be inconsistent; repair it \
+                 through the guard in this error and call mark_consistent()",
+            ),
+            MutexError::TimedOut => fmt::Display::fmt(&LockError::TimedOut, f),
+            MutexError::NotRecoverable => fmt::Display::fmt(&LockError::NotRecoverable, f),
+            MutexError::Deadlock => fmt::Display::fmt(&LockError::Deadlock, f),
+        }
+    }
+}
+
+impl<G> core::error::Error for MutexError<G> {}
+
+/// Exclusive access to data in shared memory while a [`RawMutex`] is held; unlocks on drop.
+///
+/// Not `Send`: the lock is owned by the thread that took it (its TID is in the lock word).
+#[must_use = "dropping the guard unlocks at once"]
+pub struct MutexGuard<'a, T: ?Sized, W: Wait = DefaultWait> {
+    raw: &'a RawMutex,
+    data: *mut T,
+    inconsistent: bool,
+    _p: crate::sync::mutex::MarkerMut<'a, T, W>,
+}
+
+impl<'a, T: ?Sized, W: Wait> MutexGuard<'a, T, W> {
+    /// Wraps a held lock.
+    ///
+    /// # Safety
+    /// The calling thread holds `raw`, and `data` is valid, aligned, `ShmSafe` data (any bit pattern
+    /// valid) that `raw` protects, for `'a`.
+    pub unsafe fn new(raw: &'a RawMutex, data: *mut T, outcome: LockOutcome) -> Self {
+        MutexGuard {
+            raw,
+            data,
+            inconsistent: outcome.owner_died(),
+            _p: PhantomData,
+        }
+    }
+
+    /// Locks `raw` and wraps the outcome in a guard / [`MutexError`].
+    ///
+    /// # Safety
+    /// As for [`MutexGuard::new`], except that the lock is taken here.
+    pub unsafe fn acquire(raw: &'a RawMutex, data: *mut T, deadline: Deadline) -> LockResult<Self> {
+        match raw.lock::<W>(deadline) {
+            // SAFETY: we hold the lock now; the rest is forwarded from the caller.
+            Ok(LockOutcome::Acquired) => Ok(unsafe { Self::new(raw, data, LockOutcome::Acquired) }),
+            // SAFETY: as above.
+            Ok(LockOutcome::OwnerDied) => Err(MutexError::OwnerDied(unsafe {
+                Self::new(raw, data, LockOutcome::OwnerDied)
+            })),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the lock was taken over from a dead owner and not yet marked consistent.
+    pub fn owner_died(&self) -> bool {
+        self.inconsistent
+    }
+
+    /// Declares the data repaired: unlocking then leaves a normal mutex.
+    pub fn mark_consistent(&mut self) {
+        // We hold the lock; NotOwner only if a hostile peer rewrote the word.
+        let _ = self.raw.mark_consistent();
+        self.inconsistent = false;
+    }
+
+    /// The lock this guard holds.
+    pub fn raw(&self) -> &'a RawMutex {
+        self.raw
+    }
+
+    /// Gives up the guard without unlocking (the caller unlocks `raw` itself later).
+    pub fn into_raw_parts(self) -> (&'a RawMutex, *mut T, bool) {
+        let parts = (self.raw, self.data, self.inconsistent);
+        core::mem::forget(self);
+        parts
+    }
+}
+
+impl<T: ?Sized, W: Wait> Deref for MutexGuard<'_, T, W> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: we hold the lock, so no cooperating thread or process accesses the data; it is
+        // valid, aligned ShmSafe data (constructor contract), so any bytes a hostile peer wrote still
+        // form a valid T.
+        unsafe { &*self.data }
+    }
+}
+
+impl<T: ?Sized, W: Wait> DerefMut for MutexGuard<'_, T, W> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as for `deref`; the lock gives us exclusive access.
+        unsafe { &mut *self.data }
+    }
+}
+
+impl<T: ?Sized + fmt::Debug, W: Wait> fmt::Debug for MutexGuard<'_, T, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MutexGuard")
+            .field("data", &&**self)
+            .field("owner_died", &self.inconsistent)
+            .finish()
+    }
+}
+
+impl<T: ?Sized, W: Wait> Drop for MutexGuard<'_, T, W> {
+    fn drop(&mut self) {
+        // Unlocking while inconsistent makes the mutex NOT_RECOVERABLE (RawMutex::unlock). Fails only
+        // if a hostile peer rewrote the word; never panic in drop.
+        let _ = self.raw.unlock::<W>();
+    }
+}
+
+/// A robust mutex with data `T`, in shared memory. A view: `Copy`, cheap. Python's `Lock` is
+/// `Mutex<()>`. See the module docs.
+pub struct Mutex<'a, T: ShmSafe, W: Wait = DefaultWait> {
+    pub(crate) header: &'a Header,
+    pub(crate) raw: &'a RawMutex,
+    pub(crate) data: *mut T,
+    pub(crate) _p: crate::sync::mutex::Marker<'a, T, W>,
+}
+
+impl<T: ShmSafe, W: Wait> Clone for Mutex<'_, T, W> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: ShmSafe, W: Wait> Copy for Mutex<'_, T, W> {}
+
+// SAFETY: the data is only reached through a guard, which requires holding the lock; T is ShmSafe
+// (Send + Sync plain data); the header and lock are atomics.
+unsafe impl<T: ShmSafe, W: Wait> Send for Mutex<'_, T, W> {}
+// SAFETY: as for Send.
+unsafe impl<T: ShmSafe, W: Wait> Sync for Mutex<'_, T, W> {}
+
+impl<T: ShmSafe, W: Wait> fmt::Debug for Mutex<'_, T, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mutex").field("lock", self.raw).finish()
+    }
+}
+
+/// Places a header + lock + `T` object of `kind` and returns its parts (shared by Mutex and Value).
+pub(crate) fn init_locked<'a, T: ShmSafe, W: Wait>(
+    region: Region<'a>,
+    kind: Kind,
+    flags: u32,
+    value: T,
+) -> Result<(&'a Header, &'a RawMutex, *mut T), InitError> {
+    let size = locked_data_offset::<T>().saturating_add(core::mem::size_of::<T>());
+    let mut params = ObjectParams::new(kind, size as u64).with_elem::<T>();
+    params.flags = flags;
+    let claim = Header::claim(region, &params, data_align::<T>())?;
+    let (raw, data) = locked_parts::<T>(region);
+    raw.init();
+    // SAFETY: the claim checked the region holds `size` bytes aligned to data_align::<T>(), so the
+    // data pointer is in bounds and aligned; we own the body until publish.
+    unsafe { data.write_volatile(value) };
+    let header = claim.publish::<W>();
+    Ok((header, raw, data))
+}
+
+/// Attaches to a header + lock + `T` object of `kind` with `flags`.
+pub(crate) fn attach_locked<'a, T: ShmSafe, W: Wait>(
+    region: Region<'a>,
+    kind: Kind,
+    flags: u32,
+    deadline: Deadline,
+) -> Result<(&'a Header, &'a RawMutex, *mut T), AttachError> {
+    let header = Header::attach::<W>(region, kind, deadline)?;
+    let size = locked_data_offset::<T>().saturating_add(core::mem::size_of::<T>());
+    Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
+    Header::expect(
+        "elem_align",
+        core::mem::align_of::<T>() as u64,
+        header.elem_align().into(),
+    )?;
+    Header::expect("size", size as u64, header.size())?;
+    Header::expect("flags", flags.into(), header.flags().into())?;
+    check_align(region, data_align::<T>())?;
+    let (raw, data) = locked_parts::<T>(region);
+    Ok((header, raw, data))
+}
+
+pub(crate) fn check_align(region: Region<'_>, align: usize) -> Result<(), AttachError> {
+    let offset = region.addr() % align;
+    if offset != 0 {
+        return Err(AttachError::Misaligned { align, offset });
+    }
+    Ok(())
+}
+
+/// The lock at offset 64 of a validated region of at least 80 bytes.
+pub(crate) fn lock_at(region: Region<'_>) -> &RawMutex {
+    debug_assert!(region.len() >= LOCK_OFFSET + LOCK_SIZE);
+    // SAFETY: every caller validated (claim or attach) that the region holds the header, the lock
+    // and the data, and is at least 8-aligned; RawMutex is all atomics, so any bytes are a valid value
+    // and concurrent access from other processes is not a data race.
+    unsafe { &*(region.as_ptr().add(LOCK_OFFSET) as *const RawMutex) }
+}
+
+fn locked_parts<T>(region: Region<'_>) -> (&RawMutex, *mut T) {
+    let data = region.as_ptr().wrapping_add(locked_data_offset::<T>()) as *mut T;
+    (lock_at(region), data)
+}
+
+impl<'a, T: ShmSafe, W: Wait> Mutex<'a, T, W> {
+    /// Bytes a `Mutex<T>` needs.
+    pub fn size() -> usize {
+        locked_data_offset::<T>().saturating_add(core::mem::size_of::<T>())
+    }
+
+    /// Alignment a `Mutex<T>` needs.
+    pub fn align() -> usize {
+        data_align::<T>()
+    }
+
+    /// Creates an unlocked mutex holding `value` at the start of `region` (zeroed memory).
+    pub fn init(region: Region<'a>, value: T) -> Result<Self, InitError> {
+        let (header, raw, data) = init_locked::<T, W>(region, Kind::Mutex, 0, value)?;
+        Ok(Mutex {
+            header,
+            raw,
+            data,
+            _p: PhantomData,
+        })
+    }
+
+    /// Attaches to the mutex at the start of `region`, validating kind and element type.
+    pub fn attach(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
+        let (header, raw, data) = attach_locked::<T, W>(region, Kind::Mutex, 0, deadline)?;
+        Ok(Mutex {
+            header,
+            raw,
+            data,
+            _p: PhantomData,
+        })
+    }
+
+    /// Locks, waiting as long as it takes.
+    #[doc(alias = "acquire")]
+    pub fn lock(&self) -> LockResult<MutexGuard<'a, T, W>> {
+        self.lock_until(Deadline::Never)
+    }
+
+    /// Locks if free right now (`Err(TimedOut)` if held).
+    pub fn try_lock(&self) -> LockResult<MutexGuard<'a, T, W>> {
+        self.lock_until(Deadline::Immediate)
+    }
+
+    /// Locks, giving up after `timeout` (never earlier).
+    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<MutexGuard<'a, T, W>> {
+        self.lock_until(Deadline::after::<W::Clock>(timeout))
+    }
+
+    /// Locks, giving up at `deadline`.
+    pub fn lock_until(&self, deadline: Deadline) -> LockResult<MutexGuard<'a, T, W>> {
+        // SAFETY: `data` is the validated, aligned ShmSafe slot this lock protects, valid for 'a.
+        unsafe { MutexGuard::acquire(self.raw, self.data, deadline) }
+    }
+
+    /// Whether someone holds the lock right now (stale at once).
+    pub fn is_locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
+    /// The embedded lock.
+    pub fn raw(&self) -> &'a RawMutex {
+        self.raw
+    }
+
+    /// The object header.
+    pub fn header(&self) -> &'a Header {
+        self.header
+    }
+}

@@ -1,0 +1,363 @@
+//! Shared values: [`Value`] (a `T` with its own robust lock, Python's `Value(typecode, v)`) and
+//! [`RawValue`] (no lock, Python's `RawValue`), with atomic fast paths for integers ([`AtomicValue`]).
+//!
+//! # Layout
+//! `Value<T>`: exactly the [`crate::sync::mutex`] layout, with kind `Value` and flags = [`FLAG_LOCKED`].
+//!
+//! `RawValue<T>`:
+//!
+//! | offset                          | size            | field  | written by        |
+//! |--------------------------------:|----------------:|--------|-------------------|
+//! | 0                               | 64              | header | initializer (kind `Value`, flags 0) |
+//! | `align_up(64, max(8, align_of::<T>()))` | `size_of::<T>()` | value | anyone   |
+//!
+//! # The lock and the atomic path
+//! [`Value::get_lock`], [`Value::with_lock`], [`Value::get`] and [`Value::set`] go through the lock;
+//! [`Value::load`], [`Value::store`], [`Value::fetch_add`] and [`Value::compare_exchange`] are single
+//! atomic instructions that **do not** take the lock. Each path is correct on its own. Do not mix them
+//! on one value while others may be running: a locked read-modify-write (`*g += 1`) that overlaps an
+//! atomic `fetch_add` loses one of the two updates (and in one process it is a data race). Pick one
+//! discipline per value: the lock for multi-step updates or non-integer `T`, atomics for counters.
+
+use crate::error::{AttachError, InitError};
+use crate::header::{Header, Kind, ObjectParams, HEADER_SIZE};
+use crate::region::{align_up, Region};
+use crate::sync::mutex::{attach_locked, check_align, data_align, init_locked, LockResult, MutexGuard};
+use crate::sync::raw_mutex::RawMutex;
+use crate::time::Deadline;
+use crate::wait::{DefaultWait, Wait};
+use crate::ShmSafe;
+use core::fmt;
+use core::marker::PhantomData;
+use core::sync::atomic::Ordering::SeqCst;
+use core::time::Duration;
+
+/// Header flag of `Value` / `Array` objects that carry their own lock.
+pub const FLAG_LOCKED: u32 = 1;
+
+/// Integer types with lock-free atomic operations on their shared-memory slot.
+///
+/// # Safety
+/// Implementors must perform the operations with a native atomic of the same size, on a pointer
+/// aligned to the type's size (guaranteed by the objects of this module).
+pub unsafe trait AtomicValue: ShmSafe + PartialEq {
+    /// Atomic load (SeqCst).
+    ///
+    /// # Safety
+    /// `p` is valid for reads and writes, aligned to `size_of::<Self>()`, and only accessed atomically
+    /// while others may access it.
+    unsafe fn atomic_load(p: *mut Self) -> Self;
+    /// Atomic store (SeqCst).
+    ///
+    /// # Safety
+    /// As for [`AtomicValue::atomic_load`].
+    unsafe fn atomic_store(p: *mut Self, v: Self);
+    /// Atomic wrapping add (SeqCst); returns the previous value.
+    ///
+    /// # Safety
+    /// As for [`AtomicValue::atomic_load`].
+    unsafe fn atomic_fetch_add(p: *mut Self, v: Self) -> Self;
+    /// Atomic compare-and-exchange (SeqCst); `Ok(previous)` if it was `current`, else `Err(actual)`.
+    ///
+    /// # Safety
+    /// As for [`AtomicValue::atomic_load`].
+    unsafe fn atomic_compare_exchange(p: *mut Self, current: Self, new: Self) -> Result<Self, Self>;
+}
+
+macro_rules! atomic_value {
+    ($($t:ty => $a:ty),*) => { $(
+        // SAFETY: uses the native atomic of the same size; alignment is the caller's contract.
+        unsafe impl AtomicValue for $t {
+            unsafe fn atomic_load(p: *mut Self) -> Self {
+                // SAFETY: forwarded contract: valid, aligned, accessed atomically.
+                unsafe { <$a>::from_ptr(p) }.load(SeqCst)
+            }
+            unsafe fn atomic_store(p: *mut Self, v: Self) {
+                // SAFETY: as above.
+                unsafe { <$a>::from_ptr(p) }.store(v, SeqCst)
+            }
+            unsafe fn atomic_fetch_add(p: *mut Self, v: Self) -> Self {
+                // SAFETY: as above.
+                unsafe { <$a>::from_ptr(p) }.fetch_add(v, SeqCst)
+            }
+            unsafe fn atomic_compare_exchange(p: *mut Self, c: Self, n: Self) -> Result<Self, Self> {
+                // SAFETY: as above.
+                unsafe { <$a>::from_ptr(p) }.compare_exchange(c, n, SeqCst, SeqCst)
+            }
+        }
+    )* };
+}
+
+atomic_value!(
+    u32 => core::sync::atomic::AtomicU32,
+    i32 => core::sync::atomic::AtomicI32,
+    u64 => core::sync::atomic::AtomicU64,
+    i64 => core::sync::atomic::AtomicI64,
+    usize => core::sync::atomic::AtomicUsize,
+    isize => core::sync::atomic::AtomicIsize
+);
+
+/// A `T` with its own robust lock in shared memory (Python's `multiprocessing.Value`). A view:
+/// `Copy`. See the module docs for how the lock and the atomic path interact.
+///
+/// ```
+/// use ringfork_core::sync::value::Value;
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 256]);
+/// let mut buf = Buf([0; 256]);
+/// let v = Value::<u64, DefaultWait>::init(Region::from_mut(&mut buf.0), 1).unwrap();
+/// v.with_lock(|x| *x += 1).unwrap();
+/// assert_eq!(v.fetch_add(10), 2);
+/// assert_eq!(v.get().unwrap(), 12);
+/// ```
+pub struct Value<'a, T: ShmSafe, W: Wait = DefaultWait> {
+    header: &'a Header,
+    raw: &'a RawMutex,
+    data: *mut T,
+    _p: crate::sync::mutex::Marker<'a, T, W>,
+}
+
+impl<T: ShmSafe, W: Wait> Clone for Value<'_, T, W> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: ShmSafe, W: Wait> Copy for Value<'_, T, W> {}
+// SAFETY: data reached only under the lock or atomically; T is plain ShmSafe data.
+unsafe impl<T: ShmSafe, W: Wait> Send for Value<'_, T, W> {}
+// SAFETY: as for Send.
+unsafe impl<T: ShmSafe, W: Wait> Sync for Value<'_, T, W> {}
+
+impl<T: ShmSafe, W: Wait> fmt::Debug for Value<'_, T, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Value").field("lock", self.raw).finish()
+    }
+}
+
+impl<'a, T: ShmSafe, W: Wait> Value<'a, T, W> {
+    /// Bytes a `Value<T>` needs.
+    pub fn size() -> usize {
+        crate::sync::mutex::Mutex::<T, W>::size()
+    }
+
+    /// Alignment a `Value<T>` needs.
+    pub fn align() -> usize {
+        data_align::<T>()
+    }
+
+    /// Creates a value at the start of `region` (zeroed memory).
+    pub fn init(region: Region<'a>, value: T) -> Result<Self, InitError> {
+        let (header, raw, data) = init_locked::<T, W>(region, Kind::Value, FLAG_LOCKED, value)?;
+        Ok(Value {
+            header,
+            raw,
+            data,
+            _p: PhantomData,
+        })
+    }
+
+    /// Attaches to the locked value at the start of `region`.
+    pub fn attach(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
+        let (header, raw, data) = attach_locked::<T, W>(region, Kind::Value, FLAG_LOCKED, deadline)?;
+        Ok(Value {
+            header,
+            raw,
+            data,
+            _p: PhantomData,
+        })
+    }
+
+    /// Locks the value and returns a guard that derefs to it (Python's `with v.get_lock():`).
+    #[doc(alias = "acquire")]
+    pub fn get_lock(&self) -> LockResult<MutexGuard<'a, T, W>> {
+        self.lock_until(Deadline::Never)
+    }
+
+    /// Locks, giving up after `timeout`.
+    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<MutexGuard<'a, T, W>> {
+        self.lock_until(Deadline::after::<W::Clock>(timeout))
+    }
+
+    /// Locks, giving up at `deadline`.
+    pub fn lock_until(&self, deadline: Deadline) -> LockResult<MutexGuard<'a, T, W>> {
+        // SAFETY: `data` is the validated, aligned ShmSafe slot the lock protects, valid for 'a.
+        unsafe { MutexGuard::acquire(self.raw, self.data, deadline) }
+    }
+
+    /// Runs `f` on the value under the lock. If the previous owner died, `f` does not run and the
+    /// guard comes back in [`crate::sync::mutex::MutexError::OwnerDied`] for repair.
+    pub fn with_lock<R>(
+        &self,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<R, crate::sync::MutexError<MutexGuard<'a, T, W>>> {
+        let mut g = self.get_lock()?;
+        Ok(f(&mut g))
+    }
+
+    /// A copy of the value, read under the lock (Python's `v.value`).
+    #[doc(alias = "value")]
+    pub fn get(&self) -> Result<T, crate::sync::MutexError<MutexGuard<'a, T, W>>> {
+        self.with_lock(|v| *v)
+    }
+
+    /// Replaces the value under the lock (Python's `v.value = x`).
+    pub fn set(&self, value: T) -> Result<(), crate::sync::MutexError<MutexGuard<'a, T, W>>> {
+        self.with_lock(|v| *v = value)
+    }
+
+    /// The embedded lock.
+    pub fn raw(&self) -> &'a RawMutex {
+        self.raw
+    }
+
+    /// The object header.
+    pub fn header(&self) -> &'a Header {
+        self.header
+    }
+}
+
+impl<T: AtomicValue, W: Wait> Value<'_, T, W> {
+    /// Atomic load, without the lock (see the module docs).
+    pub fn load(&self) -> T {
+        // SAFETY: `data` is valid and aligned to at least 8 (data_align) for the object's lifetime.
+        unsafe { T::atomic_load(self.data) }
+    }
+
+    /// Atomic store, without the lock.
+    pub fn store(&self, v: T) {
+        // SAFETY: as for `load`.
+        unsafe { T::atomic_store(self.data, v) }
+    }
+
+    /// Atomic wrapping add, without the lock; returns the previous value.
+    pub fn fetch_add(&self, v: T) -> T {
+        // SAFETY: as for `load`.
+        unsafe { T::atomic_fetch_add(self.data, v) }
+    }
+
+    /// Atomic compare-and-exchange, without the lock.
+    pub fn compare_exchange(&self, current: T, new: T) -> Result<T, T> {
+        // SAFETY: as for `load`.
+        unsafe { T::atomic_compare_exchange(self.data, current, new) }
+    }
+}
+
+/// A `T` in shared memory without a lock (Python's `multiprocessing.sharedctypes.RawValue`): volatile
+/// copies, plus atomics for integers. Concurrent `set`s of a `T` wider than 8 bytes can tear.
+pub struct RawValue<'a, T: ShmSafe> {
+    header: &'a Header,
+    data: *mut T,
+    _p: PhantomData<&'a T>,
+}
+
+impl<T: ShmSafe> Clone for RawValue<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: ShmSafe> Copy for RawValue<'_, T> {}
+// SAFETY: only volatile copies of ShmSafe data (a torn value is still a valid T) and atomics.
+unsafe impl<T: ShmSafe> Send for RawValue<'_, T> {}
+// SAFETY: as for Send.
+unsafe impl<T: ShmSafe> Sync for RawValue<'_, T> {}
+
+impl<T: ShmSafe + fmt::Debug> fmt::Debug for RawValue<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawValue").field("value", &self.get()).finish()
+    }
+}
+
+fn raw_offset<T>() -> usize {
+    align_up(HEADER_SIZE, data_align::<T>()).unwrap_or(usize::MAX)
+}
+
+impl<'a, T: ShmSafe> RawValue<'a, T> {
+    /// Bytes a `RawValue<T>` needs.
+    pub fn size() -> usize {
+        raw_offset::<T>().saturating_add(core::mem::size_of::<T>())
+    }
+
+    /// Alignment a `RawValue<T>` needs.
+    pub fn align() -> usize {
+        data_align::<T>()
+    }
+
+    /// Creates a value at the start of `region` (zeroed memory).
+    pub fn init<W: Wait>(region: Region<'a>, value: T) -> Result<Self, InitError> {
+        let params = ObjectParams::new(Kind::Value, Self::size() as u64).with_elem::<T>();
+        let claim = Header::claim(region, &params, Self::align())?;
+        let data = region.as_ptr().wrapping_add(raw_offset::<T>()) as *mut T;
+        // SAFETY: the claim checked size and alignment; we own the body until publish.
+        unsafe { data.write_volatile(value) };
+        let header = claim.publish::<W>();
+        Ok(RawValue {
+            header,
+            data,
+            _p: PhantomData,
+        })
+    }
+
+    /// Attaches to the lock-less value at the start of `region`.
+    pub fn attach<W: Wait>(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
+        let header = Header::attach::<W>(region, Kind::Value, deadline)?;
+        Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
+        Header::expect(
+            "elem_align",
+            core::mem::align_of::<T>() as u64,
+            header.elem_align().into(),
+        )?;
+        Header::expect("size", Self::size() as u64, header.size())?;
+        Header::expect("flags", 0, header.flags().into())?;
+        check_align(region, Self::align())?;
+        Ok(RawValue {
+            header,
+            data: region.as_ptr().wrapping_add(raw_offset::<T>()) as *mut T,
+            _p: PhantomData,
+        })
+    }
+
+    /// A volatile copy of the value.
+    #[doc(alias = "value")]
+    pub fn get(&self) -> T {
+        // SAFETY: validated, aligned slot of ShmSafe data: any bytes are a valid T.
+        unsafe { self.data.read_volatile() }
+    }
+
+    /// Overwrites the value (volatile).
+    pub fn set(&self, v: T) {
+        // SAFETY: as for `get`.
+        unsafe { self.data.write_volatile(v) }
+    }
+
+    /// The object header.
+    pub fn header(&self) -> &'a Header {
+        self.header
+    }
+}
+
+impl<T: AtomicValue> RawValue<'_, T> {
+    /// Atomic load.
+    pub fn load(&self) -> T {
+        // SAFETY: valid slot aligned to at least 8.
+        unsafe { T::atomic_load(self.data) }
+    }
+
+    /// Atomic store.
+    pub fn store(&self, v: T) {
+        // SAFETY: as for `load`.
+        unsafe { T::atomic_store(self.data, v) }
+    }
+
+    /// Atomic wrapping add; returns the previous value.
+    pub fn fetch_add(&self, v: T) -> T {
+        // SAFETY: as for `load`.
+        unsafe { T::atomic_fetch_add(self.data, v) }
+    }
+
+    /// Atomic compare-and-exchange.
+    pub fn compare_exchange(&self, current: T, new: T) -> Result<T, T> {
+        // SAFETY: as for `load`.
+        unsafe { T::atomic_compare_exchange(self.data, current, new) }
+    }
+}

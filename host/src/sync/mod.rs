@@ -1,0 +1,63 @@
+//! Synchronization primitives and shared values in shared memory, with Python-aligned names.
+//!
+//! Every type here is a thin handle over a [`ringfork_core::sync`] object placed in a
+//! [`crate::Segment`]: `new` (its own anonymous segment), `new_in(&seg, name, ..)`, `open(&seg, name)`
+//! (validated: kind, element type, parameters), and a cheap `Clone` (a segment reference plus a view)
+//! to move into a child process's closure. Guards and error types are the core ones, re-exported.
+//!
+//! Locks are owned by the *thread* that took them (the robust-lock format records its TID): unlike
+//! Python's `Lock`, a lock cannot be released by another process, and a child after `fork` does not
+//! own its parent's locks.
+
+mod identity;
+mod locks;
+mod shared;
+mod signal;
+
+pub use identity::install_identity;
+pub use locks::{Lock, Mutex, RLock, SpinLock};
+pub use ringfork_core::sync::{
+    BarrierError, CondGuard, IndexError, LockError, LockOutcome, LockResult, MutexError, MutexGuard, SemaphoreError,
+    SpinGuard, UnlockError,
+};
+pub use shared::{Array, RawArray, RawValue, Value};
+pub use signal::{Barrier, BoundedSemaphore, Condition, Event, Semaphore};
+
+use crate::handle::{attach_err, locate, place, ATTACH_TIMEOUT};
+use crate::segment::{Segment, SegmentError};
+use ringfork_core::wait::DefaultWait;
+use ringfork_core::{AttachError, Deadline, InitError, Kind, Region};
+
+/// The anonymous segment size for an object of `size` bytes aligned to `align`.
+fn anon(size: usize, align: usize) -> Result<Segment, SegmentError> {
+    install_identity();
+    Segment::anonymous(size.saturating_add(align))
+}
+
+/// Places a new object in `seg` and initializes it with `init`.
+fn create<T>(
+    seg: &Segment,
+    kind: Kind,
+    name: &str,
+    size: usize,
+    align: usize,
+    init: impl FnOnce(Region<'static>) -> Result<T, InitError>,
+) -> Result<T, SegmentError> {
+    install_identity();
+    // SAFETY: every handle stores a clone of `seg` next to the view returned here.
+    let region = unsafe { place(seg, kind, name, size, align)? };
+    init(region).map_err(SegmentError::Init)
+}
+
+/// Attaches to the object `name` in `seg` with `attach` (waiting up to [`ATTACH_TIMEOUT`]).
+fn open<T>(
+    seg: &Segment,
+    name: &str,
+    attach: impl FnOnce(Region<'static>, Deadline) -> Result<T, AttachError>,
+) -> Result<T, SegmentError> {
+    install_identity();
+    // SAFETY: every handle stores a clone of `seg` next to the view returned here.
+    let region = unsafe { locate(seg, name)? };
+    let deadline = Deadline::after::<<DefaultWait as ringfork_core::Wait>::Clock>(ATTACH_TIMEOUT);
+    attach(region, deadline).map_err(|e| attach_err(seg, e))
+}

@@ -1,0 +1,449 @@
+//! Host handles for shared values: [`Value`], [`Array`] (with a lock), [`RawValue`], [`RawArray`]
+//! (without). See [`ringfork_core::sync::value`] for how the lock and the atomic fast paths interact.
+
+use super::{anon, create, open};
+use crate::segment::{Segment, SegmentError};
+use ringfork_core::sync::{self as core_sync, AtomicValue, IndexError, LockResult, MutexError, MutexGuard};
+use ringfork_core::{InitError, Kind, ShmSafe};
+use std::fmt;
+use std::time::Duration;
+
+/// A `T` with its own robust lock (Python's `multiprocessing.Value`).
+///
+/// ```
+/// let v = ringfork::Value::new(0u64)?;
+/// v.with_lock(|x| *x += 2).unwrap(); // `with v.get_lock(): v.value += 2`
+/// v.fetch_add(1); // lock-free, for integer values
+/// assert_eq!(v.get().unwrap(), 3);
+/// # Ok::<(), ringfork::SegmentError>(())
+/// ```
+pub struct Value<T: ShmSafe> {
+    inner: core_sync::Value<'static, T>,
+    seg: Segment,
+}
+
+impl<T: ShmSafe> Clone for Value<T> {
+    fn clone(&self) -> Self {
+        Value {
+            inner: self.inner,
+            seg: self.seg.clone(),
+        }
+    }
+}
+
+impl<T: ShmSafe> fmt::Debug for Value<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl<T: ShmSafe> Value<T> {
+    /// A value in a new anonymous segment.
+    pub fn new(value: T) -> Result<Self, SegmentError> {
+        let seg = anon(core_sync::Value::<T>::size(), core_sync::Value::<T>::align())?;
+        Self::new_in(&seg, "value", value)
+    }
+
+    /// A value placed in `seg` under `name`.
+    pub fn new_in(seg: &Segment, name: &str, value: T) -> Result<Self, SegmentError> {
+        let (size, align) = (core_sync::Value::<T>::size(), core_sync::Value::<T>::align());
+        let inner = create(seg, Kind::Value, name, size, align, |r| {
+            core_sync::Value::init(r, value)
+        })?;
+        Ok(Value {
+            inner,
+            seg: seg.clone(),
+        })
+    }
+
+    /// Attaches to the value `name` in `seg` (kind, `T` and "has a lock" validated).
+    pub fn open(seg: &Segment, name: &str) -> Result<Self, SegmentError> {
+        let inner = open(seg, name, core_sync::Value::attach)?;
+        Ok(Value {
+            inner,
+            seg: seg.clone(),
+        })
+    }
+
+    /// Locks the value; the guard derefs to it.
+    #[doc(alias = "acquire")]
+    pub fn get_lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        self.inner.get_lock()
+    }
+
+    /// Locks, giving up after `timeout`.
+    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<MutexGuard<'_, T>> {
+        self.inner.lock_timeout(timeout)
+    }
+
+    /// Runs `f` under the lock (on `OwnerDied`, `f` does not run; the error carries the guard).
+    pub fn with_lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, MutexError<MutexGuard<'_, T>>> {
+        self.inner.with_lock(f)
+    }
+
+    /// A copy read under the lock (Python's `v.value`).
+    #[doc(alias = "value")]
+    pub fn get(&self) -> Result<T, MutexError<MutexGuard<'_, T>>> {
+        self.inner.get()
+    }
+
+    /// Writes under the lock (Python's `v.value = x`).
+    pub fn set(&self, value: T) -> Result<(), MutexError<MutexGuard<'_, T>>> {
+        self.inner.set(value)
+    }
+
+    /// The segment it lives in.
+    pub fn segment(&self) -> &Segment {
+        &self.seg
+    }
+}
+
+impl<T: AtomicValue> Value<T> {
+    /// Atomic load, without the lock.
+    pub fn load(&self) -> T {
+        self.inner.load()
+    }
+
+    /// Atomic store, without the lock.
+    pub fn store(&self, v: T) {
+        self.inner.store(v)
+    }
+
+    /// Atomic wrapping add, without the lock; returns the previous value.
+    pub fn fetch_add(&self, v: T) -> T {
+        self.inner.fetch_add(v)
+    }
+
+    /// Atomic compare-and-exchange, without the lock.
+    pub fn compare_exchange(&self, current: T, new: T) -> Result<T, T> {
+        self.inner.compare_exchange(current, new)
+    }
+}
+
+fn len_err() -> SegmentError {
+    SegmentError::Init(InitError::InvalidParameter {
+        name: "len",
+        reason: "the array's size overflows the address space",
+    })
+}
+
+/// `len` elements with one robust lock (Python's `multiprocessing.Array`).
+///
+/// ```
+/// let a = ringfork::Array::new(&[1i64, 2, 3])?;
+/// a.with_lock(|s| s[0] = 10).unwrap();
+/// assert_eq!(a.fetch_add(1, 5), Some(2));
+/// assert_eq!(a.to_vec().unwrap(), vec![10, 7, 3]);
+/// # Ok::<(), ringfork::SegmentError>(())
+/// ```
+pub struct Array<T: ShmSafe> {
+    inner: core_sync::Array<'static, T>,
+    seg: Segment,
+}
+
+impl<T: ShmSafe> Clone for Array<T> {
+    fn clone(&self) -> Self {
+        Array {
+            inner: self.inner,
+            seg: self.seg.clone(),
+        }
+    }
+}
+
+impl<T: ShmSafe> fmt::Debug for Array<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl<T: ShmSafe> Array<T> {
+    /// An array holding a copy of `items`, in a new anonymous segment.
+    pub fn new(items: &[T]) -> Result<Self, SegmentError> {
+        let size = core_sync::Array::<T>::size(items.len()).ok_or_else(len_err)?;
+        Self::new_in(&anon(size, core_sync::Array::<T>::align())?, "array", items)
+    }
+
+    /// An array holding a copy of `items`, placed in `seg` under `name`.
+    pub fn new_in(seg: &Segment, name: &str, items: &[T]) -> Result<Self, SegmentError> {
+        let size = core_sync::Array::<T>::size(items.len()).ok_or_else(len_err)?;
+        let align = core_sync::Array::<T>::align();
+        let inner = create(seg, Kind::Array, name, size, align, |r| {
+            core_sync::Array::init(r, items.len(), |i| items[i])
+        })?;
+        Ok(Array {
+            inner,
+            seg: seg.clone(),
+        })
+    }
+
+    /// Attaches to the array `name` in `seg`; the length comes from its header.
+    pub fn open(seg: &Segment, name: &str) -> Result<Self, SegmentError> {
+        let inner = open(seg, name, core_sync::Array::attach)?;
+        Ok(Array {
+            inner,
+            seg: seg.clone(),
+        })
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Whether it has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    /// Locks the array; the guard derefs to `[T]`.
+    #[doc(alias = "acquire")]
+    pub fn get_lock(&self) -> LockResult<MutexGuard<'_, [T]>> {
+        self.inner.get_lock()
+    }
+
+    /// Locks, giving up after `timeout`.
+    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<MutexGuard<'_, [T]>> {
+        self.inner.lock_timeout(timeout)
+    }
+
+    /// Runs `f` on the elements under the lock.
+    pub fn with_lock<R>(&self, f: impl FnOnce(&mut [T]) -> R) -> Result<R, MutexError<MutexGuard<'_, [T]>>> {
+        self.inner.with_lock(f)
+    }
+
+    /// A copy of every element, read under the lock (Python's `arr[:]`).
+    pub fn to_vec(&self) -> Result<Vec<T>, MutexError<MutexGuard<'_, [T]>>> {
+        self.inner.with_lock(|s| s.to_vec())
+    }
+
+    /// The segment it lives in.
+    pub fn segment(&self) -> &Segment {
+        &self.seg
+    }
+}
+
+impl<T: AtomicValue> Array<T> {
+    /// Atomic load of element `i`, without the lock.
+    pub fn load(&self, i: usize) -> Option<T> {
+        self.inner.load(i)
+    }
+
+    /// Atomic store to element `i`, without the lock.
+    pub fn store(&self, i: usize, v: T) -> Result<(), IndexError> {
+        self.inner.store(i, v)
+    }
+
+    /// Atomic wrapping add to element `i`, without the lock.
+    pub fn fetch_add(&self, i: usize, v: T) -> Option<T> {
+        self.inner.fetch_add(i, v)
+    }
+}
+
+/// A `T` without a lock (Python's `RawValue`).
+///
+/// ```
+/// let v = ringfork::RawValue::new(1.5f64)?;
+/// v.set(2.5);
+/// assert_eq!(v.get(), 2.5);
+/// # Ok::<(), ringfork::SegmentError>(())
+/// ```
+pub struct RawValue<T: ShmSafe> {
+    inner: core_sync::RawValue<'static, T>,
+    seg: Segment,
+}
+
+impl<T: ShmSafe> Clone for RawValue<T> {
+    fn clone(&self) -> Self {
+        RawValue {
+            inner: self.inner,
+            seg: self.seg.clone(),
+        }
+    }
+}
+
+impl<T: ShmSafe + fmt::Debug> fmt::Debug for RawValue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl<T: ShmSafe> RawValue<T> {
+    /// A value in a new anonymous segment.
+    pub fn new(value: T) -> Result<Self, SegmentError> {
+        let seg = anon(core_sync::RawValue::<T>::size(), core_sync::RawValue::<T>::align())?;
+        Self::new_in(&seg, "rawvalue", value)
+    }
+
+    /// A value placed in `seg` under `name`.
+    pub fn new_in(seg: &Segment, name: &str, value: T) -> Result<Self, SegmentError> {
+        let (size, align) = (core_sync::RawValue::<T>::size(), core_sync::RawValue::<T>::align());
+        let inner = create(seg, Kind::Value, name, size, align, |r| {
+            core_sync::RawValue::init::<ringfork_core::wait::DefaultWait>(r, value)
+        })?;
+        Ok(RawValue {
+            inner,
+            seg: seg.clone(),
+        })
+    }
+
+    /// Attaches to the lock-less value `name` in `seg`.
+    pub fn open(seg: &Segment, name: &str) -> Result<Self, SegmentError> {
+        let inner = open(
+            seg,
+            name,
+            core_sync::RawValue::attach::<ringfork_core::wait::DefaultWait>,
+        )?;
+        Ok(RawValue {
+            inner,
+            seg: seg.clone(),
+        })
+    }
+
+    /// A copy of the value.
+    #[doc(alias = "value")]
+    pub fn get(&self) -> T {
+        self.inner.get()
+    }
+
+    /// Overwrites the value.
+    pub fn set(&self, v: T) {
+        self.inner.set(v)
+    }
+
+    /// The segment it lives in.
+    pub fn segment(&self) -> &Segment {
+        &self.seg
+    }
+}
+
+impl<T: AtomicValue> RawValue<T> {
+    /// Atomic load.
+    pub fn load(&self) -> T {
+        self.inner.load()
+    }
+
+    /// Atomic store.
+    pub fn store(&self, v: T) {
+        self.inner.store(v)
+    }
+
+    /// Atomic wrapping add; returns the previous value.
+    pub fn fetch_add(&self, v: T) -> T {
+        self.inner.fetch_add(v)
+    }
+
+    /// Atomic compare-and-exchange.
+    pub fn compare_exchange(&self, current: T, new: T) -> Result<T, T> {
+        self.inner.compare_exchange(current, new)
+    }
+}
+
+/// `len` elements without a lock (Python's `RawArray`).
+///
+/// ```
+/// let a = ringfork::RawArray::new(&[0u8; 4])?;
+/// a.set(3, 9).unwrap();
+/// assert_eq!(a.get(3), Some(9));
+/// assert!(a.set(4, 1).is_err());
+/// # Ok::<(), ringfork::SegmentError>(())
+/// ```
+pub struct RawArray<T: ShmSafe> {
+    inner: core_sync::RawArray<'static, T>,
+    seg: Segment,
+}
+
+impl<T: ShmSafe> Clone for RawArray<T> {
+    fn clone(&self) -> Self {
+        RawArray {
+            inner: self.inner,
+            seg: self.seg.clone(),
+        }
+    }
+}
+
+impl<T: ShmSafe> fmt::Debug for RawArray<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl<T: ShmSafe> RawArray<T> {
+    /// An array holding a copy of `items`, in a new anonymous segment.
+    pub fn new(items: &[T]) -> Result<Self, SegmentError> {
+        let size = core_sync::RawArray::<T>::size(items.len()).ok_or_else(len_err)?;
+        Self::new_in(&anon(size, core_sync::RawArray::<T>::align())?, "rawarray", items)
+    }
+
+    /// An array holding a copy of `items`, placed in `seg` under `name`.
+    pub fn new_in(seg: &Segment, name: &str, items: &[T]) -> Result<Self, SegmentError> {
+        let size = core_sync::RawArray::<T>::size(items.len()).ok_or_else(len_err)?;
+        let align = core_sync::RawArray::<T>::align();
+        let inner = create(seg, Kind::Array, name, size, align, |r| {
+            core_sync::RawArray::init::<ringfork_core::wait::DefaultWait>(r, items.len(), |i| items[i])
+        })?;
+        Ok(RawArray {
+            inner,
+            seg: seg.clone(),
+        })
+    }
+
+    /// Attaches to the lock-less array `name` in `seg`.
+    pub fn open(seg: &Segment, name: &str) -> Result<Self, SegmentError> {
+        let inner = open(
+            seg,
+            name,
+            core_sync::RawArray::attach::<ringfork_core::wait::DefaultWait>,
+        )?;
+        Ok(RawArray {
+            inner,
+            seg: seg.clone(),
+        })
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Whether it has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    /// A copy of element `i`.
+    pub fn get(&self, i: usize) -> Option<T> {
+        self.inner.get(i)
+    }
+
+    /// Overwrites element `i`.
+    pub fn set(&self, i: usize, v: T) -> Result<(), IndexError> {
+        self.inner.set(i, v)
+    }
+
+    /// A copy of every element (unsynchronized).
+    pub fn to_vec(&self) -> Vec<T> {
+        (0..self.len()).filter_map(|i| self.inner.get(i)).collect()
+    }
+
+    /// The segment it lives in.
+    pub fn segment(&self) -> &Segment {
+        &self.seg
+    }
+}
+
+impl<T: AtomicValue> RawArray<T> {
+    /// Atomic load of element `i`.
+    pub fn load(&self, i: usize) -> Option<T> {
+        self.inner.load(i)
+    }
+
+    /// Atomic store to element `i`.
+    pub fn store(&self, i: usize, v: T) -> Result<(), IndexError> {
+        self.inner.store(i, v)
+    }
+
+    /// Atomic wrapping add to element `i`.
+    pub fn fetch_add(&self, i: usize, v: T) -> Option<T> {
+        self.inner.fetch_add(i, v)
+    }
+}
