@@ -178,3 +178,16 @@ fn queues_pipes_and_pool_queue() {
     let f = demo("poolqueue");
     assert_eq!(f["messages"], 10);
 }
+
+#[test]
+fn locks_tickets_shared_memory_and_events() {
+    let f = demo("mutex");
+    assert_eq!(f["lines"].as_array().unwrap().len(), 9);
+    let f = demo("tickets");
+    assert_eq!(f["sold"], 1);
+    assert_eq!(f["left"], 0);
+    let f = demo("sharedmem");
+    assert_eq!(f["with_lock"], f["expected"]);
+    let f = demo("event");
+    assert_eq!(f["woke"], true);
+}

@@ -17,6 +17,7 @@ mod pool;
 mod process;
 mod queues;
 mod signals;
+mod sync;
 mod threads;
 
 /// Whether demo output goes to stderr (JSON mode); inherited by forked children and pool workers.
@@ -147,6 +148,10 @@ pub fn all() -> Vec<Demo> {
         process::DAEMON,
         process::START_METHODS,
         lifecycle::NICE,
+        sync::MUTEX,
+        sync::TICKETS,
+        sync::SHAREDMEM,
+        sync::EVENT,
         queues::QUEUE,
         queues::PRODCONS,
         queues::JOINABLE,
