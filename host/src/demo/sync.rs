@@ -139,7 +139,7 @@ fn run_sharedmem(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     let arr = Array::new(&[1i64, 2, 3, 4, 5])?;
     let (n2, a2) = (num.clone(), arr.clone());
     let mut p = Process::new(move || {
-        let _ = n2.set(3.1415927);
+        let _ = n2.set(std::f64::consts::PI);
         let _ = a2.with_lock(|a| a.iter_mut().for_each(|x| *x = -*x));
     });
     p.start()?;
@@ -150,7 +150,7 @@ fn run_sharedmem(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     );
     say(format!("num.value = {v}, arr = {a:?} (changed by child {:?})", p.pid()));
     ctx.check(
-        v == 3.1415927 && a == vec![-1, -2, -3, -4, -5],
+        v == std::f64::consts::PI && a == vec![-1, -2, -3, -4, -5],
         "the parent sees the child's changes",
     );
 
