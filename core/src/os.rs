@@ -91,6 +91,8 @@ impl fmt::Display for StatError {
     }
 }
 
+impl core::error::Error for StatError {}
+
 /// Reads `/proc/<pid>/stat` (works for thread ids too).
 pub fn stat(pid: u32) -> Result<ProcStat, StatError> {
     let mut path = [0u8; 32];

@@ -4,14 +4,23 @@
 //! shared memory): shared-memory [`Segment`]s, handle types that clone across `fork`, and the tools
 //! behind the `ringfork` command. See `docs/architecture.md`.
 
+pub mod bench;
+pub mod child;
+pub mod demo;
 pub mod handle;
 pub mod pipe;
+pub mod pool;
+pub mod process;
 pub mod queue;
 pub mod segment;
 pub mod shmls;
+pub mod signal;
+pub mod stress;
 
 pub use handle::ShmCell;
 pub use pipe::{pipe, pipe_with, Connection, PipeError};
+pub use pool::{AsyncResult, Pool, PoolBuilder, PoolError};
+pub use process::{active_children, cpu_count, current_process, Process, ProcessError, StartMethod};
 pub use queue::{ByteQueue, JoinableQueue, PopError, PushError, Queue, SimpleQueue, TaskDoneError};
 pub use ringfork_core as core;
 pub use segment::{Segment, SegmentError};

@@ -6,6 +6,9 @@
 mod cli;
 
 fn main() {
+    // A child started with StartMethod::Spawn re-executes this binary: register the targets, run the
+    // child's target and exit.
+    ringfork::process::spawn_main(ringfork::demo::SPAWN_TARGETS);
     std::process::exit(match cli::run() {
         Ok(code) => code,
         Err(e) => {

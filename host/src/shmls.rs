@@ -1,7 +1,7 @@
 //! What `ringfork ls`, `ringfork clean` and `ringfork inspect` do: find ringfork's named segments in
 //! `/dev/shm`, tell which are in use, remove leaked ones, and print object headers.
 //!
-//! A segment is "ringfork's" only if its first bytes are a valid, READY [`SegmentHeader`]; anything
+//! A segment is "ringfork's" only if its first bytes are a valid, READY [`SegmentHeader`](ringfork_core::segment::SegmentHeader); anything
 //! else in `/dev/shm` is never touched. A segment is "in use" if any registered attacher is alive (or
 //! its liveness cannot be determined), or if some attacher could not be registered (registry full).
 

@@ -174,3 +174,35 @@ fn bad_arguments_get_actionable_messages() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid segment name"));
 }
+
+#[test]
+fn bench_quick_runs_and_prints_every_row() {
+    let out = ringfork()
+        .args(["bench", "--quick", "--json", "--reps", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["machine"]["cpus"].as_u64().unwrap() >= 1);
+    let rows = v["rows"].as_array().unwrap();
+    assert!(rows.len() >= 5, "{rows:?}");
+    for r in rows {
+        assert!(r["name"].as_str().is_some_and(|n| !n.is_empty()));
+        for side in ["ours", "baseline"] {
+            for k in ["name", "median", "min", "max", "unit"] {
+                assert!(!r[side][k].is_null(), "row {} lacks {side}.{k}: {r}", r["name"]);
+            }
+        }
+        assert!(r["ratio"].as_f64().is_some_and(|x| x > 0.0), "{r}");
+    }
+    // The table form prints the same rows.
+    let out = ringfork()
+        .args(["bench", "--quick", "--reps", "1", "limits"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("limits_pipe_vs_socketpair") && text.contains("ratio"),
+        "{text}"
+    );
+}

@@ -36,7 +36,10 @@ impl Case {
 const CASE_ENV: &str = "RINGFORK_TEST_CASE";
 
 /// Runs `cases` as a libtest-like binary: `main` of a `harness = false` test target calls this.
+/// Register spawn targets (`ringfork::process::register_target`) before calling it.
 pub fn run(cases: &[Case]) -> ! {
+    // A child started with StartMethod::Spawn re-executes this binary: run its target and exit.
+    ringfork::process::spawn_main_hook();
     if let Ok(name) = std::env::var(CASE_ENV) {
         run_one(cases, &name);
     }

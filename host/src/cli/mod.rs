@@ -2,7 +2,10 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
+mod demo;
 mod shm;
+mod stress;
 
 /// Result of a subcommand: the process exit code.
 pub type CmdResult = Result<i32, Box<dyn std::error::Error>>;
@@ -23,6 +26,12 @@ enum Command {
     Clean(shm::CleanArgs),
     /// Print the header of every object in a named segment.
     Inspect(shm::InspectArgs),
+    /// Run the course notes' scenarios: `demo list`, `demo all --quick`, `demo NAME`.
+    Demo(demo::DemoArgs),
+    /// Hammer a primitive with many processes, kill some at random, check invariants.
+    Stress(stress::StressArgs),
+    /// Measure our primitives against their baselines, side by side in one run.
+    Bench(bench::BenchArgs),
     /// Create or remove named segments by hand.
     #[command(subcommand)]
     Segment(shm::SegmentCmd),
@@ -36,6 +45,9 @@ pub fn run() -> CmdResult {
         Command::Clean(a) => shm::clean(a),
         Command::Inspect(a) => shm::inspect(a),
         Command::Segment(c) => shm::segment(c),
+        Command::Bench(a) => bench::bench(a),
+        Command::Demo(a) => demo::run(a),
+        Command::Stress(a) => stress::run(a),
     }
 }
 

@@ -1,0 +1,895 @@
+//! The parent's side of the pool: the shared layout, worker processes, the task table, dispatch,
+//! collection, death handling. Everything here runs in the parent, under the pool's mutex.
+
+use super::alloc::ArenaAlloc;
+use super::shared::{PoolCtl, ResultSlot, Ring, RingIdx, TaskSlot, WorkerCtl, S_CORRUPT, S_OK, S_PANICKED};
+use super::task::{make_slot, Arena, JobSpec, Key};
+use super::{worker, PoolError};
+use crate::child::{try_fork_partner, Partner};
+use crate::Segment;
+use ringfork_core::atomic::{fence, Ordering};
+use ringfork_core::header::{Header, ObjectParams, HEADER_SIZE};
+use ringfork_core::wait::{DefaultWait, Futex, Wait};
+use ringfork_core::{Deadline, Kind};
+use std::collections::VecDeque;
+use std::mem::{size_of, MaybeUninit};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long the parent parks before checking worker liveness again when no result arrives.
+pub const PARK_SLICE: Duration = Duration::from_millis(10);
+/// Yields the parent polls for results before parking.
+const PARK_YIELDS: u32 = 64;
+/// Consecutive worker deaths before any task ran that make the pool give up.
+const MAX_START_FAILURES: u32 = 5;
+
+/// Where everything is in the pool segment (computed once; identical in every worker by fork).
+#[derive(Debug, Clone)]
+pub struct Layout {
+    base: *mut u8,
+    /// Workers.
+    pub workers: usize,
+    /// Ring slots per worker (power of two).
+    pub cap: u32,
+    ctl_off: usize,
+    workers_off: usize,
+    slots_off: usize,
+    results_off: usize,
+    arena_off: usize,
+    /// Arena bytes.
+    pub arena_len: usize,
+    /// Total bytes.
+    pub total: usize,
+}
+
+// SAFETY: the layout is addresses into a shared mapping that the pool keeps alive; all access goes
+// through atomics or ring protocols.
+unsafe impl Send for Layout {}
+
+impl Layout {
+    fn compute(workers: usize, cap: u32, arena_len: usize) -> Layout {
+        let ctl_off = HEADER_SIZE.next_multiple_of(128);
+        let workers_off = ctl_off + size_of::<PoolCtl>();
+        let slots_off = (workers_off + workers * size_of::<WorkerCtl>()).next_multiple_of(128);
+        let ring = cap as usize * 128;
+        let results_off = slots_off + workers * ring;
+        let arena_off = (results_off + workers * ring).next_multiple_of(4096);
+        Layout {
+            base: std::ptr::null_mut(),
+            workers,
+            cap,
+            ctl_off,
+            workers_off,
+            slots_off,
+            results_off,
+            arena_off,
+            arena_len,
+            total: arena_off + arena_len,
+        }
+    }
+
+    fn at<T>(&self, off: usize) -> *mut T {
+        self.base.wrapping_add(off) as *mut T
+    }
+
+    /// Pool-wide words.
+    pub fn pool_ctl(&self) -> &PoolCtl {
+        // SAFETY: inside the mapping (layout computed for it), 128-aligned, all atomics.
+        unsafe { &*self.at::<PoolCtl>(self.ctl_off) }
+    }
+
+    /// Worker `i`'s control block (`i < workers`).
+    pub fn worker(&self, i: usize) -> &WorkerCtl {
+        assert!(i < self.workers);
+        // SAFETY: i is in range; inside the mapping; 128-aligned; all atomics.
+        unsafe { &*self.at::<WorkerCtl>(self.workers_off + i * size_of::<WorkerCtl>()) }
+    }
+
+    fn ring_idx(&self, i: usize, results: bool) -> &RingIdx {
+        let w = self.worker(i);
+        if results {
+            &w.results
+        } else {
+            &w.tasks
+        }
+    }
+
+    /// Worker `i`'s task ring.
+    pub fn task_ring(&self, i: usize) -> Ring<'_, TaskSlot> {
+        let slots = self.at::<TaskSlot>(self.slots_off + i * self.cap as usize * 128);
+        // SAFETY: `cap` slots for worker i lie inside the mapping by construction of the layout.
+        unsafe { Ring::new(self.ring_idx(i, false), slots, self.cap) }
+    }
+
+    /// Worker `i`'s result ring.
+    pub fn result_ring(&self, i: usize) -> Ring<'_, ResultSlot> {
+        let slots = self.at::<ResultSlot>(self.results_off + i * self.cap as usize * 128);
+        // SAFETY: as for `task_ring`.
+        unsafe { Ring::new(self.ring_idx(i, true), slots, self.cap) }
+    }
+
+    /// The arena's start.
+    pub fn arena_ptr(&self) -> *mut u8 {
+        self.at::<u8>(self.arena_off)
+    }
+}
+
+/// A callback run in the parent with a job's single result bytes or its error.
+pub type Callback = Box<dyn FnOnce(Result<&[u8], &PoolError>) + Send>;
+
+/// How a job's results are consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// One item.
+    Apply,
+    /// Ordered results (map, imap, starmap).
+    Map,
+    /// Completion order (imap_unordered).
+    Unordered,
+}
+
+struct Job {
+    spec: JobSpec,
+    total: usize,
+    done: usize,
+    results: Vec<MaybeUninit<u8>>,
+    ready: Vec<bool>,
+    /// Failed tasks as `(first item, items, error)`: errors are per task and rare, so a short list
+    /// beats a per-item slot.
+    failed: Vec<(usize, usize, PoolError)>,
+    /// Item indices in completion order (kept for imap_unordered only).
+    completed: VecDeque<usize>,
+    callback: Option<Callback>,
+    kind: JobKind,
+}
+
+impl Job {
+    fn error_of(&self, i: usize) -> Option<&PoolError> {
+        self.failed
+            .iter()
+            .find(|(f, n, _)| (*f..*f + *n).contains(&i))
+            .map(|(_, _, e)| e)
+    }
+}
+
+struct Task {
+    job: u64,
+    first: usize,
+    count: usize,
+    block: Option<(usize, usize)>,
+}
+
+/// Entries keyed by sequential ids (tasks, jobs): O(1) without hashing; freed entries at the front
+/// are dropped, so memory follows the oldest live id.
+struct Table<T> {
+    base: u64,
+    slots: VecDeque<Option<T>>,
+    live: usize,
+}
+
+impl<T> Table<T> {
+    fn new(first: u64) -> Self {
+        Table {
+            base: first,
+            slots: VecDeque::new(),
+            live: 0,
+        }
+    }
+
+    /// Inserts under the next id (which the caller must use: `base + slots.len()`).
+    fn push(&mut self, id: u64, v: T) {
+        debug_assert_eq!(id, self.base + self.slots.len() as u64);
+        self.slots.push_back(Some(v));
+        self.live += 1;
+    }
+
+    fn index(&self, id: u64) -> Option<usize> {
+        let i = usize::try_from(id.checked_sub(self.base)?).ok()?;
+        (i < self.slots.len()).then_some(i)
+    }
+
+    fn get(&self, id: u64) -> Option<&T> {
+        self.slots.get(self.index(id)?)?.as_ref()
+    }
+
+    fn get_mut(&mut self, id: u64) -> Option<&mut T> {
+        let i = self.index(id)?;
+        self.slots.get_mut(i)?.as_mut()
+    }
+
+    fn remove(&mut self, id: u64) -> Option<T> {
+        let i = self.index(id)?;
+        let v = self.slots.get_mut(i)?.take();
+        if v.is_some() {
+            self.live -= 1;
+        }
+        while matches!(self.slots.front(), Some(None)) {
+            self.slots.pop_front();
+            self.base += 1;
+        }
+        v
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    fn ids(&self) -> Vec<u64> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .map(|(i, _)| self.base + i as u64)
+            .collect()
+    }
+}
+
+struct WorkerState {
+    partner: Option<Partner>,
+    outstanding: VecDeque<u64>,
+    sent: u64,
+    /// Our last view of the worker's task-ring head (see `Ring::push_cached`).
+    head_cache: u32,
+    /// Our last view of the worker's result-ring tail (see `Ring::peek_cached`).
+    tail_cache: u32,
+}
+
+impl WorkerState {
+    fn new(partner: Option<Partner>) -> Self {
+        WorkerState {
+            partner,
+            outstanding: VecDeque::new(),
+            sent: 0,
+            head_cache: 0,
+            tail_cache: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    Closed,
+    Terminated,
+}
+
+/// The parent's pool state.
+pub struct Inner {
+    seg: Segment,
+    lay: Layout,
+    key: Key,
+    workers: Vec<WorkerState>,
+    pending: VecDeque<u64>,
+    tasks: Table<Task>,
+    jobs: Table<Job>,
+    next_task: u64,
+    next_job: u64,
+    alloc: ArenaAlloc,
+    state: State,
+    initializer: Option<Arc<dyn Fn() + Send + Sync>>,
+    maxtasks: Option<u64>,
+    started: u64,
+    start_failures: u32,
+    broken: Option<PoolError>,
+    last_check: Instant,
+    next_worker: usize,
+}
+
+// SAFETY: Inner is only used under the pool's Mutex; its raw pointers point into the segment it owns.
+unsafe impl Send for Inner {}
+
+fn os(op: &'static str, e: impl std::fmt::Display) -> PoolError {
+    PoolError::Os {
+        op,
+        message: e.to_string(),
+    }
+}
+
+impl Inner {
+    pub fn new(
+        workers: usize,
+        cap: u32,
+        arena_len: usize,
+        initializer: Option<Arc<dyn Fn() + Send + Sync>>,
+        maxtasks: Option<u64>,
+    ) -> Result<Inner, PoolError> {
+        let arena_len = arena_len.next_multiple_of(4096);
+        let mut lay = Layout::compute(workers, cap, arena_len);
+        let seg = Segment::anonymous(lay.total + 4096).map_err(|e| os("creating the pool segment", e))?;
+        let off = seg
+            .alloc(Kind::Pool, "pool", lay.total, 4096)
+            .map_err(|e| os("placing the pool", e))?;
+        // SAFETY: the handle (Inner) owns `seg` for as long as it uses the region.
+        let region = unsafe { seg.sub_region_static(off, lay.total) }.map_err(|e| os("placing the pool", e))?;
+        let mut params = ObjectParams::new(Kind::Pool, lay.total as u64);
+        params.capacity = u64::from(cap);
+        params.elem_size = workers as u32;
+        params.msg_limit = arena_len as u64;
+        let claim = Header::claim(region, &params, 4096).map_err(|e| os("initializing the pool", e))?;
+        lay.base = region.as_ptr();
+        // The body is zeroed memory: every ring empty, every flag clear.
+        claim.publish::<DefaultWait>();
+        let mut inner = Inner {
+            seg,
+            lay,
+            key: Key::new(),
+            workers: Vec::new(),
+            pending: VecDeque::new(),
+            tasks: Table::new(1),
+            jobs: Table::new(1),
+            next_task: 1,
+            next_job: 1,
+            alloc: ArenaAlloc::new(arena_len),
+            state: State::Running,
+            initializer,
+            maxtasks,
+            started: 0,
+            start_failures: 0,
+            broken: None,
+            last_check: Instant::now(),
+            next_worker: 0,
+        };
+        for i in 0..workers {
+            inner.workers.push(WorkerState::new(None));
+            inner.spawn(i)?;
+        }
+        Ok(inner)
+    }
+
+    fn spawn(&mut self, i: usize) -> Result<(), PoolError> {
+        self.lay.worker(i).reset();
+        let lay = self.lay.clone();
+        let key = self.key.clone();
+        let init = self.initializer.clone();
+        let maxtasks = self.maxtasks;
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
+        let _keep = &self.seg;
+        let partner = try_fork_partner(move || worker::worker_main(&lay, i, &key, parent, init.as_deref(), maxtasks))
+            .map_err(|e| os("fork", e))?;
+        self.workers[i] = WorkerState::new(Some(partner));
+        self.started += 1;
+        Ok(())
+    }
+
+    pub fn worker_count(&self) -> usize {
+        self.workers.len()
+    }
+
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.workers
+            .iter()
+            .filter_map(|w| w.partner.as_ref().map(|p| p.pid() as u32))
+            .collect()
+    }
+
+    pub fn workers_started(&self) -> u64 {
+        self.started
+    }
+
+    fn arena(&self) -> Arena {
+        Arena {
+            base: self.lay.arena_ptr(),
+            len: self.lay.arena_len,
+        }
+    }
+
+    /// Submits a job of `spec` cut into tasks of `chunk` items.
+    pub fn submit(
+        &mut self,
+        spec: JobSpec,
+        chunk: usize,
+        kind: JobKind,
+        callback: Option<Callback>,
+    ) -> Result<u64, PoolError> {
+        if self.state != State::Running {
+            return Err(PoolError::Closed);
+        }
+        if let Some(e) = &self.broken {
+            return Err(e.clone());
+        }
+        let total = spec.items;
+        debug_assert!(kind != JobKind::Apply || total == 1);
+        let chunk = chunk.clamp(1, u32::MAX as usize);
+        let need = spec.arena_bytes(chunk.min(total.max(1)));
+        if need > self.alloc.len() {
+            return Err(PoolError::TooLarge {
+                bytes: need,
+                arena: self.alloc.len(),
+            });
+        }
+        let id = self.next_job;
+        self.next_job += 1;
+        let res_size = spec.res_size;
+        let mut first = 0;
+        while first < total {
+            let count = chunk.min(total - first);
+            let t = self.next_task;
+            self.next_task += 1;
+            self.tasks.push(
+                t,
+                Task {
+                    job: id,
+                    first,
+                    count,
+                    block: None,
+                },
+            );
+            self.pending.push_back(t);
+            first += count;
+        }
+        self.jobs.push(
+            id,
+            Job {
+                spec,
+                total,
+                done: 0,
+                results: vec![MaybeUninit::uninit(); total * res_size],
+                ready: vec![false; total],
+                failed: Vec::new(),
+                completed: VecDeque::new(),
+                callback,
+                kind,
+            },
+        );
+        if total == 0 {
+            self.finish_job_if_done(id);
+        }
+        self.dispatch();
+        Ok(id)
+    }
+
+    /// Moves pending tasks into worker rings, least-loaded worker first, then wakes the workers that
+    /// got work and were parked.
+    fn dispatch(&mut self) {
+        let mut touched: u64 = 0; // bit per worker (first 64); others are always checked
+        let mut any = false;
+        while let Some(&t) = self.pending.front() {
+            let Some(w) = self.pick_worker() else { break };
+            let Some(task) = self.tasks.get(t) else {
+                self.pending.pop_front();
+                continue;
+            };
+            let Some(job) = self.jobs.get(task.job) else {
+                self.pending.pop_front();
+                continue;
+            };
+            let need = job.spec.arena_bytes(task.count);
+            let block = if need > 0 {
+                match task.block {
+                    Some(b) => Some(b),
+                    None => match self.alloc.alloc(need) {
+                        Some(b) => Some(b),
+                        None => break, // arena full: wait for results to free blocks
+                    },
+                }
+            } else {
+                None
+            };
+            let slot = make_slot(
+                &self.key,
+                t,
+                &job.spec,
+                task.first,
+                task.count,
+                block.map(|b| b.0 as u64),
+                self.arena(),
+            );
+            if let Some(task) = self.tasks.get_mut(t) {
+                task.block = block;
+            }
+            if !self
+                .lay
+                .task_ring(w)
+                .push_cached(slot, &mut self.workers[w].head_cache, false)
+            {
+                break;
+            }
+            self.pending.pop_front();
+            let ws = &mut self.workers[w];
+            ws.outstanding.push_back(t);
+            ws.sent += 1;
+            touched |= 1u64.checked_shl(w as u32).unwrap_or(0);
+            any = true;
+        }
+        if !any {
+            return;
+        }
+        // Dekker pairing with `worker::idle_wait`: our Release pushes, one SeqCst fence, then each
+        // worker's flag (a worker that parked after the fence re-checks its ring and sees the pushes).
+        fence(Ordering::SeqCst);
+        for w in 0..self.workers.len() {
+            if w < 64 && touched & (1 << w) == 0 {
+                continue;
+            }
+            // Ordering: Relaxed after the SeqCst fence.
+            if self.lay.worker(w).sleeping.load(Ordering::Relaxed) != 0 {
+                Futex::wake(self.lay.task_ring(w).tail_word(), 1);
+            }
+        }
+    }
+
+    fn pick_worker(&mut self) -> Option<usize> {
+        let n = self.workers.len();
+        let mut best: Option<(usize, usize)> = None;
+        for k in 0..n {
+            let i = (self.next_worker + k) % n;
+            let w = &self.workers[i];
+            if w.partner.is_none() || w.outstanding.len() >= self.lay.cap as usize {
+                continue;
+            }
+            if self.maxtasks.is_some_and(|m| w.sent >= m) {
+                continue;
+            }
+            if best.is_none_or(|(_, load)| w.outstanding.len() < load) {
+                best = Some((i, w.outstanding.len()));
+                if w.outstanding.is_empty() {
+                    break;
+                }
+            }
+        }
+        let (i, _) = best?;
+        self.next_worker = (i + 1) % n;
+        Some(i)
+    }
+
+    /// Collects every available result; returns how many.
+    fn collect(&mut self) -> usize {
+        let mut n = 0;
+        for w in 0..self.workers.len() {
+            n += self.collect_from(w);
+        }
+        n
+    }
+
+    fn collect_from(&mut self, w: usize) -> usize {
+        let mut n = 0;
+        loop {
+            let ring = self.lay.result_ring(w);
+            let Some(r) = ring.peek_cached(&mut self.workers[w].tail_cache, false) else {
+                break;
+            };
+            ring.advance();
+            n += 1;
+            // A result must answer the oldest task we gave this worker (it runs them in order).
+            let expected = self.workers[w].outstanding.front().copied();
+            if expected != Some(r.id) {
+                // A corrupted or stale slot: ignore it; the task is still owed and will be failed or
+                // redone if the worker dies.
+                continue;
+            }
+            self.workers[w].outstanding.pop_front();
+            self.start_failures = 0;
+            self.complete(r.id, Ok(&r));
+        }
+        n
+    }
+
+    /// Finishes task `t` with a result slot or an error.
+    fn complete(&mut self, t: u64, res: Result<&ResultSlot, PoolError>) {
+        let Some(task) = self.tasks.remove(t) else { return };
+        let arena = self.arena();
+        let Some(job) = self.jobs.get_mut(task.job) else {
+            return;
+        };
+        let rs = job.spec.res_size;
+        let outcome: Result<(), PoolError> = match res {
+            Ok(r) if r.status == S_OK => {
+                let bytes = task.count * rs;
+                let dst = &mut job.results[task.first * rs..task.first * rs + bytes];
+                if job.spec.res_inline(task.count) {
+                    // SAFETY: bytes <= RESULT_INLINE (res_inline), dst has `bytes` bytes.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            r.inline.as_ptr() as *const MaybeUninit<u8>,
+                            dst.as_mut_ptr(),
+                            bytes,
+                        )
+                    };
+                } else if let Some((off, _)) = task.block {
+                    let res_off = off
+                        + if job.spec.args_inline(task.count) {
+                            0
+                        } else {
+                            task.count * job.spec.arg_size
+                        };
+                    // SAFETY: the block (allocated by us inside the arena) holds the results area
+                    // at `res_off` with `bytes` bytes, written by the worker before its result.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            arena.base.add(res_off) as *const MaybeUninit<u8>,
+                            dst.as_mut_ptr(),
+                            bytes,
+                        )
+                    };
+                }
+                Ok(())
+            }
+            Ok(r) if r.status == S_PANICKED => {
+                let len = (r.len as usize).min(r.inline.len());
+                Err(PoolError::TaskPanicked {
+                    message: String::from_utf8_lossy(&r.inline[..len]).into_owned(),
+                })
+            }
+            Ok(r) if r.status == S_CORRUPT => Err(PoolError::Corrupted),
+            Ok(_) => Err(PoolError::Corrupted),
+            Err(e) => Err(e),
+        };
+        if let Some((off, size)) = task.block {
+            self.alloc.free(off, size);
+        }
+        for i in task.first..task.first + task.count {
+            job.ready[i] = true;
+            if job.kind == JobKind::Unordered {
+                job.completed.push_back(i);
+            }
+        }
+        if let Err(e) = outcome {
+            job.failed.push((task.first, task.count, e));
+        }
+        job.done += task.count;
+        self.finish_job_if_done(task.job);
+    }
+
+    fn finish_job_if_done(&mut self, id: u64) {
+        let Some(job) = self.jobs.get_mut(id) else { return };
+        if job.done < job.total {
+            return;
+        }
+        if let Some(cb) = job.callback.take() {
+            let rs = job.spec.res_size;
+            let res = match job.failed.first() {
+                Some((_, _, e)) => Err(e.clone()),
+                None => Ok(()),
+            };
+            let bytes: Vec<u8> = job.results[..rs.min(job.results.len())]
+                .iter()
+                // SAFETY: a completed OK job's result bytes were written by the worker (copied above).
+                .map(|b| unsafe { b.assume_init() })
+                .collect();
+            match res {
+                Ok(()) => cb(Ok(&bytes)),
+                Err(e) => cb(Err(&e)),
+            }
+        }
+    }
+
+    /// Checks every worker for death; handles each dead one. Returns whether any died.
+    fn check_workers(&mut self) -> bool {
+        self.last_check = Instant::now();
+        let mut any = false;
+        for w in 0..self.workers.len() {
+            let Some(st) = self.workers[w].partner.as_ref().and_then(|p| p.try_wait()) else {
+                continue;
+            };
+            any = true;
+            self.worker_died(w, st);
+        }
+        any
+    }
+
+    fn worker_died(&mut self, w: usize, status: i32) {
+        self.workers[w].partner = None;
+        // 1. Results it answered before dying count.
+        self.collect_from(w);
+        let ctl = self.lay.worker(w);
+        // Ordering: Relaxed: the worker is dead and reaped (waitpid ordered its stores before us).
+        let current = ctl.current.load(Ordering::Relaxed);
+        let completed = ctl.completed.load(Ordering::Relaxed);
+        let mut outstanding = std::mem::take(&mut self.workers[w].outstanding);
+        // 2. The oldest unanswered task was running iff `current` names it.
+        if let Some(&front) = outstanding.front() {
+            if front == current {
+                outstanding.pop_front();
+                let (signal, exit_code) = if libc::WIFSIGNALED(status) {
+                    (Some(libc::WTERMSIG(status)), None)
+                } else {
+                    (None, Some(libc::WEXITSTATUS(status)))
+                };
+                self.complete(front, Err(PoolError::WorkerDied { signal, exit_code }));
+            }
+        }
+        // 3. Everything else never started: give it to others, in order, ahead of newer work.
+        for t in outstanding.into_iter().rev() {
+            self.pending.push_front(t);
+        }
+        let retired = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+        if !retired && completed == 0 && current == 0 {
+            self.start_failures += 1;
+        }
+        if self.state == State::Terminated {
+            return;
+        }
+        if self.start_failures >= MAX_START_FAILURES {
+            self.break_pool(PoolError::WorkersFailing {
+                failures: self.start_failures,
+            });
+            return;
+        }
+        let all_done = self.state == State::Closed && self.pending.is_empty() && self.tasks.is_empty();
+        if !all_done {
+            if let Err(e) = self.spawn(w) {
+                self.break_pool(e);
+            }
+        }
+    }
+
+    fn break_pool(&mut self, e: PoolError) {
+        self.broken = Some(e.clone());
+        let ids: Vec<u64> = self.tasks.ids();
+        for t in ids {
+            self.complete(t, Err(e.clone()));
+        }
+        self.pending.clear();
+        for w in &mut self.workers {
+            w.outstanding.clear();
+        }
+    }
+
+    /// One step of progress: dispatch, collect, check liveness; parks up to `wait` if nothing happened.
+    pub fn pump(&mut self, wait: Duration) {
+        self.dispatch();
+        let got = self.collect();
+        if self.last_check.elapsed() >= PARK_SLICE {
+            self.check_workers();
+        }
+        if got > 0 || wait.is_zero() {
+            self.dispatch();
+            return;
+        }
+        self.park(wait.min(PARK_SLICE));
+        self.collect();
+        self.check_workers();
+        self.dispatch();
+    }
+
+    /// Parks until a worker publishes a result or `d` passes (Dekker pairing with the worker).
+    fn park(&self, d: Duration) {
+        // Poll first (yielding the core to the workers): with tasks outstanding, results usually
+        // arrive within microseconds, and a futex sleep/wake pair costs tens of them here.
+        let busy = self.workers.iter().any(|w| !w.outstanding.is_empty());
+        if busy {
+            for _ in 0..PARK_YIELDS {
+                if (0..self.workers.len()).any(|w| !self.lay.result_ring(w).is_empty()) {
+                    return;
+                }
+                std::thread::yield_now();
+            }
+        }
+        let ctl = self.lay.pool_ctl();
+        ctl.parent_sleeping.store(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        // Ordering: Acquire: pairs with the workers' Release increments.
+        let seq = ctl.result_seq.load(Ordering::Acquire);
+        let any = (0..self.workers.len()).any(|w| !self.lay.result_ring(w).is_empty());
+        if !any {
+            let _ = Futex::wait(&ctl.result_seq, seq, Deadline::after::<<Futex as Wait>::Clock>(d));
+        }
+        ctl.parent_sleeping.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether job `id` is complete (or unknown, i.e. already consumed).
+    pub fn job_done(&self, id: u64) -> bool {
+        self.jobs.get(id).is_none_or(|j| j.done >= j.total)
+    }
+
+    /// Item `i` of job `id`: `None` while not ready.
+    pub fn item(&self, id: u64, i: usize) -> Option<Result<Vec<u8>, PoolError>> {
+        let job = self.jobs.get(id)?;
+        if !*job.ready.get(i)? {
+            return None;
+        }
+        if let Some(e) = job.error_of(i) {
+            return Some(Err(e.clone()));
+        }
+        let rs = job.spec.res_size;
+        // SAFETY: item i is ready without error, so its result bytes were written (copied in
+        // `complete` from the worker's result).
+        Some(Ok(job.results[i * rs..(i + 1) * rs]
+            .iter()
+            .map(|b| unsafe { b.assume_init() })
+            .collect()))
+    }
+
+    /// The next item of job `id` in completion order.
+    pub fn next_completed(&mut self, id: u64) -> Option<usize> {
+        self.jobs.get_mut(id)?.completed.pop_front()
+    }
+
+    /// The job's first error, if done and failed.
+    pub fn job_error(&self, id: u64) -> Option<PoolError> {
+        let job = self.jobs.get(id)?;
+        // The lowest failing item's error, as a sequential map would have met it first.
+        job.failed
+            .iter()
+            .min_by_key(|(first, _, _)| *first)
+            .map(|(_, _, e)| e.clone())
+    }
+
+    /// Every result of a done job, as bytes.
+    pub fn job_results(&self, id: u64) -> Option<Vec<u8>> {
+        let job = self.jobs.get(id)?;
+        if job.done < job.total {
+            return None;
+        }
+        // SAFETY: every item is done; callers check `job_error` first, so all were written.
+        Some(job.results.iter().map(|b| unsafe { b.assume_init() }).collect())
+    }
+
+    /// Forgets job `id` (its results were handed out).
+    pub fn forget(&mut self, id: u64) {
+        if self.job_done(id) {
+            self.jobs.remove(id);
+        }
+    }
+
+    /// Whether the pool was terminated.
+    pub fn terminated(&self) -> bool {
+        self.state == State::Terminated
+    }
+
+    pub fn close(&mut self) {
+        if self.state == State::Running {
+            self.state = State::Closed;
+        }
+    }
+
+    /// One step of `join`: `Ok(true)` once every worker has exited and been reaped.
+    pub fn join_step(&mut self) -> Result<bool, PoolError> {
+        match self.state {
+            State::Running => return Err(PoolError::NotClosed),
+            State::Terminated => return Ok(self.workers.iter().all(|w| w.partner.is_none())),
+            State::Closed => {}
+        }
+        if !self.tasks.is_empty() {
+            self.pump(PARK_SLICE);
+            return Ok(false);
+        }
+        // Everything is done: ask every worker to stop, wake it, reap it.
+        for w in 0..self.workers.len() {
+            let ctl = self.lay.worker(w);
+            // Ordering: Release pairs with the worker's Acquire load of `stop`.
+            ctl.stop.store(1, Ordering::Release);
+            Futex::wake(self.lay.task_ring(w).tail_word(), 1);
+        }
+        for w in 0..self.workers.len() {
+            if let Some(p) = self.workers[w].partner.take() {
+                // A worker that does not stop within 5 s is killed (it is stuck in user code).
+                let _ = p.wait_timeout(Duration::from_secs(5));
+            }
+        }
+        Ok(true)
+    }
+
+    pub fn terminate(&mut self) {
+        if self.state == State::Terminated && self.workers.iter().all(|w| w.partner.is_none()) {
+            return;
+        }
+        self.state = State::Terminated;
+        for w in &self.workers {
+            if let Some(p) = &w.partner {
+                p.signal(libc::SIGTERM);
+            }
+        }
+        let grace = Instant::now() + Duration::from_millis(200);
+        for w in 0..self.workers.len() {
+            if let Some(p) = self.workers[w].partner.take() {
+                let left = grace.saturating_duration_since(Instant::now());
+                // Past the grace period, wait_timeout SIGKILLs and reaps.
+                let _ = p.wait_timeout(left);
+            }
+            self.workers[w].outstanding.clear();
+        }
+        let ids: Vec<u64> = self.tasks.ids();
+        for t in ids {
+            self.complete(t, Err(PoolError::Terminated));
+        }
+        self.pending.clear();
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}

@@ -1,0 +1,458 @@
+//! [`Pool`]: a fork-based process pool with Python's API that survives dying workers.
+//!
+//! ```
+//! use ringfork::Pool;
+//!
+//! fn square(x: u64) -> u64 { x * x }
+//!
+//! let pool = Pool::new(2)?;
+//! assert_eq!(pool.apply(square, 7)?, 49);
+//! assert_eq!(pool.map(square, 0..5u64)?, vec![0, 1, 4, 9, 16]);
+//! let r = pool.apply_async(square, 9)?;
+//! assert_eq!(r.get()?, 81);
+//! pool.close();
+//! pool.join()?;
+//! # Ok::<(), ringfork::PoolError>(())
+//! ```
+//!
+//! # Tasks are `fn` pointers and plain data
+//! As Python pickles a function by name, a task here is an `fn(A) -> R` (not a closure) with
+//! [`ShmSafe`] `A` and `R`: workers are forks of the parent, so the function's code is there, and its
+//! arguments and result travel through shared memory by value. Pass strings with
+//! [`FixedStr`](ringfork_core::payload::FixedStr)/[`FixedBytes`](ringfork_core::payload::FixedBytes),
+//! and large data through a shared `Array`/`Segment` created before the pool (workers inherit it) with
+//! the task argument naming the range to work on. Two-argument functions go through
+//! [`Pool::starmap`].
+//!
+//! # Dying workers
+//! A worker that is SIGKILLed (or crashes, or calls `exit`) in the middle of a task turns *that* task
+//! into [`PoolError::WorkerDied`]; the tasks it had queued but not started are given to other
+//! workers; a replacement worker is forked; every other task completes. (Python's `Pool` hangs
+//! forever here; `concurrent.futures` breaks the whole pool.) See `worker.rs` for the protocol.
+//!
+//! # No background threads
+//! The parent has no helper threads (forking from a multi-threaded process is unsafe in general):
+//! the pool makes progress inside its own calls — `get`, `wait`, `map`, iterating `imap`, `join`.
+//! Callbacks given to [`Pool::apply_async_with`] run in the parent, inside whichever of those calls
+//! collects the result.
+
+mod alloc;
+mod inner;
+mod results;
+pub mod shared;
+pub mod task;
+mod worker;
+
+pub use inner::Layout;
+pub use results::{AsyncResult, IMap, IMapUnordered, MapResult};
+pub use task::Pair;
+
+use inner::{Inner, JobKind};
+use ringfork_core::ShmSafe;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Why a pool call or a task failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// The task panicked; the message is the panic's (truncated to ~100 bytes).
+    TaskPanicked {
+        /// The panic message.
+        message: String,
+    },
+    /// The worker running the task died: killed by `signal`, or exited with `exit_code`.
+    WorkerDied {
+        /// The signal that killed it (e.g. 9 for SIGKILL).
+        signal: Option<i32>,
+        /// Its exit code, if it exited instead.
+        exit_code: Option<i32>,
+    },
+    /// `get_timeout`/`wait_timeout` expired first (the task goes on; ask again later).
+    Timeout,
+    /// The pool was terminated before the task finished.
+    Terminated,
+    /// A task was submitted after `close`/`terminate`.
+    Closed,
+    /// `join` was called before `close` or `terminate` (as in Python, a ValueError there).
+    NotClosed,
+    /// `successful` was asked of a result that is not ready.
+    NotReady,
+    /// `Pool::new(0)`, a zero chunk size, or another unusable parameter.
+    InvalidParameter {
+        /// Which.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A task's arguments or results do not fit the pool's data arena.
+    TooLarge {
+        /// Bytes needed by one chunk.
+        bytes: usize,
+        /// Arena size.
+        arena: usize,
+    },
+    /// Workers keep dying before running anything (e.g. the initializer panics): the pool gave up.
+    WorkersFailing {
+        /// Consecutive failed starts.
+        failures: u32,
+    },
+    /// A task slot failed validation in the worker (shared memory was corrupted); nothing ran.
+    Corrupted,
+    /// Creating the pool's segment or forking a worker failed.
+    Os {
+        /// What failed.
+        op: &'static str,
+        /// The error text (with errno).
+        message: String,
+    },
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PoolError::TaskPanicked { message } => write!(f, "task panicked: {message}"),
+            PoolError::WorkerDied { signal: Some(s), .. } => write!(
+                f,
+                "the worker running this task died from signal {s}; the pool replaced it and other tasks were not affected"
+            ),
+            PoolError::WorkerDied { exit_code, .. } => write!(
+                f,
+                "the worker running this task exited (code {}) before finishing it; a task must return, not exit",
+                exit_code.unwrap_or(-1)
+            ),
+            PoolError::Timeout => f.write_str("timed out waiting for the result (the task is still running; ask again)"),
+            PoolError::Terminated => f.write_str("the pool was terminated before the task finished"),
+            PoolError::Closed => f.write_str("the pool is closed: no new tasks after close() or terminate()"),
+            PoolError::NotClosed => f.write_str("join() needs close() or terminate() first (as in Python)"),
+            PoolError::NotReady => f.write_str("the result is not ready yet"),
+            PoolError::InvalidParameter { name, reason } => write!(f, "invalid {name}: {reason}"),
+            PoolError::TooLarge { bytes, arena } => write!(
+                f,
+                "one chunk needs {bytes} bytes of arguments and results but the pool arena has {arena}; use a smaller \
+                 chunksize or PoolBuilder::arena_size"
+            ),
+            PoolError::WorkersFailing { failures } => write!(
+                f,
+                "{failures} workers in a row died before running a task (does the initializer panic?); the pool gave up"
+            ),
+            PoolError::Corrupted => f.write_str("a task slot failed validation: the pool's shared memory was corrupted"),
+            PoolError::Os { op, message } => write!(f, "{op} failed: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for PoolError {}
+
+/// Options for a [`Pool`].
+pub struct PoolBuilder {
+    processes: usize,
+    initializer: Option<Arc<dyn Fn() + Send + Sync>>,
+    maxtasksperchild: Option<u64>,
+    ring_slots: u32,
+    arena_size: usize,
+}
+
+impl fmt::Debug for PoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("processes", &self.processes)
+            .field("maxtasksperchild", &self.maxtasksperchild)
+            .field("ring_slots", &self.ring_slots)
+            .field("arena_size", &self.arena_size)
+            .finish()
+    }
+}
+
+impl Default for PoolBuilder {
+    fn default() -> Self {
+        PoolBuilder {
+            processes: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            initializer: None,
+            maxtasksperchild: None,
+            ring_slots: 64,
+            arena_size: 16 << 20,
+        }
+    }
+}
+
+impl PoolBuilder {
+    /// Number of worker processes (default: the CPU count).
+    pub fn processes(mut self, n: usize) -> Self {
+        self.processes = n;
+        self
+    }
+
+    /// Runs once in every worker process when it starts (Python's `initializer`). Captured state is
+    /// copied into each worker by `fork`.
+    pub fn initializer(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.initializer = Some(Arc::new(f));
+        self
+    }
+
+    /// Replace a worker after it has completed `n` tasks (Python's `maxtasksperchild`).
+    pub fn maxtasksperchild(mut self, n: u64) -> Self {
+        self.maxtasksperchild = Some(n);
+        self
+    }
+
+    /// Task slots per worker (rounded up to a power of two; default 64).
+    pub fn ring_slots(mut self, n: u32) -> Self {
+        self.ring_slots = n;
+        self
+    }
+
+    /// Bytes of shared arena for arguments and results that do not fit inline (default 16 MiB).
+    pub fn arena_size(mut self, n: usize) -> Self {
+        self.arena_size = n;
+        self
+    }
+
+    /// Creates the pool and forks its workers.
+    pub fn build(self) -> Result<Pool, PoolError> {
+        if self.processes == 0 {
+            return Err(PoolError::InvalidParameter {
+                name: "processes",
+                reason: "a pool needs at least 1 worker".into(),
+            });
+        }
+        if self.processes > 1024 {
+            return Err(PoolError::InvalidParameter {
+                name: "processes",
+                reason: "more than 1024 workers".into(),
+            });
+        }
+        if self.maxtasksperchild == Some(0) {
+            return Err(PoolError::InvalidParameter {
+                name: "maxtasksperchild",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.ring_slots == 0 || self.ring_slots > 1 << 16 {
+            return Err(PoolError::InvalidParameter {
+                name: "ring_slots",
+                reason: "must be in 1..=65536".into(),
+            });
+        }
+        let inner = Inner::new(
+            self.processes,
+            self.ring_slots.next_power_of_two(),
+            self.arena_size,
+            self.initializer,
+            self.maxtasksperchild,
+        )?;
+        Ok(Pool {
+            inner: Arc::new(Mutex::new(inner)),
+        })
+    }
+}
+
+/// A pool of worker processes (Python's `multiprocessing.Pool`). See the module docs.
+pub struct Pool {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.with(|i| i.worker_count());
+        f.debug_struct("Pool").field("processes", &n).finish()
+    }
+}
+
+impl Pool {
+    /// A pool of `processes` workers (Python's `Pool(processes)`); see [`Pool::builder`] for options.
+    pub fn new(processes: usize) -> Result<Pool, PoolError> {
+        PoolBuilder::default().processes(processes).build()
+    }
+
+    /// A pool with one worker per CPU.
+    pub fn with_cpu_count() -> Result<Pool, PoolError> {
+        PoolBuilder::default().build()
+    }
+
+    /// Options: `initializer`, `maxtasksperchild`, sizes.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+
+    /// Runs `f(arg)` in a worker and waits for the result (Python's `apply`).
+    pub fn apply<A: ShmSafe, R: ShmSafe>(&self, f: fn(A) -> R, arg: A) -> Result<R, PoolError> {
+        self.apply_async(f, arg)?.get()
+    }
+
+    /// Submits `f(arg)`; the [`AsyncResult`] gives the result later (Python's `apply_async`).
+    pub fn apply_async<A: ShmSafe, R: ShmSafe>(&self, f: fn(A) -> R, arg: A) -> Result<AsyncResult<R>, PoolError> {
+        let job = self.with(|i| i.submit(task::JobSpec::new(f, &[arg]), 1, JobKind::Apply, None))?;
+        Ok(AsyncResult::new(self.inner.clone(), job))
+    }
+
+    /// [`Pool::apply_async`] with Python's `callback` / `error_callback`: exactly one of them runs in
+    /// the parent when the result is collected.
+    #[doc(alias = "callback")]
+    #[doc(alias = "error_callback")]
+    pub fn apply_async_with<A: ShmSafe, R: ShmSafe>(
+        &self,
+        f: fn(A) -> R,
+        arg: A,
+        callback: impl FnOnce(R) + Send + 'static,
+        error_callback: impl FnOnce(&PoolError) + Send + 'static,
+    ) -> Result<AsyncResult<R>, PoolError> {
+        let cb: inner::Callback = Box::new(move |res: Result<&[u8], &PoolError>| match res {
+            Ok(bytes) => callback(results::read_item::<R>(bytes, 0)),
+            Err(e) => error_callback(e),
+        });
+        let job = self.with(|i| i.submit(task::JobSpec::new(f, &[arg]), 1, JobKind::Apply, Some(cb)))?;
+        Ok(AsyncResult::new(self.inner.clone(), job))
+    }
+
+    /// `f` over every item, results in input order (Python's `map`); the first failure is returned.
+    /// Chunks are sized as Python does (`len / (4 * workers)`, rounded up).
+    pub fn map<A: ShmSafe, R: ShmSafe>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<R>, PoolError> {
+        self.map_async(f, items, None)?.get()
+    }
+
+    /// [`Pool::map`] with an explicit chunk size (`chunksize=1`: one task per item).
+    pub fn map_chunked<A: ShmSafe, R: ShmSafe>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: usize,
+    ) -> Result<Vec<R>, PoolError> {
+        self.map_async(f, items, Some(chunksize))?.get()
+    }
+
+    /// Submits a whole map; the [`MapResult`] gives the results later (Python's `map_async`).
+    pub fn map_async<A: ShmSafe, R: ShmSafe>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+    ) -> Result<MapResult<R>, PoolError> {
+        let items: Vec<A> = items.into_iter().collect();
+        let job = self.submit_items(task::JobSpec::new(f, &items), items.len(), chunksize, JobKind::Map)?;
+        Ok(MapResult::new(self.inner.clone(), job))
+    }
+
+    /// `f(a, b)` over pairs, results in order (Python's `starmap`).
+    pub fn starmap<A: ShmSafe, B: ShmSafe, R: ShmSafe>(
+        &self,
+        f: fn(A, B) -> R,
+        items: impl IntoIterator<Item = (A, B)>,
+        chunksize: Option<usize>,
+    ) -> Result<Vec<R>, PoolError> {
+        let items: Vec<Pair<A, B>> = items.into_iter().map(|(a, b)| Pair(a, b)).collect();
+        let job = self.submit_items(task::JobSpec::new2(f, &items), items.len(), chunksize, JobKind::Map)?;
+        MapResult::new(self.inner.clone(), job).get()
+    }
+
+    /// Results in input order, each as soon as it and all before it are ready (Python's `imap`).
+    pub fn imap<A: ShmSafe, R: ShmSafe>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: usize,
+    ) -> Result<IMap<R>, PoolError> {
+        let items: Vec<A> = items.into_iter().collect();
+        let job = self.submit_items(
+            task::JobSpec::new(f, &items),
+            items.len(),
+            Some(chunksize),
+            JobKind::Map,
+        )?;
+        Ok(IMap::new(self.inner.clone(), job, items.len()))
+    }
+
+    /// Results in completion order, each exactly once, as `(input index, result)` (Python's
+    /// `imap_unordered`, plus the index).
+    pub fn imap_unordered<A: ShmSafe, R: ShmSafe>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunksize: usize,
+    ) -> Result<IMapUnordered<R>, PoolError> {
+        let items: Vec<A> = items.into_iter().collect();
+        let job = self.submit_items(
+            task::JobSpec::new(f, &items),
+            items.len(),
+            Some(chunksize),
+            JobKind::Unordered,
+        )?;
+        Ok(IMapUnordered::new(self.inner.clone(), job, items.len()))
+    }
+
+    fn submit_items(
+        &self,
+        spec: task::JobSpec,
+        n: usize,
+        chunksize: Option<usize>,
+        kind: JobKind,
+    ) -> Result<u64, PoolError> {
+        let workers = self.with(|i| i.worker_count());
+        let chunk = match chunksize {
+            Some(0) => {
+                return Err(PoolError::InvalidParameter {
+                    name: "chunksize",
+                    reason: "must be at least 1".into(),
+                })
+            }
+            Some(c) => c,
+            None => n.div_ceil(workers * 4).max(1),
+        };
+        self.with(|i| i.submit(spec, chunk, kind, None))
+    }
+
+    /// No more tasks may be submitted; workers exit once everything submitted is done (Python's
+    /// `close`).
+    pub fn close(&self) {
+        self.with(|i| i.close());
+    }
+
+    /// Stops the workers now (SIGTERM, then SIGKILL after 200 ms), reaps them, and fails every
+    /// unfinished task with [`PoolError::Terminated`] (Python's `terminate`).
+    pub fn terminate(&self) {
+        self.with(|i| i.terminate());
+    }
+
+    /// Waits for the workers to exit; requires [`Pool::close`] or [`Pool::terminate`] first, as in
+    /// Python.
+    pub fn join(&self) -> Result<(), PoolError> {
+        loop {
+            match self.with(|i| i.join_step()) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Current worker pids.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.with(|i| i.worker_pids())
+    }
+
+    /// Workers forked so far (initial ones plus replacements).
+    pub fn workers_started(&self) -> u64 {
+        self.with(|i| i.workers_started())
+    }
+
+    /// How long to wait between checks of worker liveness while blocked.
+    pub const LIVENESS_SLICE: Duration = inner::PARK_SLICE;
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // Dropping the pool terminates and reaps its workers, as leaving Python's `with Pool()` block
+        // does. Results still held afterwards report `Terminated` instead of hanging.
+        self.with(|i| i.terminate());
+    }
+}

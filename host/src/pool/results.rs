@@ -1,0 +1,308 @@
+//! Handles to results that arrive later: [`AsyncResult`], [`MapResult`], [`IMap`],
+//! [`IMapUnordered`]. Waiting on any of them drives the pool (dispatch, collect, replace dead
+//! workers): the pool has no background threads.
+
+use super::inner::{Inner, PARK_SLICE};
+use super::PoolError;
+use ringfork_core::ShmSafe;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Reads item `i` of type `R` from result bytes.
+pub(crate) fn read_item<R: ShmSafe>(bytes: &[u8], i: usize) -> R {
+    let sz = std::mem::size_of::<R>();
+    assert!(bytes.len() >= (i + 1) * sz, "result bytes too short");
+    // SAFETY: bounds asserted above; R is plain data (any bytes are a valid R); unaligned read.
+    unsafe { (bytes.as_ptr().add(i * sz) as *const R).read_unaligned() }
+}
+
+fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
+    inner.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Drives the pool until `done(inner)` returns `Some`, or `timeout` passes (`None`: forever).
+fn drive<T>(
+    inner: &Mutex<Inner>,
+    timeout: Option<Duration>,
+    mut done: impl FnMut(&mut Inner) -> Option<T>,
+) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        {
+            let mut g = lock(inner);
+            if let Some(v) = done(&mut g) {
+                return Some(v);
+            }
+            let left = match timeout {
+                Some(t) => {
+                    let el = start.elapsed();
+                    if el >= t {
+                        return None;
+                    }
+                    (t - el).min(PARK_SLICE)
+                }
+                None => PARK_SLICE,
+            };
+            g.pump(left);
+            if let Some(v) = done(&mut g) {
+                return Some(v);
+            }
+        }
+        // Let other threads that share the pool take the lock between slices.
+        std::thread::yield_now();
+    }
+}
+
+/// The result of [`super::Pool::apply_async`] (Python's `AsyncResult`).
+pub struct AsyncResult<R: ShmSafe> {
+    inner: Arc<Mutex<Inner>>,
+    job: u64,
+    _r: PhantomData<fn() -> R>,
+}
+
+impl<R: ShmSafe> std::fmt::Debug for AsyncResult<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncResult").field("job", &self.job).finish()
+    }
+}
+
+impl<R: ShmSafe> AsyncResult<R> {
+    pub(crate) fn new(inner: Arc<Mutex<Inner>>, job: u64) -> Self {
+        AsyncResult {
+            inner,
+            job,
+            _r: PhantomData,
+        }
+    }
+
+    fn fetch(&self, g: &mut Inner) -> Option<Result<R, PoolError>> {
+        g.item(self.job, 0).map(|r| r.map(|b| read_item::<R>(&b, 0)))
+    }
+
+    /// Waits for the result.
+    pub fn get(&self) -> Result<R, PoolError> {
+        drive(&self.inner, None, |g| self.fetch(g)).unwrap_or(Err(PoolError::Terminated))
+    }
+
+    /// Waits at most `timeout`: [`PoolError::Timeout`] if the task has not finished by then (it goes on;
+    /// a later `get` still returns its result).
+    pub fn get_timeout(&self, timeout: Duration) -> Result<R, PoolError> {
+        drive(&self.inner, Some(timeout), |g| self.fetch(g)).unwrap_or(Err(PoolError::Timeout))
+    }
+
+    /// Waits until the result is ready.
+    pub fn wait(&self) {
+        let _ = drive(&self.inner, None, |g| g.job_done(self.job).then_some(()));
+    }
+
+    /// Waits at most `timeout`; returns whether the result is ready.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        drive(&self.inner, Some(timeout), |g| g.job_done(self.job).then_some(())).is_some()
+    }
+
+    /// Whether the result is ready (makes progress without blocking).
+    pub fn ready(&self) -> bool {
+        let mut g = lock(&self.inner);
+        g.pump(Duration::ZERO);
+        g.job_done(self.job)
+    }
+
+    /// Whether the task succeeded; [`PoolError::NotReady`] if it has not finished (Python raises
+    /// ValueError there).
+    pub fn successful(&self) -> Result<bool, PoolError> {
+        if !self.ready() {
+            return Err(PoolError::NotReady);
+        }
+        Ok(lock(&self.inner).job_error(self.job).is_none())
+    }
+}
+
+impl<R: ShmSafe> Drop for AsyncResult<R> {
+    fn drop(&mut self) {
+        lock(&self.inner).forget(self.job);
+    }
+}
+
+/// The result of [`super::Pool::map_async`].
+pub struct MapResult<R: ShmSafe> {
+    inner: Arc<Mutex<Inner>>,
+    job: u64,
+    _r: PhantomData<fn() -> R>,
+}
+
+impl<R: ShmSafe> std::fmt::Debug for MapResult<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MapResult").field("job", &self.job).finish()
+    }
+}
+
+impl<R: ShmSafe> MapResult<R> {
+    pub(crate) fn new(inner: Arc<Mutex<Inner>>, job: u64) -> Self {
+        MapResult {
+            inner,
+            job,
+            _r: PhantomData,
+        }
+    }
+
+    fn fetch(&self, g: &mut Inner) -> Option<Result<Vec<R>, PoolError>> {
+        if !g.job_done(self.job) {
+            return None;
+        }
+        if let Some(e) = g.job_error(self.job) {
+            return Some(Err(e));
+        }
+        let bytes = g.job_results(self.job)?;
+        let n = bytes.len().checked_div(std::mem::size_of::<R>()).unwrap_or(0);
+        Some(Ok((0..n).map(|i| read_item::<R>(&bytes, i)).collect()))
+    }
+
+    /// Waits for every result, in input order; the first failure if any task failed.
+    pub fn get(&self) -> Result<Vec<R>, PoolError> {
+        drive(&self.inner, None, |g| self.fetch(g)).unwrap_or(Err(PoolError::Terminated))
+    }
+
+    /// As `get`, but at most `timeout`.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<Vec<R>, PoolError> {
+        drive(&self.inner, Some(timeout), |g| self.fetch(g)).unwrap_or(Err(PoolError::Timeout))
+    }
+
+    /// Whether every result is ready.
+    pub fn ready(&self) -> bool {
+        let mut g = lock(&self.inner);
+        g.pump(Duration::ZERO);
+        g.job_done(self.job)
+    }
+}
+
+impl<R: ShmSafe> Drop for MapResult<R> {
+    fn drop(&mut self) {
+        lock(&self.inner).forget(self.job);
+    }
+}
+
+/// Ordered lazy results of [`super::Pool::imap`].
+pub struct IMap<R: ShmSafe> {
+    inner: Arc<Mutex<Inner>>,
+    job: u64,
+    next: usize,
+    total: usize,
+    _r: PhantomData<fn() -> R>,
+}
+
+impl<R: ShmSafe> std::fmt::Debug for IMap<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IMap")
+            .field("next", &self.next)
+            .field("total", &self.total)
+            .finish()
+    }
+}
+
+impl<R: ShmSafe> IMap<R> {
+    pub(crate) fn new(inner: Arc<Mutex<Inner>>, job: u64, total: usize) -> Self {
+        IMap {
+            inner,
+            job,
+            next: 0,
+            total,
+            _r: PhantomData,
+        }
+    }
+
+    /// The next result, waiting at most `timeout` (Python's `next(timeout)`).
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R, PoolError>> {
+        if self.next >= self.total {
+            return None;
+        }
+        let i = self.next;
+        let r = drive(&self.inner, Some(timeout), |g| {
+            g.item(self.job, i).map(|r| r.map(|b| read_item::<R>(&b, 0)))
+        })
+        .unwrap_or(Err(PoolError::Timeout));
+        if !matches!(r, Err(PoolError::Timeout)) {
+            self.next += 1;
+        }
+        Some(r)
+    }
+}
+
+impl<R: ShmSafe> Iterator for IMap<R> {
+    type Item = Result<R, PoolError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.total {
+            return None;
+        }
+        let i = self.next;
+        self.next += 1;
+        Some(
+            drive(&self.inner, None, |g| {
+                if g.terminated() && !g.job_done(self.job) {
+                    return Some(Err(PoolError::Terminated));
+                }
+                g.item(self.job, i).map(|r| r.map(|b| read_item::<R>(&b, 0)))
+            })
+            .unwrap_or(Err(PoolError::Terminated)),
+        )
+    }
+}
+
+impl<R: ShmSafe> Drop for IMap<R> {
+    fn drop(&mut self) {
+        lock(&self.inner).forget(self.job);
+    }
+}
+
+/// Completion-order results of [`super::Pool::imap_unordered`]: `(input index, result)`.
+pub struct IMapUnordered<R: ShmSafe> {
+    inner: Arc<Mutex<Inner>>,
+    job: u64,
+    yielded: usize,
+    total: usize,
+    _r: PhantomData<fn() -> R>,
+}
+
+impl<R: ShmSafe> std::fmt::Debug for IMapUnordered<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IMapUnordered")
+            .field("yielded", &self.yielded)
+            .field("total", &self.total)
+            .finish()
+    }
+}
+
+impl<R: ShmSafe> IMapUnordered<R> {
+    pub(crate) fn new(inner: Arc<Mutex<Inner>>, job: u64, total: usize) -> Self {
+        IMapUnordered {
+            inner,
+            job,
+            yielded: 0,
+            total,
+            _r: PhantomData,
+        }
+    }
+}
+
+impl<R: ShmSafe> Iterator for IMapUnordered<R> {
+    type Item = (usize, Result<R, PoolError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.yielded >= self.total {
+            return None;
+        }
+        self.yielded += 1;
+        drive(&self.inner, None, |g| {
+            let i = g.next_completed(self.job)?;
+            let r = g.item(self.job, i)?;
+            Some((i, r.map(|b| read_item::<R>(&b, 0))))
+        })
+    }
+}
+
+impl<R: ShmSafe> Drop for IMapUnordered<R> {
+    fn drop(&mut self) {
+        lock(&self.inner).forget(self.job);
+    }
+}

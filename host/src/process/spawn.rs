@@ -1,0 +1,408 @@
+//! [`StartMethod::Spawn`](super::StartMethod::Spawn): re-execute the current program and run a target
+//! registered by name.
+//!
+//! # How it works
+//! A closure cannot cross `exec`, so spawn runs *targets*: plain `fn(TargetArgs)` registered under a
+//! name with [`register_target`] (or [`spawn_main`]) at the top of `main`, in the parent and (because
+//! it is the same program) in the child. The parent writes a small bootstrap record (target name,
+//! process name and identity, daemon flag, parent pid, the byte-string arguments, and the fd numbers of
+//! the segments to pass) into a memfd, then runs `/proc/self/exe --ringfork-spawn-child <fd>` with
+//! [`std::process::Command`] (safe from a multi-threaded parent: between its `fork` and `exec` the
+//! child only calls async-signal-safe functions). Just before `exec`, the child clears `FD_CLOEXEC`
+//! on the bootstrap memfd and the segment fds, so exactly those cross `exec` at the same numbers.
+//! At the top of the child's `main`, [`spawn_main_hook`] sees the marker, reads and validates the
+//! record, maps the segments ([`Segment::from_fd`]), runs the target, and exits: 0 when it returns,
+//! 1 if it panicked (its message is on stderr), or whatever it passed to `std::process::exit`.
+//!
+//! ```no_run
+//! use ringfork::process::{Process, StartMethod, TargetArgs};
+//! fn worker(args: TargetArgs) {
+//!     let cell = ringfork::ShmCell::<u64>::open(&args.segments()[0], "out").unwrap();
+//!     cell.set(args.arg_str(0).unwrap().parse().unwrap());
+//! }
+//! fn main() {
+//!     ringfork::process::spawn_main(&[("worker", worker)]); // first line of main
+//!     let seg = ringfork::Segment::anonymous(4096).unwrap();
+//!     let cell = ringfork::ShmCell::new_in(&seg, "out", 0u64).unwrap();
+//!     let mut p = Process::target("worker").arg("42").segment(&seg).start_method(StartMethod::Spawn);
+//!     p.start().unwrap();
+//!     p.join().unwrap();
+//!     assert_eq!(cell.get(), 42);
+//! }
+//! ```
+
+use super::{reap, ProcessError};
+use crate::Segment;
+use std::ffi::OsStr;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::os::unix::process::CommandExt;
+use std::sync::{Mutex, MutexGuard};
+
+/// A spawn target: what a spawned (or forked, for [`Process::target`](super::Process::target))
+/// child runs.
+pub type TargetFn = fn(TargetArgs);
+
+/// What a target receives: the byte-string arguments and the segments passed by its parent, in the
+/// order they were added.
+#[derive(Debug, Default)]
+pub struct TargetArgs {
+    pub(crate) args: Vec<Vec<u8>>,
+    pub(crate) segments: Vec<Segment>,
+}
+
+impl TargetArgs {
+    /// All arguments.
+    pub fn args(&self) -> &[Vec<u8>] {
+        &self.args
+    }
+
+    /// Argument `i` as bytes.
+    pub fn arg(&self, i: usize) -> Option<&[u8]> {
+        self.args.get(i).map(Vec::as_slice)
+    }
+
+    /// Argument `i` as UTF-8 (`None` if absent or not UTF-8).
+    pub fn arg_str(&self, i: usize) -> Option<&str> {
+        self.arg(i).and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// The segments, mapped in this process.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+}
+
+static TARGETS: Mutex<Vec<(String, TargetFn)>> = Mutex::new(Vec::new());
+
+fn targets() -> MutexGuard<'static, Vec<(String, TargetFn)>> {
+    TARGETS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn fork_guard() -> MutexGuard<'static, Vec<(String, TargetFn)>> {
+    targets()
+}
+
+/// Registers `f` as the spawn target `name`. Call it at the top of `main`, before
+/// [`spawn_main_hook`], for every target, so parent and spawned child agree. Registering the same
+/// function twice is fine; another function under a taken name is [`ProcessError::DuplicateTarget`].
+pub fn register_target(name: &str, f: TargetFn) -> Result<(), ProcessError> {
+    let mut t = targets();
+    if let Some((_, g)) = t.iter().find(|(n, _)| n == name) {
+        return if *g as usize == f as usize {
+            Ok(())
+        } else {
+            Err(ProcessError::DuplicateTarget { name: name.to_owned() })
+        };
+    }
+    t.push((name.to_owned(), f));
+    Ok(())
+}
+
+pub(crate) fn lookup(name: &str) -> Option<TargetFn> {
+    targets().iter().find(|(n, _)| n == name).map(|(_, f)| *f)
+}
+
+/// Registers `targets` and then calls [`spawn_main_hook`]: the one line at the top of `main` of a
+/// program that spawns. A duplicate name prints the error and exits with status 2 (a programming
+/// error, found on the first run).
+pub fn spawn_main(targets: &[(&str, TargetFn)]) {
+    for (name, f) in targets {
+        if let Err(e) = register_target(name, *f) {
+            eprintln!("ringfork: {e}");
+            std::process::exit(2);
+        }
+    }
+    spawn_main_hook();
+}
+
+/// The argv marker of a spawned child.
+pub const SPAWN_MARKER: &str = "--ringfork-spawn-child";
+const MAGIC: &[u8; 8] = b"RFBOOT01";
+
+/// The bootstrap record a spawned child reads.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Boot {
+    pub parent_pid: u32,
+    pub daemon: bool,
+    pub target: String,
+    pub name: String,
+    pub identity: Vec<u32>,
+    pub args: Vec<Vec<u8>>,
+    pub fds: Vec<i32>,
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+impl Boot {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut o = Vec::new();
+        o.extend_from_slice(MAGIC);
+        o.extend_from_slice(&self.parent_pid.to_le_bytes());
+        o.push(self.daemon as u8);
+        put_bytes(&mut o, self.target.as_bytes());
+        put_bytes(&mut o, self.name.as_bytes());
+        o.extend_from_slice(&(self.identity.len() as u32).to_le_bytes());
+        for i in &self.identity {
+            o.extend_from_slice(&i.to_le_bytes());
+        }
+        o.extend_from_slice(&(self.args.len() as u32).to_le_bytes());
+        for a in &self.args {
+            put_bytes(&mut o, a);
+        }
+        o.extend_from_slice(&(self.fds.len() as u32).to_le_bytes());
+        for f in &self.fds {
+            o.extend_from_slice(&f.to_le_bytes());
+        }
+        o
+    }
+
+    /// Decodes a record; every length is bounded by the bytes actually present.
+    pub(crate) fn decode(b: &[u8]) -> Option<Boot> {
+        let mut c = Cursor { b, at: 0 };
+        if c.take(8)? != MAGIC {
+            return None;
+        }
+        let parent_pid = c.u32()?;
+        let daemon = c.take(1)?[0] != 0;
+        let target = String::from_utf8(c.bytes()?.to_vec()).ok()?;
+        let name = String::from_utf8(c.bytes()?.to_vec()).ok()?;
+        let n = c.count(4)?;
+        let identity = (0..n).map(|_| c.u32()).collect::<Option<Vec<_>>>()?;
+        let n = c.count(4)?;
+        let args = (0..n)
+            .map(|_| c.bytes().map(<[u8]>::to_vec))
+            .collect::<Option<Vec<_>>>()?;
+        let n = c.count(4)?;
+        let fds = (0..n).map(|_| c.u32().map(|v| v as i32)).collect::<Option<Vec<_>>>()?;
+        if c.at != b.len() {
+            return None;
+        }
+        Some(Boot {
+            parent_pid,
+            daemon,
+            target,
+            name,
+            identity,
+            args,
+            fds,
+        })
+    }
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.at.checked_add(n)?;
+        let s = self.b.get(self.at..end)?;
+        self.at = end;
+        Some(s)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    /// An element count, rejected if the remaining bytes cannot hold that many `min_size` elements.
+    fn count(&mut self, min_size: usize) -> Option<usize> {
+        let n = self.u32()? as usize;
+        (n <= (self.b.len() - self.at) / min_size).then_some(n)
+    }
+}
+
+fn spawn_err(op: &'static str) -> impl FnOnce(io::Error) -> ProcessError {
+    move |source| ProcessError::Spawn { op, source }
+}
+
+/// Starts the spawned child described by `boot` (whose `fds` are the raw fds of `segments`); `record`
+/// runs under the state lock with the child's pid. Returns the pid.
+pub(crate) fn spawn(boot: &Boot, record: impl FnOnce(&mut reap::State, u32)) -> Result<u32, ProcessError> {
+    let exe = std::env::current_exe().map_err(spawn_err("current_exe"))?;
+    let memfd = rustix::fs::memfd_create("ringfork-spawn", rustix::fs::MemfdFlags::CLOEXEC).map_err(|e| {
+        ProcessError::Spawn {
+            op: "memfd_create",
+            source: e.into(),
+        }
+    })?;
+    let file = std::fs::File::from(memfd);
+    (&file)
+        .write_all(&boot.encode())
+        .map_err(spawn_err("write bootstrap"))?;
+    let boot_fd = file.as_raw_fd();
+    let mut keep: Vec<i32> = boot.fds.clone();
+    keep.push(boot_fd);
+    let daemon = boot.daemon;
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    cmd.arg0(exe.as_os_str())
+        .arg(SPAWN_MARKER)
+        .arg(boot_fd.to_string())
+        .stdin(std::process::Stdio::null());
+    // SAFETY: the closure runs in the child between fork and exec and only makes async-signal-safe
+    // system calls (fcntl, prctl) on integers captured by value; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &keep {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if daemon && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // The state lock is held across the spawn so the child is recorded before anyone can wait for
+    // children; the exec'd child never touches this process's locks.
+    let mut st = reap::lock();
+    let child = cmd.spawn().map_err(spawn_err("exec"))?;
+    let pid = child.id();
+    // Dropping a std Child neither waits nor kills: the process layer reaps `pid` itself.
+    drop(child);
+    record(&mut st, pid);
+    drop(st);
+    drop(file);
+    Ok(pid)
+}
+
+/// The child side of spawn: call it first thing in `main` (after registering targets). In a process
+/// started by [`StartMethod::Spawn`](super::StartMethod::Spawn) it runs the target and exits, never
+/// returning; anywhere else it returns at once.
+pub fn spawn_main_hook() {
+    let mut argv = std::env::args_os();
+    let _exe = argv.next();
+    if argv.next().as_deref() != Some(OsStr::new(SPAWN_MARKER)) {
+        return;
+    }
+    let code = match run_spawned(argv.next()) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("ringfork: spawned child {}: {msg}", std::process::id());
+            1
+        }
+    };
+    let _ = std::panic::catch_unwind(reap::shutdown);
+    let _ = io::stdout().flush();
+    std::process::exit(code);
+}
+
+/// Takes ownership of an inherited fd number after checking it is open and not stdio.
+fn inherited_fd(fd: i32) -> Result<OwnedFd, String> {
+    // SAFETY: F_GETFD only queries the descriptor table.
+    if fd <= 2 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(format!(
+            "inherited fd {fd} is not open (was the program re-executed by hand?)"
+        ));
+    }
+    // SAFETY: the parent passed this fd number for us alone (it cleared FD_CLOEXEC on it just before
+    // exec); it is open (checked above) and nothing else in this fresh process owns it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Keep it from leaking into our own children.
+    // SAFETY: F_SETFD on an fd we own.
+    unsafe { libc::fcntl(owned.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    Ok(owned)
+}
+
+fn run_spawned(fd_arg: Option<std::ffi::OsString>) -> Result<i32, String> {
+    let fd: i32 = fd_arg
+        .as_deref()
+        .and_then(OsStr::to_str)
+        .and_then(|s| s.parse().ok())
+        .ok_or("missing or malformed bootstrap fd argument")?;
+    let file = std::fs::File::from(inherited_fd(fd)?);
+    let len = file.metadata().map_err(|e| format!("bootstrap: {e}"))?.len();
+    let len = usize::try_from(len).map_err(|_| "bootstrap too large")?;
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, 0)
+        .map_err(|e| format!("reading bootstrap: {e}"))?;
+    drop(file);
+    let boot = Boot::decode(&buf).ok_or("bootstrap record is malformed")?;
+    if boot.daemon && super::sys::getppid() != boot.parent_pid {
+        return Err("the parent died before this daemon child started".into());
+    }
+    {
+        let mut st = reap::lock();
+        st.name = boot.name.clone();
+        st.identity = boot.identity.clone();
+        st.daemon = boot.daemon;
+    }
+    let mut segments: Vec<Segment> = Vec::with_capacity(boot.fds.len());
+    for (i, &fd) in boot.fds.iter().enumerate() {
+        // The same segment passed twice arrives as the same fd: map it once, never own an fd twice.
+        if let Some(j) = boot.fds[..i].iter().position(|&f| f == fd) {
+            segments.push(segments[j].clone());
+            continue;
+        }
+        let owned = inherited_fd(fd)?;
+        segments.push(Segment::from_fd(owned).map_err(|e| format!("segment fd {fd}: {e}"))?);
+    }
+    let f = lookup(&boot.target).ok_or_else(|| {
+        ProcessError::UnknownTarget {
+            name: boot.target.clone(),
+        }
+        .to_string()
+    })?;
+    let args = TargetArgs {
+        args: boot.args,
+        segments,
+    };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(args)));
+    Ok(if r.is_ok() { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_round_trips_and_rejects_garbage() {
+        let b = Boot {
+            parent_pid: 77,
+            daemon: true,
+            target: "t".into(),
+            name: "Process-1:2".into(),
+            identity: vec![1, 2],
+            args: vec![b"a".to_vec(), vec![0, 255, 0], Vec::new()],
+            fds: vec![5, 9],
+        };
+        let e = b.encode();
+        assert_eq!(Boot::decode(&e), Some(b));
+        for cut in 0..e.len() {
+            assert_eq!(Boot::decode(&e[..cut]), None, "truncated at {cut}");
+        }
+        let mut huge = e.clone();
+        // Claim 2^32-1 identity entries: rejected without allocating.
+        let at = 8 + 4 + 1 + 4 + 1 + 4 + 11;
+        huge[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(Boot::decode(&huge), None);
+        let mut extra = e;
+        extra.push(0);
+        assert_eq!(Boot::decode(&extra), None);
+    }
+
+    #[test]
+    fn duplicate_targets() {
+        fn a(_: TargetArgs) {}
+        fn b(_: TargetArgs) {
+            std::hint::black_box(1);
+        }
+        register_target("dup-test", a).unwrap();
+        register_target("dup-test", a).unwrap();
+        assert!(matches!(
+            register_target("dup-test", b),
+            Err(ProcessError::DuplicateTarget { .. })
+        ));
+        assert!(lookup("dup-test").is_some());
+        assert!(lookup("nope").is_none());
+    }
+}

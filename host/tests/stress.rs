@@ -1,0 +1,87 @@
+//! A short run of every stress target, with and without random kills, as a separate process.
+
+use serde_json::Value;
+use std::process::Command;
+
+fn stress(args: &[&str]) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_ringfork"))
+        .arg("stress")
+        .args(args)
+        .output()
+        .expect("run ringfork");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let reports = v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]);
+    for r in &reports {
+        assert_eq!(r["hung"], false, "{r}");
+        assert_eq!(r["passed"], true, "{r}");
+        for (k, n) in r["violations"].as_object().unwrap() {
+            assert_eq!(n, 0, "invariant {k} violated: {r}");
+        }
+        for k in [
+            "target",
+            "procs",
+            "ops",
+            "ops_per_sec",
+            "kills",
+            "recoveries",
+            "max_detect_ms",
+        ] {
+            assert!(!r[k].is_null(), "missing {k}: {r}");
+        }
+    }
+    assert!(out.status.success());
+    reports
+}
+
+fn targets() -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_ringfork"))
+        .args(["stress", "list"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_target_passes_a_short_run() {
+    let names = targets();
+    assert!(!names.is_empty());
+    let reports = stress(&["all", "--procs", "3", "--ops", "300", "--json"]);
+    assert_eq!(reports.len(), names.len());
+    for r in &reports {
+        assert!(r["ops"].as_u64().unwrap() > 0, "{r}");
+    }
+}
+
+#[test]
+fn every_target_survives_random_kills() {
+    let reports = stress(&[
+        "all", "--procs", "4", "--ops", "300", "--kill", "2", "--seed", "7", "--json",
+    ]);
+    for r in &reports {
+        assert_eq!(r["kills"].as_u64().unwrap(), 2, "{r}");
+    }
+}
+
+#[test]
+fn bad_options_are_rejected() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ringfork"))
+        .args(["stress", "pool", "--procs", "2", "--kill", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("someone has to survive"));
+    let out = Command::new(env!("CARGO_BIN_EXE_ringfork"))
+        .args(["stress", "nosuch"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown stress target"));
+}

@@ -1,0 +1,333 @@
+//! Pool: Python's API, and survival of dying workers.
+
+use ringfork::{Pool, PoolError, Segment};
+use ringfork_core::atomic::{AtomicU64, Ordering};
+use ringfork_core::Kind;
+use ringfork_tests::harness::{run, Case};
+use ringfork_tests::util::zombie_children;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn pid_of_worker(_: u64) -> u32 {
+    std::process::id()
+}
+
+fn slow(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn panics_on_13(x: u64) -> u64 {
+    if x == 13 {
+        panic!("unlucky number {x}");
+    }
+    x
+}
+
+fn kills_self_on_42(x: u64) -> u64 {
+    if x == 42 {
+        // SAFETY: signalling our own process.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
+    x + 1
+}
+
+fn add(a: u32, b: u64) -> u64 {
+    u64::from(a) + b
+}
+
+/// A counter in shared memory (inherited by the pool's workers).
+fn counter() -> (Segment, &'static AtomicU64) {
+    let seg = Segment::anonymous(4096).unwrap();
+    let off = seg.alloc(Kind::Cell, "counter", 8, 8).unwrap();
+    let r = seg.sub_region(off, 8).unwrap();
+    // SAFETY: 8 bytes, 8-aligned, inside a mapping the test keeps alive (and leaks) until exit.
+    let c = unsafe { &*(r.as_ptr() as *const AtomicU64) };
+    (seg, c)
+}
+
+fn no_zombies() {
+    assert!(zombie_children().is_empty(), "zombies left: {:?}", zombie_children());
+}
+
+fn map_keeps_input_order_for_10000_items() {
+    let pool = Pool::new(3).unwrap();
+    let out = pool.map(square, 0..10_000u64).unwrap();
+    assert_eq!(out.len(), 10_000);
+    assert!(out.iter().enumerate().all(|(i, &v)| v == (i as u64) * (i as u64)));
+    let out1 = pool.map_chunked(square, 0..500u64, 1).unwrap();
+    assert_eq!(out1, (0..500u64).map(square).collect::<Vec<_>>());
+    // Results too large to travel inline go through the arena.
+    let big = pool.map_chunked(|x: u64| [x; 16], 0..1000u64, 50).unwrap();
+    assert!(big.iter().enumerate().all(|(i, a)| a.iter().all(|&v| v == i as u64)));
+    assert!(pool.map(square, std::iter::empty::<u64>()).unwrap().is_empty());
+    pool.close();
+    pool.join().unwrap();
+    no_zombies();
+}
+
+fn imap_and_imap_unordered_yield_everything_once() {
+    let pool = Pool::new(2).unwrap();
+    let ordered: Vec<u64> = pool.imap(square, 0..1000u64, 7).unwrap().map(|r| r.unwrap()).collect();
+    assert_eq!(ordered, (0..1000u64).map(square).collect::<Vec<_>>());
+    let mut seen = HashSet::new();
+    for (i, r) in pool.imap_unordered(square, 0..1000u64, 3).unwrap() {
+        assert_eq!(r.unwrap(), square(i as u64));
+        assert!(seen.insert(i), "index {i} yielded twice");
+    }
+    assert_eq!(seen.len(), 1000);
+    assert_eq!(
+        pool.starmap(add, (0..100u32).map(|i| (i, 1000u64)), None).unwrap()[99],
+        1099
+    );
+}
+
+fn ten_apply_async_tasks_use_at_most_three_pids() {
+    let pool = Pool::new(3).unwrap();
+    let rs: Vec<_> = (0..10).map(|i| pool.apply_async(pid_of_worker, i).unwrap()).collect();
+    let pids: HashSet<u32> = rs.iter().map(|r| r.get().unwrap()).collect();
+    assert!(!pids.is_empty() && pids.len() <= 3, "{pids:?}");
+    assert!(!pids.contains(&std::process::id()), "tasks must run in workers");
+    let workers: HashSet<u32> = pool.worker_pids().into_iter().collect();
+    assert!(pids.is_subset(&workers));
+}
+
+fn apply_blocks_and_get_timeout_then_succeeds() {
+    let pool = Pool::new(2).unwrap();
+    assert_eq!(pool.apply(square, 12).unwrap(), 144);
+    let r = pool.apply_async(slow, 600).unwrap();
+    let start = Instant::now();
+    assert_eq!(r.get_timeout(Duration::from_millis(100)), Err(PoolError::Timeout));
+    let el = start.elapsed();
+    assert!(
+        el >= Duration::from_millis(100) && el < Duration::from_secs(2),
+        "{el:?}"
+    );
+    assert!(!r.ready());
+    assert_eq!(r.successful(), Err(PoolError::NotReady));
+    assert_eq!(r.get().unwrap(), 600);
+    assert!(r.ready());
+    assert_eq!(r.successful(), Ok(true));
+    assert!(r.wait_timeout(Duration::from_millis(1)));
+}
+
+fn panicking_task_reports_its_message_and_pool_lives_on() {
+    let pool = Pool::new(2).unwrap();
+    match pool.apply(panics_on_13, 13) {
+        Err(PoolError::TaskPanicked { message }) => assert!(message.contains("unlucky number 13"), "{message}"),
+        other => panic!("expected TaskPanicked, got {other:?}"),
+    }
+    assert_eq!(pool.apply(panics_on_13, 12).unwrap(), 12);
+    // In a map, the failure is the map's result; imap gives each item its own.
+    assert!(matches!(
+        pool.map(panics_on_13, 0..50u64),
+        Err(PoolError::TaskPanicked { .. })
+    ));
+    let items: Vec<_> = pool.imap(panics_on_13, 0..20u64, 1).unwrap().collect();
+    assert!(items[13].is_err());
+    assert_eq!(items.iter().filter(|r| r.is_ok()).count(), 19);
+    // Callbacks run in the parent, exactly one of the two.
+    let (_seg, hits) = counter();
+    let r = pool
+        .apply_async_with(
+            square,
+            5,
+            move |v| {
+                hits.fetch_add(v, Ordering::SeqCst);
+            },
+            |_| panic!("error callback for a good task"),
+        )
+        .unwrap();
+    r.wait();
+    assert_eq!(hits.load(Ordering::SeqCst), 25);
+    let (_seg2, errs) = counter();
+    let r = pool.apply_async_with(
+        panics_on_13,
+        13,
+        |_| panic!("ok callback for a bad task"),
+        move |e| {
+            assert!(matches!(e, PoolError::TaskPanicked { .. }));
+            errs.fetch_add(1, Ordering::SeqCst);
+        },
+    );
+    r.unwrap().wait();
+    assert_eq!(errs.load(Ordering::SeqCst), 1);
+}
+
+fn a_killed_worker_fails_only_its_task() {
+    let pool = Pool::new(3).unwrap();
+    let before = pool.workers_started();
+    let rs: Vec<_> = (0..100u64)
+        .map(|i| pool.apply_async(kills_self_on_42, i).unwrap())
+        .collect();
+    let mut died = 0;
+    for (i, r) in rs.iter().enumerate() {
+        match r.get() {
+            Ok(v) => assert_eq!(v, i as u64 + 1),
+            Err(PoolError::WorkerDied { signal, .. }) => {
+                assert_eq!(i, 42);
+                assert_eq!(signal, Some(9));
+                died += 1;
+            }
+            Err(e) => panic!("task {i}: {e}"),
+        }
+    }
+    assert_eq!(died, 1);
+    assert!(pool.workers_started() > before, "a replacement worker was started");
+    assert_eq!(pool.worker_pids().len(), 3);
+    // The pool still works, also for a map with a dying item.
+    assert_eq!(pool.map(square, 0..100u64).unwrap()[99], 9801);
+    let m: Vec<_> = pool.imap(kills_self_on_42, 0..100u64, 1).unwrap().collect();
+    assert!(matches!(m[42], Err(PoolError::WorkerDied { signal: Some(9), .. })));
+    assert_eq!(m.iter().filter(|r| r.is_ok()).count(), 99);
+    pool.close();
+    pool.join().unwrap();
+    no_zombies();
+}
+
+fn maxtasksperchild_and_initializer() {
+    let (_seg, inits) = counter();
+    let pool = Pool::builder()
+        .processes(2)
+        .maxtasksperchild(2)
+        .initializer(move || {
+            inits.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    let mut pids = HashSet::new();
+    for i in 0..10 {
+        pids.insert(pool.apply(pid_of_worker, i).unwrap());
+    }
+    assert!(
+        pids.len() >= 5,
+        "10 tasks at 2 per child need at least 5 workers, saw {}",
+        pids.len()
+    );
+    pool.close();
+    pool.join().unwrap();
+    assert_eq!(
+        inits.load(Ordering::SeqCst),
+        pool.workers_started(),
+        "initializer runs once per worker"
+    );
+    no_zombies();
+}
+
+fn terminate_is_prompt_and_join_needs_close() {
+    let pool = Pool::new(2).unwrap();
+    assert_eq!(pool.join(), Err(PoolError::NotClosed));
+    let rs: Vec<_> = (0..4).map(|_| pool.apply_async(slow, 30_000).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let pids = pool.worker_pids();
+    let start = Instant::now();
+    pool.terminate();
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "terminate took {:?}",
+        start.elapsed()
+    );
+    pool.join().unwrap();
+    for r in &rs {
+        assert_eq!(r.get(), Err(PoolError::Terminated));
+    }
+    for p in pids {
+        assert_eq!(ringfork_core::os::pid_exists(p), ringfork_core::os::Liveness::Dead);
+    }
+    assert_eq!(pool.apply_async(square, 1).unwrap_err(), PoolError::Closed);
+    no_zombies();
+}
+
+fn bad_parameters_are_typed_errors() {
+    assert!(matches!(
+        Pool::new(0),
+        Err(PoolError::InvalidParameter { name: "processes", .. })
+    ));
+    assert!(matches!(
+        Pool::builder().maxtasksperchild(0).build(),
+        Err(PoolError::InvalidParameter { .. })
+    ));
+    let pool = Pool::builder().processes(1).arena_size(4096).build().unwrap();
+    assert!(matches!(
+        pool.map_chunked(square, 0..10u64, 0),
+        Err(PoolError::InvalidParameter { name: "chunksize", .. })
+    ));
+    assert!(matches!(
+        pool.map_chunked(|x: u64| [x; 64], 0..100u64, 100),
+        Err(PoolError::TooLarge { .. })
+    ));
+    drop(pool);
+    no_zombies();
+}
+
+fn dropping_the_pool_reaps_every_worker() {
+    let pool = Pool::new(3).unwrap();
+    let pids = pool.worker_pids();
+    let r = pool.apply_async(slow, 10_000).unwrap();
+    drop(pool);
+    assert_eq!(r.get(), Err(PoolError::Terminated));
+    for p in pids {
+        assert_eq!(ringfork_core::os::pid_exists(p), ringfork_core::os::Liveness::Dead);
+    }
+    no_zombies();
+}
+
+fn worker_death_is_detected_even_with_sigchld_ignored() {
+    // SAFETY: setting a signal disposition; this case runs alone in its own process.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    let pool = Pool::new(2).unwrap();
+    assert!(matches!(
+        pool.apply(kills_self_on_42, 42),
+        Err(PoolError::WorkerDied { .. })
+    ));
+    assert_eq!(pool.apply(kills_self_on_42, 1).unwrap(), 2);
+    pool.close();
+    pool.join().unwrap();
+}
+
+fn main() {
+    run(&[
+        Case::new(
+            "map_keeps_input_order_for_10000_items",
+            map_keeps_input_order_for_10000_items,
+        ),
+        Case::new(
+            "imap_and_imap_unordered_yield_everything_once",
+            imap_and_imap_unordered_yield_everything_once,
+        ),
+        Case::new(
+            "ten_apply_async_tasks_use_at_most_three_pids",
+            ten_apply_async_tasks_use_at_most_three_pids,
+        ),
+        Case::new(
+            "apply_blocks_and_get_timeout_then_succeeds",
+            apply_blocks_and_get_timeout_then_succeeds,
+        ),
+        Case::new(
+            "panicking_task_reports_its_message_and_pool_lives_on",
+            panicking_task_reports_its_message_and_pool_lives_on,
+        ),
+        Case::new(
+            "a_killed_worker_fails_only_its_task",
+            a_killed_worker_fails_only_its_task,
+        ),
+        Case::new("maxtasksperchild_and_initializer", maxtasksperchild_and_initializer),
+        Case::new(
+            "terminate_is_prompt_and_join_needs_close",
+            terminate_is_prompt_and_join_needs_close,
+        ),
+        Case::new("bad_parameters_are_typed_errors", bad_parameters_are_typed_errors),
+        Case::new(
+            "dropping_the_pool_reaps_every_worker",
+            dropping_the_pool_reaps_every_worker,
+        ),
+        Case::new(
+            "worker_death_is_detected_even_with_sigchld_ignored",
+            worker_death_is_detected_even_with_sigchld_ignored,
+        ),
+    ]);
+}
