@@ -6,6 +6,7 @@
 
 pub mod baseline;
 pub mod harness;
+pub mod queue;
 pub mod rows;
 
 pub use harness::{run, BenchOpts, Report, Row, Stat};

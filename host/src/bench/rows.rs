@@ -13,7 +13,11 @@ pub type Group = (&'static str, fn(&BenchOpts) -> Vec<Row>);
 
 /// Every row group, in run order.
 pub fn all() -> Vec<Group> {
-    vec![("wait_pingpong", wait_pingpong), ("limits", limits)]
+    vec![
+        ("wait_pingpong", wait_pingpong),
+        ("limits", limits),
+        ("queues", super::queue::queues),
+    ]
 }
 
 /// Rows against Python's `multiprocessing` (run with `--python`).
