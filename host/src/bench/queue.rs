@@ -192,7 +192,7 @@ fn pipe_rate(size: usize, msgs: u64) -> f64 {
     let child = fork_partner(None, move || {
         let mut buf = Vec::with_capacity(size);
         for _ in 0..msgs {
-            if r.recv_bytes_into(&mut buf).map_or(true, |n| n != size) {
+            if r.recv_bytes_into(&mut buf) != Ok(size) {
                 panic!("short message");
             }
         }
