@@ -36,6 +36,10 @@ use crate::time::{Clock, Deadline};
 use crate::wait::Wait;
 use core::time::Duration;
 
+/// Re-checks of the condition (one spin-loop hint apart, a few microseconds in all) a waiter makes
+/// before it registers as a sleeper.
+pub const PRE_SPIN: u32 = 50;
+
 /// How long a blocked waiter sleeps before it re-checks the other side's liveness.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -122,6 +126,14 @@ impl Signal {
             }
             if deadline == Deadline::Immediate || deadline.expired::<W::Clock>() {
                 return ready().ok_or(timed_out);
+            }
+            // Spin a little *before* registering as a sleeper: while registered, every commit on the
+            // other side pays a wake system call, so the cheap phase must come first.
+            for _ in 0..PRE_SPIN {
+                crate::atomic::spin_hint();
+                if let Some(r) = ready() {
+                    return Ok(r);
+                }
             }
             // Ordering: Acquire pairs with the Release bump; the snapshot must precede the re-check.
             let seq = self.seq.load(Ordering::Acquire);
