@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 pub mod pool;
 pub mod queue;
+pub mod sync;
 pub mod targets;
 
 /// Options from the command line.

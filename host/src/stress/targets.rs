@@ -4,5 +4,12 @@ use super::Target;
 
 /// Every target, in the order `stress all` runs them.
 pub fn all() -> Vec<Target> {
-    vec![("queue", super::queue::run), ("pool", super::pool::run)]
+    vec![
+        ("mutex", super::sync::mutex),
+        ("semaphore", super::sync::semaphore),
+        ("value", super::sync::value),
+        ("barrier", super::sync::barrier),
+        ("queue", super::queue::run),
+        ("pool", super::pool::run),
+    ]
 }

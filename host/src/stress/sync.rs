@@ -1,0 +1,398 @@
+//! Stress targets for the synchronization primitives: `mutex`, `semaphore`, `value`, `barrier`.
+//!
+//! Each forks `procs` participants through [`supervise`], which SIGKILLs `--kill` of them at seeded
+//! random moments (recording when, in shared memory, so a survivor can time its detection), reaps
+//! them, and fires the watchdog if the run would hang.
+
+use super::{Killer, StressOpts, StressReport};
+use crate::child::{try_fork_partner, Partner};
+use crate::{Barrier, Mutex, RawValue, Segment, Semaphore, Value};
+use ringfork_core::atomic::{AtomicU64, Ordering};
+use ringfork_core::sync::mutex::MutexError;
+use ringfork_core::time::{Clock, OsClock};
+use ringfork_core::Kind;
+use std::time::{Duration, Instant};
+
+/// How often participants report progress.
+const PROGRESS_EVERY: u64 = 64;
+
+fn now_ns() -> u64 {
+    OsClock::now().map(|i| i.0).unwrap_or(0)
+}
+
+/// A few shared u64 counters (violations, recoveries, detection times, the last kill's time).
+#[derive(Clone)]
+struct Counters {
+    seg: Segment,
+}
+
+impl Counters {
+    const VIOL: usize = 0;
+    const RECOVER: usize = 1;
+    const DETECT_NS: usize = 2;
+    const LAST_KILL_NS: usize = 3;
+    const DONE: usize = 4;
+    /// Operations done so far, bumped by participants every `PROGRESS_EVERY` operations: kills are
+    /// planned by progress, not by time, so they land mid-run however fast the machine is.
+    const PROGRESS: usize = 5;
+    const N: usize = 8;
+
+    fn new() -> Result<Counters, crate::SegmentError> {
+        let seg = Segment::anonymous(4096)?;
+        seg.alloc(Kind::Cell, "counters", Self::N * 8, 64)?;
+        Ok(Counters { seg })
+    }
+
+    fn get(&self, i: usize) -> &AtomicU64 {
+        let e = self.seg.find("counters").expect("counters");
+        let r = self
+            .seg
+            .sub_region(e.offset + i.min(Self::N - 1) * 8, 8)
+            .expect("in bounds");
+        // SAFETY: 8 bytes inside the live mapping, 8-aligned; only accessed atomically.
+        unsafe { &*(r.as_ptr() as *const AtomicU64) }
+    }
+
+    fn clone_view(&self) -> Counters {
+        Counters { seg: self.seg.clone() }
+    }
+}
+
+/// Forks `n` participants running `body(i)`, kills per the options, reaps all; returns the
+/// participants that were killed.
+fn supervise(o: &StressOpts, rep: &mut StressReport, c: &Counters, n: usize, body: impl Fn(usize) + Clone) -> usize {
+    supervise_with(o, rep, c, n, body, &|| None)
+}
+
+/// [`supervise`], with `prefer` naming a victim to kill when one is due (e.g. the lock's current
+/// owner), if it is a live participant; otherwise a random live participant dies.
+fn supervise_with(
+    o: &StressOpts,
+    rep: &mut StressReport,
+    c: &Counters,
+    n: usize,
+    body: impl Fn(usize) + Clone,
+    prefer: &dyn Fn() -> Option<u32>,
+) -> usize {
+    let start = Instant::now();
+    let mut kids: Vec<Partner> = Vec::new();
+    for i in 0..n {
+        let b = body.clone();
+        match try_fork_partner(move || b(i)) {
+            Ok(k) => kids.push(k),
+            Err(e) => rep.notes.push(format!("fork failed: {e}")),
+        }
+    }
+    // Kill points: with --duration, moments in time; otherwise fractions (5%..70%) of the total work.
+    let total = o.ops.saturating_mul(n as u64);
+    let mut killer = Killer::new(o.seed, o.kill, o.duration.unwrap_or(Duration::from_millis(1)));
+    let mut rng = super::Rng::new(o.seed ^ 0x5EED);
+    let mut points: Vec<u64> = (0..o.kill)
+        .map(|_| total / 20 + rng.below((total * 13 / 20).max(1)))
+        .collect();
+    points.sort_unstable_by(|a, b| b.cmp(a));
+    let deadline = start + super::watchdog(o);
+    let mut done = vec![false; kids.len()];
+    let mut killed = 0;
+    loop {
+        for (i, k) in kids.iter().enumerate() {
+            if !done[i] {
+                if let Some(st) = k.try_wait() {
+                    done[i] = true;
+                    if libc::WIFEXITED(st) && libc::WEXITSTATUS(st) != 0 {
+                        rep.notes
+                            .push(format!("participant {} exited with {}", k.pid(), libc::WEXITSTATUS(st)));
+                        rep.violate("participant_failed", 1);
+                    }
+                }
+            }
+        }
+        let due = if o.duration.is_some() {
+            killer.is_due()
+        } else {
+            points
+                .last()
+                .is_some_and(|&p| c.get(Counters::PROGRESS).load(Ordering::SeqCst) >= p)
+        };
+        if due {
+            points.pop();
+            let live: Vec<libc::pid_t> = kids
+                .iter()
+                .zip(&done)
+                .filter(|(_, d)| !**d)
+                .map(|(k, _)| k.pid())
+                .collect();
+            if !live.is_empty() {
+                let preferred = prefer().map(|p| p as libc::pid_t).filter(|p| live.contains(p));
+                let victim = preferred.unwrap_or(live[rng.below(live.len() as u64) as usize]);
+                // Record the kill time first, so the detector never sees a kill from the future.
+                c.get(Counters::LAST_KILL_NS).store(now_ns(), Ordering::SeqCst);
+                // SAFETY: kill(2) on a child's pid; no memory effects.
+                unsafe { libc::kill(victim, libc::SIGKILL) };
+                if o.duration.is_some() {
+                    let _ = killer.tick_pids(&[]);
+                }
+                rep.kills += 1;
+                killed += 1;
+            }
+        }
+        if done.iter().all(|d| *d) {
+            break;
+        }
+        if Instant::now() > deadline {
+            rep.hung = true;
+            rep.notes
+                .push("watchdog: participants still running; killed them".into());
+            for (k, d) in kids.iter().zip(&done) {
+                if !*d {
+                    k.signal(libc::SIGKILL);
+                    let _ = k.wait_timeout(Duration::from_secs(2));
+                }
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    rep.seconds = start.elapsed().as_secs_f64();
+    killed
+}
+
+fn finish(rep: &mut StressReport, c: &Counters) {
+    rep.recoveries = c.get(Counters::RECOVER).load(Ordering::SeqCst);
+    rep.max_detect_ms = c.get(Counters::DETECT_NS).load(Ordering::SeqCst) as f64 / 1e6;
+    if rep.hung {
+        rep.violate("completed", 1);
+    }
+}
+
+/// `mutex`: critical sections with an "occupied" flag and a counter inside `Mutex<[u64; 2]>`.
+/// A participant killed inside its critical section leaves the lock to a survivor, which gets
+/// `OwnerDied`, repairs the flag, marks the data consistent, and times the detection.
+pub fn mutex(o: &StressOpts) -> StressReport {
+    let mut rep = StressReport::new("mutex", o.procs, &["mutual_exclusion", "counter_total", "completed"]);
+    let (Ok(m), Ok(c)) = (Mutex::new([0u64; 2]), Counters::new()) else {
+        rep.violate("completed", 1);
+        return rep;
+    };
+    let ops = o.ops;
+    let deadline = o.duration;
+    let cv = c.clone_view();
+    let m2 = m.clone();
+    let m3 = m.clone();
+    // Kill the lock's holder when one is due: that is the case robustness is about.
+    let prefer = move || m3.raw().owner_tid();
+    supervise_with(
+        o,
+        &mut rep,
+        &c,
+        o.procs,
+        move |_| {
+            let start = Instant::now();
+            let mut i = 0;
+            while deadline.map_or(i < ops, |d| start.elapsed() < d) {
+                let mut g = match m2.lock() {
+                    Ok(g) => g,
+                    Err(MutexError::OwnerDied(mut g)) => {
+                        let kill = cv.get(Counters::LAST_KILL_NS).load(Ordering::SeqCst);
+                        cv.get(Counters::DETECT_NS)
+                            .fetch_max(now_ns().saturating_sub(kill), Ordering::SeqCst);
+                        cv.get(Counters::RECOVER).fetch_add(1, Ordering::SeqCst);
+                        g[1] = 0; // repair: the dead owner left "occupied" set
+                        g.mark_consistent();
+                        g
+                    }
+                    Err(_) => std::process::exit(3),
+                };
+                if g[1] != 0 {
+                    cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
+                }
+                g[1] = 1;
+                g[0] += 1;
+                // A little work inside the critical section, so kills land in it too.
+                for _ in 0..64 {
+                    std::hint::black_box(&g);
+                }
+
+                g[1] = 0;
+                drop(g);
+                i += 1;
+                if i % PROGRESS_EVERY == 0 {
+                    cv.get(Counters::PROGRESS).fetch_add(PROGRESS_EVERY, Ordering::SeqCst);
+                }
+            }
+            cv.get(Counters::DONE).fetch_add(i, Ordering::SeqCst);
+        },
+        &prefer,
+    );
+    let data = match m.lock() {
+        Ok(g) => *g,
+        Err(MutexError::OwnerDied(mut g)) => {
+            g.mark_consistent();
+            *g
+        }
+        Err(_) => [0, 0],
+    };
+    rep.violate("mutual_exclusion", c.get(Counters::VIOL).load(Ordering::SeqCst));
+    let done = c.get(Counters::DONE).load(Ordering::SeqCst);
+    // Killed participants never reported their count: the counter may exceed the reported total by
+    // what they did, but never fall short of it.
+    if data[0] < done {
+        rep.violate("counter_total", done - data[0]);
+    }
+    if rep.kills == 0 && data[0] != done {
+        rep.violate("counter_total", data[0].abs_diff(done));
+    }
+    rep.ops = data[0];
+    finish(&mut rep, &c);
+    rep.notes.push(format!(
+        "counter {} / reported {done}; max_detect_ms = owner death to OwnerDied",
+        data[0]
+    ));
+    rep
+}
+
+/// `semaphore`: at most `procs / 2` holders at once, checked with a shared holder count.
+pub fn semaphore(o: &StressOpts) -> StressReport {
+    let mut rep = StressReport::new("semaphore", o.procs, &["bound", "completed"]);
+    let limit = (o.procs / 2).max(1) as u32;
+    let (Ok(s), Ok(holders), Ok(c)) = (Semaphore::new(limit), RawValue::new(0u64), Counters::new()) else {
+        rep.violate("completed", 1);
+        return rep;
+    };
+    let (ops, cv, s2, h2) = (o.ops / 4 + 1, c.clone_view(), s.clone(), holders.clone());
+    let killed = supervise(o, &mut rep, &c, o.procs, move |_| {
+        for _ in 0..ops {
+            // A killed holder never releases (as with POSIX semaphores): survivors use timeouts.
+            if !s2.acquire_timeout(Duration::from_secs(2)) {
+                cv.get(Counters::RECOVER).fetch_add(1, Ordering::SeqCst);
+                continue;
+            }
+            if h2.fetch_add(1) >= u64::from(limit) {
+                cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
+            }
+            std::hint::spin_loop();
+            h2.fetch_add(u64::MAX); // -1
+            let _ = s2.release();
+            cv.get(Counters::DONE).fetch_add(1, Ordering::SeqCst);
+            cv.get(Counters::PROGRESS).fetch_add(4, Ordering::SeqCst);
+        }
+    });
+    rep.violate("bound", c.get(Counters::VIOL).load(Ordering::SeqCst));
+    rep.ops = c.get(Counters::DONE).load(Ordering::SeqCst);
+    finish(&mut rep, &c);
+    rep.notes.push(format!(
+        "limit {limit}; a killed holder's permit is gone for good (POSIX semantics): {killed} kill(s) may cost \
+         that many permits, and `recoveries` counts survivors' acquire timeouts"
+    ));
+    rep
+}
+
+/// `value`: `procs` processes add to a `Value<u64>` under its lock and to an atomic counter; both
+/// totals must match what the survivors report (a killed adder may have added once more than it told).
+pub fn value(o: &StressOpts) -> StressReport {
+    let mut rep = StressReport::new("value", o.procs, &["counter_total", "completed"]);
+    let (Ok(v), Ok(a), Ok(c)) = (Value::new(0u64), RawValue::new(0u64), Counters::new()) else {
+        rep.violate("completed", 1);
+        return rep;
+    };
+    let (ops, cv, v2, a2) = (o.ops, c.clone_view(), v.clone(), a.clone());
+    supervise(o, &mut rep, &c, o.procs, move |_| {
+        let mut n = 0;
+        for _ in 0..ops {
+            match v2.with_lock(|x| *x += 1) {
+                Ok(()) => {}
+                Err(MutexError::OwnerDied(mut g)) => {
+                    // The dead adder either added or did not: the value is consistent either way.
+                    g.mark_consistent();
+                    drop(g);
+                    cv.get(Counters::RECOVER).fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                Err(_) => std::process::exit(3),
+            }
+            a2.fetch_add(1);
+            n += 1;
+            if n % PROGRESS_EVERY == 0 {
+                cv.get(Counters::PROGRESS).fetch_add(PROGRESS_EVERY, Ordering::SeqCst);
+            }
+        }
+        cv.get(Counters::DONE).fetch_add(n, Ordering::SeqCst);
+    });
+    let locked = match v.get() {
+        Ok(x) => x,
+        Err(MutexError::OwnerDied(mut g)) => {
+            g.mark_consistent();
+            *g
+        }
+        Err(_) => 0,
+    };
+    let atomic = a.get();
+    let done = c.get(Counters::DONE).load(Ordering::SeqCst);
+    let slack = u64::from(rep.kills) * o.ops; // a killed adder's whole work is unreported
+    if locked < done || locked > done + slack || atomic < done || atomic > done + slack {
+        rep.violate("counter_total", 1);
+    }
+    rep.ops = locked;
+    finish(&mut rep, &c);
+    rep.notes.push(format!(
+        "locked total {locked}, atomic total {atomic}, survivors reported {done}"
+    ));
+    rep
+}
+
+/// `barrier`: `procs` parties run rounds; every round hands out each index once. A killed party
+/// breaks the barrier for everyone (waits time out); survivors then stop.
+pub fn barrier(o: &StressOpts) -> StressReport {
+    let mut rep = StressReport::new("barrier", o.procs, &["round_indices", "completed"]);
+    let parties = o.procs as u32;
+    let rounds = (o.ops / 50).clamp(1, 10_000);
+    let (Ok(b), Ok(c)) = (Barrier::new(parties), Counters::new()) else {
+        rep.violate("completed", 1);
+        return rep;
+    };
+    let Ok(marks) = RawValue::new(0u64) else {
+        rep.violate("completed", 1);
+        return rep;
+    };
+    let (cv, b2, m2) = (c.clone_view(), b.clone(), marks.clone());
+    supervise(o, &mut rep, &c, o.procs, move |_| {
+        let mut done = 0;
+        for r in 0..rounds {
+            match b2.wait_timeout(Duration::from_millis(500)) {
+                // Each round's indices must be exactly {0..parties}: add 1 << index to a per-round sum.
+                Ok(idx) if idx < parties => {
+                    m2.fetch_add((1u64 << idx) + (r << 40));
+                }
+                Ok(_) => {
+                    cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
+                }
+                Err(_) => {
+                    cv.get(Counters::RECOVER).fetch_add(1, Ordering::SeqCst);
+                    break; // broken: a party died or timed out
+                }
+            }
+            done += 1;
+            cv.get(Counters::PROGRESS).fetch_add(50, Ordering::SeqCst);
+        }
+        cv.get(Counters::DONE).fetch_add(done, Ordering::SeqCst);
+    });
+    let done = c.get(Counters::DONE).load(Ordering::SeqCst);
+    if rep.kills == 0 {
+        // Without kills every round completes: the low bits sum to rounds * (2^parties - 1).
+        let expected_low = rounds * ((1u64 << parties) - 1);
+        let expected_high = (0..rounds).sum::<u64>() * u64::from(parties);
+        let total = marks.get();
+        let low_mask = (1u64 << 40) - 1;
+        if total & low_mask != expected_low & low_mask || total >> 40 != expected_high & ((1 << 24) - 1) {
+            rep.violate("round_indices", 1);
+        }
+        if done != rounds * u64::from(parties) {
+            rep.violate("completed", 1);
+        }
+    }
+    rep.violate("round_indices", c.get(Counters::VIOL).load(Ordering::SeqCst));
+    rep.ops = done;
+    finish(&mut rep, &c);
+    rep.notes.push(format!("{rounds} round(s) of {parties} parties; a killed party breaks the barrier (recoveries = survivors that saw it broken)"));
+    rep
+}
