@@ -64,7 +64,7 @@ fn every_target_passes_a_short_run() {
 #[test]
 fn every_target_survives_random_kills() {
     let reports = stress(&[
-        "all", "--procs", "4", "--ops", "3000", "--kill", "2", "--seed", "7", "--json",
+        "all", "--procs", "4", "--ops", "20000", "--kill", "2", "--seed", "7", "--json",
     ]);
     for r in &reports {
         // Kills are planned at random moments in the first part of the run; a very fast run can end

@@ -35,6 +35,8 @@ impl Counters {
     /// Operations done so far, bumped by participants every `PROGRESS_EVERY` operations: kills are
     /// planned by progress, not by time, so they land mid-run however fast the machine is.
     const PROGRESS: usize = 5;
+    /// Set by the supervisor once every participant is forked: all start together.
+    const GO: usize = 6;
     const N: usize = 8;
 
     fn new() -> Result<Counters, crate::SegmentError> {
@@ -78,11 +80,18 @@ fn supervise_with(
     let mut kids: Vec<Partner> = Vec::new();
     for i in 0..n {
         let b = body.clone();
-        match try_fork_partner(move || b(i)) {
+        let go = c.clone();
+        match try_fork_partner(move || {
+            while go.get(Counters::GO).load(Ordering::SeqCst) == 0 {
+                std::thread::yield_now();
+            }
+            b(i)
+        }) {
             Ok(k) => kids.push(k),
             Err(e) => rep.notes.push(format!("fork failed: {e}")),
         }
     }
+    c.get(Counters::GO).store(1, Ordering::SeqCst);
     // Kill points: with --duration, moments in time; otherwise fractions (5%..70%) of the total work.
     let total = o.ops.saturating_mul(n as u64);
     let mut killer = Killer::new(o.seed, o.kill, o.duration.unwrap_or(Duration::from_millis(1)));
@@ -151,7 +160,7 @@ fn supervise_with(
             }
             break;
         }
-        std::thread::sleep(Duration::from_micros(200));
+        std::thread::sleep(Duration::from_micros(50));
     }
     rep.seconds = start.elapsed().as_secs_f64();
     killed
