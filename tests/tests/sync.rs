@@ -24,16 +24,20 @@ fn kill9(pid: libc::pid_t) {
 
 fn value_counter_8_processes_exact() {
     let v = Value::new(0u64).unwrap();
+    // A start gate, so the children really overlap instead of finishing one by one.
+    let go = Event::new().unwrap();
     let pids: Vec<_> = (0..8)
         .map(|_| {
-            let v = v.clone();
+            let (v, go) = (v.clone(), go.clone());
             fork_child(move || {
+                go.wait();
                 for _ in 0..100_000 {
                     *v.get_lock().unwrap() += 1;
                 }
             })
         })
         .collect();
+    go.set();
     for p in pids {
         join_ok(p, JOIN);
     }
@@ -80,10 +84,12 @@ fn mutual_exclusion_checker() {
     let lock = Lock::new(()).unwrap();
     let occupied = RawValue::new(0u32).unwrap();
     let violations = RawValue::new(0u64).unwrap();
+    let go = Event::new().unwrap();
     let pids: Vec<_> = (0..4)
         .map(|_| {
-            let (lock, occupied, violations) = (lock.clone(), occupied.clone(), violations.clone());
+            let (lock, occupied, violations, go) = (lock.clone(), occupied.clone(), violations.clone(), go.clone());
             fork_child(move || {
+                go.wait();
                 for _ in 0..200_000 {
                     let g = lock.lock().unwrap();
                     if occupied.compare_exchange(0, 1).is_err() {
@@ -95,6 +101,7 @@ fn mutual_exclusion_checker() {
             })
         })
         .collect();
+    go.set();
     for p in pids {
         join_ok(p, JOIN);
     }
@@ -509,6 +516,34 @@ fn rlock_reentrant_and_owner_checked() {
     l.release().unwrap();
 }
 
+fn spinlock_counter_and_array_lock_across_processes() {
+    let s = ringfork::SpinLock::new(0u64).unwrap();
+    let a = Array::new(&[0u64; 4]).unwrap();
+    let pids: Vec<_> = (0..2)
+        .map(|_| {
+            let (s, a) = (s.clone(), a.clone());
+            fork_child(move || {
+                for _ in 0..100_000 {
+                    *s.lock() += 1;
+                }
+                for _ in 0..10_000 {
+                    a.with_lock(|v| v.iter_mut().for_each(|x| *x += 1)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in pids {
+        join_ok(p, JOIN);
+    }
+    assert_eq!(*s.lock(), 200_000);
+    assert_eq!(a.to_vec().unwrap(), vec![20_000; 4]);
+    let g = s.lock();
+    let start = Instant::now();
+    assert!(s.lock_timeout(Duration::from_millis(50)).is_none());
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    drop(g);
+}
+
 fn open_validates_kind_and_type() {
     let seg = Segment::anonymous(1 << 16).unwrap();
     Value::new_in(&seg, "v", 1u64).unwrap();
@@ -577,5 +612,9 @@ fn main() {
         Case::new("event_across_processes", event_across_processes),
         Case::new("rlock_reentrant_and_owner_checked", rlock_reentrant_and_owner_checked),
         Case::new("open_validates_kind_and_type", open_validates_kind_and_type),
+        Case::new(
+            "spinlock_counter_and_array_lock_across_processes",
+            spinlock_counter_and_array_lock_across_processes,
+        ),
     ]);
 }

@@ -11,6 +11,8 @@
 //! | 84                              | 4               | `sleepers` | waiters (+1 before parking, −1 after) |
 //! | `align_up(88, max(8, align_of::<T>()))` | `size_of::<T>()` | data | the lock holder          |
 //!
+//! The two condition words are a [`RawCondvar`], embeddable on its own next to a [`RawMutex`].
+//!
 //! # Algorithm (sequence-number futex)
 //! A waiter, holding the lock, reads `seq`, announces itself in `sleepers`, unlocks, and parks while
 //! `seq` is unchanged. A notifier increments `seq` and, if `sleepers` is non-zero, wakes one (or all).
@@ -31,7 +33,7 @@ use crate::region::{align_up, Region};
 use crate::sync::mutex::{
     check_align, data_align, lock_at, LockResult, MutexError, MutexGuard, LOCK_OFFSET, LOCK_SIZE,
 };
-use crate::sync::raw_mutex::RawMutex;
+use crate::sync::raw_mutex::{LockError, LockOutcome, RawMutex};
 use crate::time::Deadline;
 use crate::wait::{DefaultWait, Wait};
 use crate::ShmSafe;
@@ -46,11 +48,107 @@ fn data_offset<T>() -> usize {
     align_up(SEQ_OFFSET + 8, data_align::<T>()).unwrap_or(usize::MAX)
 }
 
-/// The condition's two words, at offset 80.
+/// An embeddable condition-variable state (8 bytes, align 4; no header): the two words at offset 80
+/// of a [`Condition`], for objects that embed a [`RawMutex`] in their own layout (queues wait for
+/// "not empty" / "not full" with one of these each).
+///
+/// | offset | size | field      | written by                               |
+/// |-------:|-----:|------------|------------------------------------------|
+/// | 0      | 4    | `seq`      | notifiers (+1); futex word               |
+/// | 4      | 4    | `sleepers` | waiters (+1 before parking, −1 after)    |
+///
+/// Zeroed memory is a valid `RawCondvar`. See the module docs for why no wake-up is lost.
 #[repr(C)]
-struct Words {
+pub struct RawCondvar {
     seq: AtomicU32,
     sleepers: AtomicU32,
+}
+
+#[cfg(not(loom))]
+const _: () = assert!(core::mem::size_of::<RawCondvar>() == 8);
+
+impl fmt::Debug for RawCondvar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawCondvar")
+            .field("seq", &self.seq.load(Ordering::SeqCst))
+            .field("sleepers", &self.sleepers.load(Ordering::SeqCst))
+            .finish()
+    }
+}
+
+impl Default for RawCondvar {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RawCondvar {
+    /// A condition variable with no waiters.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        RawCondvar {
+            seq: AtomicU32::new(0),
+            sleepers: AtomicU32::new(0),
+        }
+    }
+
+    /// A condition variable with no waiters.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        RawCondvar {
+            seq: AtomicU32::new(0),
+            sleepers: AtomicU32::new(0),
+        }
+    }
+
+    /// Re-initializes in place (only inside an embedding object's init, before it is published).
+    pub fn init(&self) {
+        // Ordering: Relaxed: published by the embedding object's Release store of READY.
+        self.seq.store(0, Ordering::Relaxed);
+        self.sleepers.store(0, Ordering::Relaxed);
+    }
+
+    /// Atomically releases `mutex` (which the caller holds), waits for a notify (or a spurious
+    /// wake-up, or `deadline`), and re-locks `mutex` (without a deadline, as Python does). Returns
+    /// the re-lock's outcome (`OwnerDied` if the mutex's owner died meanwhile) and whether the wait
+    /// timed out. Errors are the re-lock's (`NotRecoverable`).
+    ///
+    /// If the caller still holds `mutex` inconsistent (after `OwnerDied`, before `mark_consistent`),
+    /// the release makes it NOT_RECOVERABLE.
+    pub fn wait_until<W: Wait>(&self, mutex: &RawMutex, deadline: Deadline) -> Result<(LockOutcome, bool), LockError> {
+        // Ordering: SeqCst, with the notifier's SeqCst increment and `sleepers` handshake.
+        let seq = self.seq.load(Ordering::SeqCst);
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        // Not the owner (a caller bug) leaves the mutex alone; we still wait and then lock it.
+        let _ = mutex.unlock::<W>();
+        let r = W::wait(&self.seq, seq, deadline);
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        let outcome = mutex.lock::<W>(Deadline::Never)?;
+        Ok((outcome, r.is_err()))
+    }
+
+    /// Wakes up to `n` waiters (`u32::MAX`: all). Waiters must re-check their predicate: more may
+    /// wake than asked.
+    pub fn notify<W: Wait>(&self, n: u32) {
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        if n > 0 && self.sleepers.load(Ordering::SeqCst) > 0 {
+            if n == u32::MAX {
+                W::wake_all(&self.seq);
+            } else {
+                W::wake(&self.seq, n);
+            }
+        }
+    }
+
+    /// Wakes one waiter (possibly more).
+    pub fn notify_one<W: Wait>(&self) {
+        self.notify::<W>(1)
+    }
+
+    /// Wakes every waiter.
+    pub fn notify_all<W: Wait>(&self) {
+        self.notify::<W>(u32::MAX)
+    }
 }
 
 /// A condition variable with a robust mutex and data `T`, in shared memory. A view: `Copy`.
@@ -69,7 +167,7 @@ struct Words {
 pub struct Condition<'a, T: ShmSafe, W: Wait = DefaultWait> {
     header: &'a Header,
     raw: &'a RawMutex,
-    words: &'a Words,
+    words: &'a RawCondvar,
     data: *mut T,
     _p: crate::sync::mutex::Marker<'a, T, W>,
 }
@@ -91,10 +189,10 @@ impl<T: ShmSafe, W: Wait> fmt::Debug for Condition<'_, T, W> {
     }
 }
 
-fn words_at(region: Region<'_>) -> &Words {
+fn words_at(region: Region<'_>) -> &RawCondvar {
     // SAFETY: callers validated that the region holds at least data_offset::<T>() >= 88 bytes and is
-    // 8-aligned; Words is two atomics (any bytes valid, no data race).
-    unsafe { &*(region.as_ptr().add(SEQ_OFFSET) as *const Words) }
+    // 8-aligned; RawCondvar is two atomics (any bytes valid, no data race).
+    unsafe { &*(region.as_ptr().add(SEQ_OFFSET) as *const RawCondvar) }
 }
 
 impl<'a, T: ShmSafe, W: Wait> Condition<'a, T, W> {
@@ -206,22 +304,15 @@ impl<'a, T: ShmSafe, W: Wait> Condition<'a, T, W> {
     }
 }
 
-fn notify<W: Wait>(words: &Words, n: u32) {
-    words.seq.fetch_add(1, Ordering::SeqCst);
-    if n > 0 && words.sleepers.load(Ordering::SeqCst) > 0 {
-        if n == u32::MAX {
-            W::wake_all(&words.seq);
-        } else {
-            W::wake(&words.seq, n);
-        }
-    }
+fn notify<W: Wait>(words: &RawCondvar, n: u32) {
+    words.notify::<W>(n)
 }
 
 /// The condition's mutex, held; derefs to the data. Waiting consumes and returns it.
 #[must_use = "dropping the guard unlocks at once"]
 pub struct CondGuard<'a, T: ShmSafe, W: Wait = DefaultWait> {
     inner: MutexGuard<'a, T, W>,
-    words: &'a Words,
+    words: &'a RawCondvar,
 }
 
 impl<T: ShmSafe + fmt::Debug, W: Wait> fmt::Debug for CondGuard<'_, T, W> {
@@ -268,22 +359,19 @@ impl<'a, T: ShmSafe, W: Wait> CondGuard<'a, T, W> {
     /// As [`CondGuard::wait`], giving up at `deadline`; the `bool` is `true` if it timed out.
     pub fn wait_until(self, deadline: Deadline) -> Result<(Self, bool), MutexError<Self>> {
         let words = self.words;
-        // Ordering: SeqCst, with the notifier's SeqCst increment and `sleepers` handshake.
-        let seq = words.seq.load(Ordering::SeqCst);
-        words.sleepers.fetch_add(1, Ordering::SeqCst);
-        let (raw, data, inconsistent) = self.inner.into_raw_parts();
-        // Unlocking while inconsistent makes the mutex NOT_RECOVERABLE (the caller's choice to wait
-        // without repairing); re-locking then reports it.
-        let _ = inconsistent;
-        let _ = raw.unlock::<W>();
-        let r = W::wait(&words.seq, seq, deadline);
-        words.sleepers.fetch_sub(1, Ordering::SeqCst);
-        // SAFETY: `data` came from a guard of this very lock, so it is the slot the lock protects.
-        let relocked = unsafe { MutexGuard::<T, W>::acquire(raw, data, Deadline::Never) };
+        let (raw, data, _inconsistent) = self.inner.into_raw_parts();
         let wrap = |g| CondGuard { inner: g, words };
-        match relocked {
-            Ok(g) => Ok((wrap(g), r.is_err())),
-            Err(e) => Err(e.map(wrap)),
+        match words.wait_until::<W>(raw, deadline) {
+            Ok((outcome, timed_out)) => {
+                // SAFETY: `data` came from a guard of this very lock, which we hold again.
+                let g = unsafe { MutexGuard::<T, W>::new(raw, data, outcome) };
+                if outcome.owner_died() {
+                    Err(MutexError::OwnerDied(wrap(g)))
+                } else {
+                    Ok((wrap(g), timed_out))
+                }
+            }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -337,7 +425,7 @@ mod loom_tests {
 
     struct Shared {
         raw: RawMutex,
-        words: Words,
+        words: RawCondvar,
         data: core::cell::UnsafeCell<u32>,
     }
     // SAFETY (test): `data` is only touched under `raw`.
@@ -360,7 +448,7 @@ mod loom_tests {
         loom::model(|| {
             let s = Arc::new(Shared {
                 raw: RawMutex::new(),
-                words: Words {
+                words: RawCondvar {
                     seq: AtomicU32::new(0),
                     sleepers: AtomicU32::new(0),
                 },

@@ -25,7 +25,7 @@ pub mod value;
 
 pub use array::{Array, IndexError, RawArray};
 pub use barrier::{Barrier, BarrierError};
-pub use condition::{CondGuard, Condition};
+pub use condition::{CondGuard, Condition, RawCondvar};
 pub use event::Event;
 pub use mutex::{LockResult, Mutex, MutexError, MutexGuard};
 pub use raw_mutex::{LockError, LockOutcome, RawGuard, RawMutex, UnlockError};
