@@ -8,5 +8,6 @@ pub mod baseline;
 pub mod harness;
 pub mod queue_rows;
 pub mod rows;
+pub mod sync_rows;
 
 pub use harness::{run, BenchOpts, Report, Row, Stat};

@@ -15,6 +15,7 @@ pub type Group = (&'static str, fn(&BenchOpts) -> Vec<Row>);
 pub fn all() -> Vec<Group> {
     vec![
         ("queues", super::queue_rows::rows),
+        ("sync", super::sync_rows::rows),
         ("wait_pingpong", wait_pingpong),
         ("limits", limits),
     ]
@@ -32,6 +33,26 @@ pub fn python_pairs() -> Vec<PythonPair> {
             higher_is_better: true,
             target: Some(100.0),
             note: "Queue<u64>, one producer process, blocking put/get",
+        },
+        PythonPair {
+            row: "lock_4p_vs_python",
+            ours_name: "ringfork_robust_mutex_4p",
+            ours: |o| super::sync_rows::robust_mutex(4, o.iters(250_000)),
+            python: "python_lock_4p",
+            unit: "Mops/s",
+            higher_is_better: true,
+            target: None,
+            note: "4 processes increment a shared counter under one lock",
+        },
+        PythonPair {
+            row: "event_vs_python",
+            ours_name: "ringfork_event_pingpong",
+            ours: |o| super::sync_rows::event_pingpong(o.iters(10_000)),
+            python: "python_event_pingpong",
+            unit: "ns/roundtrip",
+            higher_is_better: false,
+            target: None,
+            note: "set / wait / clear each way",
         },
         PythonPair {
             row: "pipe_vs_python",
