@@ -436,11 +436,18 @@ fn killed_claimants_are_recovered() {
     let me = current_stamp().unwrap();
     let parent_c = q.ctrl().consumers.register(me.0, me.1);
     let parent_p = q.ctrl().producers.register(me.0, me.1);
-    // SAFETY (all closures below): the payload is an 8-aligned u64 slot owned by the caller.
-    let put =
-        |q: &Mpmc<'_>, who, v: u64| q.push_with::<DefaultWait>(who, secs(10), |p| unsafe { (p as *mut u64).write(v) });
-    let get =
-        |q: &Mpmc<'_>, who| q.pop_with::<DefaultWait, u64>(who, secs(10), |p| unsafe { (p as *const u64).read() });
+    let put = |q: &Mpmc<'_>, who, v: u64| {
+        q.push_with::<DefaultWait>(who, secs(10), |p| {
+            // SAFETY: the payload is an 8-aligned u64 slot owned by us between claim and publish.
+            unsafe { (p as *mut u64).write(v) }
+        })
+    };
+    let get = |q: &Mpmc<'_>, who| {
+        q.pop_with::<DefaultWait, u64>(who, secs(10), |p| {
+            // SAFETY: the payload is a published 8-aligned u64 owned by us between claim and free.
+            unsafe { (p as *const u64).read() }
+        })
+    };
 
     // 1. A producer claims position 0 and hangs in its write: killed there.
     let s2 = seg.clone();
