@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 pub mod pool;
+pub mod queue;
 pub mod targets;
 
 /// Options from the command line.

@@ -4,5 +4,5 @@ use super::Target;
 
 /// Every target, in the order `stress all` runs them.
 pub fn all() -> Vec<Target> {
-    vec![("pool", super::pool::run)]
+    vec![("pool", super::pool::run), ("queue", super::queue::run)]
 }
