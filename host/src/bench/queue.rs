@@ -150,6 +150,47 @@ fn spsc_pingpong(iters: u64) -> f64 {
     }
 }
 
+/// Busy ping-pong over two `Queue<u64>`s (`try_put`/`try_get` spinning): ns/roundtrip. The MPMC
+/// slot carries its sequence number next to the payload, so a hop moves one cache line.
+fn queue_busy_pingpong(iters: u64) -> f64 {
+    let (Ok(ab), Ok(ba)) = (Queue::<u64>::new(16), Queue::<u64>::new(16)) else { return f64::NAN };
+    let child = {
+        let (ab, ba) = (ab.clone(), ba.clone());
+        fork_partner(None, move || {
+            for _ in 0..iters {
+                let v = loop {
+                    match ab.try_get() {
+                        Ok(v) => break v,
+                        Err(_) => std::hint::spin_loop(),
+                    }
+                };
+                while ba.try_put(v + 1).is_err() {
+                    std::hint::spin_loop();
+                }
+            }
+        })
+    };
+    let start = Instant::now();
+    for i in 0..iters {
+        while ab.try_put(i).is_err() {
+            std::hint::spin_loop();
+        }
+        loop {
+            match ba.try_get() {
+                Ok(v) if v == i + 1 => break,
+                Ok(_) => return f64::NAN,
+                Err(_) => std::hint::spin_loop(),
+            }
+        }
+    }
+    let ns = start.elapsed().as_nanos() as f64 / iters as f64;
+    if child.join() {
+        ns
+    } else {
+        f64::NAN
+    }
+}
+
 /// Blocking ping-pong over two `Queue<u64>`s (`put`/`get`: spin briefly, then park): ns/roundtrip.
 fn queue_pingpong(iters: u64) -> f64 {
     let (Ok(ab), Ok(ba)) = (Queue::<u64>::new(16), Queue::<u64>::new(16)) else {
@@ -255,6 +296,18 @@ pub fn queues(o: &BenchOpts) -> Vec<Row> {
                 baseline: ("atomic_busy", Box::new(move || b::atomic_pingpong(iters))),
                 target: Some(1.0 / 1.5),
                 note: "two SPSC rings vs one raw atomic word; target: ours <= 1.5x the raw round trip",
+            },
+        ),
+        measure(
+            o,
+            Spec {
+                name: "queue_busy_pingpong_mpmc",
+                unit: "ns/roundtrip",
+                higher_is_better: false,
+                ours: ("ringfork_queue_try_pair", Box::new(move || queue_busy_pingpong(iters))),
+                baseline: ("atomic_busy", Box::new(move || b::atomic_pingpong(iters))),
+                target: Some(1.0 / 1.5),
+                note: "two Queue<u64> with try_put/try_get spinning vs one raw atomic word",
             },
         ),
         measure(
