@@ -411,6 +411,95 @@ fn get_reports_disconnected_when_producers_die() {
     assert!(t.elapsed() < Duration::from_millis(500), "took {:?}", t.elapsed());
 }
 
+/// A producer killed between its claim and its publish, and a consumer killed between its claim and
+/// its free, wedge one slot each; survivors' blocking calls force them past: the dead producer's
+/// message is simply absent, the dead consumer's is counted in `lost`, everything else arrives.
+fn killed_claimants_are_recovered() {
+    use ringfork_core::queue::mpmc::{Mpmc, MpmcLayout};
+    use ringfork_core::queue::peers::current_stamp;
+    let layout = MpmcLayout {
+        capacity: 4,
+        slot_size: 8,
+        align: 8,
+    };
+    let size = layout.size().unwrap();
+    let seg = Segment::anonymous(size + 4096).unwrap();
+    let off = seg.alloc(Kind::Mpmc, "m", size, layout.region_align()).unwrap();
+    let ring = |seg: &Segment| -> Mpmc<'static> {
+        let r = seg.sub_region(off, size).unwrap();
+        // SAFETY: every caller keeps `seg` (or a clone) alive while it uses the ring.
+        let r = unsafe { ringfork_core::Region::from_raw_parts(r.as_ptr(), r.len()) };
+        Mpmc::attach::<DefaultWait>(r, Kind::Mpmc, 8, 8, None, 0, secs(5)).unwrap()
+    };
+    Mpmc::init::<DefaultWait>(seg.sub_region(off, size).unwrap(), Kind::Mpmc, layout, 0, 0).unwrap();
+    let q = ring(&seg);
+    let me = current_stamp().unwrap();
+    let parent_c = q.ctrl().consumers.register(me.0, me.1);
+    let parent_p = q.ctrl().producers.register(me.0, me.1);
+    let put = |q: &Mpmc<'_>, who, v: u64| {
+        q.push_with::<DefaultWait>(who, secs(10), |p| {
+            // SAFETY: the payload is an 8-aligned u64 slot owned by us between claim and publish.
+            unsafe { (p as *mut u64).write(v) }
+        })
+    };
+    let get = |q: &Mpmc<'_>, who| {
+        q.pop_with::<DefaultWait, u64>(who, secs(10), |p| {
+            // SAFETY: the payload is a published 8-aligned u64 owned by us between claim and free.
+            unsafe { (p as *const u64).read() }
+        })
+    };
+
+    // 1. A producer claims position 0 and hangs in its write: killed there.
+    let s2 = seg.clone();
+    let stuck = fork_child(move || {
+        let q = ring(&s2);
+        let me = current_stamp().unwrap();
+        let who = q.ctrl().producers.register(me.0, me.1);
+        let _ = q.try_push_with(who, |_| loop {
+            std::thread::sleep(Duration::from_secs(1));
+        });
+    });
+    assert!(ringfork_tests::util::wait_until(Duration::from_secs(5), || q.len() == 1));
+    // SAFETY: killing our own child.
+    unsafe { libc::kill(stuck, libc::SIGKILL) };
+    wait_child(stuck, Duration::from_secs(10));
+    put(&q, parent_p, 1).unwrap();
+    put(&q, parent_p, 2).unwrap();
+    let t = Instant::now();
+    assert_eq!(get(&q, parent_c), Ok(1), "the wedged slot was not skipped");
+    assert!(t.elapsed() < Duration::from_secs(2), "recovery took {:?}", t.elapsed());
+    assert_eq!(get(&q, parent_c), Ok(2));
+
+    // 2. A consumer claims the next message and hangs in its read: killed there.
+    put(&q, parent_p, 3).unwrap();
+    let s3 = seg.clone();
+    let stuck = fork_child(move || {
+        let q = ring(&s3);
+        let me = current_stamp().unwrap();
+        let who = q.ctrl().consumers.register(me.0, me.1);
+        let _ = q.try_pop_with(who, |_| loop {
+            std::thread::sleep(Duration::from_secs(1));
+        });
+    });
+    // Wait until the child has claimed (head moved past the message, the slot not yet freed).
+    assert!(ringfork_tests::util::wait_until(Duration::from_secs(5), || q.is_empty()));
+    // SAFETY: killing our own child.
+    unsafe { libc::kill(stuck, libc::SIGKILL) };
+    wait_child(stuck, Duration::from_secs(10));
+    // Fill the ring: the producer reaching the wedged slot must recover it.
+    for v in 10..14 {
+        put(&q, parent_p, v).unwrap();
+    }
+    assert_eq!(
+        q.ctrl().control.lost(),
+        1,
+        "the dead consumer's message must be counted"
+    );
+    for v in 10..14 {
+        assert_eq!(get(&q, parent_c), Ok(v));
+    }
+}
+
 fn rand(state: &mut u64) -> u64 {
     *state ^= *state << 13;
     *state ^= *state >> 7;
@@ -601,6 +690,7 @@ fn main() {
             "get_reports_disconnected_when_producers_die",
             get_reports_disconnected_when_producers_die,
         ),
+        Case::new("killed_claimants_are_recovered", killed_claimants_are_recovered),
         Case::new(
             "crash_producers_and_consumers_at_random",
             crash_producers_and_consumers_at_random,

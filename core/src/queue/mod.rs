@@ -180,6 +180,11 @@ const _: () = {
     assert!(core::mem::offset_of!(RingCtrl, control) == 2 * CACHE_LINE);
     assert!(core::mem::offset_of!(RingCtrl, producers) == 6 * CACHE_LINE);
     assert!(DATA_OFFSET % CACHE_LINE == 0);
+    // The table above (and docs/layout.md) for 128-byte lines.
+    if CACHE_LINE == 128 {
+        assert!(core::mem::offset_of!(RingCtrl, consumers) == 3008 - CTRL_OFFSET);
+        assert!(DATA_OFFSET == 5120);
+    }
 };
 
 /// Where a ring's [`RingCtrl`] starts.

@@ -20,8 +20,10 @@
 //! process is a claimant stopped forever. Each participant therefore registers (per process) in the
 //! ring's [`super::peers::PeerTable`] with its [`crate::os::ProcessStamp`], and records the position
 //! it is about to claim *before* the claim CAS (cleared after the commit). A waiter that has been
-//! blocked for a [`super::blocking::PROBE_INTERVAL`] calls [`Mpmc::recover`], which, only when the
-//! table holds a **dead participant with a claim in progress**:
+//! blocked for a [`super::blocking::PROBE_INTERVAL`] calls [`Mpmc::recover`], which acts only when the
+//! table holds a **dead participant whose recorded claim is the wedged position** (or, once the
+//! same position has stayed wedged for [`STUCK_PROBES`] probes, about half a second, a dead
+//! participant with *any* claim: threads of one process share one record):
 //! - consumers' side: if the slot at `head` is claimed by a producer (`tail > head`) but unpublished,
 //!   marks it *skipped* with a CAS (`2p -> (2p+1) | SKIP`); the message of the dead producer was never
 //!   committed, so nothing is lost;
@@ -33,6 +35,10 @@
 //! participant that was forced past by mistake notices: a producer re-pushes its message at a new
 //! position (its own messages stay in order), a consumer discards its possibly torn copy (already
 //! counted lost) and pops again. A forced skip therefore never duplicates or silently drops a message.
+//! One residual risk, documented rather than hidden: a forced skip of a *live* producer (possible only
+//! if a process died right after losing the claim race for that very position and the winner then
+//! stalled for a whole probe interval) lets that producer's late payload write overlap the slot's next
+//! message, which may then arrive torn. Garbage data, never an out-of-bounds access.
 //!
 //! Limits: a process that could not register (more than [`super::peers::PEERS`] live processes on one
 //! side) is not recoverable if killed mid-operation. Values read from the slots are not trusted: a
@@ -434,9 +440,18 @@ impl<'a> Mpmc<'a> {
         }
     }
 
-    /// Forces past a slot wedged by a dead participant (see the module docs). Returns whether it did.
-    /// Cheap when nothing is wedged; blocked waiters call it once per probe interval.
+    /// Forces past a slot wedged by a dead participant whose recorded claim is exactly the wedged
+    /// position (see the module docs). Returns whether it did. Cheap when nothing is wedged; blocked
+    /// waiters call it once per probe interval.
     pub fn recover(&self) -> bool {
+        self.recover_with(false)
+    }
+
+    /// [`Self::recover`]; with `any_claim`, a dead participant with *any* claim in progress is enough
+    /// (threads of one process share one record, so a dead multi-threaded process may show another
+    /// position). Blocked waiters use it once the same position has been wedged for
+    /// [`STUCK_PROBES`] probe intervals.
+    pub fn recover_with(&self, any_claim: bool) -> bool {
         let ctrl = self.ctrl;
         let mut did = false;
         // Consumers' side: an unpublished slot at `head` whose producer claimed it.
@@ -446,7 +461,10 @@ impl<'a> Mpmc<'a> {
         let slot = slot_of(head, self.cap, self.mask);
         // Ordering: Acquire, as in `try_pop_with`.
         let h2 = head.wrapping_mul(2);
-        if tail > head && self.seq(slot).load(Ordering::Acquire) == h2 && ctrl.producers.dead_claimant() {
+        if tail > head
+            && self.seq(slot).load(Ordering::Acquire) == h2
+            && ctrl.producers.dead_claimant(|c| any_claim || c == head)
+        {
             // Ordering: Release pairs with the consumer's Acquire load of the sequence.
             did |= self
                 .seq(slot)
@@ -458,7 +476,10 @@ impl<'a> Mpmc<'a> {
             let slot = slot_of(tail, self.cap, self.mask);
             // Ordering: Acquire, as in `try_push_with`.
             let raw = self.seq(slot).load(Ordering::Acquire);
-            if head > prev && raw & !SKIP == prev.wrapping_mul(2).wrapping_add(1) && ctrl.consumers.dead_claimant() {
+            if head > prev
+                && raw & !SKIP == prev.wrapping_mul(2).wrapping_add(1)
+                && ctrl.consumers.dead_claimant(|c| any_claim || c == prev)
+            {
                 // Ordering: Release pairs with the producer's Acquire load of the sequence.
                 if self
                     .seq(slot)
@@ -501,9 +522,9 @@ impl<'a> Mpmc<'a> {
             Some(&self.ctrl.consumers),
             deadline,
             || self.try_push_with(who, &mut write),
-            || {
-                self.recover();
-            },
+            Self::prober(&self.ctrl.tail, |any| {
+                self.recover_with(any);
+            }),
         )?;
         control.not_empty.notify_one::<W>();
         Ok(())
@@ -521,9 +542,9 @@ impl<'a> Mpmc<'a> {
             Some(&self.ctrl.producers),
             deadline,
             || self.try_pop_with(who, &mut read),
-            || {
-                self.recover();
-            },
+            Self::prober(&self.ctrl.head, |any| {
+                self.recover_with(any);
+            }),
         )?;
         control.not_full.notify_one::<W>();
         Ok(r)
@@ -533,7 +554,29 @@ impl<'a> Mpmc<'a> {
     pub fn close<W: Wait>(&self) {
         self.ctrl.control.close::<W>();
     }
+
+    /// The probe hook of a blocked waiter: recovers exactly-matching claims at once, and any dead
+    /// claim once `pos` has not moved for [`STUCK_PROBES`] probes.
+    fn prober<'p>(pos: &'p AtomicU64, mut recover: impl FnMut(bool) + 'p) -> impl FnMut() + 'p {
+        let mut last = None;
+        let mut stuck = 0u32;
+        move || {
+            // Ordering: Relaxed; only compared with its previous value.
+            let p = pos.load(Ordering::Relaxed);
+            if last == Some(p) {
+                stuck = stuck.saturating_add(1);
+            } else {
+                last = Some(p);
+                stuck = 0;
+            }
+            recover(stuck >= STUCK_PROBES);
+        }
+    }
 }
+
+/// Probe intervals a position must stay wedged before a waiter accepts any dead claim as the cause
+/// (see [`Mpmc::recover_with`]): about half a second.
+pub const STUCK_PROBES: u32 = 10;
 
 #[cfg(all(test, not(loom)))]
 mod tests {

@@ -193,12 +193,14 @@ impl PeerTable {
         }
     }
 
-    /// Whether some registered participant is dead while recording a claim in progress: the only
-    /// situation in which a survivor may force a stalled slot past (see [`crate::queue::mpmc`]).
-    pub fn dead_claimant(&self) -> bool {
+    /// Whether some registered participant is dead while recording a claim in progress for which
+    /// `matches(claim)` holds: the only situation in which a survivor may force a stalled slot past
+    /// (see [`crate::queue::mpmc`]).
+    pub fn dead_claimant(&self, mut matches: impl FnMut(u64) -> bool) -> bool {
         self.entries.iter().any(|e| {
             // Ordering: Acquire pairs with the Release claim CAS that followed the claim store.
-            e.pid.load(Ordering::Acquire) != 0 && e.claim.load(Ordering::Acquire) != NO_CLAIM && !Self::entry_alive(e)
+            let c = e.claim.load(Ordering::Acquire);
+            e.pid.load(Ordering::Acquire) != 0 && c != NO_CLAIM && matches(c) && !Self::entry_alive(e)
         })
     }
 
