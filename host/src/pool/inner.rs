@@ -694,7 +694,9 @@ impl Inner {
             self.pending.push_front(t);
         }
         let retired = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-        if !retired && completed == 0 && current == 0 {
+        // A worker that *exits* on its own before running anything is failing to start (e.g. its
+        // initializer panics); one killed by a signal is not (someone else killed it).
+        if !retired && completed == 0 && current == 0 && libc::WIFEXITED(status) {
             self.start_failures += 1;
         }
         if self.state == State::Terminated {

@@ -90,7 +90,9 @@ pub fn run(o: &StressOpts) -> StressReport {
                 }
                 Err(e) => {
                     rep.violate("correct_value", 1);
-                    rep.notes.push(format!("task {i}: {e}"));
+                    if rep.violations.get("correct_value").is_some_and(|&n| n <= 5) {
+                        rep.notes.push(format!("task {i}: {e}"));
+                    }
                 }
             }
         }
