@@ -289,6 +289,24 @@ fn worker_death_is_detected_even_with_sigchld_ignored() {
     pool.join().unwrap();
 }
 
+fn a_panicking_initializer_breaks_the_pool_instead_of_looping() {
+    let pool = Pool::builder()
+        .processes(2)
+        .initializer(|| panic!("initializer boom"))
+        .build()
+        .unwrap();
+    match pool.apply(square, 3) {
+        Err(PoolError::WorkersFailing { failures }) => assert!(failures >= 5),
+        other => panic!("expected WorkersFailing, got {other:?}"),
+    }
+    assert!(matches!(
+        pool.apply_async(square, 1),
+        Err(PoolError::WorkersFailing { .. })
+    ));
+    drop(pool);
+    no_zombies();
+}
+
 fn main() {
     run(&[
         Case::new(
@@ -328,6 +346,10 @@ fn main() {
         Case::new(
             "worker_death_is_detected_even_with_sigchld_ignored",
             worker_death_is_detected_even_with_sigchld_ignored,
+        ),
+        Case::new(
+            "a_panicking_initializer_breaks_the_pool_instead_of_looping",
+            a_panicking_initializer_breaks_the_pool_instead_of_looping,
         ),
     ]);
 }
