@@ -150,10 +150,12 @@ fn spsc_pingpong(iters: u64) -> f64 {
     }
 }
 
-/// Busy ping-pong over two `Queue<u64>`s (`try_put`/`try_get` spinning): ns/roundtrip. The MPMC
-/// slot carries its sequence number next to the payload, so a hop moves one cache line.
+/// Busy ping-pong over two `Queue<u64>`s (`try_put`/`try_get` spinning, including the claim and
+/// commit CASes and the sleeper check of every `try_*`): ns/roundtrip.
 fn queue_busy_pingpong(iters: u64) -> f64 {
-    let (Ok(ab), Ok(ba)) = (Queue::<u64>::new(16), Queue::<u64>::new(16)) else { return f64::NAN };
+    let (Ok(ab), Ok(ba)) = (Queue::<u64>::new(16), Queue::<u64>::new(16)) else {
+        return f64::NAN;
+    };
     let child = {
         let (ab, ba) = (ab.clone(), ba.clone());
         fork_partner(None, move || {
