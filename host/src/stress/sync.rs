@@ -1,6 +1,6 @@
 //! Stress targets for the synchronization primitives: `mutex`, `semaphore`, `value`, `barrier`.
 //!
-//! Each forks `procs` participants through [`supervise`], which SIGKILLs `--kill` of them at seeded
+//! Each forks `procs` participants through `supervise`, which SIGKILLs `--kill` of them at seeded
 //! random moments (recording when, in shared memory, so a survivor can time its detection), reaps
 //! them, and fires the watchdog if the run would hang.
 
