@@ -182,7 +182,7 @@ impl Futex {
 
 /// The current spin budget of [`Futex::wait`] (adaptive, process-local; see there).
 #[cfg(feature = "futex")]
-static SPIN_BUDGET: crate::atomic::AtomicU32 = crate::atomic::AtomicU32::new(FUTEX_SPIN_LIMIT);
+static SPIN_BUDGET: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(FUTEX_SPIN_LIMIT);
 
 /// The smallest spin budget: a few probes, so a budget that shrank can still observe success and grow.
 #[cfg(feature = "futex")]
