@@ -115,7 +115,7 @@ impl Layout {
 }
 
 /// A callback run in the parent with a job's single result bytes or its error.
-pub type Callback = Box<dyn FnOnce(Result<&[u8], &PoolError>) + Send>;
+pub type Callback = Box<dyn FnOnce(Result<&[MaybeUninit<u8>], &PoolError>) + Send>;
 
 /// How a job's results are consumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -642,13 +642,8 @@ impl Inner {
                 Some((_, _, e)) => Err(e.clone()),
                 None => Ok(()),
             };
-            let bytes: Vec<u8> = job.results[..rs.min(job.results.len())]
-                .iter()
-                // SAFETY: a completed OK job's result bytes were written by the worker (copied above).
-                .map(|b| unsafe { b.assume_init() })
-                .collect();
             match res {
-                Ok(()) => cb(Ok(&bytes)),
+                Ok(()) => cb(Ok(&job.results[..rs.min(job.results.len())])),
                 Err(e) => cb(Err(&e)),
             }
         }
@@ -776,7 +771,7 @@ impl Inner {
     }
 
     /// Item `i` of job `id`: `None` while not ready.
-    pub fn item(&self, id: u64, i: usize) -> Option<Result<Vec<u8>, PoolError>> {
+    pub fn item(&self, id: u64, i: usize) -> Option<Result<Vec<MaybeUninit<u8>>, PoolError>> {
         let job = self.jobs.get(id)?;
         if !*job.ready.get(i)? {
             return None;
@@ -785,12 +780,7 @@ impl Inner {
             return Some(Err(e.clone()));
         }
         let rs = job.spec.res_size;
-        // SAFETY: item i is ready without error, so its result bytes were written (copied in
-        // `complete` from the worker's result).
-        Some(Ok(job.results[i * rs..(i + 1) * rs]
-            .iter()
-            .map(|b| unsafe { b.assume_init() })
-            .collect()))
+        Some(Ok(job.results[i * rs..(i + 1) * rs].to_vec()))
     }
 
     /// The next item of job `id` in completion order.
@@ -809,13 +799,15 @@ impl Inner {
     }
 
     /// Every result of a done job, as bytes.
-    pub fn job_results(&self, id: u64) -> Option<Vec<u8>> {
+    pub fn job_results(&self, id: u64) -> Option<Vec<MaybeUninit<u8>>> {
         let job = self.jobs.get(id)?;
         if job.done < job.total {
             return None;
         }
-        // SAFETY: every item is done; callers check `job_error` first, so all were written.
-        Some(job.results.iter().map(|b| unsafe { b.assume_init() }).collect())
+        if !job.failed.is_empty() {
+            return None;
+        }
+        Some(job.results.clone())
     }
 
     /// Forgets job `id` (its results were handed out).

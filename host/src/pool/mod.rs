@@ -303,7 +303,7 @@ impl Pool {
         callback: impl FnOnce(R) + Send + 'static,
         error_callback: impl FnOnce(&PoolError) + Send + 'static,
     ) -> Result<AsyncResult<R>, PoolError> {
-        let cb: inner::Callback = Box::new(move |res: Result<&[u8], &PoolError>| match res {
+        let cb: inner::Callback = Box::new(move |res: Result<&[std::mem::MaybeUninit<u8>], &PoolError>| match res {
             Ok(bytes) => callback(results::read_item::<R>(bytes, 0)),
             Err(e) => error_callback(e),
         });

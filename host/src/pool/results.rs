@@ -9,11 +9,13 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Reads item `i` of type `R` from result bytes.
-pub(crate) fn read_item<R: ShmSafe>(bytes: &[u8], i: usize) -> R {
+/// Reads item `i` of type `R` from result bytes (kept as `MaybeUninit`: an `R` with padding has
+/// padding bytes that were never initialized).
+pub(crate) fn read_item<R: ShmSafe>(bytes: &[std::mem::MaybeUninit<u8>], i: usize) -> R {
     let sz = std::mem::size_of::<R>();
     assert!(bytes.len() >= (i + 1) * sz, "result bytes too short");
-    // SAFETY: bounds asserted above; R is plain data (any bytes are a valid R); unaligned read.
+    // SAFETY: bounds asserted above; the bytes hold an `R` copied from the worker's result (written
+    // as a whole `R`), and R is plain data; unaligned read.
     unsafe { (bytes.as_ptr().add(i * sz) as *const R).read_unaligned() }
 }
 
