@@ -579,13 +579,7 @@ impl Inner {
                 let dst = &mut job.results[task.first * rs..task.first * rs + bytes];
                 if job.spec.res_inline(task.count) {
                     // SAFETY: bytes <= RESULT_INLINE (res_inline), dst has `bytes` bytes.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(
-                            r.inline.as_ptr() as *const MaybeUninit<u8>,
-                            dst.as_mut_ptr(),
-                            bytes,
-                        )
-                    };
+                    unsafe { std::ptr::copy_nonoverlapping(r.inline.as_ptr(), dst.as_mut_ptr(), bytes) };
                 } else if let Some((off, _)) = task.block {
                     let res_off = off
                         + if job.spec.args_inline(task.count) {
@@ -607,8 +601,11 @@ impl Inner {
             }
             Ok(r) if r.status == S_PANICKED => {
                 let len = (r.len as usize).min(r.inline.len());
+                // SAFETY: the worker wrote the first `len` bytes (the UTF-8 message, cut at
+                // `r.len`, bounded above) with `MaybeUninit::new`; the rest is never read.
+                let msg: Vec<u8> = r.inline[..len].iter().map(|b| unsafe { b.assume_init() }).collect();
                 Err(PoolError::TaskPanicked {
-                    message: String::from_utf8_lossy(&r.inline[..len]).into_owned(),
+                    message: String::from_utf8_lossy(&msg).into_owned(),
                 })
             }
             Ok(r) if r.status == S_CORRUPT => Err(PoolError::Corrupted),

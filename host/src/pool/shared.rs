@@ -18,6 +18,7 @@
 
 use ringfork_core::atomic::{AtomicU32, AtomicU64, Ordering};
 use ringfork_core::CachePadded;
+use std::mem::MaybeUninit;
 
 /// Bytes of arguments that travel inside a task slot.
 pub const TASK_INLINE: usize = 72;
@@ -36,7 +37,8 @@ pub const S_PANICKED: u32 = 1;
 /// Result status: the task slot failed validation (tag mismatch, bounds); nothing ran.
 pub const S_CORRUPT: u32 = 2;
 
-/// One task, parent → worker (128 bytes, plain data).
+/// One task, parent → worker (128 bytes, plain data). The inline areas are `MaybeUninit` bytes: an
+/// argument or result type with padding leaves some of them uninitialized.
 ///
 /// | offset | size | field     | meaning                                                    |
 /// |-------:|-----:|-----------|------------------------------------------------------------|
@@ -69,7 +71,7 @@ pub struct TaskSlot {
     /// Flags.
     pub flags: u32,
     /// Inline arguments.
-    pub inline: [u8; TASK_INLINE],
+    pub inline: [MaybeUninit<u8>; TASK_INLINE],
 }
 
 /// One result, worker → parent (128 bytes, plain data).
@@ -96,7 +98,7 @@ pub struct ResultSlot {
     /// Padding.
     pub pad: u32,
     /// Inline payload.
-    pub inline: [u8; RESULT_INLINE],
+    pub inline: [MaybeUninit<u8>; RESULT_INLINE],
 }
 
 const _: () = {

@@ -71,7 +71,7 @@ unsafe fn run_items<T: ShmSafe, R: ShmSafe>(
     ) else {
         return false;
     };
-    let res_inline = res.inline.as_mut_ptr();
+    let res_inline = res.inline.as_mut_ptr() as *mut u8;
     let Some(out) = area(
         slot.flags & F_INLINE_RES != 0,
         res_inline,
@@ -285,7 +285,7 @@ pub fn make_slot(
         res_off: 0,
         count: count as u32,
         flags: 0,
-        inline: [0; TASK_INLINE],
+        inline: [MaybeUninit::new(0); TASK_INLINE],
     };
     let bytes = count * job.arg_size;
     let src = &job.args[first * job.arg_size..first * job.arg_size + bytes];
@@ -294,7 +294,7 @@ pub fn make_slot(
         s.flags |= F_INLINE_ARGS;
         // SAFETY: bytes <= TASK_INLINE; copying possibly-uninit bytes through raw pointers (they are
         // only ever read back as `A` by the trampoline).
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), s.inline.as_mut_ptr() as *mut MaybeUninit<u8>, bytes) };
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), s.inline.as_mut_ptr(), bytes) };
     } else {
         // SAFETY: the parent allocated `arena_bytes(count)` bytes at `block` inside the arena.
         unsafe {
@@ -324,7 +324,7 @@ pub fn run_slot(key: &Key, slot: &TaskSlot, arena: Arena) -> ResultSlot {
         item: 0,
         len: 0,
         pad: 0,
-        inline: [0; RESULT_INLINE],
+        inline: [MaybeUninit::new(0); RESULT_INLINE],
     };
     if key.tag(slot) != slot.tag {
         r.status = S_CORRUPT;
@@ -353,7 +353,9 @@ pub fn run_slot(key: &Key, slot: &TaskSlot, arena: Arena) -> ResultSlot {
                 .rev()
                 .find(|&i| msg.is_char_boundary(i))
                 .unwrap_or(0);
-            r.inline[..n].copy_from_slice(&msg.as_bytes()[..n]);
+            for (d, b) in r.inline[..n].iter_mut().zip(msg.as_bytes()) {
+                *d = MaybeUninit::new(*b);
+            }
             r.len = n as u32;
         }
     }
