@@ -62,7 +62,7 @@ impl Counters {
 
 /// Forks `n` participants running `body(i)`, kills per the options, reaps all; returns the
 /// participants that were killed.
-fn supervise(o: &StressOpts, rep: &mut StressReport, c: &Counters, n: usize, body: impl Fn(usize) + Clone) -> usize {
+fn supervise(o: &StressOpts, rep: &mut StressReport, c: &Counters, n: usize, body: impl Fn(usize)) -> usize {
     supervise_with(o, rep, c, n, body, &|| None)
 }
 
@@ -73,13 +73,13 @@ fn supervise_with(
     rep: &mut StressReport,
     c: &Counters,
     n: usize,
-    body: impl Fn(usize) + Clone,
+    body: impl Fn(usize),
     prefer: &dyn Fn() -> Option<u32>,
 ) -> usize {
     let start = Instant::now();
     let mut kids: Vec<Partner> = Vec::new();
     for i in 0..n {
-        let b = body.clone();
+        let b = &body;
         let go = c.clone();
         match try_fork_partner(move || {
             while go.get(Counters::GO).load(Ordering::SeqCst) == 0 {
@@ -403,5 +403,156 @@ pub fn barrier(o: &StressOpts) -> StressReport {
     rep.ops = done;
     finish(&mut rep, &c);
     rep.notes.push(format!("{rounds} round(s) of {parties} parties; a killed party breaks the barrier (recoveries = survivors that saw it broken)"));
+    rep
+}
+
+/// `rlock`: like `mutex`, but each critical section takes the `RLock` twice (reentrantly) and
+/// releases it twice; the holder is killed when a kill is due.
+pub fn rlock(o: &StressOpts) -> StressReport {
+    use ringfork_core::sync::LockOutcome;
+    let mut rep = StressReport::new("rlock", o.procs, &["mutual_exclusion", "reentrancy", "completed"]);
+    let (Ok(l), Ok(busy), Ok(c)) = (crate::RLock::new(), RawValue::new(0u64), Counters::new()) else {
+        rep.violate("completed", 1);
+        return rep;
+    };
+    let (ops, cv, l2, b2, l3) = (o.ops, c.clone(), l.clone(), busy.clone(), l.clone());
+    let prefer = move || l3.raw().owner_tid();
+    supervise_with(
+        o,
+        &mut rep,
+        &c,
+        o.procs,
+        move |_| {
+            for i in 0..ops {
+                match l2.acquire() {
+                    Ok(LockOutcome::Acquired) => {}
+                    Ok(LockOutcome::OwnerDied) => {
+                        let kill = cv.get(Counters::LAST_KILL_NS).load(Ordering::SeqCst);
+                        cv.get(Counters::DETECT_NS)
+                            .fetch_max(now_ns().saturating_sub(kill), Ordering::SeqCst);
+                        cv.get(Counters::RECOVER).fetch_add(1, Ordering::SeqCst);
+                        b2.set(0); // repair: the dead holder left "busy" set
+                        let _ = l2.mark_consistent();
+                    }
+                    Err(_) => std::process::exit(3),
+                }
+                // Reentrant: the owner takes it again without blocking.
+                if !matches!(l2.acquire(), Ok(LockOutcome::Acquired)) || l2.depth() != 2 {
+                    cv.get(Counters::N - 1).fetch_add(1, Ordering::SeqCst);
+                }
+                if b2.get() != 0 {
+                    cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
+                }
+                b2.set(1);
+                std::hint::black_box(&b2);
+                b2.set(0);
+                let _ = l2.release();
+                let _ = l2.release();
+                if (i + 1) % PROGRESS_EVERY == 0 {
+                    cv.get(Counters::PROGRESS).fetch_add(PROGRESS_EVERY, Ordering::SeqCst);
+                }
+            }
+            cv.get(Counters::DONE).fetch_add(ops, Ordering::SeqCst);
+        },
+        &prefer,
+    );
+    rep.violate("mutual_exclusion", c.get(Counters::VIOL).load(Ordering::SeqCst));
+    rep.violate("reentrancy", c.get(Counters::N - 1).load(Ordering::SeqCst));
+    rep.ops = c.get(Counters::DONE).load(Ordering::SeqCst);
+    finish(&mut rep, &c);
+    rep
+}
+
+/// `pipe`: `procs / 2` pairs ping-pong sequence numbers over duplex pipes. A killed peer must be
+/// reported to the survivor (`Disconnected`/`BrokenPipe`/`Eof`) instead of a hang; `max_detect_ms` is
+/// kill → that error.
+pub fn pipe(o: &StressOpts) -> StressReport {
+    let mut rep = StressReport::new("pipe", o.procs, &["order", "completed"]);
+    let pairs = (o.procs / 2).max(1);
+    let Ok(c) = Counters::new() else {
+        rep.violate("completed", 1);
+        return rep;
+    };
+    // Each forked participant takes its own end out of its copy of this table.
+    let ends = std::cell::RefCell::new(Vec::new());
+    for _ in 0..pairs {
+        match crate::pipe(true) {
+            Ok((a, b)) => ends.borrow_mut().push((Some(a), Some(b))),
+            Err(e) => {
+                rep.violate("completed", 1);
+                rep.notes.push(format!("pipe: {e}"));
+                return rep;
+            }
+        }
+    }
+    let ops = o.ops;
+    let cv = c.clone();
+    let detected = move |cv: &Counters| {
+        let kill = cv.get(Counters::LAST_KILL_NS).load(Ordering::SeqCst);
+        if kill != 0 {
+            cv.get(Counters::DETECT_NS)
+                .fetch_max(now_ns().saturating_sub(kill), Ordering::SeqCst);
+            cv.get(Counters::RECOVER).fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    supervise(o, &mut rep, &c, pairs * 2, move |i| {
+        let taken = {
+            let mut e = ends.borrow_mut();
+            let pair = &mut e[i / 2];
+            if i % 2 == 0 {
+                pair.0.take()
+            } else {
+                pair.1.take()
+            }
+        };
+        let Some(mut conn) = taken else { return };
+        let mut done = 0u64;
+        for k in 0..ops {
+            if i % 2 == 0 {
+                // Initiator: send k, expect k + 1.
+                if conn.send(&k).is_err() {
+                    detected(&cv);
+                    break;
+                }
+                match conn.recv::<u64>() {
+                    Ok(v) if v == k + 1 => {}
+                    Ok(_) => {
+                        cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(_) => {
+                        detected(&cv);
+                        break;
+                    }
+                }
+            } else {
+                match conn.recv::<u64>() {
+                    Ok(v) => {
+                        if v != k {
+                            cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
+                        }
+                        if conn.send(&(v + 1)).is_err() {
+                            detected(&cv);
+                            break;
+                        }
+                    }
+                    Err(_) => {
+                        detected(&cv);
+                        break;
+                    }
+                }
+            }
+            done += 1;
+            if done % PROGRESS_EVERY == 0 {
+                cv.get(Counters::PROGRESS).fetch_add(PROGRESS_EVERY, Ordering::SeqCst);
+            }
+        }
+        cv.get(Counters::DONE).fetch_add(done, Ordering::SeqCst);
+    });
+    rep.violate("order", c.get(Counters::VIOL).load(Ordering::SeqCst));
+    rep.ops = c.get(Counters::DONE).load(Ordering::SeqCst);
+    finish(&mut rep, &c);
+    rep.notes.push(format!(
+        "{pairs} pair(s); recoveries = survivors that got the peer-death error instead of hanging"
+    ));
     rep
 }

@@ -6,10 +6,12 @@ use super::Target;
 pub fn all() -> Vec<Target> {
     vec![
         ("mutex", super::sync::mutex),
+        ("rlock", super::sync::rlock),
         ("semaphore", super::sync::semaphore),
         ("value", super::sync::value),
         ("barrier", super::sync::barrier),
         ("queue", super::queue::run),
+        ("pipe", super::sync::pipe),
         ("pool", super::pool::run),
     ]
 }
