@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 pub mod pool;
 pub mod queue;
+pub mod rings;
 pub mod sync;
 pub mod targets;
 

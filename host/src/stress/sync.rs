@@ -556,3 +556,93 @@ pub fn pipe(o: &StressOpts) -> StressReport {
     ));
     rep
 }
+
+/// Which side of a producer/consumer pair a participant plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairEnd {
+    /// Sends.
+    Producer,
+    /// Receives.
+    Consumer,
+}
+
+/// What a pair participant reports to the supervisor (through shared counters).
+pub struct PairReport {
+    c: Counters,
+    since_progress: u64,
+}
+
+impl std::fmt::Debug for PairReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PairReport")
+    }
+}
+
+impl PairReport {
+    /// One operation done.
+    pub fn progress(&mut self) {
+        self.since_progress += 1;
+        if self.since_progress == PROGRESS_EVERY {
+            self.c
+                .get(Counters::PROGRESS)
+                .fetch_add(PROGRESS_EVERY, Ordering::SeqCst);
+            self.c.get(Counters::DONE).fetch_add(PROGRESS_EVERY, Ordering::SeqCst);
+            self.since_progress = 0;
+        }
+    }
+
+    /// An invariant was violated (order, checksum).
+    pub fn violation(&mut self) {
+        self.c.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The peer's death was reported to us (instead of a hang): time it from the last kill.
+    pub fn peer_died(&mut self) {
+        let kill = self.c.get(Counters::LAST_KILL_NS).load(Ordering::SeqCst);
+        if kill != 0 {
+            self.c
+                .get(Counters::DETECT_NS)
+                .fetch_max(now_ns().saturating_sub(kill), Ordering::SeqCst);
+            self.c.get(Counters::RECOVER).fetch_add(1, Ordering::SeqCst);
+        } else {
+            // An error without any kill is a failure of the primitive.
+            self.c.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Runs `pairs` producer/consumer pairs (participant `2p` produces, `2p + 1` consumes) under the
+/// supervisor; invariants `order` (violations reported by the body) and `completed`.
+pub fn supervise_pairs(
+    o: &StressOpts,
+    target: &str,
+    pairs: usize,
+    body: impl Fn(usize, PairEnd, &mut PairReport),
+) -> StressReport {
+    let mut rep = StressReport::new(target, o.procs, &["order", "completed"]);
+    let Ok(c) = Counters::new() else {
+        rep.violate("completed", 1);
+        return rep;
+    };
+    let cv = c.clone();
+    supervise(o, &mut rep, &c, pairs * 2, move |i| {
+        let end = if i % 2 == 0 {
+            PairEnd::Producer
+        } else {
+            PairEnd::Consumer
+        };
+        let mut r = PairReport {
+            c: cv.clone(),
+            since_progress: 0,
+        };
+        body(i / 2, end, &mut r);
+        r.c.get(Counters::DONE).fetch_add(r.since_progress, Ordering::SeqCst);
+    });
+    rep.violate("order", c.get(Counters::VIOL).load(Ordering::SeqCst));
+    rep.ops = c.get(Counters::DONE).load(Ordering::SeqCst);
+    finish(&mut rep, &c);
+    rep.notes.push(format!(
+        "{pairs} pair(s); recoveries = survivors told of their peer's death instead of hanging"
+    ));
+    rep
+}

@@ -10,6 +10,8 @@ pub fn all() -> Vec<Target> {
         ("semaphore", super::sync::semaphore),
         ("value", super::sync::value),
         ("barrier", super::sync::barrier),
+        ("spsc", super::rings::spsc),
+        ("bytes", super::rings::bytes),
         ("queue", super::queue::run),
         ("pipe", super::sync::pipe),
         ("pool", super::pool::run),
