@@ -71,6 +71,65 @@ impl Table {
 
 /// Runs the target.
 pub fn run(o: &StressOpts) -> StressReport {
+    run_mode(o, false)
+}
+
+/// `ringfork stress mpmc`: the same ring driven by busy `try_put`/`try_get` polling (the lock-free
+/// MPMC fast path), calling `recover()` while it spins, as busy pollers must (they never block, so the
+/// blocking layer's dead-claim recovery does not run for them).
+pub fn mpmc(o: &StressOpts) -> StressReport {
+    run_mode(o, true)
+}
+
+fn put(q: &Queue<Item>, item: Item, busy: bool) -> bool {
+    if !busy {
+        return q.put_timeout(item, Duration::from_secs(20)).is_ok();
+    }
+    let end = Instant::now() + Duration::from_secs(20);
+    let mut spins = 0u32;
+    loop {
+        match q.try_put(item) {
+            Ok(()) => return true,
+            Err(crate::PushError::Full) if Instant::now() < end => {
+                spins += 1;
+                if spins % 4096 == 0 {
+                    q.recover();
+                    std::thread::yield_now();
+                }
+                std::hint::spin_loop();
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
+fn get(q: &Queue<Item>, busy: bool) -> Option<Item> {
+    if !busy {
+        return q.get_timeout(Duration::from_secs(20)).ok();
+    }
+    let end = Instant::now() + Duration::from_secs(20);
+    let mut spins = 0u32;
+    loop {
+        match q.try_get() {
+            Ok(i) => return Some(i),
+            Err(crate::PopError::Empty) if Instant::now() < end && !q.is_closed() => {
+                spins += 1;
+                if spins % 4096 == 0 {
+                    q.recover();
+                    std::thread::yield_now();
+                }
+                std::hint::spin_loop();
+            }
+            Err(crate::PopError::Empty) if q.is_closed() => {
+                // Closed while we polled: drain what is left, then stop.
+                return q.try_get().ok();
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
     let invariants = [
         "exactly_once",
         "checksum",
@@ -78,7 +137,7 @@ pub fn run(o: &StressOpts) -> StressReport {
         "committed_not_lost",
         "completed",
     ];
-    let mut rep = StressReport::new("queue", o.procs, &invariants);
+    let mut rep = StressReport::new(if busy { "mpmc" } else { "queue" }, o.procs, &invariants);
     let producers = (o.procs / 2).max(1);
     let consumers = (o.procs - producers).max(1);
     let ops = o.ops.clamp(1, 1_000_000) as usize;
@@ -102,16 +161,12 @@ pub fn run(o: &StressOpts) -> StressReport {
         let (q, c) = (q.clone(), c.clone());
         match try_fork_partner(move || {
             for s in 0..ops as u32 {
-                if q.put_timeout(
-                    Item {
-                        producer: p as u32,
-                        seq: s,
-                        check: check(p as u32, s),
-                    },
-                    Duration::from_secs(20),
-                )
-                .is_err()
-                {
+                let item = Item {
+                    producer: p as u32,
+                    seq: s,
+                    check: check(p as u32, s),
+                };
+                if !put(&q, item, busy) {
                     return;
                 }
                 c.set(s + 1);
@@ -132,9 +187,8 @@ pub fn run(o: &StressOpts) -> StressReport {
             let mut last = vec![-1i64; producers];
             loop {
                 let w = Instant::now();
-                let item = match q.get_timeout(Duration::from_secs(20)) {
-                    Ok(i) => i,
-                    Err(_) => break, // Closed (drained), Disconnected, or timed out
+                let Some(item) = get(&q, busy) else {
+                    break; // Closed (drained), Disconnected, or timed out
                 };
                 let waited = w.elapsed().as_micros() as u64;
                 t.waits(consumers)[ci].fetch_max(waited, Ordering::Relaxed);

@@ -12,6 +12,7 @@ pub fn all() -> Vec<Target> {
         ("barrier", super::sync::barrier),
         ("spsc", super::rings::spsc),
         ("bytes", super::rings::bytes),
+        ("mpmc", super::queue::mpmc),
         ("queue", super::queue::run),
         ("pipe", super::sync::pipe),
         ("pool", super::pool::run),
