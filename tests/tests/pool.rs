@@ -307,6 +307,56 @@ fn a_panicking_initializer_breaks_the_pool_instead_of_looping() {
     no_zombies();
 }
 
+fn spawn_pool_works_from_a_multi_threaded_parent() {
+    // Four busy threads: forking now would be unsafe in general; spawning is not.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let pool = Pool::builder()
+        .processes(2)
+        .start_method(ringfork::StartMethod::Spawn)
+        .build()
+        .unwrap();
+    assert_eq!(pool.map(square, 0..1000u64).unwrap()[999], 998_001);
+    let pids: HashSet<u32> = (0..10).map(|i| pool.apply(pid_of_worker, i).unwrap()).collect();
+    assert!(!pids.contains(&std::process::id()) && pids.len() <= 2);
+    // A spawned worker killed mid-task: only that task fails; a spawned replacement takes over.
+    assert!(matches!(
+        pool.apply(kills_self_on_42, 42),
+        Err(PoolError::WorkerDied { signal: Some(9), .. })
+    ));
+    assert_eq!(pool.apply(kills_self_on_42, 1).unwrap(), 2);
+    assert!(matches!(
+        pool.apply(panics_on_13, 13),
+        Err(PoolError::TaskPanicked { .. })
+    ));
+    pool.close();
+    pool.join().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(matches!(
+        Pool::builder()
+            .start_method(ringfork::StartMethod::Spawn)
+            .initializer(|| {})
+            .build(),
+        Err(PoolError::InvalidParameter {
+            name: "initializer",
+            ..
+        })
+    ));
+    no_zombies();
+}
+
 fn main() {
     run(&[
         Case::new(
@@ -350,6 +400,10 @@ fn main() {
         Case::new(
             "a_panicking_initializer_breaks_the_pool_instead_of_looping",
             a_panicking_initializer_breaks_the_pool_instead_of_looping,
+        ),
+        Case::new(
+            "spawn_pool_works_from_a_multi_threaded_parent",
+            spawn_pool_works_from_a_multi_threaded_parent,
         ),
     ]);
 }

@@ -5,7 +5,8 @@ use super::alloc::ArenaAlloc;
 use super::shared::{PoolCtl, ResultSlot, Ring, RingIdx, TaskSlot, WorkerCtl, S_CORRUPT, S_OK, S_PANICKED};
 use super::task::{make_slot, Arena, JobSpec, Key};
 use super::{worker, PoolError};
-use crate::child::{try_fork_partner, Partner};
+use crate::child::{try_fork_partner, Partner, STATUS_UNKNOWN};
+use crate::process::{sys::WaitStatus, Process, StartMethod};
 use crate::Segment;
 use ringfork_core::atomic::{fence, Ordering};
 use ringfork_core::header::{Header, ObjectParams, HEADER_SIZE};
@@ -159,6 +160,64 @@ struct Task {
     block: Option<(usize, usize)>,
 }
 
+/// A worker process: forked (a [`Partner`] reaped here), or spawned (a [`Process`] the process layer
+/// reaps). Statuses are raw `wait` statuses either way.
+enum Child {
+    Forked(Partner),
+    Spawned(Process),
+}
+
+impl Child {
+    fn pid(&self) -> i32 {
+        match self {
+            Child::Forked(p) => p.pid(),
+            Child::Spawned(p) => p.pid().map(|p| p as i32).unwrap_or(0),
+        }
+    }
+
+    fn raw_status(p: &Process) -> i32 {
+        match p.wait_status() {
+            Some(WaitStatus::Exited(c)) => (c & 0xff) << 8,
+            Some(WaitStatus::Signaled(s)) => s & 0x7f,
+            _ => STATUS_UNKNOWN,
+        }
+    }
+
+    fn try_wait(&self) -> Option<i32> {
+        match self {
+            Child::Forked(p) => p.try_wait(),
+            Child::Spawned(p) => match p.join_timeout(Duration::ZERO) {
+                Ok(true) => Some(Self::raw_status(p)),
+                Ok(false) => None,
+                Err(_) => Some(STATUS_UNKNOWN),
+            },
+        }
+    }
+
+    fn signal(&self, sig: i32) {
+        match self {
+            Child::Forked(p) => p.signal(sig),
+            Child::Spawned(p) => {
+                let _ = if sig == libc::SIGKILL { p.kill() } else { p.terminate() };
+            }
+        }
+    }
+
+    fn wait_timeout(&self, d: Duration) -> Option<i32> {
+        match self {
+            Child::Forked(p) => p.wait_timeout(d),
+            Child::Spawned(p) => match p.join_timeout(d) {
+                Ok(true) => Some(Self::raw_status(p)),
+                _ => {
+                    let _ = p.kill();
+                    let _ = p.join_timeout(Duration::from_secs(5));
+                    None
+                }
+            },
+        }
+    }
+}
+
 /// Entries keyed by sequential ids (tasks, jobs): O(1) without hashing; freed entries at the front
 /// are dropped, so memory follows the oldest live id.
 struct Table<T> {
@@ -225,7 +284,7 @@ impl<T> Table<T> {
 }
 
 struct WorkerState {
-    partner: Option<Partner>,
+    partner: Option<Child>,
     outstanding: VecDeque<u64>,
     sent: u64,
     /// Our last view of the worker's task-ring head (see `Ring::push_cached`).
@@ -235,7 +294,7 @@ struct WorkerState {
 }
 
 impl WorkerState {
-    fn new(partner: Option<Partner>) -> Self {
+    fn new(partner: Option<Child>) -> Self {
         WorkerState {
             partner,
             outstanding: VecDeque::new(),
@@ -268,6 +327,7 @@ pub struct Inner {
     state: State,
     initializer: Option<Arc<dyn Fn() + Send + Sync>>,
     maxtasks: Option<u64>,
+    start_method: StartMethod,
     started: u64,
     start_failures: u32,
     broken: Option<PoolError>,
@@ -292,6 +352,7 @@ impl Inner {
         arena_len: usize,
         initializer: Option<Arc<dyn Fn() + Send + Sync>>,
         maxtasks: Option<u64>,
+        start_method: StartMethod,
     ) -> Result<Inner, PoolError> {
         let arena_len = arena_len.next_multiple_of(4096);
         let mut lay = Layout::compute(workers, cap, arena_len);
@@ -323,6 +384,7 @@ impl Inner {
             state: State::Running,
             initializer,
             maxtasks,
+            start_method,
             started: 0,
             start_failures: 0,
             broken: None,
@@ -338,16 +400,39 @@ impl Inner {
 
     fn spawn(&mut self, i: usize) -> Result<(), PoolError> {
         self.lay.worker(i).reset();
-        let lay = self.lay.clone();
-        let key = self.key.clone();
-        let init = self.initializer.clone();
-        let maxtasks = self.maxtasks;
         // SAFETY: getpid has no preconditions.
         let parent = unsafe { libc::getpid() };
-        let _keep = &self.seg;
-        let partner = try_fork_partner(move || worker::worker_main(&lay, i, &key, parent, init.as_deref(), maxtasks))
-            .map_err(|e| os("fork", e))?;
-        self.workers[i] = WorkerState::new(Some(partner));
+        let child = match self.start_method {
+            StartMethod::Fork => {
+                let lay = self.lay.clone();
+                let key = self.key.clone();
+                let init = self.initializer.clone();
+                let maxtasks = self.maxtasks;
+                Child::Forked(
+                    try_fork_partner(move || worker::worker_main(&lay, i, &key, parent, init.as_deref(), maxtasks))
+                        .map_err(|e| os("fork", e))?,
+                )
+            }
+            StartMethod::Spawn => {
+                // Re-execute this program; the worker maps the pool segment from the fd it inherits and
+                // gets its index and the task key through the private bootstrap record.
+                let (k0, k1) = self.key.to_words();
+                let mut p = Process::target(super::SPAWN_WORKER_TARGET)
+                    .args([
+                        i.to_string(),
+                        k0.to_string(),
+                        k1.to_string(),
+                        parent.to_string(),
+                        self.maxtasks.unwrap_or(0).to_string(),
+                    ])
+                    .segment(&self.seg)
+                    .name(format!("PoolWorker-{i}"))
+                    .start_method(StartMethod::Spawn);
+                p.start().map_err(|e| os("spawn", e))?;
+                Child::Spawned(p)
+            }
+        };
+        self.workers[i] = WorkerState::new(Some(child));
         self.started += 1;
         Ok(())
     }
@@ -882,5 +967,25 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.terminate();
+    }
+}
+
+impl Layout {
+    /// The layout of the pool object in `seg` (a spawned worker's view), validated against its header.
+    pub fn attach(seg: &Segment) -> Result<Layout, String> {
+        let e = seg.find("pool").ok_or("the segment has no pool object")?;
+        // SAFETY: the worker keeps `seg` for its whole life (it exits from `worker_main`).
+        let region = unsafe { seg.sub_region_static(e.offset, e.size) }.map_err(|e| e.to_string())?;
+        let h = Header::attach::<DefaultWait>(region, Kind::Pool, Deadline::Immediate).map_err(|e| e.to_string())?;
+        let (cap, workers, arena) = (h.capacity(), h.elem_size() as usize, h.msg_limit() as usize);
+        if cap == 0 || !cap.is_power_of_two() || cap > 1 << 16 || workers == 0 || workers > 1024 {
+            return Err("pool header parameters out of range".into());
+        }
+        let mut lay = Layout::compute(workers, cap as u32, arena);
+        if lay.total as u64 != h.size() || lay.total > region.len() {
+            return Err("pool header size does not match its parameters".into());
+        }
+        lay.base = region.as_ptr();
+        Ok(lay)
     }
 }

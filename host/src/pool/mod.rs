@@ -17,7 +17,9 @@
 //!
 //! # Tasks are `fn` pointers and plain data
 //! As Python pickles a function by name, a task here is an `fn(A) -> R` (not a closure) with
-//! [`ShmSafe`] `A` and `R`: workers are forks of the parent, so the function's code is there, and its
+//! [`ShmSafe`] `A` and `R`: workers are forks of the parent (or, with
+//! [`PoolBuilder::start_method`]`(Spawn)`, re-executions of the same program: the function travels as
+//! its offset from an anchor function of the executable), so the function's code is there, and its
 //! arguments and result travel through shared memory by value. Pass strings with
 //! [`FixedStr`](ringfork_core::payload::FixedStr)/[`FixedBytes`](ringfork_core::payload::FixedBytes),
 //! and large data through a shared `Array`/`Segment` created before the pool (workers inherit it) with
@@ -46,6 +48,33 @@ mod worker;
 pub use inner::Layout;
 pub use results::{AsyncResult, IMap, IMapUnordered, MapResult};
 pub use task::Pair;
+
+/// The spawn target name of pool workers (built in: no registration needed).
+pub const SPAWN_WORKER_TARGET: &str = "ringfork-pool-worker";
+
+/// The entry point of a spawned pool worker: arguments `[index, k0, k1, parent pid, maxtasks]` and
+/// the pool segment.
+pub fn spawned_worker(args: crate::process::TargetArgs) {
+    let fail = |msg: &str| -> ! {
+        eprintln!("ringfork: pool worker: {msg}");
+        std::process::exit(2)
+    };
+    let num = |i: usize| -> u64 {
+        args.arg_str(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| fail("bad arguments"))
+    };
+    let (idx, k0, k1, parent, maxtasks) = (num(0) as usize, num(1), num(2), num(3) as libc::pid_t, num(4));
+    let Some(seg) = args.segments().first() else {
+        fail("no pool segment")
+    };
+    let lay = inner::Layout::attach(seg).unwrap_or_else(|e| fail(&e));
+    if idx >= lay.workers {
+        fail("worker index out of range");
+    }
+    let key = task::Key::from_words(k0, k1);
+    worker::worker_main(&lay, idx, &key, parent, None, (maxtasks > 0).then_some(maxtasks))
+}
 
 use inner::{Inner, JobKind};
 use ringfork_core::ShmSafe;
@@ -148,6 +177,7 @@ impl std::error::Error for PoolError {}
 /// Options for a [`Pool`].
 pub struct PoolBuilder {
     processes: usize,
+    start_method: crate::StartMethod,
     initializer: Option<Arc<dyn Fn() + Send + Sync>>,
     maxtasksperchild: Option<u64>,
     ring_slots: u32,
@@ -169,6 +199,7 @@ impl Default for PoolBuilder {
     fn default() -> Self {
         PoolBuilder {
             processes: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            start_method: crate::StartMethod::Fork,
             initializer: None,
             maxtasksperchild: None,
             ring_slots: 64,
@@ -188,6 +219,15 @@ impl PoolBuilder {
     /// copied into each worker by `fork`.
     pub fn initializer(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
         self.initializer = Some(Arc::new(f));
+        self
+    }
+
+    /// How workers are started (Python's `context`): `Fork` (default) or `Spawn`, which re-executes
+    /// the program, so it is safe from a multi-threaded parent. The program's `main` must call
+    /// [`crate::process::spawn_main_hook`] (or `spawn_main`) first. With `Spawn` there is no
+    /// initializer closure (a closure cannot cross `exec`).
+    pub fn start_method(mut self, m: crate::StartMethod) -> Self {
+        self.start_method = m;
         self
     }
 
@@ -235,12 +275,21 @@ impl PoolBuilder {
                 reason: "must be in 1..=65536".into(),
             });
         }
+        if self.start_method == crate::StartMethod::Spawn && self.initializer.is_some() {
+            return Err(PoolError::InvalidParameter {
+                name: "initializer",
+                reason: "a closure cannot cross exec: with StartMethod::Spawn, initialize at the start of your tasks \
+                         or use StartMethod::Fork"
+                    .into(),
+            });
+        }
         let inner = Inner::new(
             self.processes,
             self.ring_slots.next_power_of_two(),
             self.arena_size,
             self.initializer,
             self.maxtasksperchild,
+            self.start_method,
         )?;
         Ok(Pool {
             inner: Arc::new(Mutex::new(inner)),

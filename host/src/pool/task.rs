@@ -128,17 +128,38 @@ pub fn from_offset(off: i64) -> usize {
 
 /// The per-pool secret and the tag over a slot's control fields.
 #[derive(Clone, Debug)]
-pub struct Key(std::hash::RandomState);
+pub struct Key {
+    k0: u64,
+    k1: u64,
+}
 
 impl Key {
-    /// A fresh random key.
+    /// A fresh random key (from the standard library's per-process random hasher state).
     pub fn new() -> Key {
-        Key(std::hash::RandomState::new())
+        let r = std::hash::RandomState::new();
+        Key {
+            k0: r.hash_one(0x5EED_u64),
+            k1: r.hash_one(0xC0FFEE_u64),
+        }
+    }
+
+    /// The key as two words, to hand to a spawned worker (through its private bootstrap record,
+    /// never through shared memory).
+    pub fn to_words(&self) -> (u64, u64) {
+        (self.k0, self.k1)
+    }
+
+    /// The key from [`Key::to_words`].
+    pub fn from_words(k0: u64, k1: u64) -> Key {
+        Key { k0, k1 }
     }
 
     /// The tag of `slot`'s control fields (everything but the tag and the inline data).
     pub fn tag(&self, s: &TaskSlot) -> u64 {
-        let mut h = self.0.build_hasher();
+        // SipHash-2-4 keyed with the pool's secret (the standard library's keyed SipHash is only
+        // reachable through this deprecated name; the algorithm itself is what we want).
+        #[allow(deprecated)]
+        let mut h = std::hash::SipHasher::new_with_keys(self.k0, self.k1);
         for v in [
             s.id,
             s.tramp as u64,

@@ -101,6 +101,10 @@ pub fn register_target(name: &str, f: TargetFn) -> Result<(), ProcessError> {
 }
 
 pub(crate) fn lookup(name: &str) -> Option<TargetFn> {
+    if name == crate::pool::SPAWN_WORKER_TARGET {
+        // Built in, so a spawn-based Pool works without the user registering anything.
+        return Some(crate::pool::spawned_worker);
+    }
     targets().iter().find(|(n, _)| n == name).map(|(_, f)| *f)
 }
 
