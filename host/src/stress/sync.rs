@@ -6,7 +6,7 @@
 
 use super::{Killer, StressOpts, StressReport};
 use crate::child::{try_fork_partner, Partner};
-use crate::{Barrier, Mutex, RawValue, Segment, Semaphore, Value};
+use crate::{Barrier, Event, Mutex, RawValue, Segment, Semaphore, Value};
 use ringfork_core::atomic::{AtomicU64, Ordering};
 use ringfork_core::sync::mutex::MutexError;
 use ringfork_core::time::{Clock, OsClock};
@@ -643,6 +643,87 @@ pub fn supervise_pairs(
     finish(&mut rep, &c);
     rep.notes.push(format!(
         "{pairs} pair(s); recoveries = survivors told of their peer's death instead of hanging"
+    ));
+    rep
+}
+
+/// `event`: participant 0 sets the `Event` once per round (after publishing the round number and
+/// clearing it from the last round); every other participant waits for each round. Invariant
+/// `no_lost_wakeup`: a waiter never times out while the event has been set for its round for more
+/// than 100 ms. A killed setter leaves waiters timing out (they stop: `recoveries`); a killed waiter
+/// only costs the setter a short ack timeout.
+pub fn event(o: &StressOpts) -> StressReport {
+    let mut rep = StressReport::new("event", o.procs, &["no_lost_wakeup", "completed"]);
+    let rounds = (o.ops / 10).clamp(1, 1000);
+    let waiters = (o.procs - 1).max(1) as u64;
+    let (Ok(e), Ok(round), Ok(acks), Ok(set_at), Ok(c)) = (
+        Event::new(),
+        RawValue::new(0u64),
+        RawValue::new(0u64),
+        RawValue::new(0u64),
+        Counters::new(),
+    ) else {
+        rep.violate("completed", 1);
+        return rep;
+    };
+    let cv = c.clone();
+    supervise(o, &mut rep, &c, o.procs, move |i| {
+        if i == 0 {
+            // Waiters still answering: a round whose acks time out shrinks it (the missing ones died).
+            let mut expected = waiters;
+            for r in 1..=rounds {
+                let before = acks.load();
+                e.clear();
+                round.store(r);
+                set_at.store(now_ns());
+                e.set();
+                let end = Instant::now() + Duration::from_millis(200);
+                while acks.load() < before + expected && Instant::now() < end {
+                    std::thread::yield_now();
+                }
+                expected = expected.min(acks.load() - before);
+                // Progress in the units the kill points use (total = ops * procs).
+                cv.get(Counters::PROGRESS)
+                    .fetch_add((waiters + 1) * 10, Ordering::SeqCst);
+            }
+            return;
+        }
+        let mut timeouts = 0;
+        for r in 1..=rounds {
+            // A round that does not come within 2 s means the setter is gone (it may have died with
+            // the event still set, so "woke" alone proves nothing).
+            let give_up = Instant::now() + Duration::from_secs(2);
+            loop {
+                let woke = e.wait_timeout(Duration::from_millis(500));
+                if round.load() >= r {
+                    break;
+                }
+                if Instant::now() > give_up {
+                    cv.get(Counters::RECOVER).fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                if woke {
+                    std::thread::yield_now(); // still set from the last round: wait for the next
+                } else {
+                    timeouts += 1;
+                }
+            }
+            // Timed out although the event was set for this round long ago: a lost wake-up.
+            if round.load() >= r && e.is_set() && now_ns().saturating_sub(set_at.load()) > 100_000_000 && timeouts > 0 {
+                cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
+            }
+            acks.fetch_add(1);
+            cv.get(Counters::DONE).fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    rep.violate("no_lost_wakeup", c.get(Counters::VIOL).load(Ordering::SeqCst));
+    rep.ops = c.get(Counters::DONE).load(Ordering::SeqCst);
+    if rep.kills == 0 && rep.ops != rounds * waiters {
+        rep.violate("completed", 1);
+    }
+    finish(&mut rep, &c);
+    rep.notes.push(format!(
+        "{rounds} round(s), {waiters} waiter(s); recoveries = waiters that saw the setter gone"
     ));
     rep
 }

@@ -9,6 +9,7 @@ pub fn all() -> Vec<Target> {
         ("rlock", super::sync::rlock),
         ("semaphore", super::sync::semaphore),
         ("value", super::sync::value),
+        ("event", super::sync::event),
         ("barrier", super::sync::barrier),
         ("spsc", super::rings::spsc),
         ("bytes", super::rings::bytes),
