@@ -727,3 +727,147 @@ pub fn event(o: &StressOpts) -> StressReport {
     ));
     rep
 }
+
+/// The bounded buffer the `condition` target passes items through (inside `Condition<Buf>`).
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+struct Buf {
+    items: [u64; 16],
+    head: u64,
+    tail: u64,
+}
+
+// SAFETY: repr(C) of u64s only: every bit pattern is valid; no pointers, no Drop.
+unsafe impl ringfork_core::ShmSafe for Buf {}
+
+/// Locks a condition, repairing after a dead owner (the buffer's head/tail are only advanced after
+/// the item is written or read, so it is consistent whatever instruction the owner died at).
+fn lock_cond<'a>(c: &'a crate::Condition<Buf>, cv: &Counters) -> Option<ringfork_core::sync::CondGuard<'a, Buf>> {
+    match c.lock() {
+        Ok(g) => Some(g),
+        Err(MutexError::OwnerDied(mut g)) => {
+            let kill = cv.get(Counters::LAST_KILL_NS).load(Ordering::SeqCst);
+            cv.get(Counters::DETECT_NS)
+                .fetch_max(now_ns().saturating_sub(kill), Ordering::SeqCst);
+            cv.get(Counters::RECOVER).fetch_add(1, Ordering::SeqCst);
+            g.mark_consistent();
+            Some(g)
+        }
+        Err(_) => None,
+    }
+}
+
+/// `condition`: producers and consumers pass `(producer, seq)` items through a 16-slot buffer in a
+/// `Condition`, waiting while full / empty. Invariants: `exactly_once` (no item taken twice),
+/// `order_per_producer` (each consumer sees a producer's items in order), `completed`.
+pub fn condition(o: &StressOpts) -> StressReport {
+    let mut rep = StressReport::new(
+        "condition",
+        o.procs,
+        &["exactly_once", "order_per_producer", "completed"],
+    );
+    let producers = (o.procs / 2).max(1);
+    let consumers = (o.procs - producers).max(1);
+    let ops = (o.ops / 4).clamp(1, 100_000);
+    let buf = Buf {
+        items: [0; 16],
+        head: 0,
+        tail: 0,
+    };
+    let (Ok(cond), Ok(c)) = (crate::Condition::new(buf), Counters::new()) else {
+        rep.violate("completed", 1);
+        return rep;
+    };
+    let Ok(seen) = crate::Array::new(&vec![0u32; producers * ops as usize]) else {
+        rep.violate("completed", 1);
+        return rep;
+    };
+    let Ok(producers_done) = RawValue::new(0u64) else {
+        rep.violate("completed", 1);
+        return rep;
+    };
+    let cv = c.clone();
+    // Progress in the units the kill points use (total = --ops * procs).
+    let step = (o.procs as u64 * o.ops / (producers as u64 * ops).max(1)).max(1);
+    supervise(o, &mut rep, &c, producers + consumers, move |i| {
+        if i < producers {
+            for s in 0..ops {
+                let Some(mut g) = lock_cond(&cond, &cv) else { return };
+                let mut waits = 0;
+                while g.tail.wrapping_sub(g.head) >= 16 {
+                    match g.wait_timeout(Duration::from_millis(200)) {
+                        Ok((g2, _)) => g = g2,
+                        Err(MutexError::OwnerDied(mut g2)) => {
+                            g2.mark_consistent();
+                            g = g2;
+                        }
+                        Err(_) => return,
+                    }
+                    waits += 1;
+                    if waits > 25 {
+                        return; // every consumer is gone
+                    }
+                }
+                let t = g.tail;
+                g.items[(t % 16) as usize] = (i as u64) << 32 | s;
+                g.tail = t + 1; // commit: only after the item is written
+                drop(g);
+                cond.notify_all();
+                cv.get(Counters::PROGRESS).fetch_add(step, Ordering::SeqCst);
+            }
+            producers_done.fetch_add(1);
+            cond.notify_all();
+        } else {
+            let mut last = vec![-1i64; producers];
+            loop {
+                let Some(mut g) = lock_cond(&cond, &cv) else { return };
+                let mut idle = 0;
+                while g.tail == g.head {
+                    if producers_done.get() == producers as u64 || idle > 5 {
+                        return; // everything produced was taken, or the producers are gone
+                    }
+                    match g.wait_timeout(Duration::from_millis(200)) {
+                        Ok((g2, timed_out)) => {
+                            g = g2;
+                            idle += usize::from(timed_out);
+                        }
+                        Err(MutexError::OwnerDied(mut g2)) => {
+                            g2.mark_consistent();
+                            g = g2;
+                        }
+                        Err(_) => return,
+                    }
+                }
+                let h = g.head;
+                let item = g.items[(h % 16) as usize];
+                g.head = h + 1;
+                drop(g);
+                cond.notify_all();
+                let (p, s) = ((item >> 32) as usize, item & 0xFFFF_FFFF);
+                if p >= producers || s >= ops {
+                    cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                if seen.fetch_add(p * ops as usize + s as usize, 1).unwrap_or(1) != 0 {
+                    cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
+                }
+                if (s as i64) <= last[p] {
+                    cv.get(Counters::N - 1).fetch_add(1, Ordering::SeqCst);
+                }
+                last[p] = s as i64;
+                cv.get(Counters::DONE).fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    rep.violate("exactly_once", c.get(Counters::VIOL).load(Ordering::SeqCst));
+    rep.violate("order_per_producer", c.get(Counters::N - 1).load(Ordering::SeqCst));
+    rep.ops = c.get(Counters::DONE).load(Ordering::SeqCst);
+    if rep.kills == 0 && rep.ops != producers as u64 * ops {
+        rep.violate("completed", 1);
+    }
+    finish(&mut rep, &c);
+    rep.notes.push(format!(
+        "{producers} producer(s), {consumers} consumer(s), {ops} item(s) each"
+    ));
+    rep
+}

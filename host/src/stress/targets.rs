@@ -10,6 +10,7 @@ pub fn all() -> Vec<Target> {
         ("semaphore", super::sync::semaphore),
         ("value", super::sync::value),
         ("event", super::sync::event),
+        ("condition", super::sync::condition),
         ("barrier", super::sync::barrier),
         ("spsc", super::rings::spsc),
         ("bytes", super::rings::bytes),
