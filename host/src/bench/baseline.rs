@@ -111,6 +111,20 @@ pub fn atomic_pingpong(iters: u64) -> f64 {
 /// Round trips of a raw shared-futex ping-pong (no spinning: every wait parks): ns/roundtrip. With
 /// `pinned`, both processes share CPU 0, so the figure is the pure syscall + context-switch cost.
 pub fn futex_pingpong(iters: u64, pinned: bool) -> f64 {
+    futex_pingpong_with(iters, pinned, None)
+}
+
+/// [`futex_pingpong`] where every wait carries a timeout (as waits that must wake up to probe a
+/// peer's liveness do): ns/roundtrip. Shows what arming a timer per wait costs.
+pub fn futex_pingpong_timed(iters: u64) -> f64 {
+    futex_pingpong_with(iters, false, Some(Duration::from_millis(50)))
+}
+
+fn futex_pingpong_with(iters: u64, pinned: bool, timeout: Option<Duration>) -> f64 {
+    let deadline = move || match timeout {
+        None => Deadline::Never,
+        Some(t) => Deadline::after::<<Futex as ringfork_core::Wait>::Clock>(t),
+    };
     let w = Words::new(1);
     let n = iters as u32;
     let cpu = pinned.then_some(0);
@@ -128,7 +142,7 @@ pub fn futex_pingpong(iters: u64, pinned: bool) -> f64 {
                     if v == 2 * i + 1 {
                         break;
                     }
-                    let _ = Futex::park(word, v, Deadline::Never);
+                    let _ = Futex::park(word, v, deadline());
                 }
                 word.store(2 * i + 2, Ordering::Release);
                 <Futex as ringfork_core::Wait>::wake(word, 1);
@@ -145,7 +159,7 @@ pub fn futex_pingpong(iters: u64, pinned: bool) -> f64 {
             if v == 2 * i + 2 {
                 break;
             }
-            let _ = Futex::park(word, v, Deadline::Never);
+            let _ = Futex::park(word, v, deadline());
         }
     }
     let ns = start.elapsed().as_nanos() as f64 / iters as f64;

@@ -243,6 +243,21 @@ pub fn limits(o: &BenchOpts) -> Vec<Row> {
         measure(
             o,
             Spec {
+                name: "limits_futex_timed",
+                unit: "ns/roundtrip",
+                higher_is_better: false,
+                ours: (
+                    "raw_futex_50ms_timeout",
+                    Box::new(move || b::futex_pingpong_timed(iters)),
+                ),
+                baseline: ("raw_futex_untimed", Box::new(move || b::futex_pingpong(iters, false))),
+                target: None,
+                note: "what a timer per wait costs (blocking calls that probe peers' liveness need one)",
+            },
+        ),
+        measure(
+            o,
+            Spec {
                 name: "limits_pthread_4p",
                 unit: "Mops/s",
                 higher_is_better: true,
