@@ -95,7 +95,9 @@ pub fn atomic_pingpong(iters: u64) -> f64 {
     let word = w.word(0);
     let start = Instant::now();
     for i in 0..n {
+        // Ordering: Release publishes our turn to the partner's Acquire load.
         word.store(2 * i + 1, Ordering::Release);
+        // Ordering: Acquire pairs with the partner's Release store.
         while word.load(Ordering::Acquire) != 2 * i + 2 {
             std::hint::spin_loop();
         }
@@ -144,6 +146,7 @@ fn futex_pingpong_with(iters: u64, pinned: bool, timeout: Option<Duration>) -> f
                     }
                     let _ = Futex::park(word, v, deadline());
                 }
+                // Ordering: Release publishes the answer to the parent's Acquire load.
                 word.store(2 * i + 2, Ordering::Release);
                 <Futex as ringfork_core::Wait>::wake(word, 1);
             }
@@ -152,9 +155,11 @@ fn futex_pingpong_with(iters: u64, pinned: bool, timeout: Option<Duration>) -> f
     let word = w.word(0);
     let start = Instant::now();
     for i in 0..n {
+        // Ordering: Release publishes our turn; the partner loads it with Acquire.
         word.store(2 * i + 1, Ordering::Release);
         <Futex as ringfork_core::Wait>::wake(word, 1);
         loop {
+            // Ordering: Acquire pairs with the partner's Release store.
             let v = word.load(Ordering::Acquire);
             if v == 2 * i + 2 {
                 break;
@@ -300,10 +305,12 @@ pub fn crossbeam_mpmc(items: u64) -> f64 {
         let q = q.clone();
         let got = got.clone();
         ts.push(std::thread::spawn(move || loop {
+            // Ordering: Relaxed: a completion counter; the threads are joined before the result is used.
             if got.load(std::sync::atomic::Ordering::Relaxed) >= 2 * per {
                 break;
             }
             if q.pop().is_some() {
+                // Ordering: Relaxed: as above.
                 got.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             } else {
                 std::hint::spin_loop();
@@ -433,10 +440,12 @@ pub fn spin_lock(procs: usize, ops: u64) -> f64 {
             {
                 break;
             }
+            // Ordering: Relaxed: the test before the test-and-set; the CAS (Acquire) orders the critical section.
             while l.load(Ordering::Relaxed) != 0 {
                 std::hint::spin_loop();
             }
         }
+        // Ordering: Release publishes the critical section to the next Acquire CAS.
         move || l.store(0, Ordering::Release)
     })
 }
@@ -450,6 +459,7 @@ pub fn contended<U: FnOnce()>(procs: usize, ops: u64, counter: &AtomicU32, lock:
     for _ in 0..procs {
         let go = &go;
         kids.push(fork_partner(None, move || {
+            // Ordering: Acquire pairs with the Release start signal below.
             while go.word(0).load(Ordering::Acquire) == 0 {
                 std::hint::spin_loop();
             }
@@ -464,10 +474,12 @@ pub fn contended<U: FnOnce()>(procs: usize, ops: u64, counter: &AtomicU32, lock:
     }
     std::thread::sleep(Duration::from_millis(5));
     let start = Instant::now();
+    // Ordering: Release: the start signal.
     go.word(0).store(1, Ordering::Release);
     let ok = kids.into_iter().map(Partner::join).fold(true, |a, b| a & b);
     let secs = start.elapsed().as_secs_f64();
     let total = procs as u64 * ops;
+    // Ordering: Acquire: every participant was reaped (waitpid orders their writes before this).
     if ok && counter.load(Ordering::Acquire) as u64 == total & 0xFFFF_FFFF {
         total as f64 / secs / 1e6
     } else {

@@ -184,6 +184,7 @@ fn ours_wait_pingpong(iters: u64, pinned: bool) -> f64 {
                 while word.load(Ordering::Acquire) != 2 * i + 1 {
                     let _ = Futex::wait(word, 2 * i, Deadline::Never);
                 }
+                // Ordering: Release publishes the answer to the parent's Acquire load.
                 word.store(2 * i + 2, Ordering::Release);
                 Futex::wake(word, 1);
             }
@@ -192,8 +193,10 @@ fn ours_wait_pingpong(iters: u64, pinned: bool) -> f64 {
     let word = w.word(0);
     let start = Instant::now();
     for i in 0..n {
+        // Ordering: Release publishes our turn to the partner's Acquire load.
         word.store(2 * i + 1, Ordering::Release);
         Futex::wake(word, 1);
+        // Ordering: Acquire pairs with the partner's Release store.
         while word.load(Ordering::Acquire) != 2 * i + 2 {
             let _ = Futex::wait(word, 2 * i + 1, Deadline::Never);
         }

@@ -31,6 +31,7 @@ static QUICK: AtomicBool = AtomicBool::new(false);
 pub fn say(line: impl AsRef<str>) {
     let mut s = line.as_ref().to_owned();
     s.push('\n');
+    // Ordering: Relaxed: set once before any child is forked or spawned (fork copies it).
     let fd = if JSON_MODE.load(Ordering::Relaxed) { 2 } else { 1 };
     // SAFETY: writing our own buffer to an inherited fd; one write keeps lines from interleaving
     // between processes (pipes and terminals write up to PIPE_BUF atomically).
@@ -39,6 +40,7 @@ pub fn say(line: impl AsRef<str>) {
 
 /// `secs` seconds, divided by 20 in quick mode (usable in any process of the demo).
 pub fn scaled(secs: f64) -> Duration {
+    // Ordering: Relaxed: as JSON_MODE.
     Duration::from_secs_f64(if QUICK.load(Ordering::Relaxed) {
         secs / 20.0
     } else {
@@ -72,7 +74,9 @@ pub struct Ctx {
 impl Ctx {
     /// A context.
     pub fn new(quick: bool, json: bool) -> Ctx {
+        // Ordering: Relaxed: set before any child exists.
         JSON_MODE.store(json, Ordering::Relaxed);
+        // Ordering: Relaxed: as above.
         QUICK.store(quick, Ordering::Relaxed);
         Ctx {
             quick,

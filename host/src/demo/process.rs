@@ -213,6 +213,7 @@ static mut RUNTIME_STATE: u32 = 0;
 /// The spawned child's target: report what it sees.
 fn spawned_child(args: TargetArgs) {
     // A spawned child is a fresh program: it learns the output mode from its arguments.
+    // Ordering: Relaxed: set before this (single-threaded) child prints anything.
     super::JSON_MODE.store(args.arg_str(0) == Some("json"), std::sync::atomic::Ordering::Relaxed);
     let Some(seg) = args.segments().first() else { return };
     let Ok(cell) = ShmCell::<u32>::open(seg, "seen") else {

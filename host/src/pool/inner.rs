@@ -836,6 +836,7 @@ impl Inner {
             }
         }
         let ctl = self.lay.pool_ctl();
+        // Ordering: Relaxed: the SeqCst fence below orders it before our re-check (Dekker pair with the worker).
         ctl.parent_sleeping.store(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         // Ordering: Acquire: pairs with the workers' Release increments.
@@ -844,6 +845,7 @@ impl Inner {
         if !any {
             let _ = Futex::wait(&ctl.result_seq, seq, Deadline::after::<<Futex as Wait>::Clock>(d));
         }
+        // Ordering: Relaxed: a worker that still sees 1 only makes a harmless extra wake.
         ctl.parent_sleeping.store(0, Ordering::Relaxed);
     }
 

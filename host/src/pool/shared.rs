@@ -169,11 +169,17 @@ impl WorkerCtl {
         // after this, and fork orders everything before it.
         self.tasks.head.store(0, Ordering::Relaxed);
         self.tasks.tail.store(0, Ordering::Relaxed);
+        // Ordering: Relaxed: as above.
         self.results.head.store(0, Ordering::Relaxed);
+        // Ordering: Relaxed: as above.
         self.results.tail.store(0, Ordering::Relaxed);
+        // Ordering: Relaxed: as above.
         self.current.store(0, Ordering::Relaxed);
+        // Ordering: Relaxed: as above.
         self.sleeping.store(0, Ordering::Relaxed);
+        // Ordering: Relaxed: as above.
         self.stop.store(0, Ordering::Relaxed);
+        // Ordering: Relaxed: as above.
         self.completed.store(0, Ordering::Relaxed);
     }
 }
@@ -264,6 +270,7 @@ impl<'a, T: Copy> Ring<'a, T> {
 
     /// Consumer: removes the oldest slot (after `peek`).
     pub fn advance(&self) {
+        // Ordering: Relaxed: only this consumer writes `head`.
         let head = self.idx.head.load(Ordering::Relaxed);
         // Ordering: Release: our read of the slot happens before the producer may reuse it.
         self.idx.head.store(head.wrapping_add(1), Ordering::Release);

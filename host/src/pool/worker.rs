@@ -71,6 +71,7 @@ pub fn worker_main(
             // outstanding, one result each); back off rather than overwrite.
             std::thread::sleep(Duration::from_micros(50));
         }
+        // Ordering: Relaxed: as the store of `current` above (read only after this process is reaped).
         ctl.current.store(0, Ordering::Relaxed);
         tasks.advance();
         // Wake the parent if it parked waiting for results (Dekker pairing with `Inner::park`):
@@ -82,6 +83,7 @@ pub fn worker_main(
             Futex::wake_all(&pool.result_seq);
         }
         done += 1;
+        // Ordering: Relaxed: a statistic, read after this process is reaped.
         ctl.completed.store(done, Ordering::Relaxed);
         if maxtasks.is_some_and(|m| done >= m) {
             exit(0);
@@ -113,6 +115,7 @@ fn idle_wait(lay: &Layout, idx: usize, parent: libc::pid_t) {
         let d = Deadline::after::<<Futex as Wait>::Clock>(IDLE_SLICE);
         let _ = Futex::wait(tasks.tail_word(), tail, d);
     }
+    // Ordering: Relaxed: a parent that still sees 1 makes a harmless extra wake; the flag is set again (with the fence) before every park.
     ctl.sleeping.store(0, Ordering::Relaxed);
     // SAFETY: getppid has no preconditions.
     if unsafe { libc::getppid() } != parent {

@@ -191,9 +191,11 @@ fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
                     break; // Closed (drained), Disconnected, or timed out
                 };
                 let waited = w.elapsed().as_micros() as u64;
+                // Ordering: Relaxed: read by the supervisor after every participant is reaped (waitpid orders it).
                 t.waits(consumers)[ci].fetch_max(waited, Ordering::Relaxed);
                 let (p, s) = (item.producer as usize, item.seq as usize);
                 if p >= producers || s >= ops || item.check != check(item.producer, item.seq) {
+                    // Ordering: Relaxed: as above.
                     t.viol()[0].fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
@@ -268,6 +270,7 @@ fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
     while let Ok(item) = q.try_get() {
         let (p, s) = (item.producer as usize, item.seq as usize);
         if p < producers && s < ops && item.check == check(item.producer, item.seq) {
+            // Ordering: Relaxed: the supervisor's own table, read below in this thread.
             seen[p * ops + s].fetch_add(1, Ordering::Relaxed);
             drained += 1;
         } else {
@@ -279,6 +282,7 @@ fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
     for p in 0..producers {
         let c = committed[p].get() as usize;
         for s in 0..ops {
+            // Ordering: Relaxed: every participant was reaped (waitpid orders their writes).
             let n = seen[p * ops + s].load(Ordering::Relaxed);
             received += u64::from(n);
             if n > 1 {
@@ -293,7 +297,9 @@ fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
     if missing > allowed {
         rep.violate("committed_not_lost", missing - allowed);
     }
+    // Ordering: Relaxed: as above.
     rep.violate("checksum", table.viol()[0].load(Ordering::Relaxed));
+    // Ordering: Relaxed: as above.
     rep.violate("order_per_producer", table.viol()[1].load(Ordering::Relaxed));
     if rep.hung {
         rep.violate("completed", 1);
@@ -303,6 +309,7 @@ fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
     let max_wait = table
         .waits(consumers)
         .iter()
+        // Ordering: Relaxed: as above.
         .map(|w| w.load(Ordering::Relaxed))
         .max()
         .unwrap_or(0);
