@@ -26,6 +26,59 @@ pub fn robust_mutex(procs: usize, ops: u64) -> f64 {
     })
 }
 
+/// `procs` processes each add 1 to a `Value<u64>` under its lock `ops` times: total Mops/s (NaN if
+/// the total is wrong).
+pub fn value_increments(procs: usize, ops: u64) -> f64 {
+    let Ok(v) = crate::Value::new(0u64) else {
+        return f64::NAN;
+    };
+    let start = Instant::now();
+    let kids: Vec<_> = (0..procs)
+        .map(|_| {
+            let v = v.clone();
+            b::fork_partner(None, move || {
+                for _ in 0..ops {
+                    let _ = v.with_lock(|x| *x += 1);
+                }
+            })
+        })
+        .collect();
+    let ok = kids.into_iter().map(b::Partner::join).fold(true, |a, b| a & b);
+    let rate = (procs as u64 * ops) as f64 / start.elapsed().as_secs_f64() / 1e6;
+    let total = v.get().ok();
+    if ok && total == Some(procs as u64 * ops) {
+        rate
+    } else {
+        f64::NAN
+    }
+}
+
+/// `SimpleQueue<u64>`: one producer process, the parent consumes: Mitems/s.
+pub fn simple_queue(items: u64) -> f64 {
+    let Ok(q) = crate::SimpleQueue::<u64>::new() else {
+        return f64::NAN;
+    };
+    let start = Instant::now();
+    let q2 = q.clone();
+    let child = b::fork_partner(None, move || {
+        for i in 0..items {
+            if q2.put(i).is_err() {
+                return;
+            }
+        }
+    });
+    let mut ok = true;
+    for i in 0..items {
+        ok &= q.get() == Ok(i);
+    }
+    let rate = items as f64 / start.elapsed().as_secs_f64() / 1e6;
+    if child.join() && ok {
+        rate
+    } else {
+        f64::NAN
+    }
+}
+
 /// Ping-pong through two semaphores (each side releases the other's): ns/roundtrip.
 pub fn semaphore_pingpong(iters: u64) -> f64 {
     let (Ok(ping), Ok(pong)) = (Semaphore::new(0), Semaphore::new(0)) else {
