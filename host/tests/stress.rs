@@ -75,7 +75,11 @@ fn every_target_survives_random_kills() {
         assert!(k <= 2, "{r}");
         with_kills += usize::from(k >= 1);
     }
-    assert!(with_kills * 2 >= reports.len(), "kills landed in only {with_kills} of {} targets", reports.len());
+    assert!(
+        with_kills * 2 >= reports.len(),
+        "kills landed in only {with_kills} of {} targets",
+        reports.len()
+    );
 }
 
 #[test]
