@@ -1,6 +1,6 @@
 //! The object header every shared object starts with, and its init protocol.
 //!
-//! # Layout (64 bytes, align 8; ABI version 1)
+//! # Layout (64 bytes, align 8; ABI version 2)
 //!
 //! | offset | size | field        | written by                     | meaning                                   |
 //! |-------:|-----:|--------------|--------------------------------|-------------------------------------------|
@@ -38,7 +38,7 @@ use core::fmt;
 pub const MAGIC: u32 = u32::from_le_bytes(*b"RFK!");
 /// The version of the shared-memory ABI this build reads and writes. Bumped on any layout change;
 /// see `docs/layout.md` ("Versioning").
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Init state: the region has not been claimed (fresh shared memory is zero).
 pub const UNINIT: u32 = 0;

@@ -42,6 +42,12 @@ pub trait Wait {
     /// deadline has passed. With [`Deadline::Immediate`] it checks once and never blocks.
     fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut>;
 
+    /// Blocks like [`Wait::wait`], but with no spinning phase of its own: for callers that already
+    /// spun (the rings' adaptive spin). The default is [`Wait::wait`].
+    fn park(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut> {
+        Self::wait(word, expected, deadline)
+    }
+
     /// Wakes up to `n` waiters parked on `word`; returns how many were woken if known (0 otherwise).
     fn wake(word: &AtomicU32, n: u32) -> usize;
 
@@ -121,10 +127,51 @@ pub struct Futex;
 #[cfg(feature = "futex")]
 pub const FUTEX_SPIN_LIMIT: u32 = 100;
 
+/// The current spin budget of [`Futex::wait`] (adaptive, process-local; see there).
 #[cfg(feature = "futex")]
-impl Futex {
-    /// Parks at once, with no spinning phase. Same contract as [`Wait::wait`].
-    pub fn park(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut> {
+static SPIN_BUDGET: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(FUTEX_SPIN_LIMIT);
+
+/// The smallest spin budget: a few probes, so a budget that shrank can still observe success and grow.
+#[cfg(feature = "futex")]
+const FUTEX_SPIN_MIN: u32 = 4;
+
+#[cfg(feature = "futex")]
+impl Wait for Futex {
+    type Clock = crate::time::OsClock;
+
+    /// Spins for an *adaptive* budget (at most [`FUTEX_SPIN_LIMIT`] spin-loop hints), then parks.
+    ///
+    /// The budget is process-local: each wait that the spin phase satisfies grows it by an eighth, each
+    /// wait that had to park halves it (down to 4). So a process whose partner answers within a
+    /// microsecond (another core, busy) keeps spinning and never pays the ~35 µs cross-core futex
+    /// wake-up, while a process whose partner cannot run until it sleeps (both on one core, or more
+    /// processes than cores) stops burning its time slice after a few waits.
+    fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut> {
+        if deadline == Deadline::Immediate {
+            // Ordering: Acquire pairs with the Release change made by the waker (see Spin::wait).
+            return if word.load(Ordering::Acquire) != expected {
+                Ok(())
+            } else {
+                Err(TimedOut)
+            };
+        }
+        // Ordering: Relaxed: the budget is a heuristic; no data is published through it.
+        let budget = SPIN_BUDGET.load(Ordering::Relaxed);
+        for _ in 0..budget {
+            // Ordering: Acquire pairs with the Release change made by the waker (see Spin::wait).
+            if word.load(Ordering::Acquire) != expected {
+                let grown = (budget + budget / 8 + 1).min(FUTEX_SPIN_LIMIT);
+                SPIN_BUDGET.store(grown, Ordering::Relaxed);
+                return Ok(());
+            }
+            crate::atomic::spin_hint();
+        }
+        SPIN_BUDGET.store((budget / 2).max(FUTEX_SPIN_MIN), Ordering::Relaxed);
+        Self::park(word, expected, deadline)
+    }
+
+    /// Parks at once, with no spinning phase.
+    fn park(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut> {
         #[cfg(not(loom))]
         use rustix::thread::futex;
         let ts;
@@ -177,50 +224,6 @@ impl Futex {
             // wake-up; the caller's loop re-checks and re-evaluates its deadline.
             Err(_) => Ok(()),
         }
-    }
-}
-
-/// The current spin budget of [`Futex::wait`] (adaptive, process-local; see there).
-#[cfg(feature = "futex")]
-static SPIN_BUDGET: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(FUTEX_SPIN_LIMIT);
-
-/// The smallest spin budget: a few probes, so a budget that shrank can still observe success and grow.
-#[cfg(feature = "futex")]
-const FUTEX_SPIN_MIN: u32 = 4;
-
-#[cfg(feature = "futex")]
-impl Wait for Futex {
-    type Clock = crate::time::OsClock;
-
-    /// Spins for an *adaptive* budget (at most [`FUTEX_SPIN_LIMIT`] spin-loop hints), then parks.
-    ///
-    /// The budget is process-local: each wait that the spin phase satisfies grows it by an eighth, each
-    /// wait that had to park halves it (down to 4). So a process whose partner answers within a
-    /// microsecond (another core, busy) keeps spinning and never pays the ~35 µs cross-core futex
-    /// wake-up, while a process whose partner cannot run until it sleeps (both on one core, or more
-    /// processes than cores) stops burning its time slice after a few waits.
-    fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> Result<(), TimedOut> {
-        if deadline == Deadline::Immediate {
-            // Ordering: Acquire pairs with the Release change made by the waker (see Spin::wait).
-            return if word.load(Ordering::Acquire) != expected {
-                Ok(())
-            } else {
-                Err(TimedOut)
-            };
-        }
-        // Ordering: Relaxed: the budget is a heuristic; no data is published through it.
-        let budget = SPIN_BUDGET.load(Ordering::Relaxed);
-        for _ in 0..budget {
-            // Ordering: Acquire pairs with the Release change made by the waker (see Spin::wait).
-            if word.load(Ordering::Acquire) != expected {
-                let grown = (budget + budget / 8 + 1).min(FUTEX_SPIN_LIMIT);
-                SPIN_BUDGET.store(grown, Ordering::Relaxed);
-                return Ok(());
-            }
-            crate::atomic::spin_hint();
-        }
-        SPIN_BUDGET.store((budget / 2).max(FUTEX_SPIN_MIN), Ordering::Relaxed);
-        Self::park(word, expected, deadline)
     }
 
     fn wake(word: &AtomicU32, n: u32) -> usize {

@@ -10,6 +10,17 @@
 //! the commit, or the notifier sees the sleeper. With nobody asleep the fast path is one fence and one
 //! load of a line that only changes when someone sleeps.
 //!
+//! # Spin, then sleep — adaptively
+//! Before registering as a sleeper a waiter spins, re-checking its condition, for a process-local
+//! *adaptive* budget (see [`SpinState`]): when the other side runs on another core and answers within
+//! microseconds, both sides stay out of the kernel entirely (no wake system call, no wake-up latency,
+//! which on these VMs is 3-80 µs); when the other side can only run once this waiter yields its CPU
+//! (both on one core, or more runnable processes than cores), the budget drops to zero so the waiter
+//! parks at once, and it is re-probed with exponentially growing pauses. The budget grows to cover
+//! the waits it just saw (up to [`spin_limit`], 200 µs by default — the same window KVM's adaptive
+//! halt-polling uses) and halves after waits longer than that. [`set_spin_limit`] tunes it
+//! (`Duration::ZERO` never spins).
+//!
 //! # Disconnection
 //! A waiter parks in slices of [`PROBE_INTERVAL`]; between slices it asks the other side's
 //! [`PeerTable`] whether every registered participant is dead, and gives up with
@@ -36,9 +47,232 @@ use crate::time::{Clock, Deadline};
 use crate::wait::Wait;
 use core::time::Duration;
 
-/// Re-checks of the condition (one spin-loop hint apart, a few microseconds in all) a waiter makes
-/// before it registers as a sleeper.
+/// Re-checks of the condition (one spin-loop hint apart) a waiter makes before it registers as a
+/// sleeper when its `Wait` has no clock (so the adaptive, time-based budget cannot be used).
 pub const PRE_SPIN: u32 = 50;
+
+/// The spin budget a process starts with (ns).
+const INITIAL_SPIN_NS: u32 = 2_000;
+/// The default [`spin_limit`] (ns).
+const DEFAULT_SPIN_LIMIT_NS: u32 = 200_000;
+/// The longest pause between re-probes of a budget that proved useless: 2^10 waits.
+const MAX_BACKOFF: u8 = 10;
+
+/// The upper bound of the adaptive spin budget, in ns (process-local).
+static SPIN_LIMIT_NS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(DEFAULT_SPIN_LIMIT_NS);
+/// The packed [`SpinState`] (process-local).
+static SPIN_STATE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(
+    SpinState {
+        budget_ns: INITIAL_SPIN_NS,
+        cooldown: 0,
+        backoff: 0,
+    }
+    .pack(),
+);
+
+/// Sets the longest time a blocked `get`/`put`/`recv`/`send` of this process spins before it sleeps
+/// in the kernel (default 200 µs; clamped to 1 s). `Duration::ZERO` disables spinning: every wait
+/// parks at once, which saves CPU time and costs the wake-up latency on every message.
+pub fn set_spin_limit(limit: Duration) {
+    let ns = limit.as_nanos().min(1_000_000_000) as u32;
+    // Ordering: Relaxed; a tuning knob, no data is published through it.
+    SPIN_LIMIT_NS.store(ns, Ordering::Relaxed);
+    // Ordering: Relaxed; the state is a heuristic.
+    let st = SpinState::unpack(SPIN_STATE.load(Ordering::Relaxed));
+    let st = SpinState {
+        budget_ns: st.budget_ns.min(ns),
+        ..st
+    };
+    // Ordering: Relaxed; as above.
+    SPIN_STATE.store(st.pack(), Ordering::Relaxed);
+}
+
+/// The current upper bound of the adaptive spin budget (see [`set_spin_limit`]).
+pub fn spin_limit() -> Duration {
+    // Ordering: Relaxed; a tuning knob.
+    Duration::from_nanos(SPIN_LIMIT_NS.load(Ordering::Relaxed).into())
+}
+
+/// The adaptive spin policy's state: how long the next wait spins, and the back-off after a spin
+/// proved useless. Pure functions of the outcomes the waits report, kept process-local in one
+/// atomic word (threads of a process share it; a lost update only delays adaptation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpinState {
+    /// How long the next wait spins before it registers as a sleeper (ns).
+    pub budget_ns: u32,
+    /// Waits left that park at once before the budget may grow again.
+    pub cooldown: u16,
+    /// log2 of the next cooldown.
+    pub backoff: u8,
+}
+
+impl SpinState {
+    const fn pack(self) -> u64 {
+        self.budget_ns as u64 | (self.cooldown as u64) << 32 | (self.backoff as u64) << 48
+    }
+
+    fn unpack(w: u64) -> SpinState {
+        SpinState {
+            budget_ns: w as u32,
+            cooldown: (w >> 32) as u16,
+            backoff: ((w >> 48) as u8).min(MAX_BACKOFF),
+        }
+    }
+
+    /// The spin phase found the condition true: spinning works; keep the budget.
+    pub fn on_spin_success(self) -> SpinState {
+        SpinState { backoff: 0, ..self }
+    }
+
+    /// The waiter spun `spun_ns`, then slept `parked_ns` until its condition came true.
+    ///
+    /// - Woken sooner after it stopped spinning than it had spun (`parked_ns < spun_ns`): the other
+    ///   side made progress as soon as this one left the CPU — they share a core, and spinning only
+    ///   delays both. Stop spinning for 2^backoff waits, and double that pause next time.
+    /// - Else, in a cooldown: count it down.
+    /// - Else, a wait no longer than the limit: a spin twice as long would have caught it (this is
+    ///   also how two processes on two cores fall back into the syscall-free regime after a hiccup).
+    /// - Else (a long wait: the other side is idle): halve the budget.
+    pub fn on_park(self, spun_ns: u64, parked_ns: u64, limit_ns: u32) -> SpinState {
+        if spun_ns > 0 && parked_ns < spun_ns {
+            let backoff = (self.backoff + 1).min(MAX_BACKOFF);
+            return SpinState {
+                budget_ns: 0,
+                cooldown: 1 << backoff,
+                backoff,
+            };
+        }
+        if self.cooldown > 0 {
+            return SpinState {
+                budget_ns: 0,
+                cooldown: self.cooldown - 1,
+                ..self
+            };
+        }
+        let total = spun_ns.saturating_add(parked_ns);
+        let budget_ns = if total <= u64::from(limit_ns) {
+            total.saturating_mul(2).min(u64::from(limit_ns)) as u32
+        } else {
+            self.budget_ns / 2
+        };
+        SpinState { budget_ns, ..self }
+    }
+}
+
+/// What a waiter's `give_up` check is told about the wait so far.
+#[derive(Clone, Copy, Debug)]
+pub struct WaitInfo {
+    /// Whether the waiter has parked in the kernel at least once (liveness probes are only worth
+    /// their cost after that).
+    pub parked: bool,
+    /// When the wait's spin phase began (None without a clock).
+    pub since: Option<crate::time::Instant>,
+}
+
+/// One wait's spin phase and the bookkeeping that feeds [`SpinState`].
+struct Spinner<C: Clock> {
+    /// When the spin phase started (None: not started, or no clock).
+    start: Option<crate::time::Instant>,
+    /// How long it spun.
+    spun_ns: u64,
+    /// The last clock reading (end of the spin phase).
+    last_now: Option<crate::time::Instant>,
+    parked: bool,
+    _c: core::marker::PhantomData<C>,
+}
+
+impl<C: Clock> Spinner<C> {
+    fn new() -> Self {
+        Spinner {
+            start: None,
+            spun_ns: 0,
+            last_now: None,
+            parked: false,
+            _c: core::marker::PhantomData,
+        }
+    }
+
+    /// Spins (re-checking `ready`) for the adaptive budget; returns what `ready` produced, if it did.
+    #[inline]
+    fn spin<R>(&mut self, ready: &mut impl FnMut() -> Option<R>) -> Option<R> {
+        if self.start.is_some() || self.parked {
+            // Spin once per wait: after a wake-up the waiter re-checks, then parks again.
+            return None;
+        }
+        #[cfg(loom)]
+        {
+            let _ = ready;
+            None
+        }
+        #[cfg(not(loom))]
+        {
+            let Some(t0) = C::now() else {
+                for _ in 0..PRE_SPIN {
+                    crate::atomic::spin_hint();
+                    if let Some(r) = ready() {
+                        return Some(r);
+                    }
+                }
+                return None;
+            };
+            self.start = Some(t0);
+            // Ordering: Relaxed; heuristic state.
+            let st = SpinState::unpack(SPIN_STATE.load(Ordering::Relaxed));
+            // Ordering: Relaxed; a tuning knob.
+            let budget = u64::from(st.budget_ns.min(SPIN_LIMIT_NS.load(Ordering::Relaxed)));
+            let mut now = t0;
+            while now.0.saturating_sub(t0.0) < budget {
+                // Read the clock (~20 ns) once per 8 re-checks.
+                for _ in 0..8 {
+                    crate::atomic::spin_hint();
+                    if let Some(r) = ready() {
+                        // Ordering: Relaxed; heuristic state.
+                        SPIN_STATE.store(st.on_spin_success().pack(), Ordering::Relaxed);
+                        return Some(r);
+                    }
+                }
+                now = C::now().unwrap_or(crate::time::Instant(u64::MAX));
+            }
+            self.spun_ns = now.0.saturating_sub(t0.0);
+            self.last_now = Some(now);
+            None
+        }
+    }
+
+    /// The waiter is about to park.
+    fn parking(&mut self) {
+        self.parked = true;
+    }
+
+    /// What the waiter's `give_up` check gets to know.
+    fn info(&self) -> WaitInfo {
+        WaitInfo {
+            parked: self.parked,
+            since: self.start,
+        }
+    }
+
+    /// A recent clock reading (the end of the spin phase), or a fresh one.
+    fn now(&mut self) -> Option<crate::time::Instant> {
+        self.last_now.take().or_else(C::now)
+    }
+
+    /// The condition came true; if the waiter had parked, report how long that took.
+    fn done(&self) {
+        if !self.parked {
+            return;
+        }
+        let (Some(t0), Some(now)) = (self.start, C::now()) else {
+            return;
+        };
+        let parked_ns = now.0.saturating_sub(t0.0).saturating_sub(self.spun_ns);
+        // Ordering: Relaxed; heuristic state and a tuning knob.
+        let st = SpinState::unpack(SPIN_STATE.load(Ordering::Relaxed));
+        let limit = SPIN_LIMIT_NS.load(Ordering::Relaxed);
+        // Ordering: Relaxed; heuristic state.
+        SPIN_STATE.store(st.on_park(self.spun_ns, parked_ns, limit).pack(), Ordering::Relaxed);
+    }
+}
 
 /// How long a blocked waiter sleeps before it re-checks the other side's liveness.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(50);
@@ -107,33 +341,33 @@ impl Signal {
         W::wake(&self.seq, n);
     }
 
-    /// Waits (through `W`) until `ready()` returns `Some`, `deadline` passes, or `give_up()` returns
-    /// `Some` (checked every [`PROBE_INTERVAL`] of sleep). `ready` must be cheap and non-blocking.
+    /// Waits (through `W`) until `ready()` returns `Some`, `deadline` passes, or `give_up(info)`
+    /// returns `Some` (checked before the wait sleeps and after every wake-up, at least once per
+    /// [`PROBE_INTERVAL`] of sleep). `ready` must be cheap and non-blocking.
     pub fn wait_for<W: Wait, R, E>(
         &self,
         deadline: Deadline,
         mut ready: impl FnMut() -> Option<R>,
-        mut give_up: impl FnMut() -> Option<E>,
+        mut give_up: impl FnMut(WaitInfo) -> Option<E>,
         timed_out: E,
     ) -> Result<R, E> {
+        let mut spinner = Spinner::<W::Clock>::new();
         loop {
             if let Some(r) = ready() {
+                spinner.done();
                 return Ok(r);
             }
-            if let Some(e) = give_up() {
+            if let Some(e) = give_up(spinner.info()) {
                 // One last look: something may have arrived just before the peer died.
                 return ready().ok_or(e);
             }
             if deadline == Deadline::Immediate || deadline.expired::<W::Clock>() {
                 return ready().ok_or(timed_out);
             }
-            // Spin a little *before* registering as a sleeper: while registered, every commit on the
-            // other side pays a wake system call, so the cheap phase must come first.
-            for _ in 0..PRE_SPIN {
-                crate::atomic::spin_hint();
-                if let Some(r) = ready() {
-                    return Ok(r);
-                }
+            // Spin *before* registering as a sleeper: while registered, every commit on the other
+            // side pays a wake system call, so the cheap phase must come first.
+            if let Some(r) = spinner.spin(&mut ready) {
+                return Ok(r);
             }
             // Ordering: Acquire pairs with the Release bump; the snapshot must precede the re-check.
             let seq = self.seq.load(Ordering::Acquire);
@@ -143,18 +377,19 @@ impl Signal {
                 self.sleepers.fetch_sub(1, Ordering::SeqCst);
                 return Ok(r);
             }
-            let slice = match Deadline::after::<W::Clock>(PROBE_INTERVAL) {
-                Deadline::At(s) => match deadline {
-                    Deadline::At(d) if d < s => Deadline::At(d),
-                    _ => Deadline::At(s),
+            let slice = match spinner.now() {
+                Some(now) => match deadline {
+                    Deadline::At(d) if d < now.saturating_add(PROBE_INTERVAL) => Deadline::At(d),
+                    _ => Deadline::At(now.saturating_add(PROBE_INTERVAL)),
                 },
                 // A clock that cannot tell time: spin-check once per call.
-                other => match deadline {
-                    Deadline::Never => other,
+                None => match deadline {
+                    Deadline::Never => Deadline::Immediate,
                     d => d,
                 },
             };
-            let _ = W::wait(&self.seq, seq, slice);
+            spinner.parking();
+            let _ = W::park(&self.seq, seq, slice);
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -331,7 +566,7 @@ impl Control {
         mut on_probe: impl FnMut(),
     ) -> Result<R, PopError> {
         let err = core::cell::Cell::new(None);
-        let mut last_probe = W::Clock::now();
+        let mut last_probe = None;
         let r = self.not_empty.wait_for::<W, R, PopError>(
             deadline,
             || match try_pop() {
@@ -342,14 +577,14 @@ impl Control {
                     None
                 }
             },
-            || {
+            |w| {
                 if let Some(e) = err.take() {
                     return Some(e);
                 }
                 if self.is_closed() {
                     return Some(PopError::Closed);
                 }
-                if due(&mut last_probe, W::Clock::now()) {
+                if w.parked && due::<W::Clock>(&mut last_probe, w.since) {
                     on_probe();
                     if producers.is_some_and(|p| p.side_state() == SideState::AllDead) {
                         return Some(PopError::Disconnected);
@@ -375,7 +610,7 @@ impl Control {
         mut on_probe: impl FnMut(),
     ) -> Result<R, PushError> {
         let err = core::cell::Cell::new(None);
-        let mut last_probe = W::Clock::now();
+        let mut last_probe = None;
         let r = self.not_full.wait_for::<W, R, PushError>(
             deadline,
             || match try_push() {
@@ -386,14 +621,14 @@ impl Control {
                     None
                 }
             },
-            || {
+            |w| {
                 if let Some(e) = err.take() {
                     return Some(e);
                 }
                 if self.is_closed() {
                     return Some(PushError::Closed);
                 }
-                if due(&mut last_probe, W::Clock::now()) {
+                if w.parked && due::<W::Clock>(&mut last_probe, w.since) {
                     on_probe();
                     if consumers.is_some_and(|p| p.side_state() == SideState::AllDead) {
                         return Some(PushError::Closed);
@@ -410,13 +645,112 @@ impl Control {
     }
 }
 
-/// Whether a liveness probe is due (one per [`PROBE_INTERVAL`]; always, without a clock).
-fn due(last: &mut Option<crate::time::Instant>, now: Option<crate::time::Instant>) -> bool {
-    match (*last, now) {
-        (Some(l), Some(n)) if n.saturating_duration_since(l) < PROBE_INTERVAL => false,
-        _ => {
-            *last = now;
-            true
+/// Whether a liveness probe is due: [`PROBE_INTERVAL`] after the previous one, or after `since` (when
+/// the wait began) for the first; always without a clock.
+fn due<C: Clock>(last: &mut Option<crate::time::Instant>, since: Option<crate::time::Instant>) -> bool {
+    let Some(now) = C::now() else {
+        return true;
+    };
+    let from = last.or(since).unwrap_or(now);
+    if now.saturating_duration_since(from) < PROBE_INTERVAL {
+        *last = Some(from);
+        false
+    } else {
+        *last = Some(now);
+        true
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    const LIMIT: u32 = DEFAULT_SPIN_LIMIT_NS;
+
+    /// Plays `waits` waits against a partner that answers `answer_ns` after the wait begins if the
+    /// waiter does not hold its CPU (`shared_cpu == false`), or `answer_ns` after the waiter parks
+    /// (`shared_cpu == true`: the partner cannot run while the waiter spins). Returns the final state
+    /// and the total time spent spinning.
+    fn play(mut st: SpinState, waits: u32, answer_ns: u64, shared_cpu: bool) -> (SpinState, u64) {
+        let mut burned = 0;
+        for _ in 0..waits {
+            let budget = u64::from(st.budget_ns);
+            if !shared_cpu && answer_ns <= budget {
+                burned += answer_ns;
+                st = st.on_spin_success();
+            } else {
+                burned += budget;
+                let parked = if shared_cpu { answer_ns } else { answer_ns - budget };
+                st = st.on_park(budget, parked, LIMIT);
+            }
         }
+        (st, burned)
+    }
+
+    fn start() -> SpinState {
+        SpinState::unpack(
+            SpinState {
+                budget_ns: INITIAL_SPIN_NS,
+                cooldown: 0,
+                backoff: 0,
+            }
+            .pack(),
+        )
+    }
+
+    #[test]
+    fn packing_round_trips() {
+        let st = SpinState {
+            budget_ns: 123_456,
+            cooldown: 512,
+            backoff: 9,
+        };
+        assert_eq!(SpinState::unpack(st.pack()), st);
+        // A garbage backoff is clamped.
+        assert_eq!(SpinState::unpack(u64::MAX).backoff, MAX_BACKOFF);
+    }
+
+    #[test]
+    fn shared_cpu_stops_spinning() {
+        // Both processes on one CPU: the partner answers 1.5 µs after we park, never while we spin.
+        let (st, burned) = play(start(), 10_000, 1_500, true);
+        assert!(st.backoff >= MAX_BACKOFF - 1, "{st:?}");
+        // Probes happen every 2^backoff waits: the spin time stays a small fraction of the parked time.
+        let parked_total = 10_000 * 1_500;
+        assert!(burned * 20 < parked_total, "spun {burned} ns over 10 000 waits");
+    }
+
+    #[test]
+    fn two_cores_fall_into_the_spinning_regime() {
+        // The partner runs on another core but each wake-up takes 60 µs: after one park the budget
+        // covers it, and the following waits are caught by spinning.
+        let (st, _) = play(start(), 3, 60_000, false);
+        assert!(u64::from(st.budget_ns) >= 60_000, "{st:?}");
+        let (st2, burned) = play(st, 100, 300, false);
+        assert_eq!(burned, 100 * 300);
+        assert_eq!(st2.budget_ns, st.budget_ns);
+    }
+
+    #[test]
+    fn idle_partner_halves_the_budget() {
+        let busy = SpinState {
+            budget_ns: LIMIT,
+            cooldown: 0,
+            backoff: 0,
+        };
+        // Messages every 10 ms: spinning cannot catch them; the budget decays to nothing quickly.
+        let (st, burned) = play(busy, 20, 10_000_000, false);
+        assert!(st.budget_ns < 1_000, "{st:?}");
+        assert!(burned < 2 * u64::from(LIMIT), "spun {burned} ns");
+    }
+
+    #[test]
+    fn limit_bounds_the_budget() {
+        assert_eq!(start().on_park(0, 20_000, 50_000).budget_ns, 40_000);
+        assert_eq!(start().on_park(0, 40_000, 50_000).budget_ns, 50_000);
+        // Longer than the limit: halve.
+        assert_eq!(start().on_park(0, 150_000, 50_000).budget_ns, INITIAL_SPIN_NS / 2);
+        let st = start().on_park(0, 10_000, 0);
+        assert_eq!(st.budget_ns, INITIAL_SPIN_NS / 2);
     }
 }

@@ -2,7 +2,7 @@
 //! `RUSTFLAGS="--cfg loom" cargo test -p ringfork-core --release --lib loom`.
 
 use super::mpmc::Mpmc;
-use super::spsc::Spsc;
+use super::spsc::{Slot as SpscSlot, Spsc};
 use super::{PopError, PushError, RingCtrl};
 use crate::atomic::AtomicU64;
 use core::cell::UnsafeCell;
@@ -12,7 +12,7 @@ use std::vec::Vec;
 
 struct SpscMem {
     ctrl: RingCtrl,
-    data: UnsafeCell<[u64; 2]>,
+    data: [SpscSlot<u64>; 2],
 }
 
 // SAFETY: the ring protocol under test serializes access to `data`.
@@ -21,8 +21,9 @@ unsafe impl Sync for SpscMem {}
 unsafe impl Send for SpscMem {}
 
 fn spsc(m: &SpscMem) -> Spsc<'_, u64> {
-    // SAFETY: `data` holds 2 elements and lives as long as `m`.
-    unsafe { Spsc::from_parts(&m.ctrl, m.data.get() as *mut u64, 2) }
+    // SAFETY: `data` holds 2 fresh slots and lives as long as `m`; the ring only mutates them through
+    // their atomics and UnsafeCells.
+    unsafe { Spsc::from_parts(&m.ctrl, m.data.as_ptr() as *mut SpscSlot<u64>, 2) }
 }
 
 #[test]
@@ -30,7 +31,7 @@ fn loom_spsc_in_order() {
     loom::model(|| {
         let m = Arc::new(SpscMem {
             ctrl: RingCtrl::new(),
-            data: UnsafeCell::new([0; 2]),
+            data: [SpscSlot::new(0), SpscSlot::new(0)],
         });
         let m2 = m.clone();
         let t = thread::spawn(move || {

@@ -2,15 +2,32 @@
 //!
 //! Positions `head` (next to read, written by the consumer) and `tail` (next to write, written by the
 //! producer) are free-running `u64`s on separate cache lines; slot = position modulo the capacity,
-//! which may be any value >= 1 (each handle carries its slot index along instead of dividing). Each
-//! handle caches the other side's position in its own process-local memory, so the fast path touches
-//! only the shared line it owns: "possibly full -> refresh the cached head -> really full" (the rtrb and
-//! crossbeam technique).
+//! which may be any value >= 1 (each handle carries its slot index along instead of dividing).
+//!
+//! # One cache line per message
+//! Each slot carries a 32-bit *stamp* next to its element: the producer writes the element, then
+//! stores `stamp = position + 1` (Release). The consumer never reads `tail`: it polls the stamp of the
+//! slot at `head` (Acquire), which sits on the same cache line as the element, so a message crosses
+//! from one core to the other as **one** cache-line transfer. With an index-only design (rtrb,
+//! crossbeam) the consumer first misses on the line holding `tail` and then on the line holding the
+//! element: two dependent transfers, which is what a ping-pong latency measures. (This is the
+//! FastForward idea — Giacomoni, Moseley and Vachharajani, PPoPP 2008 — with a stamp instead of a
+//! null value, since every bit pattern of a `ShmSafe` element is a valid message.)
+//!
+//! The producer still decides "full" from `head`, through a process-local cached copy refreshed only
+//! when the cache says full ("possibly full -> refresh the cached head -> really full"), and still
+//! stores `tail` after the stamps, for [`Spsc::len`] and for a producer handle created later.
+//!
+//! A stamp from an earlier lap is `position + 1 - k * capacity` (k >= 1), never equal to the current
+//! one because the capacity is below 2^31; a fresh ring's stamps are 0, which no position before
+//! 2^32 - 1 (by then every slot was written) expects.
 //!
 //! # Crash semantics
-//! A push commits with one Release store of `tail`, a pop with one Release store of `head`. A producer
-//! killed before its store leaves no trace of the message; a consumer killed before its store leaves
-//! the message in the ring, where the next consumer handle (in any process) receives it again:
+//! A push commits with the Release store of the slot's stamp, a pop with one Release store of `head`.
+//! A producer killed before its stamp store leaves no trace of the message; one killed after it but
+//! before its `tail` store left a committed message that the consumer receives, and the next producer
+//! handle skips past it (it scans the stamps from `tail`). A consumer killed before its `head` store
+//! leaves the message in the ring, where the next consumer handle (in any process) receives it again:
 //! **redelivered**, never lost.
 //!
 //! # One producer, one consumer
@@ -18,25 +35,65 @@
 //! ring cannot enforce this; two producers corrupt messages (never memory outside the ring).
 //!
 //! # Layout
-//! Header and [`super::RingCtrl`] (see there), then `capacity` elements of `T` at
-//! [`super::DATA_OFFSET`] (aligned to `max(CACHE_LINE, align_of::<T>())`). Header fields: `capacity`
-//! = slots, `elem_size`/`elem_align` = `T`'s.
+//! Header and [`super::RingCtrl`] (see there), then `capacity` [`Slot`]s (`stamp: u32`, then the
+//! element at `align_up(4, align_of::<T>())`; `#[repr(C)]`) at [`super::DATA_OFFSET`] (aligned to
+//! `max(CACHE_LINE, align_of::<T>())`). Header fields: `capacity` = slots (1 ..= 2^31 - 1),
+//! `elem_size`/`elem_align` = `T`'s.
 
 use super::{check_ring, PopError, PushError, RingCtrl, DATA_OFFSET, RING_ALIGN};
-use crate::atomic::Ordering;
+use crate::atomic::{AtomicU32, Ordering};
 use crate::error::{AttachError, InitError};
 use crate::header::{Header, Kind, ObjectParams};
 use crate::region::Region;
 use crate::time::Deadline;
 use crate::wait::Wait;
 use crate::ShmSafe;
+use core::cell::UnsafeCell;
 use core::marker::PhantomData;
+
+/// The largest capacity: stamps are 32-bit, and a stamp from the previous lap must differ from the
+/// current one.
+pub const MAX_CAPACITY: usize = (1 << 31) - 1;
+
+/// One slot of an [`Spsc`] ring: the stamp that publishes it, then the element.
+#[repr(C)]
+pub struct Slot<T> {
+    /// `position + 1` (truncated to 32 bits) once the element for `position` is written.
+    stamp: AtomicU32,
+    value: UnsafeCell<T>,
+}
+
+impl<T> core::fmt::Debug for Slot<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Ordering: Relaxed, display only.
+        f.debug_struct("Slot")
+            .field("stamp", &self.stamp.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl<T: ShmSafe> Slot<T> {
+    /// A fresh, empty slot (for loom models, whose atomics cannot live in raw memory).
+    #[cfg(loom)]
+    pub fn new(v: T) -> Self {
+        Slot {
+            stamp: AtomicU32::new(0),
+            value: UnsafeCell::new(v),
+        }
+    }
+}
+
+/// The stamp that marks position `pos` as published.
+#[inline(always)]
+fn stamp_of(pos: u64) -> u32 {
+    (pos as u32).wrapping_add(1)
+}
 
 /// A view of an SPSC ring. Copying it is free; split it with [`Spsc::producer`] /
 /// [`Spsc::consumer`].
 pub struct Spsc<'a, T: ShmSafe> {
     ctrl: &'a RingCtrl,
-    data: *mut T,
+    data: *mut Slot<T>,
     cap: u64,
     _t: PhantomData<&'a T>,
 }
@@ -48,8 +105,8 @@ impl<T: ShmSafe> Clone for Spsc<'_, T> {
 }
 impl<T: ShmSafe> Copy for Spsc<'_, T> {}
 
-// SAFETY: the control block is atomics; elements are ShmSafe (any bit pattern valid) and are accessed
-// with volatile copies only between the Acquire/Release position handshakes.
+// SAFETY: the control block and the stamps are atomics; elements are ShmSafe (any bit pattern valid)
+// and are accessed with volatile copies only between the Acquire/Release stamp and head handshakes.
 unsafe impl<T: ShmSafe> Send for Spsc<'_, T> {}
 // SAFETY: as for Send.
 unsafe impl<T: ShmSafe> Sync for Spsc<'_, T> {}
@@ -67,7 +124,7 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
     /// Bytes a ring of `capacity` elements needs, or `None` if that overflows.
     pub fn size(capacity: usize) -> Option<usize> {
         let data = crate::region::align_up(DATA_OFFSET, Self::align())?;
-        data.checked_add(capacity.checked_mul(core::mem::size_of::<T>())?)
+        data.checked_add(capacity.checked_mul(core::mem::size_of::<Slot<T>>())?)
     }
 
     /// Alignment the region needs.
@@ -87,6 +144,12 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
                 reason: "must be at least 1",
             });
         }
+        if capacity > MAX_CAPACITY {
+            return Err(InitError::InvalidParameter {
+                name: "capacity",
+                reason: "must be below 2^31 (slot stamps are 32-bit)",
+            });
+        }
         let size = Self::size(capacity).ok_or(InitError::InvalidParameter {
             name: "capacity",
             reason: "capacity times element size overflows the address space",
@@ -97,8 +160,13 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
         // SAFETY: claim checked size (>= DATA_OFFSET) and alignment.
         let ctrl = unsafe { RingCtrl::at(region) };
         ctrl.init();
+        let ring = Self::view(region, ctrl, capacity as u64);
+        for i in 0..capacity {
+            // Ordering: Relaxed; published by the header's Release store of READY.
+            ring.slot(i).stamp.store(0, Ordering::Relaxed);
+        }
         claim.publish::<W>();
-        Ok(Self::view(region, ctrl, capacity as u64))
+        Ok(ring)
     }
 
     /// Attaches to the ring at the start of `region`, validating the element type and capacity.
@@ -114,6 +182,11 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
         if cap == 0 {
             return Err(AttachError::Corrupted { what: "capacity is 0" });
         }
+        if cap > MAX_CAPACITY as u64 {
+            return Err(AttachError::Corrupted {
+                what: "capacity is 2^31 or more",
+            });
+        }
         check_ring(region, header, usize::try_from(cap).ok().and_then(Self::size))?;
         // SAFETY: check_ring validated size >= DATA_OFFSET and alignment.
         let ctrl = unsafe { RingCtrl::at(region) };
@@ -123,7 +196,7 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
     fn view(region: Region<'a>, ctrl: &'a RingCtrl, cap: u64) -> Self {
         Spsc {
             ctrl,
-            data: region.as_ptr().wrapping_add(Self::data_offset()) as *mut T,
+            data: region.as_ptr().wrapping_add(Self::data_offset()) as *mut Slot<T>,
             cap,
             _t: PhantomData,
         }
@@ -132,9 +205,9 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
     /// A view over memory a loom model built.
     ///
     /// # Safety
-    /// `data` points to `cap` elements valid for `'a`.
+    /// `data` points to `cap` fresh slots valid for `'a`.
     #[cfg(loom)]
-    pub unsafe fn from_parts(ctrl: &'a RingCtrl, data: *mut T, cap: u64) -> Self {
+    pub unsafe fn from_parts(ctrl: &'a RingCtrl, data: *mut Slot<T>, cap: u64) -> Self {
         Spsc {
             ctrl,
             data,
@@ -153,12 +226,29 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
         self.cap as usize
     }
 
-    /// Messages in the ring at some instant during the call (clamped to the capacity).
+    /// Slot `i` (`i < cap`, maintained locally, never read from shared memory).
+    #[inline(always)]
+    fn slot(&self, i: usize) -> &'a Slot<T> {
+        debug_assert!((i as u64) < self.cap);
+        // SAFETY: `data` points to `cap` slots inside the region (attach/init checked the size), valid
+        // for 'a; callers pass i < cap. Only the atomic stamp is touched through the reference; the
+        // element is accessed through the UnsafeCell under the stamp/head protocol.
+        unsafe { &*self.data.add(i) }
+    }
+
+    /// Messages in the ring at some instant during the call (clamped to `0..=capacity`).
     pub fn len(&self) -> usize {
         // Ordering: Acquire on both; the answer is a snapshot, stale as soon as it is returned.
         let head = self.ctrl.head.load(Ordering::Acquire);
         let tail = self.ctrl.tail.load(Ordering::Acquire);
-        tail.wrapping_sub(head).min(self.cap) as usize
+        // The consumer may run ahead of `tail` (it follows the stamps, which the producer stores
+        // first): a small negative difference means empty.
+        let d = tail.wrapping_sub(head);
+        if (d as i64) < 0 {
+            0
+        } else {
+            d.min(self.cap) as usize
+        }
     }
 
     /// Whether the ring was empty at some instant during the call.
@@ -167,10 +257,23 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
     }
 
     /// The producer half. Use one at a time (see the module docs).
+    ///
+    /// Starts at the shared `tail`, then skips the slots a previous producer published but was killed
+    /// before counting in `tail` (at most `capacity`).
     pub fn producer(&self) -> Producer<'a, T> {
         // Ordering: Acquire pairs with the previous producer's and consumer's Release stores.
-        let tail = self.ctrl.tail.load(Ordering::Acquire);
+        let mut tail = self.ctrl.tail.load(Ordering::Acquire);
         let head = self.ctrl.head.load(Ordering::Acquire);
+        for _ in 0..self.cap {
+            // Ordering: Acquire pairs with the dead producer's Release stamp store.
+            // `tail` may legitimately be behind `head` here (the consumer followed stamps past it).
+            let used = tail.wrapping_sub(head);
+            let full = (used as i64) >= 0 && used >= self.cap;
+            if full || self.slot((tail % self.cap) as usize).stamp.load(Ordering::Acquire) != stamp_of(tail) {
+                break;
+            }
+            tail = tail.wrapping_add(1);
+        }
         Producer {
             ring: *self,
             tail,
@@ -181,14 +284,12 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
 
     /// The consumer half. Use one at a time (see the module docs).
     pub fn consumer(&self) -> Consumer<'a, T> {
-        // Ordering: Acquire pairs with the Release stores of both sides.
+        // Ordering: Acquire pairs with the previous consumer's Release store of `head`.
         let head = self.ctrl.head.load(Ordering::Acquire);
-        let tail = self.ctrl.tail.load(Ordering::Acquire);
         Consumer {
             ring: *self,
             head,
             slot: (head % self.cap) as usize,
-            cached_tail: tail,
         }
     }
 }
@@ -234,23 +335,31 @@ impl<'a, T: ShmSafe> Producer<'a, T> {
         if self.free(1)? == 0 {
             return Err(PushError::Full);
         }
-        debug_assert!(self.slot < self.ring.cap as usize);
-        // SAFETY: slot < cap (maintained locally, never read from shared memory); the slot is free
-        // (head refreshed with Acquire above), so the consumer is not reading it.
-        unsafe { self.ring.data.add(self.slot).write_volatile(v) };
-        self.advance(1);
+        self.write(v);
+        self.publish_tail();
         Ok(())
     }
 
+    /// Writes `v` into the slot at `tail` and stamps it (the commit point); advances locally.
     #[inline(always)]
-    fn advance(&mut self, n: usize) {
-        self.tail = self.tail.wrapping_add(n as u64);
-        self.slot += n;
-        if self.slot >= self.ring.cap as usize {
-            self.slot -= self.ring.cap as usize;
+    fn write(&mut self, v: T) {
+        let slot = self.ring.slot(self.slot);
+        // SAFETY: the slot is free (head refreshed with Acquire in `free`, so the consumer finished
+        // reading it), and only this producer writes elements; T is ShmSafe (plain bytes).
+        unsafe { slot.value.get().write_volatile(v) };
+        // Ordering: Release publishes the element write to the consumer's Acquire load of the stamp.
+        slot.stamp.store(stamp_of(self.tail), Ordering::Release);
+        self.tail = self.tail.wrapping_add(1);
+        self.slot += 1;
+        if self.slot == self.ring.cap as usize {
+            self.slot = 0;
         }
-        // Ordering: Release publishes the element writes to the consumer's Acquire load of `tail`.
-        // This store is the commit point.
+    }
+
+    /// Stores the local `tail` for `len()` and later producer handles (not read by the consumer).
+    #[inline(always)]
+    fn publish_tail(&self) {
+        // Ordering: Release so a reader of `tail` (len, a new producer handle) sees the stamps before it.
         self.ring.ctrl.tail.store(self.tail, Ordering::Release);
     }
 
@@ -261,15 +370,10 @@ impl<'a, T: ShmSafe> Producer<'a, T> {
         if n == 0 {
             return Ok(0);
         }
-        let cap = self.ring.cap as usize;
-        let first = n.min(cap - self.slot);
-        // SAFETY: slot + first <= cap and the n slots are free (see `try_push`); `items` is a
-        // separate, process-local buffer.
-        unsafe {
-            core::ptr::copy_nonoverlapping(items.as_ptr(), self.ring.data.add(self.slot), first);
-            core::ptr::copy_nonoverlapping(items.as_ptr().add(first), self.ring.data, n - first);
+        for &v in &items[..n] {
+            self.write(v);
         }
-        self.advance(n);
+        self.publish_tail();
         Ok(n)
     }
 
@@ -292,12 +396,11 @@ impl<'a, T: ShmSafe> Producer<'a, T> {
     }
 }
 
-/// The reading half of an [`Spsc`] ring, with its process-local cache of the producer's position.
+/// The reading half of an [`Spsc`] ring (it follows the slot stamps; see the module docs).
 pub struct Consumer<'a, T: ShmSafe> {
     ring: Spsc<'a, T>,
     head: u64,
     slot: usize,
-    cached_tail: u64,
 }
 
 impl<T: ShmSafe> core::fmt::Debug for Consumer<'_, T> {
@@ -307,67 +410,62 @@ impl<T: ShmSafe> core::fmt::Debug for Consumer<'_, T> {
 }
 
 impl<'a, T: ShmSafe> Consumer<'a, T> {
+    /// Reads the element at `head` if its stamp says it is published; advances locally.
     #[inline(always)]
-    fn available(&mut self) -> Result<u64, PopError> {
-        let avail = self.cached_tail.wrapping_sub(self.head);
-        if avail != 0 && avail <= self.ring.cap {
-            return Ok(avail);
+    fn read(&mut self) -> Option<T> {
+        let slot = self.ring.slot(self.slot);
+        // Ordering: Acquire pairs with the producer's Release stamp store: its element write happens
+        // before our read.
+        if slot.stamp.load(Ordering::Acquire) != stamp_of(self.head) {
+            return None;
         }
-        // Possibly empty: refresh.
-        // Ordering: Acquire pairs with the producer's Release store of `tail`: the element writes
-        // happen before our reads.
-        self.cached_tail = self.ring.ctrl.tail.load(Ordering::Acquire);
-        let avail = self.cached_tail.wrapping_sub(self.head);
-        if avail > self.ring.cap {
-            return Err(PopError::Corrupted);
+        // SAFETY: the element was published (stamp Acquire above) and the producer does not touch the
+        // slot again until `head` passes it; T is ShmSafe, so any bytes are a valid T.
+        let v = unsafe { slot.value.get().read_volatile() };
+        self.head = self.head.wrapping_add(1);
+        self.slot += 1;
+        if self.slot == self.ring.cap as usize {
+            self.slot = 0;
         }
-        Ok(avail)
+        Some(v)
+    }
+
+    /// Stores the local `head`: the commit point of the pops so far.
+    #[inline(always)]
+    fn publish_head(&self) {
+        // Ordering: Release orders our element reads before the producer's reuse of the slots (its
+        // Acquire load of `head`).
+        self.ring.ctrl.head.store(self.head, Ordering::Release);
     }
 
     /// Takes the oldest element if there is one (never blocks, never wakes anyone).
+    ///
+    /// A ring whose producer scribbles garbage stamps can only make this return `Empty` (a stall) or
+    /// a garbage element, so unlike the MPMC ring it never reports [`PopError::Corrupted`].
     #[inline]
     pub fn try_pop(&mut self) -> Result<T, PopError> {
-        if self.available()? == 0 {
-            return Err(PopError::Empty);
+        match self.read() {
+            Some(v) => {
+                self.publish_head();
+                Ok(v)
+            }
+            None => Err(PopError::Empty),
         }
-        debug_assert!(self.slot < self.ring.cap as usize);
-        // SAFETY: slot < cap (local); the element was published (tail Acquire above) and the
-        // producer does not touch it until we release it; T is ShmSafe, so any bytes are a valid T.
-        let v = unsafe { self.ring.data.add(self.slot).read_volatile() };
-        self.advance(1);
-        Ok(v)
-    }
-
-    #[inline(always)]
-    fn advance(&mut self, n: usize) {
-        self.head = self.head.wrapping_add(n as u64);
-        self.slot += n;
-        if self.slot >= self.ring.cap as usize {
-            self.slot -= self.ring.cap as usize;
-        }
-        // Ordering: Release orders our element reads before the producer's reuse of the slots
-        // (its Acquire load of `head`). This store is the commit point.
-        self.ring.ctrl.head.store(self.head, Ordering::Release);
     }
 
     /// Takes up to `out.len()` elements; returns how many (possibly none).
     pub fn pop_slice(&mut self, out: &mut [T]) -> Result<usize, PopError> {
-        if out.is_empty() {
-            return Ok(0);
+        let mut n = 0;
+        for o in out.iter_mut() {
+            match self.read() {
+                Some(v) => *o = v,
+                None => break,
+            }
+            n += 1;
         }
-        let n = (out.len() as u64).min(self.available()?) as usize;
-        if n == 0 {
-            return Ok(0);
+        if n > 0 {
+            self.publish_head();
         }
-        let cap = self.ring.cap as usize;
-        let first = n.min(cap - self.slot);
-        // SAFETY: slot + first <= cap and n elements are published (see `try_pop`); `out` is a
-        // separate, process-local buffer of at least n elements.
-        unsafe {
-            core::ptr::copy_nonoverlapping(self.ring.data.add(self.slot), out.as_mut_ptr(), first);
-            core::ptr::copy_nonoverlapping(self.ring.data, out.as_mut_ptr().add(first), n - first);
-        }
-        self.advance(n);
         Ok(n)
     }
 
@@ -475,12 +573,49 @@ mod tests {
         let mut c = q.consumer();
         // Ordering: Relaxed; a test playing a hostile peer.
         q.ctrl().tail.store(1 << 40, Ordering::Relaxed);
-        assert_eq!(c.try_pop(), Err(PopError::Corrupted));
+        // The consumer follows stamps, not `tail`: a garbage tail cannot conjure messages.
+        assert_eq!(c.try_pop(), Err(PopError::Empty));
+        assert_eq!(q.len(), 4);
         let mut p = q.producer();
         // Ordering: Relaxed; a test playing a hostile peer.
         q.ctrl().head.store(12345, Ordering::Relaxed);
+        let mut corrupted = false;
         for _ in 0..10 {
-            let _ = p.try_push(1);
+            corrupted |= p.try_push(1) == Err(PushError::Corrupted);
         }
+        assert!(corrupted);
+    }
+
+    #[test]
+    fn killed_producer_between_stamp_and_tail() {
+        let mut buf = vec![0u8; 8192];
+        let q = Spsc::<u64>::init::<Spin>(region(&mut buf), 3).unwrap();
+        let mut p = q.producer();
+        let mut c = q.consumer();
+        for round in 0..4u64 {
+            // A producer that stamps two slots and "dies" before storing tail.
+            p.write(round * 10);
+            p.write(round * 10 + 1);
+            let tail_before = q.ctrl().tail.load(Ordering::Relaxed);
+            assert_eq!(q.len(), 0, "tail not yet stored (tail {tail_before})");
+            // The consumer receives the committed message and runs ahead of `tail`.
+            assert_eq!(c.try_pop(), Ok(round * 10));
+            assert_eq!(q.len(), 0);
+            // A new producer skips both committed slots.
+            p = q.producer();
+            p.try_push(round * 10 + 2).unwrap();
+            assert_eq!(c.try_pop(), Ok(round * 10 + 1));
+            assert_eq!(c.try_pop(), Ok(round * 10 + 2));
+            assert_eq!(c.try_pop(), Err(PopError::Empty));
+        }
+    }
+
+    #[test]
+    fn oversized_capacity_is_rejected() {
+        let mut buf = vec![0u8; 8192];
+        assert!(matches!(
+            Spsc::<u8>::init::<Spin>(region(&mut buf), MAX_CAPACITY + 1),
+            Err(InitError::InvalidParameter { .. })
+        ));
     }
 }

@@ -144,7 +144,7 @@ fn futex_pingpong_with(iters: u64, pinned: bool, timeout: Option<Duration>) -> f
                     if v == 2 * i + 1 {
                         break;
                     }
-                    let _ = Futex::park(word, v, deadline());
+                    let _ = <Futex as ringfork_core::Wait>::park(word, v, deadline());
                 }
                 // Ordering: Release publishes the answer to the parent's Acquire load.
                 word.store(2 * i + 2, Ordering::Release);
@@ -164,7 +164,7 @@ fn futex_pingpong_with(iters: u64, pinned: bool, timeout: Option<Duration>) -> f
             if v == 2 * i + 2 {
                 break;
             }
-            let _ = Futex::park(word, v, deadline());
+            let _ = <Futex as ringfork_core::Wait>::park(word, v, deadline());
         }
     }
     let ns = start.elapsed().as_nanos() as f64 / iters as f64;

@@ -7,8 +7,11 @@ use std::time::Instant;
 /// Options from the command line.
 #[derive(Debug, Clone)]
 pub struct BenchOpts {
-    /// Only rows whose name contains this.
+    /// Only groups, or rows, whose name contains this.
     pub filter: Option<String>,
+    /// Set by [`run`] while it runs a group whose name does not match `filter`: [`measure`] then
+    /// skips the rows whose own name does not match either.
+    pub row_filter: Option<String>,
     /// Fewer iterations and repetitions (a smoke run).
     pub quick: bool,
     /// Also run the Python peer (`bench/python_peer.py`) when `python3` exists.
@@ -159,6 +162,21 @@ impl std::fmt::Debug for Spec<'_> {
 pub fn measure(opts: &BenchOpts, mut spec: Spec<'_>) -> Row {
     let mut ours = Stat::new(spec.ours.0, spec.unit, spec.higher_is_better);
     let mut base = Stat::new(spec.baseline.0, spec.unit, spec.higher_is_better);
+    if opts
+        .row_filter
+        .as_ref()
+        .is_some_and(|f| !spec.name.contains(f.as_str()))
+    {
+        // Skipped: no samples; `run` drops the row.
+        return Row {
+            name: spec.name.into(),
+            ours,
+            baseline: base,
+            target: spec.target,
+            note: spec.note.into(),
+        };
+    }
+    eprintln!("bench:   {} ...", spec.name);
     // One untimed warm-up each (page faults, caches, frequency).
     let _ = (spec.ours.1)();
     let _ = (spec.baseline.1)();
@@ -317,10 +335,14 @@ pub fn run(opts: &BenchOpts) -> Report {
     let wanted = |name: &str| opts.filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
     let mut rows = Vec::new();
     for (name, f) in super::rows::all() {
-        if wanted(name) {
+        let mut o = opts.clone();
+        if !wanted(name) {
+            // Run the group's rows whose own names match, if any.
+            o.row_filter = opts.filter.clone();
+        } else {
             eprintln!("bench: {name} ...");
-            rows.extend(f(opts));
         }
+        rows.extend(f(&o).into_iter().filter(|r| !r.ours.samples.is_empty()));
     }
     if opts.python {
         let pairs: Vec<_> = super::rows::python_pairs()

@@ -6,7 +6,8 @@ use ringfork::bench::{run, BenchOpts};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Only rows whose group name contains this (e.g. `spsc`, `mutex`, `pingpong`).
+    /// Only the groups (`queues`, `sync`, `wait_pingpong`, `limits`) or rows (e.g. `spsc_u64`,
+    /// `pingpong`, `mutex`) whose name contains this.
     filter: Option<String>,
     /// A short smoke run: fewer iterations and 3 repetitions.
     #[arg(long)]
@@ -25,6 +26,7 @@ pub struct BenchArgs {
 pub fn bench(a: BenchArgs) -> CmdResult {
     let opts = BenchOpts {
         filter: a.filter,
+        row_filter: None,
         quick: a.quick,
         python: a.python,
         reps: a.reps.map(|r| r as usize).unwrap_or(if a.quick { 3 } else { 9 }),

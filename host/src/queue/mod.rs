@@ -23,7 +23,7 @@ mod joinable;
 pub(crate) mod registration;
 
 pub use joinable::{JoinableQueue, SimpleQueue};
-pub use ringfork_core::queue::blocking::TaskDoneError;
+pub use ringfork_core::queue::blocking::{set_spin_limit, spin_limit, TaskDoneError};
 pub use ringfork_core::queue::{PopError, PushError};
 
 use crate::handle::{attach_err, locate, place, ATTACH_TIMEOUT};
