@@ -172,6 +172,15 @@ impl PeerTable {
         None
     }
 
+    /// Registers the calling process (see [`Self::register`]); `None` if the OS cannot tell its
+    /// identity or the table is full. A raw ring's users call this on the side they take, before their
+    /// first operation, so that the other side learns of their death (the host queues and pipes do it
+    /// for you).
+    #[cfg(feature = "futex")]
+    pub fn register_current(&self) -> Option<PeerId> {
+        current_stamp().and_then(|(pid, start_time)| self.register(pid, start_time))
+    }
+
     /// Removes a registration (an orderly goodbye: the process will not use this side again).
     pub fn unregister(&self, id: PeerId) {
         if let Some(e) = self.entries.get(id.index()) {

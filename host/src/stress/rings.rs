@@ -2,9 +2,10 @@
 //! sizes with checksums), each as `procs / 2` producer/consumer pairs. A killed peer must be reported
 //! to the survivor (`Disconnected`/`Closed`) instead of a hang; `max_detect_ms` is kill → that error.
 //!
-//! A peer is known to a ring only once it has used it (it registers on first use): a participant
-//! killed before its first operation is invisible to its partner, which then gives up at its 2-second
-//! deadline (`TimedOut`) — reported as a recovery with that detection time, never a hang.
+//! Each end registers its process in the ring's peer table right after attaching, before its first
+//! operation. A participant killed before it even attached is invisible to its partner, which then
+//! gives up at its 2-second deadline (`TimedOut`) — reported as a recovery with that detection time,
+//! never a hang.
 
 use super::sync::{supervise_pairs, PairEnd};
 use super::{StressOpts, StressReport};
@@ -53,6 +54,7 @@ pub fn spsc(o: &StressOpts) -> StressReport {
         };
         match end {
             PairEnd::Producer => {
+                q.ctrl().producers.register_current();
                 let mut p = q.producer();
                 for i in 0..ops {
                     if p.push::<DefaultWait>(i, deadline()).is_err() {
@@ -63,6 +65,7 @@ pub fn spsc(o: &StressOpts) -> StressReport {
                 }
             }
             PairEnd::Consumer => {
+                q.ctrl().consumers.register_current();
                 let mut c = q.consumer();
                 for i in 0..ops {
                     match c.pop::<DefaultWait>(deadline()) {
@@ -112,6 +115,7 @@ pub fn bytes(o: &StressOpts) -> StressReport {
         };
         match end {
             PairEnd::Producer => {
+                r.ctrl().producers.register_current();
                 let mut tx = r.sender();
                 let mut msg = Vec::with_capacity(limit);
                 for i in 0..ops {
@@ -129,6 +133,7 @@ pub fn bytes(o: &StressOpts) -> StressReport {
                 }
             }
             PairEnd::Consumer => {
+                r.ctrl().consumers.register_current();
                 let mut rx = r.receiver();
                 let mut buf = vec![0u8; limit];
                 for i in 0..ops {
