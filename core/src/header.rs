@@ -91,11 +91,13 @@ pub enum Kind {
     Cell = 17,
     /// Simple queue.
     SimpleQueue = 18,
+    /// Two SPSC rings with interleaved slots (a duplex channel).
+    SpscPair = 19,
 }
 
 impl Kind {
     /// Every kind, for lookups.
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Mutex,
         Kind::SpinLock,
         Kind::RLock,
@@ -114,6 +116,7 @@ impl Kind {
         Kind::Pool,
         Kind::Cell,
         Kind::SimpleQueue,
+        Kind::SpscPair,
     ];
 
     /// The kind numbered `raw`, if any.
@@ -142,6 +145,7 @@ impl Kind {
             Kind::Pool => "pool",
             Kind::Cell => "cell",
             Kind::SimpleQueue => "simplequeue",
+            Kind::SpscPair => "spscpair",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! messages, crash recovery, and a hostile peer scribbling over the ring.
 
 use ringfork::{ByteQueue, JoinableQueue, PopError, PushError, Queue, Segment, SimpleQueue};
-use ringfork_core::queue::spsc::Spsc;
+use ringfork_core::queue::spsc::{Spsc, SpscPair};
 use ringfork_core::wait::{DefaultWait, Wait};
 use ringfork_core::{Deadline, Kind};
 use ringfork_tests::harness::{run, Case};
@@ -19,6 +19,66 @@ fn secs(n: u64) -> Deadline {
 fn spsc_region<'a>(seg: &'a Segment, name: &str) -> ringfork_core::Region<'a> {
     let e = seg.find(name).unwrap();
     seg.sub_region(e.offset, e.size).unwrap()
+}
+
+/// An `SpscPair` across processes: 100 000 request/answer round trips (busy and blocking), each
+/// answer checked; then the answering process is killed and a blocked `pop` reports `Disconnected`.
+fn spsc_pair_round_trips() {
+    const N: u64 = 100_000;
+    let size = SpscPair::<u64>::size(8).unwrap();
+    let seg = Segment::anonymous(size + 4096).unwrap();
+    seg.alloc(Kind::SpscPair, "p", size, SpscPair::<u64>::align()).unwrap();
+    SpscPair::<u64>::init::<DefaultWait>(spsc_region(&seg, "p"), 8).unwrap();
+    let s2 = seg.clone();
+    let pid = fork_child(move || {
+        let pair = SpscPair::<u64>::attach::<DefaultWait>(spsc_region(&s2, "p"), secs(5)).unwrap();
+        let (fwd, bwd) = (pair.forward(), pair.backward());
+        fwd.ctrl().consumers.register_current();
+        bwd.ctrl().producers.register_current();
+        let (mut rx, mut tx) = (fwd.consumer(), bwd.producer());
+        loop {
+            let v = rx.pop::<DefaultWait>(secs(30)).unwrap();
+            if v == u64::MAX {
+                // Answer, then hang around without ever answering again (killed by the parent).
+                tx.push::<DefaultWait>(0, secs(5)).unwrap();
+                std::thread::sleep(Duration::from_secs(60));
+            }
+            tx.push::<DefaultWait>(v.wrapping_mul(3) + 1, secs(30)).unwrap();
+        }
+    });
+    let pair = SpscPair::<u64>::attach::<DefaultWait>(spsc_region(&seg, "p"), secs(5)).unwrap();
+    let (fwd, bwd) = (pair.forward(), pair.backward());
+    let (mut tx, mut rx) = (fwd.producer(), bwd.consumer());
+    for i in 0..N {
+        if i % 2 == 0 {
+            tx.push::<DefaultWait>(i, secs(30)).unwrap();
+            assert_eq!(rx.pop::<DefaultWait>(secs(30)).unwrap(), i * 3 + 1);
+        } else {
+            while tx.try_push(i).is_err() {
+                std::hint::spin_loop();
+            }
+            tx.notify::<DefaultWait>();
+            let start = Instant::now();
+            let v = loop {
+                if let Ok(v) = rx.try_pop() {
+                    break v;
+                }
+                assert!(start.elapsed() < Duration::from_secs(30), "no answer to {i}");
+                std::hint::spin_loop();
+            };
+            assert_eq!(v, i * 3 + 1);
+        }
+    }
+    tx.push::<DefaultWait>(u64::MAX, secs(5)).unwrap();
+    assert_eq!(rx.pop::<DefaultWait>(secs(5)), Ok(0));
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let start = Instant::now();
+    assert_eq!(rx.pop::<DefaultWait>(secs(10)), Err(PopError::Disconnected));
+    assert!(start.elapsed() < Duration::from_millis(500), "{:?}", start.elapsed());
+    wait_child(pid, Duration::from_secs(5));
+    assert_eq!(fwd.len(), 0);
+    assert_eq!(bwd.len(), 0);
 }
 
 /// 10 million u64 from a child producer to the parent, in order, with blocking and batch calls.
@@ -673,6 +733,7 @@ fn hostile_peer_scribbles_over_indices() {
 fn main() {
     run(&[
         Case::new("spsc_ten_million_in_order", spsc_ten_million_in_order).timeout(Duration::from_secs(120)),
+        Case::new("spsc_pair_round_trips", spsc_pair_round_trips).timeout(Duration::from_secs(120)),
         Case::new(
             "spsc_capacity_edges_across_processes",
             spsc_capacity_edges_across_processes,

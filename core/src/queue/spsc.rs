@@ -94,6 +94,8 @@ fn stamp_of(pos: u64) -> u32 {
 pub struct Spsc<'a, T: ShmSafe> {
     ctrl: &'a RingCtrl,
     data: *mut Slot<T>,
+    /// Bytes from one slot to the next: `size_of::<Slot<T>>()`, or twice that in an [`SpscPair`].
+    stride: usize,
     cap: u64,
     _t: PhantomData<&'a T>,
 }
@@ -197,6 +199,7 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
         Spsc {
             ctrl,
             data: region.as_ptr().wrapping_add(Self::data_offset()) as *mut Slot<T>,
+            stride: core::mem::size_of::<Slot<T>>(),
             cap,
             _t: PhantomData,
         }
@@ -211,6 +214,7 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
         Spsc {
             ctrl,
             data,
+            stride: core::mem::size_of::<Slot<T>>(),
             cap,
             _t: PhantomData,
         }
@@ -230,10 +234,11 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
     #[inline(always)]
     fn slot(&self, i: usize) -> &'a Slot<T> {
         debug_assert!((i as u64) < self.cap);
-        // SAFETY: `data` points to `cap` slots inside the region (attach/init checked the size), valid
-        // for 'a; callers pass i < cap. Only the atomic stamp is touched through the reference; the
-        // element is accessed through the UnsafeCell under the stamp/head protocol.
-        unsafe { &*self.data.add(i) }
+        // SAFETY: `data` points to `cap` slots `stride` bytes apart inside the region (attach/init
+        // checked the size), valid for 'a; callers pass i < cap. Only the atomic stamp is touched
+        // through the reference; the element is accessed through the UnsafeCell under the stamp/head
+        // protocol.
+        unsafe { &*(self.data as *mut u8).add(i * self.stride).cast::<Slot<T>>() }
     }
 
     /// Messages in the ring at some instant during the call (clamped to `0..=capacity`).
@@ -493,6 +498,145 @@ impl<T: ShmSafe> Spsc<'_, T> {
     }
 }
 
+/// Two [`Spsc`] rings of the same capacity whose slots interleave: position `p` of the forward ring
+/// and position `p` of the backward ring are adjacent (`[fwd 0][bwd 0][fwd 1][bwd 1]...`).
+///
+/// A request/response exchange — a ping-pong — then keeps both messages of one round trip on one
+/// cache line: the answer is written into the line the request just arrived on, which the asker is
+/// already polling. Two independent rings need two lines (one per direction), and two lines each
+/// written by one side cost about twice the round trip of one line written by both (measured by
+/// `ringfork bench pingpong_busy`; see docs/performance.md). For one-way streaming use a plain
+/// [`Spsc`]: interleaving buys nothing there.
+///
+/// # Layout
+/// Header (`capacity` = slots per direction, `elem_size`/`elem_align` = `T`'s), the forward ring's
+/// [`RingCtrl`] at [`super::CTRL_OFFSET`], the backward ring's at [`super::DATA_OFFSET`], then `capacity`
+/// pairs of [`Slot`]s from `align_up(DATA_OFFSET + size_of::<RingCtrl>(), max(CACHE_LINE, align T))`.
+#[derive(Clone, Copy)]
+pub struct SpscPair<'a, T: ShmSafe> {
+    fwd: Spsc<'a, T>,
+    bwd: Spsc<'a, T>,
+}
+
+impl<T: ShmSafe> core::fmt::Debug for SpscPair<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SpscPair")
+            .field("forward", &self.fwd)
+            .field("backward", &self.bwd)
+            .finish()
+    }
+}
+
+impl<'a, T: ShmSafe> SpscPair<'a, T> {
+    fn ctrl2_offset() -> usize {
+        DATA_OFFSET
+    }
+
+    fn data_offset() -> Option<usize> {
+        let end = DATA_OFFSET.checked_add(core::mem::size_of::<RingCtrl>())?;
+        crate::region::align_up(end, Spsc::<T>::align())
+    }
+
+    /// Bytes a pair of rings of `capacity` slots each needs, or `None` if that overflows.
+    pub fn size(capacity: usize) -> Option<usize> {
+        let pairs = capacity.checked_mul(2 * core::mem::size_of::<Slot<T>>())?;
+        Self::data_offset()?.checked_add(pairs)
+    }
+
+    /// Alignment the region needs.
+    pub fn align() -> usize {
+        Spsc::<T>::align()
+    }
+
+    /// Creates the pair (`capacity` >= 1 slots per direction) at the start of `region` and publishes
+    /// it.
+    pub fn init<W: Wait>(region: Region<'a>, capacity: usize) -> Result<Self, InitError> {
+        if capacity == 0 || capacity > MAX_CAPACITY {
+            return Err(InitError::InvalidParameter {
+                name: "capacity",
+                reason: "must be at least 1 and below 2^31 (slot stamps are 32-bit)",
+            });
+        }
+        let size = Self::size(capacity).ok_or(InitError::InvalidParameter {
+            name: "capacity",
+            reason: "capacity times element size overflows the address space",
+        })?;
+        let mut params = ObjectParams::new(Kind::SpscPair, size as u64).with_elem::<T>();
+        params.capacity = capacity as u64;
+        let claim = Header::claim(region, &params, Self::align())?;
+        let pair = Self::view(region, capacity as u64);
+        pair.fwd.ctrl.init();
+        pair.bwd.ctrl.init();
+        for i in 0..capacity {
+            // Ordering: Relaxed; published by the header's Release store of READY.
+            pair.fwd.slot(i).stamp.store(0, Ordering::Relaxed);
+            // Ordering: as above.
+            pair.bwd.slot(i).stamp.store(0, Ordering::Relaxed);
+        }
+        claim.publish::<W>();
+        Ok(pair)
+    }
+
+    /// Attaches to the pair at the start of `region`, validating the element type and capacity.
+    pub fn attach<W: Wait>(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
+        let header = Header::attach::<W>(region, Kind::SpscPair, deadline)?;
+        Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
+        Header::expect(
+            "elem_align",
+            core::mem::align_of::<T>() as u64,
+            header.elem_align().into(),
+        )?;
+        let cap = header.capacity();
+        if cap == 0 || cap > MAX_CAPACITY as u64 {
+            return Err(AttachError::Corrupted {
+                what: "capacity is 0 or 2^31 or more",
+            });
+        }
+        check_ring(region, header, usize::try_from(cap).ok().and_then(Self::size))?;
+        Ok(Self::view(region, cap))
+    }
+
+    /// The views. The caller validated that `region` holds `size(cap)` bytes, aligned.
+    fn view(region: Region<'a>, cap: u64) -> Self {
+        let stride = 2 * core::mem::size_of::<Slot<T>>();
+        let data = Self::data_offset().unwrap_or(usize::MAX);
+        // SAFETY: claim/check_ring validated the size (>= data offset > both control blocks) and
+        // the cache-line alignment.
+        let fwd_ctrl = unsafe { RingCtrl::at(region) };
+        // SAFETY: the second block lies at `ctrl2_offset` (DATA_OFFSET, a multiple of CACHE_LINE),
+        // entirely below the data offset and so inside the validated size; the region is CACHE_LINE
+        // aligned, and RingCtrl is made of atomics only (any bytes are a valid value).
+        let bwd_ctrl = unsafe { &*(region.as_ptr().add(Self::ctrl2_offset()) as *const RingCtrl) };
+        let base = region.as_ptr().wrapping_add(data);
+        SpscPair {
+            fwd: Spsc {
+                ctrl: fwd_ctrl,
+                data: base as *mut Slot<T>,
+                stride,
+                cap,
+                _t: PhantomData,
+            },
+            bwd: Spsc {
+                ctrl: bwd_ctrl,
+                data: base.wrapping_add(core::mem::size_of::<Slot<T>>()) as *mut Slot<T>,
+                stride,
+                cap,
+                _t: PhantomData,
+            },
+        }
+    }
+
+    /// The forward ring (by convention: the side that created the pair produces into it).
+    pub fn forward(&self) -> Spsc<'a, T> {
+        self.fwd
+    }
+
+    /// The backward ring (the answers).
+    pub fn backward(&self) -> Spsc<'a, T> {
+        self.bwd
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -608,6 +752,52 @@ mod tests {
             assert_eq!(c.try_pop(), Ok(round * 10 + 2));
             assert_eq!(c.try_pop(), Err(PopError::Empty));
         }
+    }
+
+    #[test]
+    fn pair_directions_are_independent_and_interleaved() {
+        let mut buf = vec![0u8; SpscPair::<u64>::size(5).unwrap() + RING_ALIGN];
+        let r = region(&mut buf);
+        let pair = SpscPair::<u64>::init::<Spin>(r, 5).unwrap();
+        let (fwd, bwd) = (pair.forward(), pair.backward());
+        if crate::padded::CACHE_LINE == 128 {
+            // docs/layout.md (kind 19).
+            assert_eq!(SpscPair::<u64>::data_offset(), Some(10112));
+        }
+        // Position p of each direction sits next to the other's.
+        let stride = core::mem::size_of::<Slot<u64>>();
+        assert_eq!(bwd.data as usize - fwd.data as usize, stride);
+        assert_eq!(
+            fwd.slot(1) as *const _ as usize - fwd.slot(0) as *const _ as usize,
+            2 * stride
+        );
+        let (mut p, mut c) = (fwd.producer(), fwd.consumer());
+        let (mut bp, mut bc) = (bwd.producer(), bwd.consumer());
+        for round in 0..4u64 {
+            for i in 0..5 {
+                p.try_push(round * 100 + i).unwrap();
+            }
+            assert_eq!(p.try_push(0), Err(PushError::Full));
+            assert_eq!(bc.try_pop(), Err(PopError::Empty));
+            for i in 0..5 {
+                let v = c.try_pop().unwrap();
+                assert_eq!(v, round * 100 + i);
+                bp.try_push(v + 1).unwrap();
+            }
+            for i in 0..5 {
+                assert_eq!(bc.try_pop(), Ok(round * 100 + i + 1));
+            }
+            assert_eq!(fwd.len(), 0);
+            assert_eq!(bwd.len(), 0);
+        }
+        let again = SpscPair::<u64>::attach::<Spin>(r, Deadline::Immediate).unwrap();
+        assert_eq!(again.forward().capacity(), 5);
+        assert!(SpscPair::<u32>::attach::<Spin>(r, Deadline::Immediate).is_err());
+        assert!(Spsc::<u64>::attach::<Spin>(r, Deadline::Immediate).is_err());
+        assert!(matches!(
+            SpscPair::<u64>::init::<Spin>(region(&mut vec![0u8; 65536]), 0),
+            Err(InitError::InvalidParameter { .. })
+        ));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::baseline::{self as b, fork_partner};
 use super::harness::{measure, BenchOpts, Row, Spec};
 use crate::{Queue, Segment};
 use ringfork_core::queue::bytering::ByteRing;
-use ringfork_core::queue::spsc::Spsc;
+use ringfork_core::queue::spsc::{Spsc, SpscPair};
 use ringfork_core::wait::DefaultWait;
 use ringfork_core::{Deadline, Kind, Region};
 use std::time::Instant;
@@ -72,17 +72,42 @@ pub fn spsc_throughput(items: u64) -> f64 {
     }
 }
 
-/// Round trips over two SPSC rings: busy polling (`blocking == false`) or blocking push/pop that
-/// park on the futex: ns/roundtrip.
-pub fn spsc_pingpong(iters: u64, blocking: bool, pinned: bool) -> f64 {
-    let seg = ring_seg(64, &["ping", "pong"]);
+/// Opens the two directions of a ping-pong.
+type OpenRings = for<'a> fn(&'a Segment) -> (Spsc<'a, u64>, Spsc<'a, u64>);
+
+fn open_two(seg: &Segment) -> (Spsc<'_, u64>, Spsc<'_, u64>) {
+    (attach(seg, "ping"), attach(seg, "pong"))
+}
+
+fn open_pair(seg: &Segment) -> (Spsc<'_, u64>, Spsc<'_, u64>) {
+    let p = SpscPair::<u64>::attach::<DefaultWait>(region(seg, "pair"), Deadline::Never).expect("attach");
+    (p.forward(), p.backward())
+}
+
+/// The two directions of a ping-pong: an [`SpscPair`] (`paired`) or two separate rings.
+fn pingpong_rings(paired: bool) -> (Segment, OpenRings) {
+    if !paired {
+        return (ring_seg(64, &["ping", "pong"]), open_two);
+    }
+    let size = SpscPair::<u64>::size(64).expect("size");
+    let seg = Segment::anonymous(size + 4096).expect("segment");
+    seg.alloc(Kind::SpscPair, "pair", size, SpscPair::<u64>::align())
+        .expect("alloc");
+    SpscPair::<u64>::init::<DefaultWait>(region(&seg, "pair"), 64).expect("init");
+    (seg, open_pair)
+}
+
+/// Round trips over an SPSC pair (`paired`) or two SPSC rings: busy polling (`blocking == false`) or
+/// blocking push/pop that park on the futex: ns/roundtrip.
+pub fn spsc_pingpong(iters: u64, blocking: bool, pinned: bool, paired: bool) -> f64 {
+    let (seg, open) = pingpong_rings(paired);
     if pinned {
         b::pin(0);
     }
     let child = {
         let seg = &seg;
         fork_partner(pinned.then_some(0), move || {
-            let (ping, pong) = (attach(seg, "ping"), attach(seg, "pong"));
+            let (ping, pong) = open(seg);
             let (mut rx, mut tx) = (ping.consumer(), pong.producer());
             for _ in 0..iters {
                 let v = if blocking {
@@ -105,7 +130,7 @@ pub fn spsc_pingpong(iters: u64, blocking: bool, pinned: bool) -> f64 {
             }
         })
     };
-    let (ping, pong) = (attach(&seg, "ping"), attach(&seg, "pong"));
+    let (ping, pong) = open(&seg);
     let (mut tx, mut rx) = (ping.producer(), pong.consumer());
     let start = Instant::now();
     let mut ok = true;
@@ -304,10 +329,28 @@ pub fn rows(o: &BenchOpts) -> Vec<Row> {
                 name: "pingpong_busy",
                 unit: "ns/roundtrip",
                 higher_is_better: false,
-                ours: ("ringfork_spsc_busy", Box::new(move || spsc_pingpong(pp, false, false))),
+                ours: (
+                    "ringfork_spscpair_busy",
+                    Box::new(move || spsc_pingpong(pp, false, false, true)),
+                ),
                 baseline: ("raw_atomic", Box::new(move || b::atomic_pingpong(pp))),
                 target: Some(1.0 / 1.5),
-                note: "two rings vs one word: the hardware floor is one cache-line transfer each way",
+                note: "SpscPair (request and answer share a cache line) vs one word written by both sides",
+            },
+        ),
+        measure(
+            o,
+            Spec {
+                name: "pingpong_busy_two_rings",
+                unit: "ns/roundtrip",
+                higher_is_better: false,
+                ours: (
+                    "ringfork_two_spsc_busy",
+                    Box::new(move || spsc_pingpong(pp, false, false, false)),
+                ),
+                baseline: ("raw_atomic", Box::new(move || b::atomic_pingpong(pp))),
+                target: None,
+                note: "two separate rings: one line per direction, each written by one side (~2x one shared line)",
             },
         ),
     ];
@@ -324,7 +367,7 @@ pub fn rows(o: &BenchOpts) -> Vec<Row> {
                 higher_is_better: false,
                 ours: (
                     "ringfork_spsc_blocking",
-                    Box::new(move || spsc_pingpong(bp, true, pinned)),
+                    Box::new(move || spsc_pingpong(bp, true, pinned, false)),
                 ),
                 baseline: ("raw_futex", Box::new(move || b::futex_pingpong(bp, pinned))),
                 target: Some(1.0 / 1.2),
@@ -344,7 +387,7 @@ pub fn rows(o: &BenchOpts) -> Vec<Row> {
             higher_is_better: false,
             ours: (
                 "ringfork_spsc_blocking",
-                Box::new(move || spsc_pingpong(bp, true, false)),
+                Box::new(move || spsc_pingpong(bp, true, false, false)),
             ),
             baseline: ("pipe", Box::new(move || b::pipe_pingpong(bp, false))),
             target: Some(5.0),
@@ -359,7 +402,7 @@ pub fn rows(o: &BenchOpts) -> Vec<Row> {
             higher_is_better: false,
             ours: (
                 "ringfork_spsc_blocking",
-                Box::new(move || spsc_pingpong(bp, true, false)),
+                Box::new(move || spsc_pingpong(bp, true, false, false)),
             ),
             baseline: ("socketpair", Box::new(move || b::socketpair_pingpong(bp, false))),
             target: None,

@@ -77,7 +77,7 @@ pub fn python_pairs() -> Vec<PythonPair> {
         PythonPair {
             row: "pipe_vs_python",
             ours_name: "ringfork_spsc_blocking_pingpong",
-            ours: |o| super::queue_rows::spsc_pingpong(o.iters(20_000), true, false),
+            ours: |o| super::queue_rows::spsc_pingpong(o.iters(20_000), true, false, false),
             python: "python_pipe_pingpong",
             unit: "ns/roundtrip",
             higher_is_better: false,
