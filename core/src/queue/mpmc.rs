@@ -341,13 +341,15 @@ impl<'a> Mpmc<'a> {
                 {
                     Ok(_) => {
                         write(self.payload(slot));
-                        // Ordering: Release publishes the payload to the consumer's Acquire load
-                        // of the sequence. The commit point; a CAS so a forced skip is detected.
+                        // Ordering: SeqCst: Release publishes the payload to the consumer's Acquire
+                        // load of the sequence, and SeqCst lets `push_with` skip the fence before its
+                        // sleeper check (see `Signal::notify_one_after_seqcst`). The commit point; a
+                        // CAS so a forced skip is detected.
                         let ok = seq_word
                             .compare_exchange(
                                 pos.wrapping_mul(2),
                                 pos.wrapping_mul(2).wrapping_add(1),
-                                Ordering::Release,
+                                Ordering::SeqCst,
                                 Ordering::Relaxed,
                             )
                             .is_ok();
@@ -409,10 +411,11 @@ impl<'a> Mpmc<'a> {
                             None
                         };
                         let next = pos.wrapping_add(self.cap).wrapping_mul(2);
-                        // Ordering: Release orders our payload reads before the next producer's
-                        // writes (its Acquire load of the sequence). The commit point.
+                        // Ordering: SeqCst: Release orders our payload reads before the next
+                        // producer's writes (its Acquire load of the sequence); SeqCst as in the
+                        // producer's commit. The commit point.
                         let ok = seq_word
-                            .compare_exchange(raw, next, Ordering::Release, Ordering::Relaxed)
+                            .compare_exchange(raw, next, Ordering::SeqCst, Ordering::Relaxed)
                             .is_ok();
                         if let Some(id) = who {
                             ctrl.consumers.set_claim(id, NO_CLAIM);
@@ -526,7 +529,8 @@ impl<'a> Mpmc<'a> {
                 self.recover_with(any);
             }),
         )?;
-        control.not_empty.notify_one::<W>();
+        // The commit was a SeqCst CAS (`try_push_with`).
+        control.not_empty.notify_one_after_seqcst::<W>();
         Ok(())
     }
 
@@ -546,7 +550,8 @@ impl<'a> Mpmc<'a> {
                 self.recover_with(any);
             }),
         )?;
-        control.not_full.notify_one::<W>();
+        // The commit was a SeqCst CAS (`try_pop_with`).
+        control.not_full.notify_one_after_seqcst::<W>();
         Ok(r)
     }
 
