@@ -51,6 +51,9 @@ use core::time::Duration;
 /// sleeper when its `Wait` has no clock (so the adaptive, time-based budget cannot be used).
 pub const PRE_SPIN: u32 = 50;
 
+/// Spin-loop hints between two re-checks of the condition while spinning.
+const POLL_PAUSES: u32 = 3;
+
 /// The spin budget a process starts with (ns).
 const INITIAL_SPIN_NS: u32 = 2_000;
 /// The default [`spin_limit`] (ns).
@@ -224,7 +227,12 @@ impl<C: Clock> Spinner<C> {
             while now.0.saturating_sub(t0.0) < budget {
                 // Read the clock (~20 ns) once per 8 re-checks.
                 for _ in 0..8 {
-                    crate::atomic::spin_hint();
+                    // Each re-check pulls the line the other side is writing into our cache and
+                    // stalls its next locked write; a few hints between re-checks let it finish a
+                    // burst first (Queue streaming +25 %, ping-pong latency unchanged).
+                    for _ in 0..POLL_PAUSES {
+                        crate::atomic::spin_hint();
+                    }
                     if let Some(r) = ready() {
                         // Ordering: Relaxed; heuristic state.
                         SPIN_STATE.store(st.on_spin_success().pack(), Ordering::Relaxed);
