@@ -75,12 +75,7 @@ impl<'a, T: ShmSafe> ShmCell<'a, T> {
     /// Attaches to the cell at the start of `region`, waiting for READY until `deadline`.
     pub fn attach<W: Wait>(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
         let header = Header::attach::<W>(region, Kind::Cell, deadline)?;
-        Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
-        Header::expect(
-            "elem_align",
-            core::mem::align_of::<T>() as u64,
-            header.elem_align().into(),
-        )?;
+        header.expect_elem::<T>()?;
         Header::expect("size", Self::size() as u64, header.size())?;
         // Header::attach checked size <= region.len() and the region's alignment (8); T's alignment:
         if region.addr() % Self::align() != 0 {

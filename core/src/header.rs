@@ -454,6 +454,17 @@ impl Header {
         }
     }
 
+    /// Checks that the header records `T`'s size and alignment as the element type
+    /// ([`AttachError::LayoutMismatch`] on `elem_size` or `elem_align` otherwise).
+    pub fn expect_elem<T>(&self) -> Result<(), AttachError> {
+        Header::expect("elem_size", core::mem::size_of::<T>() as u64, self.elem_size().into())?;
+        Header::expect(
+            "elem_align",
+            core::mem::align_of::<T>() as u64,
+            self.elem_align().into(),
+        )
+    }
+
     /// Reads every field (Relaxed; call after a successful attach, or for display only).
     pub fn snapshot(&self) -> HeaderSnapshot {
         // Ordering: Relaxed is enough: either we attached (the Acquire load of READY ordered these

@@ -593,60 +593,56 @@ impl Control {
         &self,
         producers: Option<&PeerTable>,
         deadline: Deadline,
-        mut try_pop: impl FnMut() -> Result<R, PopError>,
-        mut on_probe: impl FnMut(),
+        try_pop: impl FnMut() -> Result<R, PopError>,
+        on_probe: impl FnMut(),
     ) -> Result<R, PopError> {
-        let err = core::cell::Cell::new(None);
-        let mut last_probe = None;
-        let r = self.not_empty.wait_for::<W, R, PopError>(
-            deadline,
-            || match try_pop() {
-                Ok(r) => Some(r),
-                Err(PopError::Empty) => None,
-                Err(e) => {
-                    err.set(Some(e));
-                    None
-                }
-            },
-            |w| {
-                if let Some(e) = err.take() {
-                    return Some(e);
-                }
-                if self.is_closed() {
-                    return Some(PopError::Closed);
-                }
-                if w.parked && due::<W::Clock>(&mut last_probe, w.since) {
-                    on_probe();
-                    if producers.is_some_and(|p| p.side_state() == SideState::AllDead) {
-                        return Some(PopError::Disconnected);
-                    }
-                }
-                None
-            },
-            PopError::TimedOut,
-        );
-        match r {
-            Err(PopError::TimedOut) if deadline == Deadline::Immediate => Err(PopError::Empty),
-            r => r,
-        }
+        let errors = OpErrors {
+            would_block: PopError::Empty,
+            closed: PopError::Closed,
+            others_dead: PopError::Disconnected,
+            timed_out: PopError::TimedOut,
+        };
+        self.op_wait::<W, R, PopError>(&self.not_empty, producers, deadline, try_pop, on_probe, errors)
     }
 
-    /// Waits to push: `try_push` until it succeeds (calling `on_probe` as for [`Self::pop_wait`]), the deadline passes, the ring is closed, or every
-    /// registered consumer is dead (then [`PushError::Closed`]: nobody will ever make room).
+    /// Waits to push: `try_push` until it succeeds (calling `on_probe` as for [`Self::pop_wait`]),
+    /// the deadline passes, the ring is closed, or every registered consumer is dead (then
+    /// [`PushError::Closed`]: nobody will ever make room).
     pub fn push_wait<W: Wait, R>(
         &self,
         consumers: Option<&PeerTable>,
         deadline: Deadline,
-        mut try_push: impl FnMut() -> Result<R, PushError>,
-        mut on_probe: impl FnMut(),
+        try_push: impl FnMut() -> Result<R, PushError>,
+        on_probe: impl FnMut(),
     ) -> Result<R, PushError> {
+        let errors = OpErrors {
+            would_block: PushError::Full,
+            closed: PushError::Closed,
+            others_dead: PushError::Closed,
+            timed_out: PushError::TimedOut,
+        };
+        self.op_wait::<W, R, PushError>(&self.not_full, consumers, deadline, try_push, on_probe, errors)
+    }
+
+    /// The loop behind [`Self::pop_wait`] and [`Self::push_wait`]: `attempt` until it stops failing
+    /// with `would_block`, waiting on `signal`; probes the other side's `peers` once per
+    /// [`PROBE_INTERVAL`] of sleep.
+    fn op_wait<W: Wait, R, E: Copy + PartialEq>(
+        &self,
+        signal: &Signal,
+        peers: Option<&PeerTable>,
+        deadline: Deadline,
+        mut attempt: impl FnMut() -> Result<R, E>,
+        mut on_probe: impl FnMut(),
+        errors: OpErrors<E>,
+    ) -> Result<R, E> {
         let err = core::cell::Cell::new(None);
         let mut last_probe = None;
-        let r = self.not_full.wait_for::<W, R, PushError>(
+        let r = signal.wait_for::<W, R, E>(
             deadline,
-            || match try_push() {
+            || match attempt() {
                 Ok(r) => Some(r),
-                Err(PushError::Full) => None,
+                Err(e) if e == errors.would_block => None,
                 Err(e) => {
                     err.set(Some(e));
                     None
@@ -657,23 +653,36 @@ impl Control {
                     return Some(e);
                 }
                 if self.is_closed() {
-                    return Some(PushError::Closed);
+                    return Some(errors.closed);
                 }
                 if w.parked && due::<W::Clock>(&mut last_probe, w.since) {
                     on_probe();
-                    if consumers.is_some_and(|p| p.side_state() == SideState::AllDead) {
-                        return Some(PushError::Closed);
+                    if peers.is_some_and(|p| p.side_state() == SideState::AllDead) {
+                        return Some(errors.others_dead);
                     }
                 }
                 None
             },
-            PushError::TimedOut,
+            errors.timed_out,
         );
         match r {
-            Err(PushError::TimedOut) if deadline == Deadline::Immediate => Err(PushError::Full),
+            Err(e) if e == errors.timed_out && deadline == Deadline::Immediate => Err(errors.would_block),
             r => r,
         }
     }
+}
+
+/// The errors one direction of [`Control::op_wait`] reports.
+#[derive(Clone, Copy)]
+struct OpErrors<E> {
+    /// "Try again": `Empty` / `Full` (also what an `Immediate` deadline reports).
+    would_block: E,
+    /// The ring was closed.
+    closed: E,
+    /// Every registered participant on the other side is dead.
+    others_dead: E,
+    /// The deadline passed.
+    timed_out: E,
 }
 
 /// Whether a liveness probe is due: [`PROBE_INTERVAL`] after the previous one, or after `since` (when

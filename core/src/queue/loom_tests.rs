@@ -79,6 +79,17 @@ unsafe impl Sync for MpmcMem {}
 // SAFETY: as for Sync.
 unsafe impl Send for MpmcMem {}
 
+/// A fresh 2-slot MPMC ring (sequences initialised to 2 * index).
+fn mpmc_mem() -> Arc<MpmcMem> {
+    Arc::new(MpmcMem {
+        ctrl: RingCtrl::new(),
+        slots: [0u64, 1].map(|i| Slot {
+            seq: AtomicU64::new(2 * i),
+            data: UnsafeCell::new(0),
+        }),
+    })
+}
+
 fn mpmc(m: &MpmcMem) -> Mpmc<'_> {
     let stride = core::mem::size_of::<Slot>();
     let off = core::mem::offset_of!(Slot, data);
@@ -114,13 +125,7 @@ fn loom_mpmc_two_producers_exactly_once() {
     // items exactly once. (With capacity 1 both producers and the consumer spin, and the unbounded
     // model exceeds loom's branch limit; the cross-process tests cover the full-ring case.)
     loom::model(|| {
-        let m = Arc::new(MpmcMem {
-            ctrl: RingCtrl::new(),
-            slots: [0u64, 1].map(|i| Slot {
-                seq: AtomicU64::new(2 * i),
-                data: UnsafeCell::new(0),
-            }),
-        });
+        let m = mpmc_mem();
         let hs: Vec<_> = [1u64, 2]
             .into_iter()
             .map(|v| {
@@ -143,13 +148,7 @@ fn loom_mpmc_fifo_with_wraparound() {
     // One producer laps a ring of capacity 2 while a consumer drains it: order and values survive
     // the sequence-number handoff between laps.
     loom::model(|| {
-        let m = Arc::new(MpmcMem {
-            ctrl: RingCtrl::new(),
-            slots: [0u64, 1].map(|i| Slot {
-                seq: AtomicU64::new(2 * i),
-                data: UnsafeCell::new(0),
-            }),
-        });
+        let m = mpmc_mem();
         let m2 = m.clone();
         let t = thread::spawn(move || {
             let q = mpmc(&m2);
@@ -168,13 +167,7 @@ fn loom_mpmc_fifo_with_wraparound() {
 #[test]
 fn loom_mpmc_two_consumers_capacity_one() {
     loom::model(|| {
-        let m = Arc::new(MpmcMem {
-            ctrl: RingCtrl::new(),
-            slots: [0u64, 1].map(|i| Slot {
-                seq: AtomicU64::new(2 * i),
-                data: UnsafeCell::new(0),
-            }),
-        });
+        let m = mpmc_mem();
         let m2 = m.clone();
         let c = thread::spawn(move || pop(&mpmc1(&m2)));
         let q = mpmc1(&m);
@@ -245,13 +238,7 @@ fn loom_spsc_blocking_pop_no_lost_wakeup() {
 fn loom_mpmc_blocking_pop_no_lost_wakeup() {
     // As above for the MPMC ring, whose notifier skips the fence because its commit is a SeqCst CAS.
     loom::model(|| {
-        let m = Arc::new(MpmcMem {
-            ctrl: RingCtrl::new(),
-            slots: [0u64, 1].map(|i| Slot {
-                seq: AtomicU64::new(2 * i),
-                data: UnsafeCell::new(0),
-            }),
-        });
+        let m = mpmc_mem();
         let m2 = m.clone();
         let t = thread::spawn(move || {
             let q = mpmc(&m2);

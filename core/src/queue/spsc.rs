@@ -83,6 +83,29 @@ impl<T: ShmSafe> Slot<T> {
     }
 }
 
+/// Attaches to the header of a `kind` ring of `T` at the start of `region`: element type, capacity
+/// (1 ..= [`MAX_CAPACITY`]), alignment, and the size `size(capacity)` implies. Returns the capacity.
+fn attach_header<T, W: Wait>(
+    region: Region<'_>,
+    kind: Kind,
+    deadline: Deadline,
+    size: fn(usize) -> Option<usize>,
+) -> Result<u64, AttachError> {
+    let header = Header::attach::<W>(region, kind, deadline)?;
+    header.expect_elem::<T>()?;
+    let cap = header.capacity();
+    if cap == 0 {
+        return Err(AttachError::Corrupted { what: "capacity is 0" });
+    }
+    if cap > MAX_CAPACITY as u64 {
+        return Err(AttachError::Corrupted {
+            what: "capacity is 2^31 or more",
+        });
+    }
+    check_ring(region, header, usize::try_from(cap).ok().and_then(size))?;
+    Ok(cap)
+}
+
 /// The stamp that marks position `pos` as published.
 #[inline(always)]
 fn stamp_of(pos: u64) -> u32 {
@@ -173,23 +196,7 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
 
     /// Attaches to the ring at the start of `region`, validating the element type and capacity.
     pub fn attach<W: Wait>(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
-        let header = Header::attach::<W>(region, Kind::Spsc, deadline)?;
-        Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
-        Header::expect(
-            "elem_align",
-            core::mem::align_of::<T>() as u64,
-            header.elem_align().into(),
-        )?;
-        let cap = header.capacity();
-        if cap == 0 {
-            return Err(AttachError::Corrupted { what: "capacity is 0" });
-        }
-        if cap > MAX_CAPACITY as u64 {
-            return Err(AttachError::Corrupted {
-                what: "capacity is 2^31 or more",
-            });
-        }
-        check_ring(region, header, usize::try_from(cap).ok().and_then(Self::size))?;
+        let cap = attach_header::<T, W>(region, Kind::Spsc, deadline, Self::size)?;
         // SAFETY: check_ring validated size >= DATA_OFFSET and alignment.
         let ctrl = unsafe { RingCtrl::at(region) };
         Ok(Self::view(region, ctrl, cap))
@@ -579,20 +586,7 @@ impl<'a, T: ShmSafe> SpscPair<'a, T> {
 
     /// Attaches to the pair at the start of `region`, validating the element type and capacity.
     pub fn attach<W: Wait>(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
-        let header = Header::attach::<W>(region, Kind::SpscPair, deadline)?;
-        Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
-        Header::expect(
-            "elem_align",
-            core::mem::align_of::<T>() as u64,
-            header.elem_align().into(),
-        )?;
-        let cap = header.capacity();
-        if cap == 0 || cap > MAX_CAPACITY as u64 {
-            return Err(AttachError::Corrupted {
-                what: "capacity is 0 or 2^31 or more",
-            });
-        }
-        check_ring(region, header, usize::try_from(cap).ok().and_then(Self::size))?;
+        let cap = attach_header::<T, W>(region, Kind::SpscPair, deadline, Self::size)?;
         Ok(Self::view(region, cap))
     }
 

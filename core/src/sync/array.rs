@@ -94,12 +94,7 @@ fn attach_array<'a, T: ShmSafe, W: Wait>(
     deadline: Deadline,
 ) -> Result<(&'a Header, *mut T, usize), AttachError> {
     let header = Header::attach::<W>(region, Kind::Array, deadline)?;
-    Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
-    Header::expect(
-        "elem_align",
-        core::mem::align_of::<T>() as u64,
-        header.elem_align().into(),
-    )?;
+    header.expect_elem::<T>()?;
     Header::expect(
         "flags",
         if locked { FLAG_LOCKED } else { 0 }.into(),

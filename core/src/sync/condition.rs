@@ -231,12 +231,7 @@ impl<'a, T: ShmSafe, W: Wait> Condition<'a, T, W> {
     /// Attaches to the condition at the start of `region`.
     pub fn attach(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
         let header = Header::attach::<W>(region, Kind::Condition, deadline)?;
-        Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
-        Header::expect(
-            "elem_align",
-            core::mem::align_of::<T>() as u64,
-            header.elem_align().into(),
-        )?;
+        header.expect_elem::<T>()?;
         Header::expect("size", Self::size() as u64, header.size())?;
         check_align(region, Self::align())?;
         Ok(Condition {

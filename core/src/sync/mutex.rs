@@ -316,12 +316,7 @@ pub(crate) fn attach_locked<'a, T: ShmSafe, W: Wait>(
 ) -> Result<(&'a Header, &'a RawMutex, *mut T), AttachError> {
     let header = Header::attach::<W>(region, kind, deadline)?;
     let size = locked_data_offset::<T>().saturating_add(core::mem::size_of::<T>());
-    Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
-    Header::expect(
-        "elem_align",
-        core::mem::align_of::<T>() as u64,
-        header.elem_align().into(),
-    )?;
+    header.expect_elem::<T>()?;
     Header::expect("size", size as u64, header.size())?;
     Header::expect("flags", flags.into(), header.flags().into())?;
     check_align(region, data_align::<T>())?;

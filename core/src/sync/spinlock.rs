@@ -110,12 +110,7 @@ impl<'a, T: ShmSafe, C: Clock> SpinLock<'a, T, C> {
     /// Attaches to the spin lock at the start of `region` (spinning for READY until `deadline`).
     pub fn attach(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
         let header = Header::attach::<crate::wait::Spin<spin::relax::Spin, C>>(region, Kind::SpinLock, deadline)?;
-        Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
-        Header::expect(
-            "elem_align",
-            core::mem::align_of::<T>() as u64,
-            header.elem_align().into(),
-        )?;
+        header.expect_elem::<T>()?;
         Header::expect("size", Self::size() as u64, header.size())?;
         check_align(region, Self::align())?;
         let (word, data) = Self::parts(region);

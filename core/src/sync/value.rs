@@ -301,12 +301,7 @@ impl<'a, T: ShmSafe> RawValue<'a, T> {
     /// Attaches to the lock-less value at the start of `region`.
     pub fn attach<W: Wait>(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
         let header = Header::attach::<W>(region, Kind::Value, deadline)?;
-        Header::expect("elem_size", core::mem::size_of::<T>() as u64, header.elem_size().into())?;
-        Header::expect(
-            "elem_align",
-            core::mem::align_of::<T>() as u64,
-            header.elem_align().into(),
-        )?;
+        header.expect_elem::<T>()?;
         Header::expect("size", Self::size() as u64, header.size())?;
         Header::expect("flags", 0, header.flags().into())?;
         check_align(region, Self::align())?;

@@ -8,33 +8,44 @@ use ringfork_core::{InitError, Kind, ShmSafe};
 use std::fmt;
 use std::time::Duration;
 
-/// A `T` with its own robust lock (Python's `multiprocessing.Value`).
-///
-/// ```
-/// let v = ringfork::Value::new(0u64)?;
-/// v.with_lock(|x| *x += 2).unwrap(); // `with v.get_lock(): v.value += 2`
-/// v.fetch_add(1); // lock-free, for integer values
-/// assert_eq!(v.get().unwrap(), 3);
-/// # Ok::<(), ringfork::SegmentError>(())
-/// ```
-pub struct Value<T: ShmSafe> {
-    inner: core_sync::Value<'static, T>,
-    seg: Segment,
-}
-
-impl<T: ShmSafe> Clone for Value<T> {
-    fn clone(&self) -> Self {
-        Value {
-            inner: self.inner,
-            seg: self.seg.clone(),
+/// The handle boilerplate of the shared-data types: the core view plus the segment that keeps it
+/// mapped (both cheap to clone), and `Debug` through the view.
+macro_rules! shared_handle {
+    ($(#[$m:meta])* $name:ident => $core:ident $(, Debug if $bound:path)?) => {
+        $(#[$m])*
+        pub struct $name<T: ShmSafe> {
+            inner: core_sync::$core<'static, T>,
+            seg: Segment,
         }
-    }
+
+        impl<T: ShmSafe> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                $name {
+                    inner: self.inner,
+                    seg: self.seg.clone(),
+                }
+            }
+        }
+
+        impl<T: ShmSafe $(+ $bound)?> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.inner, f)
+            }
+        }
+    };
 }
 
-impl<T: ShmSafe> fmt::Debug for Value<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
-    }
+shared_handle! {
+    /// A `T` with its own robust lock (Python's `multiprocessing.Value`).
+    ///
+    /// ```
+    /// let v = ringfork::Value::new(0u64)?;
+    /// v.with_lock(|x| *x += 2).unwrap(); // `with v.get_lock(): v.value += 2`
+    /// v.fetch_add(1); // lock-free, for integer values
+    /// assert_eq!(v.get().unwrap(), 3);
+    /// # Ok::<(), ringfork::SegmentError>(())
+    /// ```
+    Value => Value
 }
 
 impl<T: ShmSafe> Value<T> {
@@ -127,33 +138,17 @@ fn len_err() -> SegmentError {
     })
 }
 
-/// `len` elements with one robust lock (Python's `multiprocessing.Array`).
-///
-/// ```
-/// let a = ringfork::Array::new(&[1i64, 2, 3])?;
-/// a.with_lock(|s| s[0] = 10).unwrap();
-/// assert_eq!(a.fetch_add(1, 5), Some(2));
-/// assert_eq!(a.to_vec().unwrap(), vec![10, 7, 3]);
-/// # Ok::<(), ringfork::SegmentError>(())
-/// ```
-pub struct Array<T: ShmSafe> {
-    inner: core_sync::Array<'static, T>,
-    seg: Segment,
-}
-
-impl<T: ShmSafe> Clone for Array<T> {
-    fn clone(&self) -> Self {
-        Array {
-            inner: self.inner,
-            seg: self.seg.clone(),
-        }
-    }
-}
-
-impl<T: ShmSafe> fmt::Debug for Array<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
-    }
+shared_handle! {
+    /// `len` elements with one robust lock (Python's `multiprocessing.Array`).
+    ///
+    /// ```
+    /// let a = ringfork::Array::new(&[1i64, 2, 3])?;
+    /// a.with_lock(|s| s[0] = 10).unwrap();
+    /// assert_eq!(a.fetch_add(1, 5), Some(2));
+    /// assert_eq!(a.to_vec().unwrap(), vec![10, 7, 3]);
+    /// # Ok::<(), ringfork::SegmentError>(())
+    /// ```
+    Array => Array
 }
 
 impl<T: ShmSafe> Array<T> {
@@ -239,32 +234,16 @@ impl<T: AtomicValue> Array<T> {
     }
 }
 
-/// A `T` without a lock (Python's `RawValue`).
-///
-/// ```
-/// let v = ringfork::RawValue::new(1.5f64)?;
-/// v.set(2.5);
-/// assert_eq!(v.get(), 2.5);
-/// # Ok::<(), ringfork::SegmentError>(())
-/// ```
-pub struct RawValue<T: ShmSafe> {
-    inner: core_sync::RawValue<'static, T>,
-    seg: Segment,
-}
-
-impl<T: ShmSafe> Clone for RawValue<T> {
-    fn clone(&self) -> Self {
-        RawValue {
-            inner: self.inner,
-            seg: self.seg.clone(),
-        }
-    }
-}
-
-impl<T: ShmSafe + fmt::Debug> fmt::Debug for RawValue<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
-    }
+shared_handle! {
+    /// A `T` without a lock (Python's `RawValue`).
+    ///
+    /// ```
+    /// let v = ringfork::RawValue::new(1.5f64)?;
+    /// v.set(2.5);
+    /// assert_eq!(v.get(), 2.5);
+    /// # Ok::<(), ringfork::SegmentError>(())
+    /// ```
+    RawValue => RawValue, Debug if fmt::Debug
 }
 
 impl<T: ShmSafe> RawValue<T> {
@@ -338,33 +317,17 @@ impl<T: AtomicValue> RawValue<T> {
     }
 }
 
-/// `len` elements without a lock (Python's `RawArray`).
-///
-/// ```
-/// let a = ringfork::RawArray::new(&[0u8; 4])?;
-/// a.set(3, 9).unwrap();
-/// assert_eq!(a.get(3), Some(9));
-/// assert!(a.set(4, 1).is_err());
-/// # Ok::<(), ringfork::SegmentError>(())
-/// ```
-pub struct RawArray<T: ShmSafe> {
-    inner: core_sync::RawArray<'static, T>,
-    seg: Segment,
-}
-
-impl<T: ShmSafe> Clone for RawArray<T> {
-    fn clone(&self) -> Self {
-        RawArray {
-            inner: self.inner,
-            seg: self.seg.clone(),
-        }
-    }
-}
-
-impl<T: ShmSafe> fmt::Debug for RawArray<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
-    }
+shared_handle! {
+    /// `len` elements without a lock (Python's `RawArray`).
+    ///
+    /// ```
+    /// let a = ringfork::RawArray::new(&[0u8; 4])?;
+    /// a.set(3, 9).unwrap();
+    /// assert_eq!(a.get(3), Some(9));
+    /// assert!(a.set(4, 1).is_err());
+    /// # Ok::<(), ringfork::SegmentError>(())
+    /// ```
+    RawArray => RawArray
 }
 
 impl<T: ShmSafe> RawArray<T> {
