@@ -96,3 +96,46 @@ fn bad_options_are_rejected() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown stress target"));
 }
+
+#[test]
+fn duration_runs_count_targets_in_rounds() {
+    // `value` works by operation count: with --duration it repeats rounds of --ops until the time is
+    // up, each round with its own kill, and adds them up.
+    let start = std::time::Instant::now();
+    let r = &stress(&[
+        "value",
+        "--procs",
+        "3",
+        "--ops",
+        "3000",
+        "--kill",
+        "1",
+        "--duration",
+        "1",
+        "--json",
+    ])[0];
+    let el = start.elapsed();
+    assert!(el >= std::time::Duration::from_secs(1), "{el:?}");
+    assert!(el < std::time::Duration::from_secs(30), "{el:?}");
+    let note = r["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .find(|n| n.starts_with("--duration"))
+        .unwrap_or_else(|| panic!("no rounds note: {r}"))
+        .to_owned();
+    let rounds: u64 = note
+        .split(": ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rounds >= 2, "{note}");
+    // Kills are best effort per round (a round may finish before its kill point); most land.
+    assert!(r["kills"].as_u64().unwrap() >= 1, "{r}");
+    assert!(r["ops"].as_u64().unwrap() >= 3000 * rounds, "{r}");
+}

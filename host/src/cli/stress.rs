@@ -16,7 +16,8 @@ pub struct StressArgs {
     /// Operations per participant.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
     ops: u64,
-    /// Run for this many seconds instead of a fixed number of operations (a soak).
+    /// Run for this many seconds instead of a fixed number of operations (a soak): `mutex` and `pool`
+    /// loop until then; the other targets repeat rounds of --ops (seed, seed+1, ...) until then.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     duration: Option<u64>,
     /// SIGKILL this many random participants at random moments.
@@ -55,7 +56,7 @@ pub fn run(a: StressArgs) -> CmdResult {
     if a.target == "all" {
         return run_all(&a, &opts, targets.iter().map(|t| t.0).collect());
     }
-    let Some((_, f)) = targets.iter().find(|t| t.0 == a.target) else {
+    let Some(&(name, f)) = targets.iter().find(|t| t.0 == a.target) else {
         let names: Vec<_> = targets.iter().map(|t| t.0).collect();
         return Err(format!(
             "unknown stress target {:?}; targets: {}, all",
@@ -64,7 +65,7 @@ pub fn run(a: StressArgs) -> CmdResult {
         )
         .into());
     };
-    let report = f(&opts);
+    let report = stress::run(name, f, &opts);
     if a.json {
         println!("{}", report.to_json());
     } else {

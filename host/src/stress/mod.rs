@@ -85,6 +85,25 @@ impl StressReport {
         self.total_violations() == 0 && !self.hung
     }
 
+    /// This report plus a later round's: counts add up, the worst detection and any hang stay.
+    pub fn merge(mut self, r: StressReport) -> StressReport {
+        let failed = !r.passed();
+        self.ops += r.ops;
+        self.seconds += r.seconds;
+        self.kills += r.kills;
+        self.recoveries += r.recoveries;
+        for (k, v) in r.violations {
+            *self.violations.entry(k).or_insert(0) += v;
+        }
+        self.max_detect_ms = self.max_detect_ms.max(r.max_detect_ms);
+        self.hung |= r.hung;
+        // Notes describe one round; the first round's stand for all (a failing round's are kept).
+        if failed {
+            self.notes.extend(r.notes);
+        }
+        self
+    }
+
     /// Operations per second.
     pub fn ops_per_sec(&self) -> f64 {
         if self.seconds > 0.0 {
@@ -215,6 +234,49 @@ impl Killer {
 
 /// A stress target: a name and its run function.
 pub type Target = (&'static str, fn(&StressOpts) -> StressReport);
+
+/// Targets whose participants loop until `--duration` themselves.
+pub const TIMED_TARGETS: [&str; 2] = ["mutex", "pool"];
+
+/// Runs target `name`. With `--duration`, a target that works by operation count
+/// (every one but [`TIMED_TARGETS`]) runs in rounds of `--ops` — each with its own processes, kills
+/// and invariant checks, seeds `seed`, `seed + 1`, ... — until the duration has passed or a round
+/// fails; the report adds the rounds up.
+pub fn run(name: &str, f: fn(&StressOpts) -> StressReport, opts: &StressOpts) -> StressReport {
+    let Some(d) = opts.duration.filter(|_| !TIMED_TARGETS.contains(&name)) else {
+        return f(opts);
+    };
+    let start = Instant::now();
+    let mut total: Option<StressReport> = None;
+    let mut rounds = 0u64;
+    loop {
+        let o = StressOpts {
+            duration: None,
+            seed: opts.seed.wrapping_add(rounds),
+            ..opts.clone()
+        };
+        let r = f(&o);
+        rounds += 1;
+        let t = match total.take() {
+            None => r,
+            Some(t) => t.merge(r),
+        };
+        let stop = !t.passed() || start.elapsed() >= d;
+        total = Some(t);
+        if stop {
+            break;
+        }
+    }
+    let mut t = total.unwrap_or_default();
+    t.notes.push(format!(
+        "--duration {:.0} s: {rounds} round(s) of --ops {} (seeds {}..={})",
+        d.as_secs_f64(),
+        opts.ops,
+        opts.seed,
+        opts.seed.wrapping_add(rounds - 1)
+    ));
+    t
+}
 
 /// The deadline a whole target run gets before its watchdog fires.
 pub fn watchdog(opts: &StressOpts) -> Duration {
