@@ -197,14 +197,15 @@ impl<C: Clock> Spinner<C> {
 
     /// Spins (re-checking `ready`) for the adaptive budget; returns what `ready` produced, if it did.
     #[inline]
-    fn spin<R>(&mut self, ready: &mut impl FnMut() -> Option<R>) -> Option<R> {
+    /// Never spins past `deadline`, so a short timeout is not overshot by the spin budget.
+    fn spin<R>(&mut self, ready: &mut impl FnMut() -> Option<R>, deadline: Deadline) -> Option<R> {
         if self.start.is_some() || self.parked {
             // Spin once per wait: after a wake-up the waiter re-checks, then parks again.
             return None;
         }
         #[cfg(loom)]
         {
-            let _ = ready;
+            let _ = (ready, deadline);
             None
         }
         #[cfg(not(loom))]
@@ -223,8 +224,12 @@ impl<C: Clock> Spinner<C> {
             let st = SpinState::unpack(SPIN_STATE.load(Ordering::Relaxed));
             // Ordering: Relaxed; a tuning knob.
             let budget = u64::from(st.budget_ns.min(SPIN_LIMIT_NS.load(Ordering::Relaxed)));
+            let mut end = t0.0.saturating_add(budget);
+            if let Deadline::At(d) = deadline {
+                end = end.min(d.0);
+            }
             let mut now = t0;
-            while now.0.saturating_sub(t0.0) < budget {
+            while now.0 < end {
                 // Read the clock (~20 ns) once per 8 re-checks.
                 for _ in 0..8 {
                     // Each re-check pulls the line the other side is writing into our cache and
@@ -397,7 +402,7 @@ impl Signal {
             }
             // Spin *before* registering as a sleeper: while registered, every commit on the other
             // side pays a wake system call, so the cheap phase must come first.
-            if let Some(r) = spinner.spin(&mut ready) {
+            if let Some(r) = spinner.spin(&mut ready, deadline) {
                 return Ok(r);
             }
             // Ordering: Acquire pairs with the Release bump; the snapshot must precede the re-check.
