@@ -214,20 +214,24 @@ pub fn queue_blocking(items: u64) -> f64 {
     let Ok(q) = Queue::<u64>::new(1024) else {
         return f64::NAN;
     };
+    let q2 = q.clone();
+    stream_1p1c(items, move |i| q2.put(i).is_ok(), move || q.get().ok())
+}
+
+/// Streams `0..items` from a forked producer (`put`, false = give up) to this process (`get`), checking
+/// order: Mitems/s, or NaN if anything went wrong.
+pub fn stream_1p1c(items: u64, put: impl Fn(u64) -> bool, mut get: impl FnMut() -> Option<u64>) -> f64 {
     let start = Instant::now();
-    let child = {
-        let q = q.clone();
-        fork_partner(None, move || {
-            for i in 0..items {
-                if q.put(i).is_err() {
-                    return;
-                }
+    let child = fork_partner(None, move || {
+        for i in 0..items {
+            if !put(i) {
+                return;
             }
-        })
-    };
+        }
+    });
     let mut ok = true;
     for i in 0..items {
-        ok &= q.get() == Ok(i);
+        ok &= get() == Some(i);
     }
     let rate = items as f64 / start.elapsed().as_secs_f64() / 1e6;
     if child.join() && ok {

@@ -58,25 +58,8 @@ pub fn simple_queue(items: u64) -> f64 {
     let Ok(q) = crate::SimpleQueue::<u64>::new() else {
         return f64::NAN;
     };
-    let start = Instant::now();
     let q2 = q.clone();
-    let child = b::fork_partner(None, move || {
-        for i in 0..items {
-            if q2.put(i).is_err() {
-                return;
-            }
-        }
-    });
-    let mut ok = true;
-    for i in 0..items {
-        ok &= q.get() == Ok(i);
-    }
-    let rate = items as f64 / start.elapsed().as_secs_f64() / 1e6;
-    if child.join() && ok {
-        rate
-    } else {
-        f64::NAN
-    }
+    super::queue_rows::stream_1p1c(items, move |i| q2.put(i).is_ok(), move || q.get().ok())
 }
 
 /// Ping-pong through two semaphores (each side releases the other's): ns/roundtrip.
