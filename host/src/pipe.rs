@@ -30,7 +30,7 @@ use crate::queue::deadline;
 use crate::queue::registration::fork_generation;
 use crate::segment::{Segment, SegmentError};
 use ringfork_core::queue::bytering::{ByteReceiver, ByteRing, ByteSender};
-use ringfork_core::queue::peers::current_stamp;
+use ringfork_core::queue::peers::{current_stamp, SideState};
 use ringfork_core::queue::{PopError, PushError, DATA_OFFSET, RING_ALIGN};
 use ringfork_core::wait::DefaultWait;
 use ringfork_core::{Deadline, Kind, ShmSafe};
@@ -341,6 +341,9 @@ impl Connection {
             .pop_wait::<DefaultWait, usize>(Some(&ctrl.producers), d, || rx.next_len(), || {})
         {
             Ok(_) | Err(PopError::Closed) | Err(PopError::Disconnected) | Err(PopError::Corrupted) => Ok(true),
+            // "Just look" never sleeps, so the wait did not probe the peer: ask directly (a few /proc
+            // reads; Python's poll is a system call too).
+            Err(PopError::Empty) => Ok(ctrl.producers.side_state() == SideState::AllDead),
             Err(_) => Ok(false),
         }
     }

@@ -46,6 +46,9 @@ fn killed_peer_gives_disconnected() {
     let el = t.elapsed();
     assert!(el < Duration::from_millis(500), "took {el:?}");
     assert_eq!(a.poll(Some(Duration::from_secs(5))), Ok(true));
+    // "Just look" and a wait shorter than the probe interval see it as well.
+    assert_eq!(a.poll(Some(Duration::ZERO)), Ok(true));
+    assert_eq!(a.poll(Some(Duration::from_millis(5))), Ok(true));
     // Fill the direction nobody reads any more: the blocked send notices the dead reader.
     let mut r = Ok(());
     for _ in 0..100 {

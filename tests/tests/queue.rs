@@ -469,6 +469,10 @@ fn get_reports_disconnected_when_producers_die() {
     let t = Instant::now();
     assert_eq!(q.get(), Err(PopError::Disconnected));
     assert!(t.elapsed() < Duration::from_millis(500), "took {:?}", t.elapsed());
+    // Waits shorter than the probe interval learn it too (each one that slept probes once at its
+    // end), while a non-blocking `try_get` keeps Python's `Empty`.
+    assert_eq!(q.get_timeout(Duration::from_millis(5)), Err(PopError::Disconnected));
+    assert_eq!(q.try_get(), Err(PopError::Empty));
 }
 
 /// A producer killed between its claim and its publish, and a consumer killed between its claim and

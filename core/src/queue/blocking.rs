@@ -170,6 +170,9 @@ pub struct WaitInfo {
     pub parked: bool,
     /// When the wait's spin phase began (None without a clock).
     pub since: Option<crate::time::Instant>,
+    /// The deadline has passed and the wait is about to report a time-out: the last chance to find
+    /// a better answer (a dead peer) for a wait that was too short for a regular probe.
+    pub last: bool,
 }
 
 /// One wait's spin phase and the bookkeeping that feeds [`SpinState`].
@@ -262,6 +265,7 @@ impl<C: Clock> Spinner<C> {
         WaitInfo {
             parked: self.parked,
             since: self.start,
+            last: false,
         }
     }
 
@@ -398,6 +402,15 @@ impl Signal {
                 return ready().ok_or(e);
             }
             if deadline == Deadline::Immediate || deadline.expired::<W::Clock>() {
+                if spinner.parked {
+                    let last = WaitInfo {
+                        last: true,
+                        ..spinner.info()
+                    };
+                    if let Some(e) = give_up(last) {
+                        return ready().ok_or(e);
+                    }
+                }
                 return ready().ok_or(timed_out);
             }
             // Spin *before* registering as a sleeper: while registered, every commit on the other
@@ -641,26 +654,30 @@ impl Control {
         mut on_probe: impl FnMut(),
         errors: OpErrors<E>,
     ) -> Result<R, E> {
-        let err = core::cell::Cell::new(None);
         let mut last_probe = None;
-        let r = signal.wait_for::<W, R, E>(
+        let mut probed = false;
+        // A hard error from `attempt` ends the wait at once: `ready` yields it as `Some(Err(e))`.
+        let r = signal.wait_for::<W, Result<R, E>, E>(
             deadline,
             || match attempt() {
-                Ok(r) => Some(r),
                 Err(e) if e == errors.would_block => None,
-                Err(e) => {
-                    err.set(Some(e));
-                    None
-                }
+                r => Some(r),
             },
             |w| {
-                if let Some(e) = err.take() {
-                    return Some(e);
-                }
                 if self.is_closed() {
                     return Some(errors.closed);
                 }
-                if w.parked && due::<W::Clock>(&mut last_probe, w.since) {
+                // Regularly once per PROBE_INTERVAL of sleep; and once at the end of a wait that
+                // slept but was too short for that (a `get(timeout=10ms)` loop must still learn
+                // that every producer died). Never for a wait that did not sleep: a `try_get` loop
+                // must stay cheap.
+                let probe = if w.last {
+                    !probed
+                } else {
+                    w.parked && due::<W::Clock>(&mut last_probe, w.since)
+                };
+                if probe {
+                    probed = true;
                     on_probe();
                     if peers.is_some_and(|p| p.side_state() == SideState::AllDead) {
                         return Some(errors.others_dead);
@@ -671,8 +688,9 @@ impl Control {
             errors.timed_out,
         );
         match r {
+            Ok(r) => r,
             Err(e) if e == errors.timed_out && deadline == Deadline::Immediate => Err(errors.would_block),
-            r => r,
+            Err(e) => Err(e),
         }
     }
 }

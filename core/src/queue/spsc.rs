@@ -276,6 +276,11 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
         // Ordering: Acquire pairs with the previous producer's and consumer's Release stores.
         let mut tail = self.ctrl.tail.load(Ordering::Acquire);
         let head = self.ctrl.head.load(Ordering::Acquire);
+        // Positions below `head` were consumed, so they were committed: start there if `tail` lags
+        // (the slots between may already hold a later lap's stamps, which the scan would stop at).
+        if (head.wrapping_sub(tail) as i64) > 0 {
+            tail = head;
+        }
         for _ in 0..self.cap {
             // Ordering: Acquire pairs with the dead producer's Release stamp store.
             // `tail` may legitimately be behind `head` here (the consumer followed stamps past it).
@@ -792,6 +797,30 @@ mod tests {
             SpscPair::<u64>::init::<Spin>(region(&mut vec![0u8; 65536]), 0),
             Err(InitError::InvalidParameter { .. })
         ));
+    }
+
+    #[test]
+    fn producers_killed_twice_in_a_row_mid_batch() {
+        // P1 stamps a whole batch and dies before `tail`; the consumer takes it all; P2 (starting
+        // behind `head`) stamps one more and dies too; P3 must still find its place.
+        let mut buf = vec![0u8; 8192];
+        let q = Spsc::<u64>::init::<Spin>(region(&mut buf), 4).unwrap();
+        let mut c = q.consumer();
+        let mut p1 = q.producer();
+        for v in 0..4 {
+            p1.write(v);
+        }
+        for v in 0..4 {
+            assert_eq!(c.try_pop(), Ok(v));
+        }
+        let mut p2 = q.producer();
+        p2.write(4);
+        let mut p3 = q.producer();
+        p3.try_push(5).unwrap();
+        assert_eq!(c.try_pop(), Ok(4));
+        assert_eq!(c.try_pop(), Ok(5));
+        assert_eq!(c.try_pop(), Err(PopError::Empty));
+        assert_eq!(q.len(), 0);
     }
 
     #[test]
