@@ -241,10 +241,10 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
     #[inline(always)]
     fn slot(&self, i: usize) -> &'a Slot<T> {
         debug_assert!((i as u64) < self.cap);
+        // The reference only reaches the atomic stamp directly; the element goes through the
+        // UnsafeCell under the stamp/head protocol.
         // SAFETY: `data` points to `cap` slots `stride` bytes apart inside the region (attach/init
-        // checked the size), valid for 'a; callers pass i < cap. Only the atomic stamp is touched
-        // through the reference; the element is accessed through the UnsafeCell under the stamp/head
-        // protocol.
+        // checked the size), valid for 'a; callers pass i < cap.
         unsafe { &*(self.data as *mut u8).add(i * self.stride).cast::<Slot<T>>() }
     }
 
