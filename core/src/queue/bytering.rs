@@ -380,11 +380,7 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    fn region(buf: &mut [u8]) -> Region<'_> {
-        let off = buf.as_ptr().align_offset(RING_ALIGN);
-        let len = buf.len() - off;
-        Region::from_mut(&mut buf[off..off + len])
-    }
+    use super::super::test_region as region;
 
     #[test]
     fn edge_sizes_and_wraparound() {

@@ -127,6 +127,14 @@ pub(crate) const fn mask_for(cap: u64) -> u64 {
     }
 }
 
+/// The `RING_ALIGN`-aligned part of a test buffer, as a region (unit tests of the rings).
+#[cfg(all(test, not(loom)))]
+pub(crate) fn test_region(buf: &mut [u8]) -> crate::Region<'_> {
+    let off = buf.as_ptr().align_offset(RING_ALIGN);
+    let len = buf.len() - off;
+    crate::Region::from_mut(&mut buf[off..off + len])
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

@@ -589,11 +589,7 @@ mod tests {
     use crate::wait::Spin;
     use std::vec;
 
-    fn region(buf: &mut [u8]) -> Region<'_> {
-        let off = buf.as_ptr().align_offset(RING_ALIGN);
-        let len = buf.len() - off;
-        Region::from_mut(&mut buf[off..off + len])
-    }
+    use super::super::test_region as region;
 
     fn push(q: &Mpmc<'_>, v: u64) -> Result<(), PushError> {
         // SAFETY: 8-byte aligned payload of 8 bytes.

@@ -642,11 +642,7 @@ mod tests {
     use crate::wait::Spin;
     use std::vec;
 
-    fn region(buf: &mut [u8]) -> Region<'_> {
-        let off = buf.as_ptr().align_offset(RING_ALIGN);
-        let len = buf.len() - off;
-        Region::from_mut(&mut buf[off..off + len])
-    }
+    use super::super::test_region as region;
 
     #[test]
     fn capacity_one_and_odd_capacities() {
