@@ -34,6 +34,7 @@ use ringfork_core::queue::peers::{current_stamp, SideState};
 use ringfork_core::queue::{PopError, PushError, DATA_OFFSET, RING_ALIGN};
 use ringfork_core::wait::DefaultWait;
 use ringfork_core::{Deadline, Kind, ShmSafe};
+use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
 
@@ -239,7 +240,7 @@ impl Connection {
             unsafe { tx.try_send_raw(src, len) }
         };
         ctrl.control
-            .push_wait::<DefaultWait, ()>(Some(&ctrl.consumers), deadline, try_send, || {})
+            .push_wait::<DefaultWait, ()>(Some(&ctrl.consumers), deadline, &Cell::new(false), try_send, || {})
             .map_err(push_err)?;
         ctrl.control.not_empty.notify_one::<DefaultWait>();
         Ok(())
@@ -274,6 +275,7 @@ impl Connection {
             .pop_wait::<DefaultWait, usize>(
                 Some(&ctrl.producers),
                 deadline,
+                &Cell::new(false),
                 || {
                     let len = rx.next_len()?;
                     if out.len() < len {
@@ -336,10 +338,13 @@ impl Connection {
             Some(t) if t.is_zero() => Deadline::Immediate,
             t => deadline(t),
         };
-        match ctrl
-            .control
-            .pop_wait::<DefaultWait, usize>(Some(&ctrl.producers), d, || rx.next_len(), || {})
-        {
+        match ctrl.control.pop_wait::<DefaultWait, usize>(
+            Some(&ctrl.producers),
+            d,
+            &Cell::new(false),
+            || rx.next_len(),
+            || {},
+        ) {
             Ok(_) | Err(PopError::Closed) | Err(PopError::Disconnected) | Err(PopError::Corrupted) => Ok(true),
             // "Just look" never sleeps, so the wait did not probe the peer: ask directly (a few /proc
             // reads; Python's poll is a system call too).

@@ -45,6 +45,7 @@ use crate::queue::peers::{PeerTable, SideState};
 use crate::queue::{PopError, PushError};
 use crate::time::{Clock, Deadline};
 use crate::wait::Wait;
+use core::cell::Cell;
 use core::time::Duration;
 
 /// Re-checks of the condition (one spin-loop hint apart) a waiter makes before it registers as a
@@ -294,6 +295,10 @@ impl<C: Clock> Spinner<C> {
 /// How long a blocked waiter sleeps before it re-checks the other side's liveness.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 
+/// The first sleep of a waiter whose condition is about to come true without a notification (see
+/// [`Signal::wait_for`]); each further one doubles, up to [`PROBE_INTERVAL`].
+pub const BUSY_SLICE: Duration = Duration::from_micros(20);
+
 /// A futex word plus a sleeper count. See the module docs.
 #[repr(C)]
 pub struct Signal {
@@ -363,6 +368,24 @@ impl Signal {
         }
     }
 
+    /// Whether a waiter is registered as a sleeper, for a caller that just made a **SeqCst
+    /// read-modify-write** that a waiter's re-check would observe (a claim that will be committed
+    /// shortly): by the argument of [`Self::notify_one_after_seqcst`], a waiter that missed the RMW
+    /// is seen here. The caller commits, then calls [`Self::wake_one`] if this said yes.
+    #[inline(always)]
+    pub fn sleeping_after_seqcst(&self) -> bool {
+        #[cfg(loom)]
+        fence(Ordering::SeqCst);
+        // Ordering: SeqCst; see above (loom models SeqCst as AcqRel, hence its fence).
+        self.sleepers.load(Ordering::SeqCst) != 0
+    }
+
+    /// Wakes one sleeper (after [`Self::sleeping_after_seqcst`] said there is one).
+    #[inline]
+    pub fn wake_one<W: Wait>(&self) {
+        self.bump::<W>(1);
+    }
+
     /// Wakes every sleeper, if any.
     #[inline]
     pub fn notify_all<W: Wait>(&self) {
@@ -384,14 +407,21 @@ impl Signal {
     /// Waits (through `W`) until `ready()` returns `Some`, `deadline` passes, or `give_up(info)`
     /// returns `Some` (checked before the wait sleeps and after every wake-up, at least once per
     /// [`PROBE_INTERVAL`] of sleep). `ready` must be cheap and non-blocking.
+    ///
+    /// `ready` sets `busy` when the condition is about to come true *without* a notification (the
+    /// other side claimed what we wait for before we registered as a sleeper, so it may not have
+    /// seen us): the waiter then sleeps in short slices ([`BUSY_SLICE`], doubling) instead of
+    /// waiting for a wake-up.
     pub fn wait_for<W: Wait, R, E>(
         &self,
         deadline: Deadline,
+        busy: &Cell<bool>,
         mut ready: impl FnMut() -> Option<R>,
         mut give_up: impl FnMut(WaitInfo) -> Option<E>,
         timed_out: E,
     ) -> Result<R, E> {
         let mut spinner = Spinner::<W::Clock>::new();
+        let mut busy_parks = 0u32;
         loop {
             if let Some(r) = ready() {
                 spinner.done();
@@ -422,15 +452,28 @@ impl Signal {
             let seq = self.seq.load(Ordering::Acquire);
             self.sleepers.fetch_add(1, Ordering::SeqCst);
             fence(Ordering::SeqCst);
+            busy.set(false);
             if let Some(r) = ready() {
                 self.sleepers.fetch_sub(1, Ordering::SeqCst);
                 return Ok(r);
             }
+            let longest = if busy.get() {
+                busy_parks = busy_parks.saturating_add(1);
+                BUSY_SLICE.saturating_mul(1 << busy_parks.min(12)).min(PROBE_INTERVAL)
+            } else {
+                PROBE_INTERVAL
+            };
             let slice = match spinner.now() {
                 Some(now) => match deadline {
-                    Deadline::At(d) if d < now.saturating_add(PROBE_INTERVAL) => Deadline::At(d),
-                    _ => Deadline::At(now.saturating_add(PROBE_INTERVAL)),
+                    Deadline::At(d) if d < now.saturating_add(longest) => Deadline::At(d),
+                    _ => Deadline::At(now.saturating_add(longest)),
                 },
+                // No clock and the other side mid-operation: re-check without sleeping.
+                None if busy.get() => {
+                    self.sleepers.fetch_sub(1, Ordering::SeqCst);
+                    crate::atomic::spin_hint();
+                    continue;
+                }
                 // A clock that cannot tell time: spin-check once per call.
                 None => match deadline {
                     Deadline::Never => Deadline::Immediate,
@@ -611,10 +654,12 @@ impl Control {
         &self,
         producers: Option<&PeerTable>,
         deadline: Deadline,
+        busy: &Cell<bool>,
         try_pop: impl FnMut() -> Result<R, PopError>,
         on_probe: impl FnMut(),
     ) -> Result<R, PopError> {
         let errors = OpErrors {
+            busy,
             would_block: PopError::Empty,
             closed: PopError::Closed,
             others_dead: PopError::Disconnected,
@@ -630,10 +675,12 @@ impl Control {
         &self,
         consumers: Option<&PeerTable>,
         deadline: Deadline,
+        busy: &Cell<bool>,
         try_push: impl FnMut() -> Result<R, PushError>,
         on_probe: impl FnMut(),
     ) -> Result<R, PushError> {
         let errors = OpErrors {
+            busy,
             would_block: PushError::Full,
             closed: PushError::Closed,
             others_dead: PushError::Closed,
@@ -652,13 +699,14 @@ impl Control {
         deadline: Deadline,
         mut attempt: impl FnMut() -> Result<R, E>,
         mut on_probe: impl FnMut(),
-        errors: OpErrors<E>,
+        errors: OpErrors<'_, E>,
     ) -> Result<R, E> {
         let mut last_probe = None;
         let mut probed = false;
         // A hard error from `attempt` ends the wait at once: `ready` yields it as `Some(Err(e))`.
         let r = signal.wait_for::<W, Result<R, E>, E>(
             deadline,
+            errors.busy,
             || match attempt() {
                 Err(e) if e == errors.would_block => None,
                 r => Some(r),
@@ -695,9 +743,12 @@ impl Control {
     }
 }
 
-/// The errors one direction of [`Control::op_wait`] reports.
+/// The errors one direction of [`Control::op_wait`] reports, and its "busy" flag (see
+/// [`Signal::wait_for`]).
 #[derive(Clone, Copy)]
-struct OpErrors<E> {
+struct OpErrors<'a, E> {
+    /// Set by the attempt when the condition is about to come true without a notification.
+    busy: &'a Cell<bool>,
     /// "Try again": `Empty` / `Full` (also what an `Immediate` deadline reports).
     would_block: E,
     /// The ring was closed.

@@ -35,6 +35,7 @@ use crate::header::{Header, Kind, ObjectParams};
 use crate::region::{align_up, Region};
 use crate::time::Deadline;
 use crate::wait::Wait;
+use core::cell::Cell;
 
 /// Largest message limit a byte ring accepts (the frame's length field is 32 bits).
 pub const MAX_MSG_LIMIT: usize = (u32::MAX as usize) - 8;
@@ -289,8 +290,13 @@ impl<'a> ByteSender<'a> {
         if ctrl.control.is_closed() {
             return Err(PushError::Closed);
         }
-        ctrl.control
-            .push_wait::<W, ()>(Some(&ctrl.consumers), deadline, || self.try_send(msg), || {})?;
+        ctrl.control.push_wait::<W, ()>(
+            Some(&ctrl.consumers),
+            deadline,
+            &Cell::new(false),
+            || self.try_send(msg),
+            || {},
+        )?;
         ctrl.control.not_empty.notify_one::<W>();
         Ok(())
     }
@@ -365,9 +371,13 @@ impl<'a> ByteReceiver<'a> {
     /// every registered sender dead.
     pub fn recv_into<W: Wait>(&mut self, buf: &mut [u8], deadline: Deadline) -> Result<usize, PopError> {
         let ctrl = self.ring.ctrl;
-        let n =
-            ctrl.control
-                .pop_wait::<W, usize>(Some(&ctrl.producers), deadline, || self.try_recv_into(buf), || {})?;
+        let n = ctrl.control.pop_wait::<W, usize>(
+            Some(&ctrl.producers),
+            deadline,
+            &Cell::new(false),
+            || self.try_recv_into(buf),
+            || {},
+        )?;
         ctrl.control.not_full.notify_one::<W>();
         Ok(n)
     }

@@ -79,12 +79,12 @@ unsafe impl Sync for MpmcMem {}
 // SAFETY: as for Sync.
 unsafe impl Send for MpmcMem {}
 
-/// A fresh 2-slot MPMC ring (sequences initialised to 2 * index).
+/// A fresh 2-slot MPMC ring (slot words initialised by `Mpmc::initial_word`).
 fn mpmc_mem() -> Arc<MpmcMem> {
     Arc::new(MpmcMem {
         ctrl: RingCtrl::new(),
         slots: [0u64, 1].map(|i| Slot {
-            seq: AtomicU64::new(2 * i),
+            seq: AtomicU64::new(Mpmc::initial_word(i)),
             data: UnsafeCell::new(0),
         }),
     })
@@ -93,7 +93,7 @@ fn mpmc_mem() -> Arc<MpmcMem> {
 fn mpmc(m: &MpmcMem) -> Mpmc<'_> {
     let stride = core::mem::size_of::<Slot>();
     let off = core::mem::offset_of!(Slot, data);
-    // SAFETY: 2 slots laid out as described, sequences initialised to 2 * index.
+    // SAFETY: 2 slots laid out as described, words initialised by `Mpmc::initial_word`.
     unsafe { Mpmc::from_parts(&m.ctrl, m.slots.as_ptr() as *mut u8, 2, stride, off) }
 }
 
@@ -121,10 +121,14 @@ fn pop(q: &Mpmc<'_>) -> u64 {
 
 #[test]
 fn loom_mpmc_two_producers_exactly_once() {
-    // Two producers race for the claim CAS on a ring of capacity 2; the consumer must receive both
-    // items exactly once. (With capacity 1 both producers and the consumer spin, and the unbounded
-    // model exceeds loom's branch limit; the cross-process tests cover the full-ring case.)
-    loom::model(|| {
+    // Two producers race for the claim CAS on the slot words of a ring of capacity 2 (the loser steps
+    // to the next position); the consumer must receive both items exactly once. (With capacity 1
+    // both producers and the consumer spin, and the model exceeds loom's branch limit; the
+    // cross-process tests cover the full-ring case.) Bounded to three preemptions, loom's
+    // recommendation: unbounded, the three threads' interleavings take 13 minutes.
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(|| {
         let m = mpmc_mem();
         let hs: Vec<_> = [1u64, 2]
             .into_iter()
@@ -184,7 +188,7 @@ fn loom_mpmc_two_consumers_capacity_one() {
 fn mpmc1(m: &MpmcMem) -> Mpmc<'_> {
     let stride = core::mem::size_of::<Slot>();
     let off = core::mem::offset_of!(Slot, data);
-    // SAFETY: only the first slot is used (capacity 1); its sequence starts at 0.
+    // SAFETY: only the first slot is used (capacity 1); its word is `Mpmc::initial_word(0)`.
     unsafe { Mpmc::from_parts(&m.ctrl, m.slots.as_ptr() as *mut u8, 1, stride, off) }
 }
 
@@ -236,7 +240,9 @@ fn loom_spsc_blocking_pop_no_lost_wakeup() {
 
 #[test]
 fn loom_mpmc_blocking_pop_no_lost_wakeup() {
-    // As above for the MPMC ring, whose notifier skips the fence because its commit is a SeqCst CAS.
+    // As above for the MPMC ring, whose producer reads the sleeper count right after its SeqCst claim
+    // CAS (no fence), commits with a plain store, then wakes: a consumer that re-checks after the
+    // claim sees "writing" and polls instead of waiting for a wake-up.
     loom::model(|| {
         let m = mpmc_mem();
         let m2 = m.clone();
@@ -250,6 +256,35 @@ fn loom_mpmc_blocking_pop_no_lost_wakeup() {
         // SAFETY: the payload is a published u64 owned by us between claim and free.
         let v = q.pop_with::<LoomPark, u64>(None, crate::Deadline::Never, |p| unsafe { (p as *const u64).read() });
         assert_eq!(v, Ok(9));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn loom_mpmc_blocking_push_no_lost_wakeup() {
+    // Capacity 1: the producer's second push waits for room, which the consumer makes with its claim
+    // CAS (reading the producers' sleeper count) and a plain-store free. A producer that re-checks
+    // while the slot is being read sees "reading" and polls; otherwise the consumer must wake it.
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(|| {
+        let m = mpmc_mem();
+        let m2 = m.clone();
+        let t = thread::spawn(move || {
+            let q = mpmc1(&m2);
+            for v in [5u64, 6] {
+                // SAFETY: the payload is an 8-aligned u64 owned by us between claim and commit.
+                q.push_with::<LoomPark>(None, crate::Deadline::Never, |p| unsafe { (p as *mut u64).write(v) })
+                    .unwrap();
+            }
+        });
+        let q = mpmc1(&m);
+        for v in [5u64, 6] {
+            // SAFETY: the payload is a committed u64 owned by us between claim and free.
+            let got =
+                q.pop_with::<LoomPark, u64>(None, crate::Deadline::Never, |p| unsafe { (p as *const u64).read() });
+            assert_eq!(got, Ok(v));
+        }
         t.join().unwrap();
     });
 }

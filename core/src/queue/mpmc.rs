@@ -2,62 +2,70 @@
 //! recovery from participants killed mid-operation.
 //!
 //! # Algorithm
-//! Dmitry Vyukov's bounded MPMC queue
+//! A bounded ring of sequence-stamped slots after Dmitry Vyukov's bounded MPMC queue
 //! (<https://www.1024cores.net/home/lock-free-algorithms/queues/bounded-mpmc-queue>): every slot
-//! carries a sequence number; a producer claims position `p` with a CAS on `tail` when slot `p % cap`
-//! says "free for lap p", writes, then publishes; a consumer claims with a CAS on `head` when the slot
-//! says "published for p", reads, then frees the slot for lap `p + cap`. Here the sequence is doubled
-//! so that capacity 1 works (Vyukov's original needs >= 2):
+//! carries a word saying which position it currently holds and in what state, so producers and
+//! consumers synchronise on the slot itself. Where Vyukov claims a position with a CAS on a shared
+//! index and commits with a store, here the **claim is a CAS on the slot word** that also writes the
+//! claimant's owner tag, and `tail` / `head` are only hints (where to start looking), advanced with a
+//! plain store after each claim. Claims happen at the frontier only (a participant moves past
+//! position `p` only once `p` is claimed), so claimed positions always form a prefix and FIFO order
+//! is Vyukov's. Per message: one locked instruction per side (the claim), one plain store (the
+//! commit), no fence (the claim CAS is SeqCst and doubles as the sleeper-check fence, see below).
 //!
-//! | `seq` (bit 63 clear)   | meaning                                                    |
-//! |------------------------|------------------------------------------------------------|
-//! | `2p`                   | free: the producer of position `p` may claim it              |
-//! | `2p + 1`               | published: the consumer of position `p` may claim it         |
-//! | `2p + 1` with bit 63   | skipped: position `p` was forced past; consumers discard it  |
+//! Slot word (`u64`):
+//!
+//! | bits    | field    | meaning                                                              |
+//! |---------|----------|----------------------------------------------------------------------|
+//! | 0-1     | state    | 0 free, 1 writing (claimed by a producer), 2 full, 3 reading (claimed by a consumer) |
+//! | 2       | skip     | with "full": the position carries no message (its producer died)     |
+//! | 3-19    | tag      | the claimant's [`super::peers::PeerTable::tag`] (0 = unregistered)   |
+//! | 20-63   | position | the position the slot holds, modulo 2^44 (compared as a signed distance) |
+//!
+//! A slot moves `free(p) -> writing(p, tag) -> full(p) -> reading(p, tag) -> free(p + cap)`; the
+//! first and third arrows are the claim CASes, the others plain Release stores by the claimant.
+//!
+//! # Waking
+//! A waiter registers as a sleeper and re-checks (see [`super::blocking`]); a claimant reads the
+//! other side's sleeper count right after its claim CAS (SeqCst), and wakes one after committing if
+//! it saw one. A waiter whose re-check missed the claim is seen by that read; a waiter whose
+//! re-check saw the claim in progress (`writing` at the position it wants to read, `reading` in the
+//! slot it wants to fill) knows a commit is imminent and may get no wake-up, so it sleeps in short
+//! slices ([`super::blocking::BUSY_SLICE`], doubling).
 //!
 //! # What a killed participant does (heapless issue #583)
-//! A claimant stopped between its claim CAS and its publish wedges everyone at that slot; a killed
-//! process is a claimant stopped forever. Each participant therefore registers (per process) in the
-//! ring's [`super::peers::PeerTable`] with its [`crate::os::ProcessStamp`], and records the position
-//! it is about to claim *before* the claim CAS (cleared after the commit). A waiter that has been
-//! blocked for a [`super::blocking::PROBE_INTERVAL`] calls [`Mpmc::recover`], which acts only when the
-//! table holds a **dead participant whose recorded claim is the wedged position** (or, once the
-//! same position has stayed wedged for [`STUCK_PROBES`] probes, about half a second, a dead
-//! participant with *any* claim: threads of one process share one record):
-//! - consumers' side: if the slot at `head` is claimed by a producer (`tail > head`) but unpublished,
-//!   marks it *skipped* with a CAS (`2p -> (2p+1) | SKIP`); the message of the dead producer was never
-//!   committed, so nothing is lost;
-//! - producers' side: if the slot at `tail` was claimed by a consumer (`head > tail - cap`) but never
-//!   freed, frees it with a CAS and counts the message as **lost** ([`super::blocking::Control::lost`]):
-//!   a consumer killed mid-read takes that one message with it, counted, never silently.
+//! A claimant stopped between its claim and its commit wedges everyone at that slot; a killed
+//! process is a claimant stopped forever. Because the claim CAS writes the claimant's tag into the
+//! slot, a survivor knows *exactly* who holds a wedged slot, and forces it only when
+//! [`super::peers::PeerTable::tag_gone`] says that process can no longer act (dead, or its table
+//! entry re-registered since). A waiter blocked for a [`super::blocking::PROBE_INTERVAL`] calls
+//! [`Mpmc::recover`], which scans the slots:
+//! - `writing` by a gone producer: marked `full` + skip (CAS); consumers discard it. The message was
+//!   never committed, so nothing is lost.
+//! - `reading` by a gone consumer: freed for the next lap (CAS) and counted **lost**
+//!   ([`super::blocking::Control::lost`]): a consumer killed mid-copy takes that one message with it,
+//!   counted, never silently.
 //!
-//! Commits are CASes (publish `2p -> 2p+1`, free `2p+1 -> 2(p+cap)`), so a slow but *alive*
-//! participant that was forced past by mistake notices: a producer re-pushes its message at a new
-//! position (its own messages stay in order), a consumer discards its possibly torn copy (already
-//! counted lost) and pops again. A forced skip therefore never duplicates or silently drops a message.
-//! One residual risk, documented rather than hidden: a forced skip of a *live* producer (possible only
-//! if a process died right after losing the claim race for that very position and the winner then
-//! stalled for a whole probe interval) lets that producer's late payload write overlap the slot's next
-//! message, which may then arrive torn. Garbage data, never an out-of-bounds access.
-//!
-//! Limits: a process that could not register (more than [`super::peers::PEERS`] live processes on one
-//! side) is not recoverable if killed mid-operation. Values read from the slots are not trusted: a
-//! sequence number that contradicts the positions yields [`PopError::Corrupted`] / [`PushError::Corrupted`].
+//! A live participant is never forced, however slow, so commits can be plain stores and no message is
+//! ever torn or duplicated by recovery. Limits: a process that could not register (more than
+//! [`super::peers::PEERS`] live processes on one side) tags its claims 0 and is not recoverable if
+//! killed mid-operation. Values read from the slots are not trusted: a slot word that contradicts the
+//! positions yields [`PopError::Corrupted`] / [`PushError::Corrupted`], and every loop is bounded.
 //!
 //! # Layout
-//! Header and [`super::RingCtrl`] (`head` = next position to take, `tail` = next to claim), then
-//! `capacity` slots of `stride` bytes at [`super::DATA_OFFSET`]:
+//! Header and [`super::RingCtrl`] (`head` = where consumers start looking, `tail` = where producers
+//! start looking), then `capacity` slots of `stride` bytes at [`super::DATA_OFFSET`]:
 //!
 //! | offset in slot | size        | field  | written by                                     |
 //! |---------------:|------------:|--------|------------------------------------------------|
-//! | 0              | 8           | `seq`  | producers (publish), consumers (free), recovery|
+//! | 0              | 8           | `word` | claimants (CAS), committers (store), recovery (CAS) |
 //! | `data_off`     | `slot_size` | data   | the producer that claimed the slot             |
 //!
 //! `data_off = max(8, elem_align)`, `stride = align_up(data_off + slot_size, data_off)`. Header:
-//! `capacity` = slots, `elem_size` = `slot_size`, `elem_align`, `msg_limit` = byte-slot limit (byte
-//! flavour) or 0.
+//! `capacity` = slots (below 2^40), `elem_size` = `slot_size`, `elem_align`, `msg_limit` = byte-slot
+//! limit (byte flavour) or 0.
 
-use super::peers::{PeerId, NO_CLAIM};
+use super::peers::{PeerId, PeerTable, TAG_BITS};
 use super::{check_ring, mask_for, slot_of, PopError, PushError, RingCtrl, DATA_OFFSET, RING_ALIGN};
 use crate::atomic::{AtomicU64, Ordering};
 use crate::error::{AttachError, InitError};
@@ -65,9 +73,61 @@ use crate::header::{Header, Kind, ObjectParams};
 use crate::region::{align_up, Region};
 use crate::time::Deadline;
 use crate::wait::Wait;
+use core::cell::Cell;
 
-/// Bit 63 of a slot's sequence: the position was skipped by recovery.
-pub const SKIP: u64 = 1 << 63;
+/// The state bits of a slot word.
+const STATE: u64 = 0b11;
+/// State: free for the producer of the slot's position.
+const FREE: u64 = 0;
+/// State: claimed by a producer, being written.
+const WRITING: u64 = 1;
+/// State: committed, waiting for a consumer.
+const FULL: u64 = 2;
+/// State: claimed by a consumer, being read.
+const READING: u64 = 3;
+/// With [`FULL`]: the position was skipped by recovery and carries no message.
+pub const SKIP: u64 = 1 << 2;
+/// Where the owner tag starts.
+const TAG_SHIFT: u32 = 3;
+/// Where the position starts; below it: state, skip, tag.
+const POS_SHIFT: u32 = TAG_SHIFT + TAG_BITS;
+/// Capacities must stay far below the position field's range (2^44), so that signed distances
+/// between positions are exact.
+const MAX_CAPACITY: u64 = 1 << 40;
+/// Iterations one non-blocking attempt may take before it calls the ring corrupted: far more than
+/// any legitimate contention produces (each iteration is a lost race or a step past a claimed
+/// position), and a bound for a peer that scribbles slot words.
+const MAX_STEPS: u32 = 1 << 22;
+
+/// The slot word for position `pos` with state/skip/tag `bits`.
+#[inline(always)]
+const fn word(pos: u64, bits: u64) -> u64 {
+    pos << POS_SHIFT | bits
+}
+
+/// The signed distance from `pos` to the position held in slot word `w` (exact while the true
+/// distance is below 2^43 in magnitude).
+#[inline(always)]
+const fn dist(w: u64, pos: u64) -> i64 {
+    (w & !((1 << POS_SHIFT) - 1)).wrapping_sub(pos << POS_SHIFT) as i64 >> POS_SHIFT
+}
+
+/// The owner tag in slot word `w`.
+#[inline(always)]
+const fn tag_of(w: u64) -> u32 {
+    ((w >> TAG_SHIFT) & ((1 << TAG_BITS) - 1)) as u32
+}
+
+/// Stores `v` into the hint `h` unless `h` is already at or past it.
+#[inline(always)]
+fn advance(h: &AtomicU64, v: u64) {
+    // Ordering: Relaxed; hints only say where to start looking, the slot words synchronise.
+    if (v.wrapping_sub(h.load(Ordering::Relaxed)) as i64) > 0 {
+        // Ordering: Relaxed, as above. A racing store may move the hint back a little; the next
+        // claimant then steps over claimed positions (bounded).
+        h.store(v, Ordering::Relaxed);
+    }
+}
 
 /// Layout parameters of an MPMC ring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,10 +212,10 @@ impl<'a> Mpmc<'a> {
                 reason: "must be at least 1",
             });
         }
-        if layout.capacity >= 1 << 61 {
+        if layout.capacity >= MAX_CAPACITY {
             return Err(InitError::InvalidParameter {
                 name: "capacity",
-                reason: "must be below 2^61",
+                reason: "must be below 2^40",
             });
         }
         if !layout.align.is_power_of_two() || u32::try_from(layout.slot_size).is_err() {
@@ -181,7 +241,8 @@ impl<'a> Mpmc<'a> {
         let ring = Self::view(region, ctrl, layout, msg_limit);
         for i in 0..layout.capacity {
             // Ordering: Relaxed; published by the header's Release store of READY.
-            ring.seq(i as usize).store(2 * i, Ordering::Relaxed);
+            ring.slot_word(i as usize)
+                .store(Self::initial_word(i), Ordering::Relaxed);
         }
         claim.publish::<W>();
         Ok(ring)
@@ -210,7 +271,7 @@ impl<'a> Mpmc<'a> {
             slot_size,
             align,
         };
-        if layout.capacity == 0 || layout.capacity >= 1 << 61 {
+        if layout.capacity == 0 || layout.capacity >= MAX_CAPACITY {
             return Err(AttachError::Corrupted {
                 what: "capacity is 0 or absurdly large",
             });
@@ -235,11 +296,17 @@ impl<'a> Mpmc<'a> {
         }
     }
 
+    /// The word slot `index` starts with: free for position `index`.
+    pub const fn initial_word(index: u64) -> u64 {
+        word(index, FREE)
+    }
+
     /// A view over memory a loom model built: `slots` holds `cap` slots of `stride` bytes, each an
-    /// `AtomicU64` sequence followed (at `data_off`) by `slot_size` payload bytes.
+    /// `AtomicU64` slot word followed (at `data_off`) by `slot_size` payload bytes.
     ///
     /// # Safety
-    /// `slots` is valid for `'a` as described, and every sequence was initialised to `2 * index`.
+    /// `slots` is valid for `'a` as described, and every word was initialised to
+    /// [`Self::initial_word`] of its index.
     #[cfg(loom)]
     pub unsafe fn from_parts(ctrl: &'a RingCtrl, slots: *mut u8, cap: u64, stride: usize, data_off: usize) -> Self {
         Mpmc {
@@ -255,7 +322,7 @@ impl<'a> Mpmc<'a> {
     }
 
     #[inline(always)]
-    fn seq(&self, slot: usize) -> &'a AtomicU64 {
+    fn slot_word(&self, slot: usize) -> &'a AtomicU64 {
         debug_assert!((slot as u64) < self.cap);
         // SAFETY: slot < cap (every caller reduces positions with `slot_of`), so the slot lies inside
         // the validated region; slots are stride-aligned to >= 8 from a CACHE_LINE-aligned base.
@@ -315,198 +382,235 @@ impl<'a> Mpmc<'a> {
         self.len() as u64 >= self.cap
     }
 
-    /// Claims a slot, lets `write` fill its `slot_size` payload bytes, and publishes it. Never blocks.
-    /// `who` is the caller's producer registration (for crash recovery; `None` = unrecoverable).
+    /// Claims a slot, lets `write` fill its `slot_size` payload bytes, and commits it. Never blocks,
+    /// wakes nobody (the blocking [`Self::push_with`] does). `who` is the caller's producer
+    /// registration (for crash recovery; `None` = unrecoverable if killed mid-operation).
     #[inline]
     pub fn try_push_with(&self, who: Who, mut write: impl FnMut(*mut u8)) -> Result<(), PushError> {
+        self.push_once(
+            self.tag(&self.ctrl.producers, who),
+            &Cell::new(false),
+            &mut write,
+            || (),
+        )
+    }
+
+    /// Takes the oldest message, lets `read` copy its payload, and frees the slot. Never blocks, wakes
+    /// nobody (the blocking [`Self::pop_with`] does). `read` only ever sees a committed slot that
+    /// this call owns; like everything in shared memory, its bytes may still be garbage if a peer
+    /// scribbled over the region.
+    #[inline]
+    pub fn try_pop_with<R>(&self, who: Who, mut read: impl FnMut(*const u8) -> R) -> Result<R, PopError> {
+        self.pop_once(self.tag(&self.ctrl.consumers, who), &Cell::new(false), &mut read, || ())
+            .map(|(r, ())| r)
+    }
+
+    /// The slot-word tag bits of `who` on the side whose table is `table`.
+    #[inline(always)]
+    fn tag(&self, table: &PeerTable, who: Who) -> u64 {
+        who.map_or(0, |id| u64::from(table.tag(id)) << TAG_SHIFT)
+    }
+
+    /// One non-blocking push attempt. `claimed` runs right after the claim CAS (the blocking layer
+    /// reads the consumers' sleeper count there). Sets `busy` when the ring is full but the slot we
+    /// need is being freed right now (see the module docs, "Waking").
+    #[inline(always)]
+    fn push_once<X>(
+        &self,
+        tag: u64,
+        busy: &Cell<bool>,
+        write: &mut impl FnMut(*mut u8),
+        claimed: impl FnOnce() -> X,
+    ) -> Result<X, PushError> {
         let ctrl = self.ctrl;
-        // Ordering: Relaxed; the slot's sequence (Acquire) is what synchronizes.
+        let cap = self.cap as i64;
+        // Ordering: Relaxed; a hint (see `advance`).
         let mut pos = ctrl.tail.load(Ordering::Relaxed);
-        loop {
+        for _ in 0..MAX_STEPS {
             let slot = slot_of(pos, self.cap, self.mask);
-            let seq_word = self.seq(slot);
+            let sw = self.slot_word(slot);
             // Ordering: Acquire pairs with the consumer's Release free of this slot: its reads of
             // the previous lap happen before our writes.
-            let seq = seq_word.load(Ordering::Acquire) & !SKIP;
-            let dif = seq.wrapping_sub(pos.wrapping_mul(2)) as i64;
-            if dif == 0 {
-                if let Some(id) = who {
-                    ctrl.producers.set_claim(id, pos);
+            let w = sw.load(Ordering::Acquire);
+            let d = dist(w, pos);
+            if d == 0 {
+                if w & STATE != FREE {
+                    // Another producer claimed `pos`: the frontier moved on.
+                    pos = pos.wrapping_add(1);
+                    continue;
                 }
-                // Ordering: AcqRel: Release publishes the claim record above to a survivor's
-                // Acquire load of `tail`; Acquire orders our slot writes after the claim.
-                match ctrl
-                    .tail
-                    .compare_exchange_weak(pos, pos.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed)
+                // Ordering: SeqCst. Acquire as above (a failed CAS retries with a fresh load);
+                // Release publishes nothing yet; SeqCst makes this the fence of the Dekker pair with
+                // a consumer registering as a sleeper (`Signal::sleeping_after_seqcst`).
+                if sw
+                    .compare_exchange(w, word(pos, WRITING | tag), Ordering::SeqCst, Ordering::Relaxed)
+                    .is_err()
                 {
-                    Ok(_) => {
-                        write(self.payload(slot));
-                        // Ordering: SeqCst: Release publishes the payload to the consumer's Acquire
-                        // load of the sequence, and SeqCst lets `push_with` skip the fence before its
-                        // sleeper check (see `Signal::notify_one_after_seqcst`). The commit point; a
-                        // CAS so a forced skip is detected.
-                        let ok = seq_word
+                    continue;
+                }
+                advance(&ctrl.tail, pos.wrapping_add(1));
+                let x = claimed();
+                write(self.payload(slot));
+                // Ordering: Release publishes the payload to the consumer's Acquire load of the word.
+                // A plain store: nobody else writes a slot we hold (recovery only touches slots of
+                // gone owners). The commit point.
+                sw.store(word(pos, FULL), Ordering::Release);
+                return Ok(x);
+            } else if d == -cap {
+                // The slot still holds the previous lap: full. If it is being read (or is a skipped
+                // position about to be discarded), it is freed any moment, maybe without a wake-up.
+                let st = w & STATE;
+                if st == READING || (st == FULL && w & SKIP != 0) {
+                    busy.set(true);
+                }
+                return Err(PushError::Full);
+            } else if d < 0 {
+                // Older than the previous lap: only a scribbled word or hint does that.
+                return Err(PushError::Corrupted);
+            } else {
+                // Lapped: our starting hint was stale. Step, or jump to a fresher hint.
+                pos = pos.wrapping_add(1);
+                // Ordering: Relaxed; a hint.
+                let t = ctrl.tail.load(Ordering::Relaxed);
+                if (t.wrapping_sub(pos) as i64) > 0 {
+                    pos = t;
+                }
+            }
+        }
+        Err(PushError::Corrupted)
+    }
+
+    /// One non-blocking pop attempt; `claimed` as for [`Self::push_once`]. Sets `busy` when the
+    /// ring is empty but the message we want is being written right now.
+    #[inline(always)]
+    fn pop_once<R, X>(
+        &self,
+        tag: u64,
+        busy: &Cell<bool>,
+        read: &mut impl FnMut(*const u8) -> R,
+        claimed: impl FnOnce() -> X,
+    ) -> Result<(R, X), PopError> {
+        let ctrl = self.ctrl;
+        let cap = self.cap as i64;
+        // Ordering: Relaxed; a hint (see `advance`).
+        let mut pos = ctrl.head.load(Ordering::Relaxed);
+        for _ in 0..MAX_STEPS {
+            let slot = slot_of(pos, self.cap, self.mask);
+            let sw = self.slot_word(slot);
+            // Ordering: Acquire pairs with the producer's Release commit: its payload writes happen
+            // before our reads.
+            let w = sw.load(Ordering::Acquire);
+            let d = dist(w, pos);
+            if d == 0 {
+                match w & STATE {
+                    FREE => return Err(PopError::Empty),
+                    WRITING => {
+                        busy.set(true);
+                        return Err(PopError::Empty);
+                    }
+                    READING => pos = pos.wrapping_add(1),
+                    _ if w & SKIP != 0 => {
+                        // A position recovery skipped: discard it by freeing the slot.
+                        // Ordering: SeqCst, as the claim below (a waiting producer saw "busy").
+                        if sw
                             .compare_exchange(
-                                pos.wrapping_mul(2),
-                                pos.wrapping_mul(2).wrapping_add(1),
+                                w,
+                                word(pos.wrapping_add(self.cap), FREE),
                                 Ordering::SeqCst,
                                 Ordering::Relaxed,
                             )
-                            .is_ok();
-                        if let Some(id) = who {
-                            ctrl.producers.set_claim(id, NO_CLAIM);
+                            .is_ok()
+                        {
+                            advance(&ctrl.head, pos.wrapping_add(1));
+                            pos = pos.wrapping_add(1);
                         }
-                        if ok {
-                            return Ok(());
-                        }
-                        // Forced past by recovery: push the message again at a new position.
-                        // Ordering: Relaxed, as at the top.
-                        pos = ctrl.tail.load(Ordering::Relaxed);
                     }
-                    Err(p) => pos = p,
-                }
-            } else if dif < 0 {
-                return Err(PushError::Full);
-            } else {
-                // Ordering: Relaxed, as at the top. A sequence ahead of its position implies `tail`
-                // moved on (the claim CAS happens before the sequence advances).
-                let p = ctrl.tail.load(Ordering::Relaxed);
-                if p == pos {
-                    return Err(PushError::Corrupted);
-                }
-                pos = p;
-            }
-        }
-    }
-
-    /// Claims the oldest published slot, lets `read` copy its payload, and frees it. Never blocks.
-    /// `read` may run on a slot that turns out to be torn (then its result is discarded and the pop
-    /// is retried); it must only copy.
-    #[inline]
-    pub fn try_pop_with<R>(&self, who: Who, mut read: impl FnMut(*const u8) -> R) -> Result<R, PopError> {
-        let ctrl = self.ctrl;
-        // Ordering: Relaxed; the slot's sequence (Acquire) is what synchronizes.
-        let mut pos = ctrl.head.load(Ordering::Relaxed);
-        loop {
-            let slot = slot_of(pos, self.cap, self.mask);
-            let seq_word = self.seq(slot);
-            // Ordering: Acquire pairs with the producer's Release publish: its payload writes
-            // happen before our reads.
-            let raw = seq_word.load(Ordering::Acquire);
-            let seq = raw & !SKIP;
-            let dif = seq.wrapping_sub(pos.wrapping_mul(2).wrapping_add(1)) as i64;
-            if dif == 0 {
-                if let Some(id) = who {
-                    ctrl.consumers.set_claim(id, pos);
-                }
-                // Ordering: AcqRel, as for the producer's claim.
-                match ctrl
-                    .head
-                    .compare_exchange_weak(pos, pos.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed)
-                {
-                    Ok(_) => {
-                        let r = if raw & SKIP == 0 {
-                            Some(read(self.payload(slot)))
-                        } else {
-                            None
-                        };
-                        let next = pos.wrapping_add(self.cap).wrapping_mul(2);
-                        // Ordering: SeqCst: Release orders our payload reads before the next
-                        // producer's writes (its Acquire load of the sequence); SeqCst as in the
-                        // producer's commit. The commit point.
-                        let ok = seq_word
-                            .compare_exchange(raw, next, Ordering::SeqCst, Ordering::Relaxed)
-                            .is_ok();
-                        if let Some(id) = who {
-                            ctrl.consumers.set_claim(id, NO_CLAIM);
+                    _ => {
+                        // Ordering: SeqCst, as the producer's claim (Dekker pair with a producer
+                        // registering as a sleeper); Acquire is already given by the load above for
+                        // this very value.
+                        if sw
+                            .compare_exchange(w, word(pos, READING | tag), Ordering::SeqCst, Ordering::Relaxed)
+                            .is_err()
+                        {
+                            continue;
                         }
-                        if let (true, Some(r)) = (ok, r) {
-                            return Ok(r);
-                        }
-                        // Skipped position, or our slot was freed under us (copy possibly torn,
-                        // already counted lost by the recoverer): take the next one.
-                        // Ordering: Relaxed, as at the top.
-                        pos = ctrl.head.load(Ordering::Relaxed);
+                        advance(&ctrl.head, pos.wrapping_add(1));
+                        let x = claimed();
+                        let r = read(self.payload(slot));
+                        // Ordering: Release orders our payload reads before the next producer's
+                        // writes (its Acquire load of the word). A plain store, as the commit.
+                        sw.store(word(pos.wrapping_add(self.cap), FREE), Ordering::Release);
+                        return Ok((r, x));
                     }
-                    Err(p) => pos = p,
                 }
-            } else if dif < 0 {
+            } else if d == -cap {
+                // The slot still holds the previous lap: `pos` has not been produced yet.
                 return Err(PopError::Empty);
+            } else if d < 0 {
+                return Err(PopError::Corrupted);
             } else {
-                // Ordering: Relaxed; see `try_push_with`.
-                let p = ctrl.head.load(Ordering::Relaxed);
-                if p == pos {
-                    return Err(PopError::Corrupted);
+                pos = pos.wrapping_add(1);
+                // Ordering: Relaxed; a hint.
+                let h = ctrl.head.load(Ordering::Relaxed);
+                if (h.wrapping_sub(pos) as i64) > 0 {
+                    pos = h;
                 }
-                pos = p;
             }
         }
+        Err(PopError::Corrupted)
     }
 
-    /// Forces past a slot wedged by a dead participant whose recorded claim is exactly the wedged
-    /// position (see the module docs). Returns whether it did. Cheap when nothing is wedged; blocked
-    /// waiters call it once per probe interval.
+    /// Forces past every slot held by a claimant that can no longer act (see the module docs):
+    /// skips positions whose producer died mid-write, frees slots whose consumer died mid-read
+    /// (counting the message lost). Returns whether it did anything. Reads every slot word; asks the
+    /// OS about a process only when a slot is held by it. Blocked waiters call it once per probe
+    /// interval.
     pub fn recover(&self) -> bool {
-        self.recover_with(false)
-    }
-
-    /// [`Self::recover`]; with `any_claim`, a dead participant with *any* claim in progress is enough
-    /// (threads of one process share one record, so a dead multi-threaded process may show another
-    /// position). Blocked waiters use it once the same position has been wedged for
-    /// [`STUCK_PROBES`] probe intervals.
-    pub fn recover_with(&self, any_claim: bool) -> bool {
-        let ctrl = self.ctrl;
         let mut did = false;
-        // Consumers' side: an unpublished slot at `head` whose producer claimed it.
-        // Ordering: Acquire pairs with the claim CAS (AcqRel) so the claim records are visible.
-        let head = ctrl.head.load(Ordering::Acquire);
-        let tail = ctrl.tail.load(Ordering::Acquire);
-        let slot = slot_of(head, self.cap, self.mask);
-        // Ordering: Acquire, as in `try_pop_with`.
-        let h2 = head.wrapping_mul(2);
-        if tail > head
-            && self.seq(slot).load(Ordering::Acquire) == h2
-            && ctrl.producers.dead_claimant(|c| any_claim || c == head)
-        {
-            // Ordering: Release pairs with the consumer's Acquire load of the sequence.
-            did |= self
-                .seq(slot)
-                .compare_exchange(h2, h2.wrapping_add(1) | SKIP, Ordering::Release, Ordering::Relaxed)
-                .is_ok();
-        }
-        // Producers' side: a taken-but-never-freed slot at `tail`.
-        if let Some(prev) = tail.checked_sub(self.cap) {
-            let slot = slot_of(tail, self.cap, self.mask);
-            // Ordering: Acquire, as in `try_push_with`.
-            let raw = self.seq(slot).load(Ordering::Acquire);
-            if head > prev
-                && raw & !SKIP == prev.wrapping_mul(2).wrapping_add(1)
-                && ctrl.consumers.dead_claimant(|c| any_claim || c == prev)
-            {
-                // Ordering: Release pairs with the producer's Acquire load of the sequence.
-                if self
-                    .seq(slot)
-                    .compare_exchange(raw, tail.wrapping_mul(2), Ordering::Release, Ordering::Relaxed)
+        // Per-scan memo of `tag_gone` (a /proc read each): (tag, gone) for the last few tags seen.
+        let mut memo: [(u32, bool); 8] = [(0, false); 8];
+        let mut gone = |table: &PeerTable, tag: u32| {
+            if let Some(&(_, g)) = memo.iter().find(|(t, _)| *t == tag) {
+                return g;
+            }
+            let g = table.tag_gone(tag);
+            memo.rotate_right(1);
+            memo[0] = (tag, g);
+            g
+        };
+        for slot in 0..self.capacity() {
+            let sw = self.slot_word(slot);
+            // Ordering: Acquire pairs with the claimant's CAS, so `tag_gone` sees its registration.
+            let w = sw.load(Ordering::Acquire);
+            let tag = tag_of(w);
+            let st = w & STATE;
+            if tag == 0 || (st != WRITING && st != READING) {
+                continue;
+            }
+            let pos = w >> POS_SHIFT;
+            if st == WRITING && gone(&self.ctrl.producers, tag) {
+                // Ordering: Release pairs with the consumers' Acquire load of the word (nothing of
+                // ours to publish, but the skip must not be reordered before our checks).
+                did |= sw
+                    .compare_exchange(w, word(pos, FULL | SKIP), Ordering::Release, Ordering::Relaxed)
+                    .is_ok();
+            } else if st == READING && gone(&self.ctrl.consumers, tag) {
+                // Ordering: Release pairs with the producers' Acquire load of the word.
+                if sw
+                    .compare_exchange(
+                        w,
+                        word(pos.wrapping_add(self.cap), FREE),
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    )
                     .is_ok()
                 {
-                    if raw & SKIP == 0 {
-                        ctrl.control.add_lost();
-                    }
+                    self.ctrl.control.add_lost();
                     did = true;
                 }
             }
         }
-        // Forget dead participants' claims that are settled, so their entries can be reused.
-        // Ordering: Acquire, as above.
-        ctrl.producers.clear_dead_claims(|p| {
-            ctrl.tail.load(Ordering::Acquire) <= p
-                || self.seq(slot_of(p, self.cap, self.mask)).load(Ordering::Acquire) != p.wrapping_mul(2)
-        });
-        ctrl.consumers.clear_dead_claims(|c| {
-            ctrl.head.load(Ordering::Acquire) <= c
-                || self.seq(slot_of(c, self.cap, self.mask)).load(Ordering::Acquire) & !SKIP
-                    != c.wrapping_mul(2).wrapping_add(1)
-        });
         did
     }
 
@@ -521,17 +625,40 @@ impl<'a> Mpmc<'a> {
         if control.is_closed() {
             return Err(PushError::Closed);
         }
-        control.push_wait::<W, ()>(
+        let tag = self.tag(&self.ctrl.producers, who);
+        let busy = Cell::new(false);
+        // The common case first, outside the waiting machinery (which would make this same attempt
+        // first, at about twice the cost of the whole operation).
+        let sleeping = || control.not_empty.sleeping_after_seqcst();
+        let wake = match self.push_once(tag, &busy, &mut write, sleeping) {
+            Ok(wake) => wake,
+            Err(PushError::Full) => self.push_slow::<W>(tag, deadline, &busy, &mut write)?,
+            Err(e) => return Err(e),
+        };
+        if wake {
+            control.not_empty.wake_one::<W>();
+        }
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn push_slow<W: Wait>(
+        &self,
+        tag: u64,
+        deadline: Deadline,
+        busy: &Cell<bool>,
+        write: &mut impl FnMut(*mut u8),
+    ) -> Result<bool, PushError> {
+        let control = &self.ctrl.control;
+        control.push_wait::<W, bool>(
             Some(&self.ctrl.consumers),
             deadline,
-            || self.try_push_with(who, &mut write),
-            Self::prober(&self.ctrl.tail, |any| {
-                self.recover_with(any);
-            }),
-        )?;
-        // The commit was a SeqCst CAS (`try_push_with`).
-        control.not_empty.notify_one_after_seqcst::<W>();
-        Ok(())
+            busy,
+            || self.push_once(tag, busy, write, || control.not_empty.sleeping_after_seqcst()),
+            || {
+                self.recover();
+            },
+        )
     }
 
     /// Pops through `read`, waiting (through `W`) until `deadline`, and wakes a producer.
@@ -542,46 +669,46 @@ impl<'a> Mpmc<'a> {
         mut read: impl FnMut(*const u8) -> R,
     ) -> Result<R, PopError> {
         let control = &self.ctrl.control;
-        let r = control.pop_wait::<W, R>(
+        let tag = self.tag(&self.ctrl.consumers, who);
+        let busy = Cell::new(false);
+        // The common case first, as in `push_with`.
+        let sleeping = || control.not_full.sleeping_after_seqcst();
+        let (r, wake) = match self.pop_once(tag, &busy, &mut read, sleeping) {
+            Ok(rw) => rw,
+            Err(PopError::Empty) => self.pop_slow::<W, R>(tag, deadline, &busy, &mut read)?,
+            Err(e) => return Err(e),
+        };
+        if wake {
+            control.not_full.wake_one::<W>();
+        }
+        Ok(r)
+    }
+
+    #[inline(never)]
+    fn pop_slow<W: Wait, R>(
+        &self,
+        tag: u64,
+        deadline: Deadline,
+        busy: &Cell<bool>,
+        read: &mut impl FnMut(*const u8) -> R,
+    ) -> Result<(R, bool), PopError> {
+        let control = &self.ctrl.control;
+        control.pop_wait::<W, (R, bool)>(
             Some(&self.ctrl.producers),
             deadline,
-            || self.try_pop_with(who, &mut read),
-            Self::prober(&self.ctrl.head, |any| {
-                self.recover_with(any);
-            }),
-        )?;
-        // The commit was a SeqCst CAS (`try_pop_with`).
-        control.not_full.notify_one_after_seqcst::<W>();
-        Ok(r)
+            busy,
+            || self.pop_once(tag, busy, read, || control.not_full.sleeping_after_seqcst()),
+            || {
+                self.recover();
+            },
+        )
     }
 
     /// Closes the ring (see [`super::blocking::Control::close`]).
     pub fn close<W: Wait>(&self) {
         self.ctrl.control.close::<W>();
     }
-
-    /// The probe hook of a blocked waiter: recovers exactly-matching claims at once, and any dead
-    /// claim once `pos` has not moved for [`STUCK_PROBES`] probes.
-    fn prober<'p>(pos: &'p AtomicU64, mut recover: impl FnMut(bool) + 'p) -> impl FnMut() + 'p {
-        let mut last = None;
-        let mut stuck = 0u32;
-        move || {
-            // Ordering: Relaxed; only compared with its previous value.
-            let p = pos.load(Ordering::Relaxed);
-            if last == Some(p) {
-                stuck = stuck.saturating_add(1);
-            } else {
-                last = Some(p);
-                stuck = 0;
-            }
-            recover(stuck >= STUCK_PROBES);
-        }
-    }
 }
-
-/// Probe intervals a position must stay wedged before a waiter accepts any dead claim as the cause
-/// (see [`Mpmc::recover_with`]): about half a second.
-pub const STUCK_PROBES: u32 = 10;
 
 #[cfg(all(test, not(loom)))]
 mod tests {
@@ -603,13 +730,8 @@ mod tests {
     #[test]
     fn fifo_at_every_capacity() {
         for cap in [1u64, 2, 3, 8] {
-            let layout = MpmcLayout {
-                capacity: cap,
-                slot_size: 8,
-                align: 8,
-            };
-            let mut buf = vec![0u8; layout.size().unwrap() + RING_ALIGN];
-            let q = Mpmc::init::<Spin>(region(&mut buf), Kind::Mpmc, layout, 0, 0).unwrap();
+            let mut buf = vec![];
+            let q = ring(&mut buf, cap);
             for round in 0..10 {
                 for i in 0..cap {
                     push(&q, round * 100 + i).unwrap();
@@ -624,30 +746,51 @@ mod tests {
         }
     }
 
-    #[test]
-    fn dead_producer_claim_is_skipped_and_dead_consumer_claim_is_freed() {
+    /// A ring of capacity `cap` in `buf`.
+    fn ring(buf: &mut std::vec::Vec<u8>, cap: u64) -> Mpmc<'_> {
         let layout = MpmcLayout {
-            capacity: 2,
+            capacity: cap,
             slot_size: 8,
             align: 8,
         };
-        let mut buf = vec![0u8; layout.size().unwrap() + RING_ALIGN];
-        let q = Mpmc::init::<Spin>(region(&mut buf), Kind::Mpmc, layout, 0, 0).unwrap();
-        // A "dead" producer (pid 0x7fff_fff0 never exists) claims position 0 and never publishes.
+        buf.resize(layout.size().unwrap() + RING_ALIGN, 0);
+        Mpmc::init::<Spin>(region(buf), Kind::Mpmc, layout, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn slot_words_encode_positions_modulo_2_44() {
+        for pos in [0u64, 1, 5, (1 << 44) - 1, 1 << 44, u64::MAX - 3] {
+            for d in [-5i64, -1, 0, 1, 1024, -(1 << 40)] {
+                let w = word(pos.wrapping_add(d as u64), READING | 0x1234 << TAG_SHIFT);
+                assert_eq!(dist(w, pos), d, "pos {pos} d {d}");
+                assert_eq!(w & STATE, READING);
+                assert_eq!(tag_of(w), 0x1234);
+            }
+        }
+    }
+
+    #[test]
+    fn gone_claimants_are_forced_and_live_ones_never() {
+        let mut buf = vec![];
+        let q = ring(&mut buf, 2);
+        // A "dead" producer (pid 0x7fff_fff0 never exists) claims position 0 and never commits.
         let dead = q.ctrl().producers.register(0x7fff_fff0, 1).unwrap();
-        q.ctrl().producers.set_claim(dead, 0);
-        // Ordering: Relaxed; single-threaded test playing a dead producer.
+        let dead_tag = u64::from(q.ctrl().producers.tag(dead)) << TAG_SHIFT;
+        // Ordering: Relaxed; single-threaded test playing a dead producer's claim.
+        q.slot_word(0).store(word(0, WRITING | dead_tag), Ordering::Relaxed);
         q.ctrl().tail.store(1, Ordering::Relaxed);
         push(&q, 7).unwrap();
         assert_eq!(pop(&q), Err(PopError::Empty));
         assert!(q.recover());
+        assert!(!q.recover(), "nothing left to recover");
         assert_eq!(pop(&q), Ok(7));
         // A dead consumer takes position 2 and never frees it.
         push(&q, 8).unwrap();
         push(&q, 9).unwrap();
         let dc = q.ctrl().consumers.register(0x7fff_fff0, 1).unwrap();
-        q.ctrl().consumers.set_claim(dc, 2);
-        // Ordering: Relaxed; single-threaded test playing a dead consumer.
+        let dc_tag = u64::from(q.ctrl().consumers.tag(dc)) << TAG_SHIFT;
+        // Ordering: Relaxed; single-threaded test playing a dead consumer's claim.
+        q.slot_word(0).store(word(2, READING | dc_tag), Ordering::Relaxed);
         q.ctrl().head.store(3, Ordering::Relaxed);
         assert_eq!(pop(&q), Ok(9));
         assert_eq!(push(&q, 10), Err(PushError::Full));
@@ -657,20 +800,72 @@ mod tests {
         push(&q, 11).unwrap();
         assert_eq!(pop(&q), Ok(10));
         assert_eq!(pop(&q), Ok(11));
+
+        // A live claimant (this process) is never forced, however long it takes.
+        let me = crate::queue::peers::current_stamp().unwrap();
+        let live = q.ctrl().producers.register(me.0, me.1).unwrap();
+        let live_tag = u64::from(q.ctrl().producers.tag(live)) << TAG_SHIFT;
+        q.slot_word(0).store(word(4, WRITING | live_tag), Ordering::Relaxed);
+        q.ctrl().tail.store(5, Ordering::Relaxed);
+        assert!(!q.recover());
+        // An unregistered claimant (tag 0) neither.
+        q.slot_word(0).store(word(4, WRITING), Ordering::Relaxed);
+        assert!(!q.recover());
+        assert_eq!(pop(&q), Err(PopError::Empty));
     }
 
     #[test]
-    fn garbage_sequences_are_errors_not_hangs() {
-        let layout = MpmcLayout {
-            capacity: 4,
-            slot_size: 8,
-            align: 8,
-        };
-        let mut buf = vec![0u8; layout.size().unwrap() + RING_ALIGN];
-        let q = Mpmc::init::<Spin>(region(&mut buf), Kind::Mpmc, layout, 0, 0).unwrap();
-        // Ordering: Relaxed; a test playing a hostile peer.
-        q.seq(0).store(1000, Ordering::Relaxed);
+    fn a_re_registered_entry_makes_old_tags_gone() {
+        let mut buf = vec![];
+        let q = ring(&mut buf, 2);
+        let t = &q.ctrl().producers;
+        let me = crate::queue::peers::current_stamp().unwrap();
+        let first = t.register(me.0, me.1).unwrap();
+        let old = t.tag(first);
+        assert!(!t.tag_gone(old));
+        t.unregister(first);
+        assert!(t.tag_gone(old), "an unregistered owner cannot act");
+        let again = t.register(me.0, me.1).unwrap();
+        assert_eq!(again.index(), first.index());
+        assert_ne!(t.tag(again), old);
+        assert!(t.tag_gone(old), "the entry's generation moved on");
+        assert!(!t.tag_gone(t.tag(again)));
+        assert!(!t.tag_gone(0));
+    }
+
+    #[test]
+    fn stale_hints_are_stepped_over() {
+        let mut buf = vec![];
+        let q = ring(&mut buf, 4);
+        for v in 0..3 {
+            push(&q, v).unwrap();
+        }
+        // Hints moved back (racing stores): claimants step over claimed positions.
+        q.ctrl().tail.store(0, Ordering::Relaxed);
+        push(&q, 3).unwrap();
+        assert_eq!(push(&q, 4), Err(PushError::Full));
+        assert_eq!(pop(&q), Ok(0));
+        q.ctrl().head.store(0, Ordering::Relaxed);
+        for v in 1..4 {
+            assert_eq!(pop(&q), Ok(v));
+        }
+        assert_eq!(pop(&q), Err(PopError::Empty));
+    }
+
+    #[test]
+    fn garbage_words_are_errors_not_hangs() {
+        let mut buf = vec![];
+        let q = ring(&mut buf, 4);
+        // A slot word two laps behind its position: impossible without a scribbler.
+        q.slot_word(0)
+            .store(word(0u64.wrapping_sub(8), FULL), Ordering::Relaxed);
         assert_eq!(pop(&q), Err(PopError::Corrupted));
         assert_eq!(push(&q, 1), Err(PushError::Corrupted));
+        // Every slot claims to be far ahead, and the hints point nowhere useful: bounded, no hang.
+        for i in 0..4 {
+            q.slot_word(i).store(word(1 << 42, READING), Ordering::Relaxed);
+        }
+        assert!(pop(&q).is_err());
+        assert!(push(&q, 1).is_err());
     }
 }

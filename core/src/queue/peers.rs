@@ -2,19 +2,19 @@
 //! stamps that let a survivor tell whether they are still alive.
 //!
 //! A process registers itself (lazily, on its first operation) by claiming a free entry with a CAS on
-//! `pid`, then writing its start time. A process found dead may have its entry taken over by a new
-//! registrant. Before an MPMC participant claims a position it records it in `claim`, and clears it
-//! after committing; a survivor that finds a dead entry with a live claim knows a slot may be wedged
-//! (see [`crate::queue::mpmc`]).
+//! `pid`, bumping the entry's generation, then writing its start time. A process found dead may have
+//! its entry taken over by a new registrant (which bumps the generation again). An MPMC participant
+//! stamps the slots it claims with its [`PeerTable::tag`] (entry index and generation); a survivor
+//! asks [`PeerTable::tag_gone`] whether the process behind a tag can still act (see
+//! [`crate::queue::mpmc`]).
 //!
 //! # Layout of one entry (64 bytes, align 64)
 //! | offset | size | field        | written by                                      |
 //! |-------:|-----:|--------------|-------------------------------------------------|
 //! | 0      | 4    | `pid`        | registrant (CAS 0 or dead pid -> own pid)       |
-//! | 4      | 4    | `reserved`   | nobody                                          |
-//! | 8      | 8    | `start_time` | registrant (after the pid CAS; 0 = being written)|
-//! | 16     | 8    | `claim`      | owner: position being claimed, or [`NO_CLAIM`]   |
-//! | 24     | 40   | padding      | nobody                                          |
+//! | 4      | 4    | `gen`        | registrant (+1 after the pid CAS)               |
+//! | 8      | 8    | `start_time` | registrant (after the gen bump; 0 = being written)|
+//! | 16     | 48   | padding      | nobody                                          |
 //!
 //! # Layout of a table (`8 + 64 * PEERS` bytes rounded to 64, align 64)
 //! | offset | size       | field      | written by                                         |
@@ -29,16 +29,19 @@ use crate::atomic::{AtomicU32, AtomicU64, Ordering};
 /// reused).
 pub const PEERS: usize = 32;
 
-/// `claim` value meaning "no claim in progress".
-pub const NO_CLAIM: u64 = u64::MAX;
+/// Bits of a [`PeerTable::tag`]: 1 presence bit, 5 bits of entry index, 11 bits of generation.
+pub const TAG_BITS: u32 = 17;
+/// Generation bits kept in a tag.
+const TAG_GEN_BITS: u32 = 11;
+
+const _: () = assert!(PEERS <= 32, "a tag holds a 5-bit entry index");
 
 /// One participant. See the module docs for the layout.
 #[repr(C, align(64))]
 pub struct Peer {
     pid: AtomicU32,
-    reserved: AtomicU32,
+    gen: AtomicU32,
     start_time: AtomicU64,
-    claim: AtomicU64,
 }
 
 /// The participants on one side of a ring. See the module docs for the layout.
@@ -53,7 +56,7 @@ pub struct PeerTable {
 const _: () = {
     assert!(core::mem::size_of::<Peer>() == 64);
     assert!(core::mem::offset_of!(Peer, start_time) == 8);
-    assert!(core::mem::offset_of!(Peer, claim) == 16);
+    assert!(core::mem::offset_of!(Peer, gen) == 4);
     assert!(core::mem::offset_of!(PeerTable, entries) == 64);
     assert!(core::mem::size_of::<PeerTable>() == 64 + 64 * PEERS);
 };
@@ -92,7 +95,7 @@ impl core::fmt::Debug for Peer {
         // Ordering: Relaxed, display only.
         f.debug_struct("Peer")
             .field("pid", &self.pid.load(Ordering::Relaxed))
-            .field("claim", &self.claim.load(Ordering::Relaxed))
+            .field("gen", &self.gen.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -102,9 +105,8 @@ impl Peer {
     fn new() -> Self {
         Peer {
             pid: AtomicU32::new(0),
-            reserved: AtomicU32::new(0),
+            gen: AtomicU32::new(0),
             start_time: AtomicU64::new(0),
-            claim: AtomicU64::new(NO_CLAIM),
         }
     }
 }
@@ -127,8 +129,8 @@ impl PeerTable {
         self.ever.store(0, Ordering::Relaxed);
         for e in &self.entries {
             e.pid.store(0, Ordering::Relaxed);
+            e.gen.store(0, Ordering::Relaxed);
             e.start_time.store(0, Ordering::Relaxed);
-            e.claim.store(NO_CLAIM, Ordering::Relaxed);
         }
     }
 
@@ -142,13 +144,12 @@ impl PeerTable {
             for (i, e) in self.entries.iter().enumerate() {
                 // Ordering: Relaxed pre-check; the CAS below decides.
                 let cur = e.pid.load(Ordering::Relaxed);
-                // A dead entry is reused only once its claim is settled (see `clear_dead_claims`):
-                // it is the evidence survivors need to force a wedged slot past.
+                // A dead entry may be reused at once: the generation bump below tells survivors that
+                // slots still tagged with the old generation belong to a process that is gone.
                 let takeable = if pass == 0 {
                     cur == 0
                 } else {
-                    // Ordering: Relaxed pre-check; the CAS below decides.
-                    cur != 0 && e.claim.load(Ordering::Relaxed) == NO_CLAIM && !Self::entry_alive(e)
+                    cur != 0 && !Self::entry_alive(e)
                 };
                 if !takeable {
                     continue;
@@ -159,8 +160,9 @@ impl PeerTable {
                     .compare_exchange(cur, pid, Ordering::AcqRel, Ordering::Relaxed)
                     .is_ok()
                 {
-                    // Ordering: Relaxed; the Release store of start_time publishes it.
-                    e.claim.store(NO_CLAIM, Ordering::Relaxed);
+                    // Ordering: Relaxed; the Release store of start_time publishes it. Survivors that
+                    // read the old generation with the new pid see a live owner and wait (safe).
+                    e.gen.fetch_add(1, Ordering::Relaxed);
                     // Ordering: Release pairs with the Acquire load in `entry_alive`.
                     e.start_time.store(start_time.max(1), Ordering::Release);
                     return Some(PeerId(i as u32));
@@ -184,48 +186,45 @@ impl PeerTable {
     /// Removes a registration (an orderly goodbye: the process will not use this side again).
     pub fn unregister(&self, id: PeerId) {
         if let Some(e) = self.entries.get(id.index()) {
-            // Ordering: Release so a later registrant (Acquire CAS) sees our last claim cleared.
-            e.claim.store(NO_CLAIM, Ordering::Relaxed);
+            // Ordering: Relaxed, then Release on `pid`: a later registrant's Acquire CAS sees both.
             e.start_time.store(0, Ordering::Relaxed);
             e.pid.store(0, Ordering::Release);
         }
     }
 
-    /// Records that entry `id` is about to claim position `pos` (or [`NO_CLAIM`] when done).
+    /// The tag entry `id` stamps on the slots it claims: never 0, [`TAG_BITS`] wide (presence bit,
+    /// entry index, low bits of the entry's generation). Read by the owner, whose own entry's
+    /// generation cannot change while it is alive and registered.
     #[inline(always)]
-    pub fn set_claim(&self, id: PeerId, pos: u64) {
-        if let Some(e) = self.entries.get(id.index()) {
-            // Ordering: Relaxed; it is published by the Release (AcqRel) claim CAS that follows it
-            // (and, for NO_CLAIM, by the Release commit before it), read by survivors after an Acquire
-            // load of the ring position.
-            e.claim.store(pos, Ordering::Relaxed);
-        }
+    pub fn tag(&self, id: PeerId) -> u32 {
+        let index = id.index().min(PEERS - 1) as u32;
+        let gen = self.entries.get(id.index()).map_or(0, |e| {
+            // Ordering: Relaxed; our own entry, written by our own registration.
+            e.gen.load(Ordering::Relaxed)
+        });
+        1 | index << 1 | (gen & ((1 << TAG_GEN_BITS) - 1)) << 6
     }
 
-    /// Whether some registered participant is dead while recording a claim in progress for which
-    /// `matches(claim)` holds: the only situation in which a survivor may force a stalled slot past
-    /// (see [`crate::queue::mpmc`]).
-    pub fn dead_claimant(&self, mut matches: impl FnMut(u64) -> bool) -> bool {
-        self.entries.iter().any(|e| {
-            // Ordering: Acquire pairs with the Release claim CAS that followed the claim store.
-            let c = e.claim.load(Ordering::Acquire);
-            e.pid.load(Ordering::Acquire) != 0 && c != NO_CLAIM && matches(c) && !Self::entry_alive(e)
-        })
-    }
-
-    /// Clears the claim of every dead participant for which `settled(claim)` holds (its position was
-    /// published, skipped, or never taken), so that the entry may be reused.
-    pub fn clear_dead_claims(&self, mut settled: impl FnMut(u64) -> bool) {
-        for e in &self.entries {
-            // Ordering: Acquire pairs with the claim CAS that followed the claim store.
-            let c = e.claim.load(Ordering::Acquire);
-            if c != NO_CLAIM && e.pid.load(Ordering::Acquire) != 0 && !Self::entry_alive(e) && settled(c) {
-                // Ordering: Relaxed; a later registrant's pid CAS (AcqRel) orders it.
-                let _ = e
-                    .claim
-                    .compare_exchange(c, NO_CLAIM, Ordering::Relaxed, Ordering::Relaxed);
-            }
+    /// Whether the process behind `tag` can no longer act on this ring: its entry was re-registered
+    /// since (generation changed), unregistered, or belongs to a dead process. `tag == 0`
+    /// (unregistered claimant) is never gone. May answer "not gone" for a gone owner while a
+    /// registration is in progress (the caller retries later); never "gone" for a live owner.
+    pub fn tag_gone(&self, tag: u32) -> bool {
+        if tag & 1 == 0 {
+            return false;
         }
+        let Some(e) = self.entries.get(((tag >> 1) & 31) as usize) else {
+            return false;
+        };
+        // Ordering: Acquire. The caller read the tagged slot word with Acquire, and the owner
+        // registered before its tagging CAS, so these loads see that registration or a newer one: a
+        // live owner always shows its own generation and pid here.
+        let gen = e.gen.load(Ordering::Acquire);
+        if gen & ((1 << TAG_GEN_BITS) - 1) != tag >> 6 {
+            return true;
+        }
+        // Ordering: Acquire pairs with the registrant's CAS and `unregister`'s Release store.
+        e.pid.load(Ordering::Acquire) == 0 || !Self::entry_alive(e)
     }
 
     /// Liveness of this side as a whole.

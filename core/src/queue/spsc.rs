@@ -48,7 +48,7 @@ use crate::region::Region;
 use crate::time::Deadline;
 use crate::wait::Wait;
 use crate::ShmSafe;
-use core::cell::UnsafeCell;
+use core::cell::{Cell, UnsafeCell};
 use core::marker::PhantomData;
 
 /// The largest capacity: stamps are 32-bit, and a stamp from the previous lap must differ from the
@@ -401,8 +401,13 @@ impl<'a, T: ShmSafe> Producer<'a, T> {
         if ctrl.control.is_closed() {
             return Err(PushError::Closed);
         }
-        ctrl.control
-            .push_wait::<W, ()>(Some(&ctrl.consumers), deadline, || self.try_push(v), || {})?;
+        ctrl.control.push_wait::<W, ()>(
+            Some(&ctrl.consumers),
+            deadline,
+            &Cell::new(false),
+            || self.try_push(v),
+            || {},
+        )?;
         ctrl.control.not_empty.notify_one::<W>();
         Ok(())
     }
@@ -490,9 +495,13 @@ impl<'a, T: ShmSafe> Consumer<'a, T> {
     /// After [`Spsc::close`] it drains what is left, then fails with [`PopError::Closed`].
     pub fn pop<W: Wait>(&mut self, deadline: Deadline) -> Result<T, PopError> {
         let ctrl = self.ring.ctrl;
-        let v = ctrl
-            .control
-            .pop_wait::<W, T>(Some(&ctrl.producers), deadline, || self.try_pop(), || {})?;
+        let v = ctrl.control.pop_wait::<W, T>(
+            Some(&ctrl.producers),
+            deadline,
+            &Cell::new(false),
+            || self.try_pop(),
+            || {},
+        )?;
         ctrl.control.not_full.notify_one::<W>();
         Ok(v)
     }
