@@ -85,7 +85,7 @@ const WRITING: u64 = 1;
 const FULL: u64 = 2;
 /// State: claimed by a consumer, being read.
 const READING: u64 = 3;
-/// With [`FULL`]: the position was skipped by recovery and carries no message.
+/// With the "full" state: the position was skipped by recovery and carries no message.
 pub const SKIP: u64 = 1 << 2;
 /// Where the owner tag starts.
 const TAG_SHIFT: u32 = 3;
