@@ -61,6 +61,8 @@ const INITIAL_SPIN_NS: u32 = 2_000;
 const DEFAULT_SPIN_LIMIT_NS: u32 = 200_000;
 /// The longest pause between re-probes of a budget that proved useless: 2^10 waits.
 const MAX_BACKOFF: u8 = 10;
+/// Consecutive "woken sooner than spun" waits that make [`SpinState::on_park`] stop spinning.
+pub const STRIKES: u8 = 2;
 
 /// The upper bound of the adaptive spin budget, in ns (process-local).
 static SPIN_LIMIT_NS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(DEFAULT_SPIN_LIMIT_NS);
@@ -70,6 +72,7 @@ static SPIN_STATE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64
         budget_ns: INITIAL_SPIN_NS,
         cooldown: 0,
         backoff: 0,
+        strikes: 0,
     }
     .pack(),
 );
@@ -108,11 +111,14 @@ pub struct SpinState {
     pub cooldown: u16,
     /// log2 of the next cooldown.
     pub backoff: u8,
+    /// Waits in a row, without a spin success between them, that were woken sooner after parking
+    /// than they had spun (see [`Self::on_park`]).
+    pub strikes: u8,
 }
 
 impl SpinState {
     const fn pack(self) -> u64 {
-        self.budget_ns as u64 | (self.cooldown as u64) << 32 | (self.backoff as u64) << 48
+        self.budget_ns as u64 | (self.cooldown as u64) << 32 | (self.backoff as u64) << 48 | (self.strikes as u64) << 56
     }
 
     fn unpack(w: u64) -> SpinState {
@@ -120,46 +126,62 @@ impl SpinState {
             budget_ns: w as u32,
             cooldown: (w >> 32) as u16,
             backoff: ((w >> 48) as u8).min(MAX_BACKOFF),
+            strikes: (w >> 56) as u8,
         }
     }
 
     /// The spin phase found the condition true: spinning works; keep the budget.
     pub fn on_spin_success(self) -> SpinState {
-        SpinState { backoff: 0, ..self }
+        SpinState {
+            backoff: 0,
+            strikes: 0,
+            ..self
+        }
     }
 
     /// The waiter spun `spun_ns`, then slept `parked_ns` until its condition came true.
     ///
-    /// - Woken sooner after it stopped spinning than it had spun (`parked_ns < spun_ns`): the other
-    ///   side made progress as soon as this one left the CPU — they share a core, and spinning only
-    ///   delays both. Stop spinning for 2^backoff waits, and double that pause next time.
+    /// - Woken sooner after it stopped spinning than it had spun (`parked_ns < spun_ns`), for the
+    ///   [`STRIKES`]th wait in a row without a spin success in between: the other side made progress
+    ///   as soon as this one left the CPU — they share a core, and spinning only delays both. Stop
+    ///   spinning for 2^backoff waits, and double that pause next time. (Once is not enough: on a
+    ///   busy machine a partner on another core that was preempted while we spun comes back at a
+    ///   random moment, often just after we parked.)
     /// - Else, in a cooldown: count it down.
     /// - Else, a wait no longer than the limit: a spin twice as long would have caught it (this is
     ///   also how two processes on two cores fall back into the syscall-free regime after a hiccup).
     /// - Else (a long wait: the other side is idle): halve the budget.
     pub fn on_park(self, spun_ns: u64, parked_ns: u64, limit_ns: u32) -> SpinState {
         if spun_ns > 0 && parked_ns < spun_ns {
+            if self.strikes.saturating_add(1) < STRIKES {
+                return SpinState {
+                    strikes: self.strikes + 1,
+                    ..self
+                };
+            }
             let backoff = (self.backoff + 1).min(MAX_BACKOFF);
             return SpinState {
                 budget_ns: 0,
                 cooldown: 1 << backoff,
                 backoff,
+                strikes: 0,
             };
         }
-        if self.cooldown > 0 {
+        let st = SpinState { strikes: 0, ..self };
+        if st.cooldown > 0 {
             return SpinState {
                 budget_ns: 0,
-                cooldown: self.cooldown - 1,
-                ..self
+                cooldown: st.cooldown - 1,
+                ..st
             };
         }
         let total = spun_ns.saturating_add(parked_ns);
         let budget_ns = if total <= u64::from(limit_ns) {
             total.saturating_mul(2).min(u64::from(limit_ns)) as u32
         } else {
-            self.budget_ns / 2
+            st.budget_ns / 2
         };
-        SpinState { budget_ns, ..self }
+        SpinState { budget_ns, ..st }
     }
 }
 
@@ -807,6 +829,7 @@ mod tests {
                 budget_ns: INITIAL_SPIN_NS,
                 cooldown: 0,
                 backoff: 0,
+                strikes: 0,
             }
             .pack(),
         )
@@ -818,6 +841,7 @@ mod tests {
             budget_ns: 123_456,
             cooldown: 512,
             backoff: 9,
+            strikes: 1,
         };
         assert_eq!(SpinState::unpack(st.pack()), st);
         // A garbage backoff is clamped.
@@ -832,6 +856,23 @@ mod tests {
         // Probes happen every 2^backoff waits: the spin time stays a small fraction of the parked time.
         let parked_total = 10_000 * 1_500;
         assert!(burned * 20 < parked_total, "spun {burned} ns over 10 000 waits");
+    }
+
+    #[test]
+    fn one_early_wake_up_between_successes_keeps_spinning() {
+        // Another core, but the partner is preempted now and then and comes back just after we
+        // parked (woken sooner than we spun): isolated, that must not stop the spinning.
+        let mut st = start();
+        for _ in 0..100 {
+            st = st.on_park(u64::from(st.budget_ns), 1_000, LIMIT);
+            assert!(st.budget_ns > 0, "{st:?}");
+            for _ in 0..10 {
+                st = st.on_spin_success();
+            }
+        }
+        // Twice in a row is a shared CPU.
+        let st = st.on_park(2_000, 1_000, LIMIT).on_park(2_000, 1_000, LIMIT);
+        assert_eq!(st.budget_ns, 0);
     }
 
     #[test]
@@ -851,6 +892,7 @@ mod tests {
             budget_ns: LIMIT,
             cooldown: 0,
             backoff: 0,
+            strikes: 0,
         };
         // Messages every 10 ms: spinning cannot catch them; the budget decays to nothing quickly.
         let (st, burned) = play(busy, 20, 10_000_000, false);
