@@ -672,14 +672,21 @@ impl Control {
     /// Waits to pop: `try_pop` until it yields (calling `on_probe` once per [`PROBE_INTERVAL`] of
     /// waiting, e.g. to recover a wedged slot), the deadline passes, the ring is closed and drained, or
     /// every registered producer is dead and the ring is empty.
+    #[inline(always)]
     pub fn pop_wait<W: Wait, R>(
         &self,
         producers: Option<&PeerTable>,
         deadline: Deadline,
         busy: &Cell<bool>,
-        try_pop: impl FnMut() -> Result<R, PopError>,
+        mut try_pop: impl FnMut() -> Result<R, PopError>,
         on_probe: impl FnMut(),
     ) -> Result<R, PopError> {
+        // The common case first, outside the waiting machinery (which makes this same attempt
+        // first, but costs about as much again as the whole operation to set up).
+        match try_pop() {
+            Err(PopError::Empty) => {}
+            r => return r,
+        }
         let errors = OpErrors {
             busy,
             would_block: PopError::Empty,
@@ -693,14 +700,20 @@ impl Control {
     /// Waits to push: `try_push` until it succeeds (calling `on_probe` as for [`Self::pop_wait`]),
     /// the deadline passes, the ring is closed, or every registered consumer is dead (then
     /// [`PushError::Closed`]: nobody will ever make room).
+    #[inline(always)]
     pub fn push_wait<W: Wait, R>(
         &self,
         consumers: Option<&PeerTable>,
         deadline: Deadline,
         busy: &Cell<bool>,
-        try_push: impl FnMut() -> Result<R, PushError>,
+        mut try_push: impl FnMut() -> Result<R, PushError>,
         on_probe: impl FnMut(),
     ) -> Result<R, PushError> {
+        // The common case first, as in `pop_wait`.
+        match try_push() {
+            Err(PushError::Full) => {}
+            r => return r,
+        }
         let errors = OpErrors {
             busy,
             would_block: PushError::Full,
@@ -714,6 +727,7 @@ impl Control {
     /// The loop behind [`Self::pop_wait`] and [`Self::push_wait`]: `attempt` until it stops failing
     /// with `would_block`, waiting on `signal`; probes the other side's `peers` once per
     /// [`PROBE_INTERVAL`] of sleep.
+    #[inline(never)]
     fn op_wait<W: Wait, R, E: Copy + PartialEq>(
         &self,
         signal: &Signal,

@@ -627,38 +627,19 @@ impl<'a> Mpmc<'a> {
         }
         let tag = self.tag(&self.ctrl.producers, who);
         let busy = Cell::new(false);
-        // The common case first, outside the waiting machinery (which would make this same attempt
-        // first, at about twice the cost of the whole operation).
-        let sleeping = || control.not_empty.sleeping_after_seqcst();
-        let wake = match self.push_once(tag, &busy, &mut write, sleeping) {
-            Ok(wake) => wake,
-            Err(PushError::Full) => self.push_slow::<W>(tag, deadline, &busy, &mut write)?,
-            Err(e) => return Err(e),
-        };
+        let wake = control.push_wait::<W, bool>(
+            Some(&self.ctrl.consumers),
+            deadline,
+            &busy,
+            || self.push_once(tag, &busy, &mut write, || control.not_empty.sleeping_after_seqcst()),
+            || {
+                self.recover();
+            },
+        )?;
         if wake {
             control.not_empty.wake_one::<W>();
         }
         Ok(())
-    }
-
-    #[inline(never)]
-    fn push_slow<W: Wait>(
-        &self,
-        tag: u64,
-        deadline: Deadline,
-        busy: &Cell<bool>,
-        write: &mut impl FnMut(*mut u8),
-    ) -> Result<bool, PushError> {
-        let control = &self.ctrl.control;
-        control.push_wait::<W, bool>(
-            Some(&self.ctrl.consumers),
-            deadline,
-            busy,
-            || self.push_once(tag, busy, write, || control.not_empty.sleeping_after_seqcst()),
-            || {
-                self.recover();
-            },
-        )
     }
 
     /// Pops through `read`, waiting (through `W`) until `deadline`, and wakes a producer.
@@ -671,37 +652,19 @@ impl<'a> Mpmc<'a> {
         let control = &self.ctrl.control;
         let tag = self.tag(&self.ctrl.consumers, who);
         let busy = Cell::new(false);
-        // The common case first, as in `push_with`.
-        let sleeping = || control.not_full.sleeping_after_seqcst();
-        let (r, wake) = match self.pop_once(tag, &busy, &mut read, sleeping) {
-            Ok(rw) => rw,
-            Err(PopError::Empty) => self.pop_slow::<W, R>(tag, deadline, &busy, &mut read)?,
-            Err(e) => return Err(e),
-        };
+        let (r, wake) = control.pop_wait::<W, (R, bool)>(
+            Some(&self.ctrl.producers),
+            deadline,
+            &busy,
+            || self.pop_once(tag, &busy, &mut read, || control.not_full.sleeping_after_seqcst()),
+            || {
+                self.recover();
+            },
+        )?;
         if wake {
             control.not_full.wake_one::<W>();
         }
         Ok(r)
-    }
-
-    #[inline(never)]
-    fn pop_slow<W: Wait, R>(
-        &self,
-        tag: u64,
-        deadline: Deadline,
-        busy: &Cell<bool>,
-        read: &mut impl FnMut(*const u8) -> R,
-    ) -> Result<(R, bool), PopError> {
-        let control = &self.ctrl.control;
-        control.pop_wait::<W, (R, bool)>(
-            Some(&self.ctrl.producers),
-            deadline,
-            busy,
-            || self.pop_once(tag, busy, read, || control.not_full.sleeping_after_seqcst()),
-            || {
-                self.recover();
-            },
-        )
     }
 
     /// Closes the ring (see [`super::blocking::Control::close`]).
