@@ -678,15 +678,9 @@ impl Control {
         producers: Option<&PeerTable>,
         deadline: Deadline,
         busy: &Cell<bool>,
-        mut try_pop: impl FnMut() -> Result<R, PopError>,
+        try_pop: impl FnMut() -> Result<R, PopError>,
         on_probe: impl FnMut(),
     ) -> Result<R, PopError> {
-        // The common case first, outside the waiting machinery (which makes this same attempt
-        // first, but costs about as much again as the whole operation to set up).
-        match try_pop() {
-            Err(PopError::Empty) => {}
-            r => return r,
-        }
         let errors = OpErrors {
             busy,
             would_block: PopError::Empty,
@@ -694,7 +688,7 @@ impl Control {
             others_dead: PopError::Disconnected,
             timed_out: PopError::TimedOut,
         };
-        self.op_wait::<W, R, PopError>(&self.not_empty, producers, deadline, try_pop, on_probe, errors)
+        self.op::<W, R, PopError>(&self.not_empty, producers, deadline, try_pop, on_probe, errors)
     }
 
     /// Waits to push: `try_push` until it succeeds (calling `on_probe` as for [`Self::pop_wait`]),
@@ -706,14 +700,9 @@ impl Control {
         consumers: Option<&PeerTable>,
         deadline: Deadline,
         busy: &Cell<bool>,
-        mut try_push: impl FnMut() -> Result<R, PushError>,
+        try_push: impl FnMut() -> Result<R, PushError>,
         on_probe: impl FnMut(),
     ) -> Result<R, PushError> {
-        // The common case first, as in `pop_wait`.
-        match try_push() {
-            Err(PushError::Full) => {}
-            r => return r,
-        }
         let errors = OpErrors {
             busy,
             would_block: PushError::Full,
@@ -721,12 +710,31 @@ impl Control {
             others_dead: PushError::Closed,
             timed_out: PushError::TimedOut,
         };
-        self.op_wait::<W, R, PushError>(&self.not_full, consumers, deadline, try_push, on_probe, errors)
+        self.op::<W, R, PushError>(&self.not_full, consumers, deadline, try_push, on_probe, errors)
     }
 
     /// The loop behind [`Self::pop_wait`] and [`Self::push_wait`]: `attempt` until it stops failing
     /// with `would_block`, waiting on `signal`; probes the other side's `peers` once per
     /// [`PROBE_INTERVAL`] of sleep.
+    /// The common case first, outside the waiting machinery of [`Self::op_wait`] (which makes this
+    /// same attempt first, but costs about as much again as the whole operation to set up).
+    #[inline(always)]
+    fn op<W: Wait, R, E: Copy + PartialEq>(
+        &self,
+        signal: &Signal,
+        peers: Option<&PeerTable>,
+        deadline: Deadline,
+        mut attempt: impl FnMut() -> Result<R, E>,
+        on_probe: impl FnMut(),
+        errors: OpErrors<'_, E>,
+    ) -> Result<R, E> {
+        match attempt() {
+            Err(e) if e == errors.would_block => {}
+            r => return r,
+        }
+        self.op_wait::<W, R, E>(signal, peers, deadline, attempt, on_probe, errors)
+    }
+
     #[inline(never)]
     fn op_wait<W: Wait, R, E: Copy + PartialEq>(
         &self,

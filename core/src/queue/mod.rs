@@ -170,9 +170,9 @@ use peers::PeerTable;
 /// | 5120   | ...   | data         | ring-specific (slots / bytes), aligned to `CACHE_LINE`   |
 #[repr(C)]
 pub struct RingCtrl {
-    /// Consumer position (free-running).
+    /// Consumer position (free-running; in the MPMC ring, a hint of where to start looking).
     pub head: CachePadded<AtomicU64>,
-    /// Producer position (free-running).
+    /// Producer position (free-running; in the MPMC ring, a hint of where to start looking).
     pub tail: CachePadded<AtomicU64>,
     /// Blocking, close, counters.
     pub control: Control,

@@ -118,6 +118,20 @@ const fn tag_of(w: u64) -> u32 {
     ((w >> TAG_SHIFT) & ((1 << TAG_BITS) - 1)) as u32
 }
 
+/// The next position to look at after `pos` was found lapped: `pos + 1`, or the hint `h` if that
+/// is further on.
+#[inline(always)]
+fn step(pos: u64, h: &AtomicU64) -> u64 {
+    let next = pos.wrapping_add(1);
+    // Ordering: Relaxed; a hint.
+    let hint = h.load(Ordering::Relaxed);
+    if (hint.wrapping_sub(next) as i64) > 0 {
+        hint
+    } else {
+        next
+    }
+}
+
 /// Stores `v` into the hint `h` unless `h` is already at or past it.
 #[inline(always)]
 fn advance(h: &AtomicU64, v: u64) {
@@ -468,13 +482,8 @@ impl<'a> Mpmc<'a> {
                 // Older than the previous lap: only a scribbled word or hint does that.
                 return Err(PushError::Corrupted);
             } else {
-                // Lapped: our starting hint was stale. Step, or jump to a fresher hint.
-                pos = pos.wrapping_add(1);
-                // Ordering: Relaxed; a hint.
-                let t = ctrl.tail.load(Ordering::Relaxed);
-                if (t.wrapping_sub(pos) as i64) > 0 {
-                    pos = t;
-                }
+                // Lapped: our starting hint was stale.
+                pos = step(pos, &ctrl.tail);
             }
         }
         Err(PushError::Corrupted)
@@ -550,12 +559,7 @@ impl<'a> Mpmc<'a> {
             } else if d < 0 {
                 return Err(PopError::Corrupted);
             } else {
-                pos = pos.wrapping_add(1);
-                // Ordering: Relaxed; a hint.
-                let h = ctrl.head.load(Ordering::Relaxed);
-                if (h.wrapping_sub(pos) as i64) > 0 {
-                    pos = h;
-                }
+                pos = step(pos, &ctrl.head);
             }
         }
         Err(PopError::Corrupted)
