@@ -8,7 +8,11 @@
 //! the wake system call only if `sleepers` is non-zero. The two SeqCst fences (the waiter's, after its
 //! increment; the notifier's, after its commit) form a Dekker pair: either the waiter's re-check sees
 //! the commit, or the notifier sees the sleeper. With nobody asleep the fast path is one fence and one
-//! load of a line that only changes when someone sleeps.
+//! load of a line that only changes when someone sleeps. A notifier whose operation began with a
+//! SeqCst read-modify-write that the waiter's re-check observes (the MPMC ring's claim CAS) needs no
+//! fence: it reads `sleepers` right after that RMW ([`Signal::sleeping_after_seqcst`]), and a waiter
+//! whose re-check sees the operation in progress, rather than done, is told so (`busy`) and polls in
+//! short sleeps instead of waiting for a wake-up ([`Signal::wait_for`]).
 //!
 //! # Spin, then sleep — adaptively
 //! Before registering as a sleeper a waiter spins, re-checking its condition, for a process-local
@@ -432,8 +436,9 @@ impl Signal {
     ///
     /// `ready` sets `busy` when the condition is about to come true *without* a notification (the
     /// other side claimed what we wait for before we registered as a sleeper, so it may not have
-    /// seen us): the waiter then sleeps in short slices ([`BUSY_SLICE`], doubling) instead of
-    /// waiting for a wake-up.
+    /// seen us): the waiter then leaves the sleeper count and sleeps in short slices
+    /// ([`BUSY_SLICE`], doubling) instead of waiting for a wake-up, so that wake-ups go to waiters
+    /// that need them.
     pub fn wait_for<W: Wait, R, E>(
         &self,
         deadline: Deadline,
@@ -480,8 +485,9 @@ impl Signal {
                 return Ok(r);
             }
             let longest = if busy.get() {
+                let slice = BUSY_SLICE.saturating_mul(1 << busy_parks.min(12)).min(PROBE_INTERVAL);
                 busy_parks = busy_parks.saturating_add(1);
-                BUSY_SLICE.saturating_mul(1 << busy_parks.min(12)).min(PROBE_INTERVAL)
+                slice
             } else {
                 PROBE_INTERVAL
             };
@@ -503,6 +509,13 @@ impl Signal {
                 },
             };
             spinner.parking();
+            if busy.get() {
+                // Not a sleeper that needs a wake-up: leave the count, so a notifier's single wake
+                // goes to a waiter that does, and just sleep the slice (on a private word).
+                self.sleepers.fetch_sub(1, Ordering::SeqCst);
+                let _ = W::park(&AtomicU32::new(0), 0, slice);
+                continue;
+            }
             let _ = W::park(&self.seq, seq, slice);
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
         }

@@ -29,9 +29,10 @@
 //! A waiter registers as a sleeper and re-checks (see [`super::blocking`]); a claimant reads the
 //! other side's sleeper count right after its claim CAS (SeqCst), and wakes one after committing if
 //! it saw one. A waiter whose re-check missed the claim is seen by that read; a waiter whose
-//! re-check saw the claim in progress (`writing` at the position it wants to read, `reading` in the
-//! slot it wants to fill) knows a commit is imminent and may get no wake-up, so it sleeps in short
-//! slices ([`super::blocking::BUSY_SLICE`], doubling).
+//! re-check saw the claim in progress (`writing` at the position it wants to read; `reading`, or a
+//! skipped position about to be discarded, in the slot it wants to fill) knows a commit is imminent
+//! and may get no wake-up, so it leaves the sleeper count and sleeps in short slices
+//! ([`super::blocking::BUSY_SLICE`], doubling).
 //!
 //! # What a killed participant does (heapless issue #583)
 //! A claimant stopped between its claim and its commit wedges everyone at that slot; a killed
@@ -39,7 +40,10 @@
 //! slot, a survivor knows *exactly* who holds a wedged slot, and forces it only when
 //! [`super::peers::PeerTable::tag_gone`] says that process can no longer act (dead, or its table
 //! entry re-registered since). A waiter blocked for a [`super::blocking::PROBE_INTERVAL`] calls
-//! [`Mpmc::recover`], which scans the slots:
+//! [`Mpmc::recover_frontier`] (the slots that can stall its side: from the consumers' to the
+//! producers' frontier, or the one slot at the producers' frontier); [`Mpmc::recover`] checks every
+//! slot, for callers that only ever use `try_*` (which never recover by themselves). For each slot
+//! held by a gone owner:
 //! - `writing` by a gone producer: marked `full` + skip (CAS); consumers discard it. The message was
 //!   never committed, so nothing is lost.
 //! - `reading` by a gone consumer: freed for the next lap (CAS) and counted **lost**
@@ -94,10 +98,10 @@ const POS_SHIFT: u32 = TAG_SHIFT + TAG_BITS;
 /// Capacities must stay far below the position field's range (2^44), so that signed distances
 /// between positions are exact.
 const MAX_CAPACITY: u64 = 1 << 40;
-/// Iterations one non-blocking attempt may take before it calls the ring corrupted: far more than
-/// any legitimate contention produces (each iteration is a lost race or a step past a claimed
-/// position), and a bound for a peer that scribbles slot words.
-const MAX_STEPS: u32 = 1 << 22;
+/// Iterations one non-blocking attempt may take, beyond two laps of steps, before it calls the
+/// ring corrupted: far more than any legitimate contention produces (each iteration is a lost race
+/// or a step past a claimed position), and a bound for a peer that scribbles slot words.
+const MAX_STEPS: u64 = 1 << 20;
 
 /// The slot word for position `pos` with state/skip/tag `bits`.
 #[inline(always)]
@@ -118,28 +122,42 @@ const fn tag_of(w: u64) -> u32 {
     ((w >> TAG_SHIFT) & ((1 << TAG_BITS) - 1)) as u32
 }
 
-/// The next position to look at after `pos` was found lapped: `pos + 1`, or the hint `h` if that
-/// is further on.
+/// The next position to look at after the slot of `pos` was found holding the later position
+/// `pos + d` (`d > 0`) in word `w`: claims and takes happen at the frontier only, so every position
+/// below a claimed one is claimed, and every position up to a freed one's previous lap is taken. On
+/// the producers' side (`taken_state` = [`WRITING`]'s side) a non-free slot means everything up to
+/// its position is claimed; a free one, everything up to its previous lap. On the consumers' side
+/// only a [`READING`] slot says its own position was taken. The result is at least `pos + 1` and
+/// lands within a lap of the frontier, so a hint left arbitrarily stale by a preempted claimant costs
+/// at most about one lap of steps.
 #[inline(always)]
-fn step(pos: u64, h: &AtomicU64) -> u64 {
-    let next = pos.wrapping_add(1);
-    // Ordering: Relaxed; a hint.
-    let hint = h.load(Ordering::Relaxed);
-    if (hint.wrapping_sub(next) as i64) > 0 {
-        hint
+fn step(pos: u64, d: i64, w: u64, cap: u64, consumer: bool) -> u64 {
+    let q = pos.wrapping_add(d as u64);
+    let st = w & STATE;
+    let own_position_done = if consumer { st == READING } else { st != FREE };
+    let next = if own_position_done {
+        q.wrapping_add(1)
     } else {
+        q.wrapping_sub(cap).wrapping_add(1)
+    };
+    if (next.wrapping_sub(pos) as i64) > 0 {
         next
+    } else {
+        pos.wrapping_add(1)
     }
 }
 
 /// Stores `v` into the hint `h` unless `h` is already at or past it.
 #[inline(always)]
 fn advance(h: &AtomicU64, v: u64) {
-    // Ordering: Relaxed; hints only say where to start looking, the slot words synchronise.
+    // Ordering: Relaxed; only decides whether to store.
     if (v.wrapping_sub(h.load(Ordering::Relaxed)) as i64) > 0 {
-        // Ordering: Relaxed, as above. A racing store may move the hint back a little; the next
-        // claimant then steps over claimed positions (bounded).
-        h.store(v, Ordering::Relaxed);
+        // Ordering: Release, so a reader that Acquire-loads the hint also sees the claim behind it
+        // (and the slot word it will read next is no older than that claim). A claimant preempted
+        // between the load above and this store may move the hint back by any amount; readers step
+        // over claimed positions by the slot words' positions (`step`), and `len` walks from the
+        // hints, so a stale hint costs time, never correctness.
+        h.store(v, Ordering::Release);
     }
 }
 
@@ -370,20 +388,57 @@ impl<'a> Mpmc<'a> {
         self.msg_limit
     }
 
-    /// Messages claimed-for-writing and not yet taken, at some instant during the call, clamped to
-    /// `0..=capacity` (see the host `Queue::qsize` for why this is only a hint).
+    /// Positions claimed by producers and not yet taken by consumers (messages being written count),
+    /// from frontiers read at nearly the same instant, clamped to `0..=capacity` (see the host
+    /// `Queue::qsize` for why this is only a hint while others operate).
     pub fn len(&self) -> usize {
         let mut tries = 0;
         loop {
-            // Ordering: Acquire; re-read tail to get a consistent pair (crossbeam's `len` technique).
-            let tail = self.ctrl.tail.load(Ordering::Acquire);
-            let head = self.ctrl.head.load(Ordering::Acquire);
+            // Re-read the tail frontier to get a consistent pair (crossbeam's `len` technique).
+            let tail = self.frontier(false);
+            let head = self.frontier(true);
             tries += 1;
-            // Bounded: a peer rewriting `tail` non-stop must not keep us here.
-            if self.ctrl.tail.load(Ordering::Acquire) == tail || tries >= 64 {
-                return tail.saturating_sub(head).min(self.cap) as usize;
+            // Bounded: a peer rewriting slot words non-stop must not keep us here.
+            if self.frontier(false) == tail || tries >= 64 {
+                return tail.wrapping_sub(head).min(self.cap) as usize;
             }
         }
+    }
+
+    /// The producers' (`consumer == false`: first unclaimed position) or consumers' (first untaken
+    /// position) frontier: the hint, walked forward over the slots that show it is stale (hints are
+    /// advanced after claims and may lag, or have been moved back by a preempted claimant). Read-only;
+    /// at most one lap of steps (a scribbled region can only make the answer wrong).
+    fn frontier(&self, consumer: bool) -> u64 {
+        let hint = if consumer { &self.ctrl.head } else { &self.ctrl.tail };
+        // Ordering: Acquire pairs with the Release store in `advance`.
+        let mut pos = hint.load(Ordering::Acquire);
+        for _ in 0..=self.cap {
+            // Ordering: Acquire, as in `push_once`/`pop_once`.
+            let w = self
+                .slot_word(slot_of(pos, self.cap, self.mask))
+                .load(Ordering::Acquire);
+            let d = dist(w, pos);
+            let done = match d {
+                0 if consumer => w & STATE == READING,
+                0 => w & STATE != FREE,
+                d => d > 0,
+            };
+            if !done {
+                break;
+            }
+            pos = if d == 0 {
+                pos.wrapping_add(1)
+            } else {
+                step(pos, d, w, self.cap, consumer)
+            };
+        }
+        pos
+    }
+
+    /// The bound of one non-blocking attempt's loop (see [`MAX_STEPS`]).
+    fn max_steps(&self) -> u64 {
+        self.cap.saturating_mul(2).saturating_add(MAX_STEPS)
     }
 
     /// Whether the ring looked empty at some instant during the call.
@@ -438,9 +493,9 @@ impl<'a> Mpmc<'a> {
     ) -> Result<X, PushError> {
         let ctrl = self.ctrl;
         let cap = self.cap as i64;
-        // Ordering: Relaxed; a hint (see `advance`).
-        let mut pos = ctrl.tail.load(Ordering::Relaxed);
-        for _ in 0..MAX_STEPS {
+        // Ordering: Acquire pairs with the Release store in `advance` (see there).
+        let mut pos = ctrl.tail.load(Ordering::Acquire);
+        for _ in 0..self.max_steps() {
             let slot = slot_of(pos, self.cap, self.mask);
             let sw = self.slot_word(slot);
             // Ordering: Acquire pairs with the consumer's Release free of this slot: its reads of
@@ -483,7 +538,7 @@ impl<'a> Mpmc<'a> {
                 return Err(PushError::Corrupted);
             } else {
                 // Lapped: our starting hint was stale.
-                pos = step(pos, &ctrl.tail);
+                pos = step(pos, d, w, self.cap, false);
             }
         }
         Err(PushError::Corrupted)
@@ -501,9 +556,9 @@ impl<'a> Mpmc<'a> {
     ) -> Result<(R, X), PopError> {
         let ctrl = self.ctrl;
         let cap = self.cap as i64;
-        // Ordering: Relaxed; a hint (see `advance`).
-        let mut pos = ctrl.head.load(Ordering::Relaxed);
-        for _ in 0..MAX_STEPS {
+        // Ordering: Acquire pairs with the Release store in `advance` (see there).
+        let mut pos = ctrl.head.load(Ordering::Acquire);
+        for _ in 0..self.max_steps() {
             let slot = slot_of(pos, self.cap, self.mask);
             let sw = self.slot_word(slot);
             // Ordering: Acquire pairs with the producer's Release commit: its payload writes happen
@@ -559,7 +614,7 @@ impl<'a> Mpmc<'a> {
             } else if d < 0 {
                 return Err(PopError::Corrupted);
             } else {
-                pos = step(pos, &ctrl.head);
+                pos = step(pos, d, w, self.cap, true);
             }
         }
         Err(PopError::Corrupted)
@@ -568,22 +623,51 @@ impl<'a> Mpmc<'a> {
     /// Forces past every slot held by a claimant that can no longer act (see the module docs):
     /// skips positions whose producer died mid-write, frees slots whose consumer died mid-read
     /// (counting the message lost). Returns whether it did anything. Reads every slot word; asks the
-    /// OS about a process only when a slot is held by it. Blocked waiters call it once per probe
-    /// interval.
+    /// OS about a process only when a slot is held by it. For `try_*` pollers and tools; blocked
+    /// waiters use the cheaper [`Self::recover_frontier`].
     pub fn recover(&self) -> bool {
+        self.recover_slots(0..self.capacity())
+    }
+
+    /// [`Self::recover`] restricted to the slots that can stall the caller's side: for consumers
+    /// (`consumer == true`), the positions from the consumers' to the producers' frontier (what is
+    /// queued or being written: small while consumers wait on an empty ring); for producers, the one
+    /// slot at the producers' frontier (its previous lap must be freed). Blocked waiters call it once
+    /// per probe interval.
+    pub fn recover_frontier(&self, consumer: bool) -> bool {
+        let tail = self.frontier(false);
+        if !consumer {
+            return self.recover_slots(core::iter::once(slot_of(tail, self.cap, self.mask)));
+        }
+        let head = self.frontier(true);
+        let n = tail
+            .wrapping_sub(head)
+            .min(self.cap.saturating_sub(1))
+            .saturating_add(1);
+        self.recover_slots((0..n).map(|i| slot_of(head.wrapping_add(i), self.cap, self.mask)))
+    }
+
+    fn recover_slots(&self, slots: impl Iterator<Item = usize>) -> bool {
         let mut did = false;
-        // Per-scan memo of `tag_gone` (a /proc read each): (tag, gone) for the last few tags seen.
+        // Per-call memo of `tag_gone` (a /proc read each): (side << TAG_BITS | tag, gone) for the
+        // last few tags seen. Both tables hand out the same tags, so the side is part of the key.
         let mut memo: [(u32, bool); 8] = [(0, false); 8];
-        let mut gone = |table: &PeerTable, tag: u32| {
-            if let Some(&(_, g)) = memo.iter().find(|(t, _)| *t == tag) {
+        let mut gone = |consumer: bool, tag: u32| {
+            let key = u32::from(consumer) << TAG_BITS | tag;
+            if let Some(&(_, g)) = memo.iter().find(|(k, _)| *k == key) {
                 return g;
             }
+            let table = if consumer {
+                &self.ctrl.consumers
+            } else {
+                &self.ctrl.producers
+            };
             let g = table.tag_gone(tag);
             memo.rotate_right(1);
-            memo[0] = (tag, g);
+            memo[0] = (key, g);
             g
         };
-        for slot in 0..self.capacity() {
+        for slot in slots {
             let sw = self.slot_word(slot);
             // Ordering: Acquire pairs with the claimant's CAS, so `tag_gone` sees its registration.
             let w = sw.load(Ordering::Acquire);
@@ -593,13 +677,13 @@ impl<'a> Mpmc<'a> {
                 continue;
             }
             let pos = w >> POS_SHIFT;
-            if st == WRITING && gone(&self.ctrl.producers, tag) {
+            if st == WRITING && gone(false, tag) {
                 // Ordering: Release pairs with the consumers' Acquire load of the word (nothing of
                 // ours to publish, but the skip must not be reordered before our checks).
                 did |= sw
                     .compare_exchange(w, word(pos, FULL | SKIP), Ordering::Release, Ordering::Relaxed)
                     .is_ok();
-            } else if st == READING && gone(&self.ctrl.consumers, tag) {
+            } else if st == READING && gone(true, tag) {
                 // Ordering: Release pairs with the producers' Acquire load of the word.
                 if sw
                     .compare_exchange(
@@ -637,7 +721,7 @@ impl<'a> Mpmc<'a> {
             &busy,
             || self.push_once(tag, &busy, &mut write, || control.not_empty.sleeping_after_seqcst()),
             || {
-                self.recover();
+                self.recover_frontier(false);
             },
         )?;
         if wake {
@@ -662,7 +746,7 @@ impl<'a> Mpmc<'a> {
             &busy,
             || self.pop_once(tag, &busy, &mut read, || control.not_full.sleeping_after_seqcst()),
             || {
-                self.recover();
+                self.recover_frontier(true);
             },
         )?;
         if wake {
@@ -801,22 +885,82 @@ mod tests {
     }
 
     #[test]
+    fn a_gone_producer_does_not_make_a_live_consumer_with_the_same_tag_gone() {
+        let mut buf = vec![];
+        let q = ring(&mut buf, 4);
+        // First registration on each side: entry 0, generation 1 — the same tag on both tables.
+        let dead = q.ctrl().producers.register(0x7fff_fff0, 1).unwrap();
+        let me = crate::queue::peers::current_stamp().unwrap();
+        let live = q.ctrl().consumers.register(me.0, me.1).unwrap();
+        let (pt, ct) = (q.ctrl().producers.tag(dead), q.ctrl().consumers.tag(live));
+        assert_eq!(pt, ct);
+        push(&q, 1).unwrap();
+        // Slot 0: a live consumer is reading position 0; slot 1: a dead producer is writing 1.
+        q.slot_word(0)
+            .store(word(0, READING | u64::from(ct) << TAG_SHIFT), Ordering::Relaxed);
+        q.slot_word(1)
+            .store(word(1, WRITING | u64::from(pt) << TAG_SHIFT), Ordering::Relaxed);
+        q.ctrl().head.store(1, Ordering::Relaxed);
+        q.ctrl().tail.store(2, Ordering::Relaxed);
+        assert!(q.recover());
+        assert_eq!(q.ctrl().control.lost(), 0, "the live consumer's slot was freed");
+        // Ordering: Relaxed; single-threaded test.
+        let w0 = q.slot_word(0).load(Ordering::Relaxed);
+        assert_eq!((w0 & STATE, dist(w0, 0)), (READING, 0));
+        let w1 = q.slot_word(1).load(Ordering::Relaxed);
+        assert_eq!((w1 & STATE, w1 & SKIP, dist(w1, 1)), (FULL, SKIP, 0));
+    }
+
+    #[test]
+    fn a_dead_entry_being_taken_over_is_not_taken_twice() {
+        let mut buf = vec![];
+        let q = ring(&mut buf, 2);
+        let t = &q.ctrl().producers;
+        for pid in 0..crate::queue::peers::PEERS as u32 {
+            t.register(0x7fff_0000 + pid, 1).unwrap();
+        }
+        // Every entry belongs to a dead process. A taker holds entry 0's lock (start time 0).
+        t.entries_for_test()[0].start_time.store(0, Ordering::Relaxed);
+        let me = crate::queue::peers::current_stamp().unwrap();
+        let id = t.register(me.0, me.1).unwrap();
+        assert_ne!(id.index(), 0, "a locked entry must not be taken");
+        assert!(!t.tag_gone(t.tag(id)));
+    }
+
+    #[test]
     fn stale_hints_are_stepped_over() {
         let mut buf = vec![];
         let q = ring(&mut buf, 4);
         for v in 0..3 {
             push(&q, v).unwrap();
         }
-        // Hints moved back (racing stores): claimants step over claimed positions.
+        // Hints moved back (racing stores): claimants step over claimed positions, and `len`
+        // walks from them.
         q.ctrl().tail.store(0, Ordering::Relaxed);
+        assert_eq!(q.len(), 3);
         push(&q, 3).unwrap();
         assert_eq!(push(&q, 4), Err(PushError::Full));
         assert_eq!(pop(&q), Ok(0));
         q.ctrl().head.store(0, Ordering::Relaxed);
+        assert_eq!(q.len(), 3);
         for v in 1..4 {
             assert_eq!(pop(&q), Ok(v));
         }
         assert_eq!(pop(&q), Err(PopError::Empty));
+        assert!(q.is_empty());
+        // Many laps later, hints put back to 0 by a claimant preempted for that long: a push and a
+        // pop still find the frontier (by the slot words' positions, not by walking every lap).
+        for v in 0..1000 {
+            push(&q, v).unwrap();
+            assert_eq!(pop(&q), Ok(v));
+        }
+        push(&q, 7).unwrap();
+        q.ctrl().tail.store(0, Ordering::Relaxed);
+        q.ctrl().head.store(0, Ordering::Relaxed);
+        assert_eq!(q.len(), 1);
+        push(&q, 8).unwrap();
+        assert_eq!(pop(&q), Ok(7));
+        assert_eq!(pop(&q), Ok(8));
     }
 
     #[test]

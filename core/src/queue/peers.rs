@@ -3,7 +3,8 @@
 //!
 //! A process registers itself (lazily, on its first operation) by claiming a free entry with a CAS on
 //! `pid`, bumping the entry's generation, then writing its start time. A process found dead may have
-//! its entry taken over by a new registrant (which bumps the generation again). An MPMC participant
+//! its entry taken over by a new registrant, which first locks it by swinging the dead owner's start
+//! time to 0 with a CAS, then writes its pid, bumps the generation and writes its start time. An MPMC participant
 //! stamps the slots it claims with its [`PeerTable::tag`] (entry index and generation); a survivor
 //! asks [`PeerTable::tag_gone`] whether the process behind a tag can still act (see
 //! [`crate::queue::mpmc`]).
@@ -11,9 +12,9 @@
 //! # Layout of one entry (64 bytes, align 64)
 //! | offset | size | field        | written by                                      |
 //! |-------:|-----:|--------------|-------------------------------------------------|
-//! | 0      | 4    | `pid`        | registrant (CAS 0 or dead pid -> own pid)       |
+//! | 0      | 4    | `pid`        | registrant (CAS 0 -> pid; after a takeover lock) |
 //! | 4      | 4    | `gen`        | registrant (+1 after the pid CAS)               |
-//! | 8      | 8    | `start_time` | registrant (after the gen bump; 0 = being written)|
+//! | 8      | 8    | `start_time` | registrant (last; 0 = being written), taker (CAS dead -> 0) |
 //! | 16     | 48   | padding      | nobody                                          |
 //!
 //! # Layout of a table (`8 + 64 * PEERS` bytes rounded to 64, align 64)
@@ -41,7 +42,7 @@ const _: () = assert!(PEERS <= 32, "a tag holds a 5-bit entry index");
 pub struct Peer {
     pid: AtomicU32,
     gen: AtomicU32,
-    start_time: AtomicU64,
+    pub(crate) start_time: AtomicU64,
 }
 
 /// The participants on one side of a ring. See the module docs for the layout.
@@ -142,26 +143,36 @@ impl PeerTable {
         self.ever.store(1, Ordering::Relaxed);
         for pass in 0..2 {
             for (i, e) in self.entries.iter().enumerate() {
-                // Ordering: Relaxed pre-check; the CAS below decides.
-                let cur = e.pid.load(Ordering::Relaxed);
-                // A dead entry may be reused at once: the generation bump below tells survivors that
-                // slots still tagged with the old generation belong to a process that is gone.
-                let takeable = if pass == 0 {
-                    cur == 0
+                let won = if pass == 0 {
+                    // A free entry (its start time is 0): the pid CAS decides.
+                    // Ordering: AcqRel: Acquire orders our writes after the previous owner's;
+                    // Release is irrelevant (start_time is published by its own Release store).
+                    e.pid
+                        .compare_exchange(0, pid, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
                 } else {
-                    cur != 0 && !Self::entry_alive(e)
+                    // A dead entry may be reused at once: the generation bump below tells survivors
+                    // that slots still tagged with the old generation belong to a process that is
+                    // gone. Lock it first by swinging the dead owner's start time to 0 ("being
+                    // written", which reads as alive): exactly one registrant wins that CAS, and no
+                    // one can mistake a half-written entry for a dead one and take it twice.
+                    // Ordering: Acquire pairs with the owner's Release store of its start time.
+                    let st = e.start_time.load(Ordering::Acquire);
+                    // Ordering: Acquire, as above (the pid was written before that store).
+                    let cur = e.pid.load(Ordering::Acquire);
+                    cur != 0
+                        && st != 0
+                        && !probe(cur, st)
+                        && e.start_time
+                            // Ordering: AcqRel: Acquire orders our writes after the dead owner's.
+                            .compare_exchange(st, 0, Ordering::AcqRel, Ordering::Relaxed)
+                            .is_ok()
                 };
-                if !takeable {
-                    continue;
-                }
-                // Ordering: AcqRel: Acquire so our later writes are ordered after the previous
-                // owner's; Release is irrelevant (start_time is published by its own Release store).
-                if e.pid
-                    .compare_exchange(cur, pid, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    // Ordering: Relaxed; the Release store of start_time publishes it. Survivors that
-                    // read the old generation with the new pid see a live owner and wait (safe).
+                if won {
+                    // Ordering: Relaxed; published by the Release store of start_time below.
+                    e.pid.store(pid, Ordering::Relaxed);
+                    // Ordering: Relaxed, as above. Until that store, `entry_alive` reads the entry
+                    // as alive (start time 0), so survivors wait rather than act (safe).
                     e.gen.fetch_add(1, Ordering::Relaxed);
                     // Ordering: Release pairs with the Acquire load in `entry_alive`.
                     e.start_time.store(start_time.max(1), Ordering::Release);
@@ -225,6 +236,12 @@ impl PeerTable {
         }
         // Ordering: Acquire pairs with the registrant's CAS and `unregister`'s Release store.
         e.pid.load(Ordering::Acquire) == 0 || !Self::entry_alive(e)
+    }
+
+    /// The entries, for unit tests that play a registrant caught mid-takeover.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn entries_for_test(&self) -> &[Peer; PEERS] {
+        &self.entries
     }
 
     /// Liveness of this side as a whole.

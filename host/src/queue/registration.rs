@@ -36,8 +36,10 @@ impl Registration {
     #[inline]
     pub(crate) fn get(&self, table: &PeerTable) -> Option<PeerId> {
         let gen = fork_generation();
-        // Ordering: Relaxed; a process-local cache (a race just registers twice, wasting an entry).
-        let v = self.0.load(Ordering::Relaxed);
+        // Ordering: Acquire pairs with the Release store in `register`: a thread that finds another
+        // thread's registration here also sees that registration's writes to the entry (its
+        // generation goes into the tags this thread stamps). A race just registers twice.
+        let v = self.0.load(Ordering::Acquire);
         if (v >> 32) as u32 == gen {
             let idx = v as u32;
             return (idx != NONE).then(|| table_id(table, idx)).flatten();
@@ -49,8 +51,8 @@ impl Registration {
     fn register(&self, table: &PeerTable, gen: u32) -> Option<PeerId> {
         let id = ringfork_core::queue::peers::current_stamp().and_then(|(pid, st)| table.register(pid, st));
         let idx = id.map_or(NONE, |i| i.index() as u32);
-        // Ordering: Relaxed; see `get`.
-        self.0.store((u64::from(gen) << 32) | u64::from(idx), Ordering::Relaxed);
+        // Ordering: Release; see `get`.
+        self.0.store((u64::from(gen) << 32) | u64::from(idx), Ordering::Release);
         id
     }
 }
