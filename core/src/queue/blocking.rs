@@ -489,6 +489,8 @@ impl Signal {
                 busy_parks = busy_parks.saturating_add(1);
                 slice
             } else {
+                // A new busy episode starts from the shortest slice again.
+                busy_parks = 0;
                 PROBE_INTERVAL
             };
             let slice = match spinner.now() {

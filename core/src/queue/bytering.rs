@@ -170,7 +170,8 @@ impl<'a> ByteRing<'a> {
         // Ordering: Acquire; a snapshot.
         let head = self.ctrl.head.load(Ordering::Acquire);
         let tail = self.ctrl.tail.load(Ordering::Acquire);
-        tail.wrapping_sub(head).min(self.cap) as usize
+        // Signed, so a scribbled pair reads as 0 rather than full.
+        (tail.wrapping_sub(head) as i64).clamp(0, self.cap as i64) as usize
     }
 
     /// The sending half.

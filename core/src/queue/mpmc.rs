@@ -40,8 +40,8 @@
 //! slot, a survivor knows *exactly* who holds a wedged slot, and forces it only when
 //! [`super::peers::PeerTable::tag_gone`] says that process can no longer act (dead, or its table
 //! entry re-registered since). A waiter blocked for a [`super::blocking::PROBE_INTERVAL`] calls
-//! [`Mpmc::recover_frontier`] (the slots that can stall its side: from the consumers' to the
-//! producers' frontier, or the one slot at the producers' frontier); [`Mpmc::recover`] checks every
+//! [`Mpmc::recover_frontier`] (the slots from the consumers' to the producers' frontier: few while
+//! consumers wait on an empty ring, all while producers wait on a full one); [`Mpmc::recover`] checks every
 //! slot, for callers that only ever use `try_*` (which never recover by themselves). For each slot
 //! held by a gone owner:
 //! - `writing` by a gone producer: marked `full` + skip (CAS); consumers discard it. The message was
@@ -400,7 +400,8 @@ impl<'a> Mpmc<'a> {
             tries += 1;
             // Bounded: a peer rewriting slot words non-stop must not keep us here.
             if self.frontier(false) == tail || tries >= 64 {
-                return tail.wrapping_sub(head).min(self.cap) as usize;
+                // Signed: under load the head read last may have passed the tail read first.
+                return (tail.wrapping_sub(head) as i64).clamp(0, self.cap as i64) as usize;
             }
         }
     }
@@ -420,7 +421,8 @@ impl<'a> Mpmc<'a> {
                 .load(Ordering::Acquire);
             let d = dist(w, pos);
             let done = match d {
-                0 if consumer => w & STATE == READING,
+                // A skipped position carries no message: count it as taken.
+                0 if consumer => w & STATE == READING || (w & STATE == FULL && w & SKIP != 0),
                 0 => w & STATE != FREE,
                 d => d > 0,
             };
@@ -629,22 +631,16 @@ impl<'a> Mpmc<'a> {
         self.recover_slots(0..self.capacity())
     }
 
-    /// [`Self::recover`] restricted to the slots that can stall the caller's side: for consumers
-    /// (`consumer == true`), the positions from the consumers' to the producers' frontier (what is
-    /// queued or being written: small while consumers wait on an empty ring); for producers, the one
-    /// slot at the producers' frontier (its previous lap must be freed). Blocked waiters call it once
-    /// per probe interval.
-    pub fn recover_frontier(&self, consumer: bool) -> bool {
+    /// [`Self::recover`] restricted to the slots that can stall a blocked waiter: the positions from
+    /// the consumers' to the producers' frontier, inclusive (what is queued or being written, plus
+    /// the slot the next producer needs). Few while consumers wait on an empty ring; the whole ring
+    /// while producers wait on a full one (a wedged position anywhere in it keeps the ring full).
+    /// Blocked waiters call it once per probe interval.
+    pub fn recover_frontier(&self) -> bool {
         let tail = self.frontier(false);
-        if !consumer {
-            return self.recover_slots(core::iter::once(slot_of(tail, self.cap, self.mask)));
-        }
         let head = self.frontier(true);
-        let n = tail
-            .wrapping_sub(head)
-            .min(self.cap.saturating_sub(1))
-            .saturating_add(1);
-        self.recover_slots((0..n).map(|i| slot_of(head.wrapping_add(i), self.cap, self.mask)))
+        let queued = (tail.wrapping_sub(head) as i64).clamp(0, self.cap as i64 - 1) as u64;
+        self.recover_slots((0..=queued).map(|i| slot_of(head.wrapping_add(i), self.cap, self.mask)))
     }
 
     fn recover_slots(&self, slots: impl Iterator<Item = usize>) -> bool {
@@ -721,7 +717,7 @@ impl<'a> Mpmc<'a> {
             &busy,
             || self.push_once(tag, &busy, &mut write, || control.not_empty.sleeping_after_seqcst()),
             || {
-                self.recover_frontier(false);
+                self.recover_frontier();
             },
         )?;
         if wake {
@@ -746,7 +742,7 @@ impl<'a> Mpmc<'a> {
             &busy,
             || self.pop_once(tag, &busy, &mut read, || control.not_full.sleeping_after_seqcst()),
             || {
-                self.recover_frontier(true);
+                self.recover_frontier();
             },
         )?;
         if wake {
@@ -925,6 +921,33 @@ mod tests {
         let id = t.register(me.0, me.1).unwrap();
         assert_ne!(id.index(), 0, "a locked entry must not be taken");
         assert!(!t.tag_gone(t.tag(id)));
+    }
+
+    #[test]
+    fn a_takeover_that_lost_the_race_gives_the_entry_back() {
+        use crate::queue::peers::{PeerTable, PEERS};
+        let mut buf = vec![];
+        let q = ring(&mut buf, 2);
+        let t = &q.ctrl().producers;
+        let me = crate::queue::peers::current_stamp().unwrap();
+        // Entry 0: a dead process that happened to start in the same clock tick as us.
+        for pid in 0..PEERS as u32 {
+            t.register(0x7fff_0000 + pid, me.1).unwrap();
+        }
+        let e = &t.entries_for_test()[0];
+        // Registrant R1 reads the dead owner (gen, pid, start) ...
+        let (g, cur, st) = (1, 0x7fff_0000, me.1);
+        // ... then R2 (us) takes the entry over completely, with an equal start time ...
+        let r2 = t.register(me.0, me.1).unwrap();
+        assert_eq!(r2.index(), 0);
+        // ... then R1's lock CAS succeeds (same start time) and its re-check must give it back.
+        assert!(e
+            .start_time
+            .compare_exchange(st, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok());
+        assert!(!PeerTable::still_theirs(e, g, cur, st));
+        assert_eq!(e.start_time.load(Ordering::Relaxed), st);
+        assert!(!t.tag_gone(t.tag(r2)), "the live registrant must stay alive");
     }
 
     #[test]

@@ -156,17 +156,22 @@ impl PeerTable {
                     // gone. Lock it first by swinging the dead owner's start time to 0 ("being
                     // written", which reads as alive): exactly one registrant wins that CAS, and no
                     // one can mistake a half-written entry for a dead one and take it twice.
-                    // Ordering: Acquire pairs with the owner's Release store of its start time.
+                    // Ordering: Acquire pairs with the owner's Release store of its start time (its gen
+                    // and pid were written before it).
+                    let g = e.gen.load(Ordering::Acquire);
+                    // Ordering: Acquire, as above.
                     let st = e.start_time.load(Ordering::Acquire);
-                    // Ordering: Acquire, as above (the pid was written before that store).
+                    // Ordering: Acquire, as above.
                     let cur = e.pid.load(Ordering::Acquire);
                     cur != 0
                         && st != 0
                         && !probe(cur, st)
                         && e.start_time
-                            // Ordering: AcqRel: Acquire orders our writes after the dead owner's.
+                            // Ordering: AcqRel: Acquire orders our writes and the re-check below after
+                            // the store we read from.
                             .compare_exchange(st, 0, Ordering::AcqRel, Ordering::Relaxed)
                             .is_ok()
+                        && Self::still_theirs(e, g, cur, st)
                 };
                 if won {
                     // Ordering: Relaxed; published by the Release store of start_time below.
@@ -201,6 +206,21 @@ impl PeerTable {
             e.start_time.store(0, Ordering::Relaxed);
             e.pid.store(0, Ordering::Release);
         }
+    }
+
+    /// After locking entry `e` (start time CAS to 0): whether it still holds the dead owner we
+    /// judged (generation `g`, pid `cur`). Another registrant may have taken it over between our
+    /// reads and the CAS and written an equal start time (clock ticks: processes forked together
+    /// share one); its registration bumped `gen`, and our CAS read from its Release store, so this
+    /// sees it, and gives the entry back (restores `st`).
+    pub(crate) fn still_theirs(e: &Peer, g: u32, cur: u32, st: u64) -> bool {
+        // Ordering: Acquire, ordered after the locking CAS (AcqRel).
+        let same = e.gen.load(Ordering::Acquire) == g && e.pid.load(Ordering::Acquire) == cur;
+        if !same {
+            // Ordering: Release, as a registration's final store.
+            e.start_time.store(st, Ordering::Release);
+        }
+        same
     }
 
     /// The tag entry `id` stamps on the slots it claims: never 0, [`TAG_BITS`] wide (presence bit,
@@ -266,9 +286,14 @@ impl PeerTable {
         // Ordering: Acquire pairs with the Release store in `register`.
         let pid = e.pid.load(Ordering::Acquire);
         let start = e.start_time.load(Ordering::Acquire);
-        if pid == 0 || start == 0 {
-            // Free, or being written right now: treat as alive (never kill a claim mid-registration).
-            return pid != 0;
+        if pid == 0 {
+            return false;
+        }
+        if start == 0 {
+            // Being written right now (a registration, or a takeover holding the lock): alive while
+            // a process with that pid exists, so that a registrant killed mid-way does not make its
+            // entry look alive forever (such an entry stays locked: never taken again, one lost).
+            return probe_pid(pid);
         }
         probe(pid, start)
     }
@@ -277,6 +302,16 @@ impl PeerTable {
 #[cfg(all(feature = "futex", not(loom)))]
 fn probe(pid: u32, start_time: u64) -> bool {
     crate::os::probe(crate::os::ProcessStamp { pid, start_time }) != crate::os::Liveness::Dead
+}
+
+#[cfg(all(feature = "futex", not(loom)))]
+fn probe_pid(pid: u32) -> bool {
+    crate::os::pid_exists(pid) != crate::os::Liveness::Dead
+}
+
+#[cfg(any(not(feature = "futex"), loom))]
+fn probe_pid(_pid: u32) -> bool {
+    true
 }
 
 #[cfg(any(not(feature = "futex"), loom))]
