@@ -463,9 +463,20 @@ pub fn rlock(o: &StressOpts) -> StressReport {
     rep
 }
 
+/// Receives a `u64`, giving up after 2 s: a peer killed before it ever used its end never
+/// registered, so its death cannot be detected (as for the raw rings' `spsc`/`bytes` targets, the
+/// deadline is the survivor's way out).
+fn recv_within_2s(conn: &mut crate::Connection) -> Result<u64, crate::PipeError> {
+    if !conn.poll(Some(Duration::from_secs(2)))? {
+        return Err(crate::PipeError::TimedOut);
+    }
+    conn.recv::<u64>()
+}
+
 /// `pipe`: `procs / 2` pairs ping-pong sequence numbers over duplex pipes. A killed peer must be
 /// reported to the survivor (`Disconnected`/`BrokenPipe`/`Eof`) instead of a hang; `max_detect_ms` is
-/// kill → that error.
+/// kill → that error (or the survivor's 2 s deadline, when the peer died before it ever used its
+/// end, see `recv_within_2s`).
 pub fn pipe(o: &StressOpts) -> StressReport {
     let mut rep = StressReport::new("pipe", o.procs, &["order", "completed"]);
     let pairs = (o.procs / 2).max(1);
@@ -514,7 +525,7 @@ pub fn pipe(o: &StressOpts) -> StressReport {
                     detected(&cv);
                     break;
                 }
-                match conn.recv::<u64>() {
+                match recv_within_2s(&mut conn) {
                     Ok(v) if v == k + 1 => {}
                     Ok(_) => {
                         cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
@@ -525,7 +536,7 @@ pub fn pipe(o: &StressOpts) -> StressReport {
                     }
                 }
             } else {
-                match conn.recv::<u64>() {
+                match recv_within_2s(&mut conn) {
                     Ok(v) => {
                         if v != k {
                             cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
