@@ -313,8 +313,18 @@ impl Connection {
 
     /// Receives a value sent with [`Self::send`].
     pub fn recv<T: ShmSafe>(&mut self) -> Result<T, PipeError> {
+        self.recv_value(Deadline::Never)
+    }
+
+    /// Receives a value sent with [`Self::send`], waiting at most `timeout`
+    /// ([`PipeError::TimedOut`]; Python: `poll(timeout)` then `recv()`).
+    pub fn recv_timeout<T: ShmSafe>(&mut self, timeout: Duration) -> Result<T, PipeError> {
+        self.recv_value(deadline(Some(timeout)))
+    }
+
+    fn recv_value<T: ShmSafe>(&mut self, deadline: Deadline) -> Result<T, PipeError> {
         let mut v = Vec::new();
-        let n = self.recv_deadline(&mut v, Deadline::Never)?;
+        let n = self.recv_deadline(&mut v, deadline)?;
         if n != std::mem::size_of::<T>() {
             return Err(PipeError::WrongSize {
                 expected: std::mem::size_of::<T>(),

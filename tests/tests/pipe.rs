@@ -153,6 +153,29 @@ fn poll_timeout_bounds() {
     join_ok(pid, Duration::from_secs(10));
 }
 
+/// recv_timeout: `TimedOut` after >= the timeout on an empty pipe (the message arriving later is
+/// not lost), the value once one is there, `WrongSize` for a message of another size.
+fn recv_timeout_bounds() {
+    let (mut a, mut b) = pipe(true).unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        a.recv_timeout::<u64>(Duration::from_millis(100)),
+        Err(PipeError::TimedOut)
+    );
+    let el = t.elapsed();
+    assert!(
+        el >= Duration::from_millis(100) && el < Duration::from_secs(2),
+        "{el:?}"
+    );
+    b.send(&7u64).unwrap();
+    b.send(&8u32).unwrap();
+    assert_eq!(a.recv_timeout::<u64>(Duration::from_secs(10)), Ok(7));
+    assert_eq!(
+        a.recv_timeout::<u64>(Duration::from_secs(10)),
+        Err(PipeError::WrongSize { expected: 8, found: 4 })
+    );
+}
+
 fn main() {
     run(&[
         Case::new("duplex_ping_pong_100k", duplex_ping_pong_100k).timeout(Duration::from_secs(120)),
@@ -160,5 +183,6 @@ fn main() {
         Case::new("simplex_directions_and_eof", simplex_directions_and_eof),
         Case::new("message_sizes_and_wraparound", message_sizes_and_wraparound),
         Case::new("poll_timeout_bounds", poll_timeout_bounds),
+        Case::new("recv_timeout_bounds", recv_timeout_bounds),
     ]);
 }

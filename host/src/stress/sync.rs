@@ -467,10 +467,7 @@ pub fn rlock(o: &StressOpts) -> StressReport {
 /// registered, so its death cannot be detected (as for the raw rings' `spsc`/`bytes` targets, the
 /// deadline is the survivor's way out).
 fn recv_within_2s(conn: &mut crate::Connection) -> Result<u64, crate::PipeError> {
-    if !conn.poll(Some(Duration::from_secs(2)))? {
-        return Err(crate::PipeError::TimedOut);
-    }
-    conn.recv::<u64>()
+    conn.recv_timeout::<u64>(Duration::from_secs(2))
 }
 
 /// `pipe`: `procs / 2` pairs ping-pong sequence numbers over duplex pipes. A killed peer must be
