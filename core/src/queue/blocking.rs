@@ -392,38 +392,26 @@ impl Signal {
         }
     }
 
-    /// As [`Self::notify_one`], for a caller whose commit was a **SeqCst read-modify-write**: that
-    /// RMW takes the place of the fence. Either our SeqCst load of `sleepers` follows the waiter's
-    /// SeqCst increment in the single total order S (then we see the sleeper), or it precedes it;
-    /// then our commit, sequenced before the load, also precedes the waiter's SeqCst fence in S, and
-    /// the waiter's re-check, sequenced after that fence, observes the commit (C++20
-    /// `[atomics.order]` p4: were both missed, the waiter's fence Y would precede our commit C in S
-    /// (4.3: Y happens before the re-check, which is coherence-ordered before C), C precedes our load
-    /// L (sequenced, both SC), L precedes the increment F (4.1), and F precedes Y (sequenced): a
-    /// cycle). On x86 this saves an `mfence` per operation; on aarch64 the SC load after the
-    /// store-release of the CAS is ordered by the architecture's RCsc rules.
-    ///
-    /// loom models SeqCst accesses as AcqRel (tokio-rs/loom#180), so under loom this falls back to the
-    /// fenced [`Self::notify_one`], which the no-lost-wake-up models check.
-    #[inline(always)]
-    pub fn notify_one_after_seqcst<W: Wait>(&self) {
-        #[cfg(loom)]
-        self.notify_one::<W>();
-        #[cfg(not(loom))]
-        if self.sleepers.load(Ordering::SeqCst) != 0 {
-            self.bump::<W>(1);
-        }
-    }
-
     /// Whether a waiter is registered as a sleeper, for a caller that just made a **SeqCst
-    /// read-modify-write** that a waiter's re-check would observe (a claim that will be committed
-    /// shortly): by the argument of [`Self::notify_one_after_seqcst`], a waiter that missed the RMW
-    /// is seen here. The caller commits, then calls [`Self::wake_one`] if this said yes.
+    /// read-modify-write** R that a waiter's re-check would observe (a claim, committed shortly
+    /// after): that RMW takes the place of [`Self::notify_one`]'s fence. Either our SeqCst load of
+    /// `sleepers` follows the waiter's SeqCst increment in the single total order S (then we see the
+    /// sleeper), or it precedes it; then R, sequenced before the load, also precedes the waiter's
+    /// SeqCst fence in S, and the waiter's re-check, sequenced after that fence, observes R (C++20
+    /// `[atomics.order]` p4: were both missed, the waiter's fence Y would precede R in S (4.3: Y
+    /// happens before the re-check, which is coherence-ordered before R), R precedes our load L
+    /// (sequenced, both SC), L precedes the increment F (4.1), and F precedes Y (sequenced): a
+    /// cycle). On x86 this saves an `mfence` per operation; on aarch64 the SC load after the
+    /// store-release of the CAS is ordered by the architecture's RCsc rules. The caller commits, then
+    /// calls [`Self::wake_one`] if this said yes.
+    ///
+    /// loom models SeqCst accesses as AcqRel (tokio-rs/loom#180), so under loom a fence is added,
+    /// and the no-lost-wake-up models check the protocol around it.
     #[inline(always)]
     pub fn sleeping_after_seqcst(&self) -> bool {
         #[cfg(loom)]
         fence(Ordering::SeqCst);
-        // Ordering: SeqCst; see above (loom models SeqCst as AcqRel, hence its fence).
+        // Ordering: SeqCst; see above.
         self.sleepers.load(Ordering::SeqCst) != 0
     }
 
