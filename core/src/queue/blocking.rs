@@ -73,16 +73,15 @@ pub const STRIKES: u8 = 2;
 
 /// The upper bound of the adaptive spin budget, in ns (process-local).
 static SPIN_LIMIT_NS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(DEFAULT_SPIN_LIMIT_NS);
+/// The state a process starts with.
+const INITIAL_STATE: SpinState = SpinState {
+    budget_ns: INITIAL_SPIN_NS,
+    cooldown: 0,
+    backoff: 0,
+    strikes: 0,
+};
 /// The packed [`SpinState`] (process-local).
-static SPIN_STATE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(
-    SpinState {
-        budget_ns: INITIAL_SPIN_NS,
-        cooldown: 0,
-        backoff: 0,
-        strikes: 0,
-    }
-    .pack(),
-);
+static SPIN_STATE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(INITIAL_STATE.pack());
 
 /// Sets the longest time a blocked `get`/`put`/`recv`/`send` of this process spins before it sleeps
 /// in the kernel (default 200 µs; clamped to 1 s). `Duration::ZERO` disables spinning: every wait
@@ -870,15 +869,7 @@ mod tests {
     }
 
     fn start() -> SpinState {
-        SpinState::unpack(
-            SpinState {
-                budget_ns: INITIAL_SPIN_NS,
-                cooldown: 0,
-                backoff: 0,
-                strikes: 0,
-            }
-            .pack(),
-        )
+        SpinState::unpack(INITIAL_STATE.pack())
     }
 
     #[test]
