@@ -1,40 +1,20 @@
-//! Raw forked helpers for the tools (`bench`, `stress`, `demo`): fork a closure, wait with a deadline,
-//! kill. The user-facing process API is `Process`; these are the minimal pieces the tools need to
-//! control children precisely (pids to SIGKILL at random moments, no bookkeeping in between).
+//! Forked pool workers: fork a closure through the process layer, wait with a deadline, kill. The
+//! user-facing process API is `Process`; the pool keeps these minimal handles so that it can replace a
+//! dead worker without the bookkeeping of a `Process`.
 
 use std::time::{Duration, Instant};
 
-/// Longest [`Partner::join`] waits before killing the partner.
-pub const PARTNER_DEADLINE: Duration = Duration::from_secs(60);
-
 /// The wait status reported for a child reaped by the kernel (`SIGCHLD` ignored): "exited 255".
-pub const STATUS_UNKNOWN: i32 = 255 << 8;
+pub(crate) const STATUS_UNKNOWN: i32 = 255 << 8;
 
 /// A forked helper process.
 #[derive(Debug)]
-pub struct Partner(libc::pid_t);
-
-/// Forks a partner that runs `f` and `_exit`s (0, or 101 if it panicked). Optionally pinned to `cpu`.
-pub fn fork_partner(cpu: Option<usize>, f: impl FnOnce()) -> Partner {
-    // SAFETY: the ringfork CLI runs benchmarks from its single main thread (in-process baselines join
-    // their threads before returning), so no lock can be held by another thread at fork time.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
-    if pid == 0 {
-        if let Some(c) = cpu {
-            crate::bench::baseline::pin(c);
-        }
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        // SAFETY: leave without running the parent's atexit handlers or destructors.
-        unsafe { libc::_exit(if r.is_ok() { 0 } else { 101 }) };
-    }
-    Partner(pid)
-}
+pub(crate) struct Partner(libc::pid_t);
 
 /// Forks through the process layer ([`crate::process::sys::fork`]: its locks are held across the
 /// fork, the child gets a fresh signal self-pipe and is registered in the named segments it
 /// inherits); the child runs `f` and `_exit`s (0, or 101 if it panicked).
-pub fn try_fork_partner(f: impl FnOnce()) -> std::io::Result<Partner> {
+pub(crate) fn try_fork_partner(f: impl FnOnce()) -> std::io::Result<Partner> {
     // SAFETY: callers (the pool, the stress tool) fork from the thread that owns the objects the
     // child uses; the child only runs `f` and then `_exit`s (see `fork_partner` for the threading
     // caveat, which is the same as for any fork).
@@ -50,12 +30,12 @@ pub fn try_fork_partner(f: impl FnOnce()) -> std::io::Result<Partner> {
 
 impl Partner {
     /// The partner's pid.
-    pub fn pid(&self) -> libc::pid_t {
+    pub(crate) fn pid(&self) -> libc::pid_t {
         self.0
     }
 
     /// Sends `sig` to the partner (ignored if it is already gone).
-    pub fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on our own child's pid; no memory effects.
         unsafe { libc::kill(self.0, sig) };
     }
@@ -64,7 +44,7 @@ impl Partner {
     ///
     /// If the program ignores `SIGCHLD` (the kernel then reaps children itself and `waitpid` fails
     /// with `ECHILD`), a partner whose pid is gone is reported with [`STATUS_UNKNOWN`].
-    pub fn try_wait(&self) -> Option<i32> {
+    pub(crate) fn try_wait(&self) -> Option<i32> {
         let mut st = 0;
         // SAFETY: waitpid on our own child with a valid status pointer.
         let r = unsafe { libc::waitpid(self.0, &mut st, libc::WNOHANG) };
@@ -79,7 +59,7 @@ impl Partner {
     }
 
     /// Waits up to `deadline`; on timeout SIGKILLs and reaps the partner and returns `None`.
-    pub fn wait_timeout(&self, deadline: Duration) -> Option<i32> {
+    pub(crate) fn wait_timeout(&self, deadline: Duration) -> Option<i32> {
         let end = Instant::now() + deadline;
         loop {
             if let Some(st) = self.try_wait() {
@@ -91,28 +71,6 @@ impl Partner {
                 // SAFETY: reaping our own child.
                 unsafe { libc::waitpid(self.0, &mut st, 0) };
                 return None;
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-    }
-
-    /// Waits for the partner (killing it past the deadline); returns whether it exited 0.
-    pub fn join(self) -> bool {
-        let end = Instant::now() + PARTNER_DEADLINE;
-        loop {
-            let mut st = 0;
-            // SAFETY: waitpid on our own child with a valid status pointer.
-            let r = unsafe { libc::waitpid(self.0, &mut st, libc::WNOHANG) };
-            if r == self.0 {
-                return libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0;
-            }
-            if r < 0 || Instant::now() > end {
-                // SAFETY: killing and reaping our own child.
-                unsafe {
-                    libc::kill(self.0, libc::SIGKILL);
-                    libc::waitpid(self.0, &mut st, 0);
-                }
-                return false;
             }
             std::thread::sleep(Duration::from_micros(200));
         }

@@ -1,7 +1,7 @@
 //! The process layer: Process lifecycle and exit codes, reaping on every path, daemons and exit
 //! behaviour, spawn, the low-level fork/wait toolkit, zombies and orphans, signals.
 
-use ringfork::process::sys::{self, ForkResult, WaitStatus};
+use ringfork::os::{self as sys, ForkResult, WaitStatus};
 use ringfork::process::{
     active_children, current_process, parent_pid, reap_detached, Process, ProcessError, Run, StartMethod, TargetArgs,
 };
@@ -860,7 +860,7 @@ fn malformed_spawn_invocation_fails_cleanly() {
     let exe = std::env::current_exe().unwrap();
     for fd in ["99", "nonsense", "1"] {
         let out = std::process::Command::new(&exe)
-            .args([ringfork::process::spawn::SPAWN_MARKER, fd])
+            .args(["--ringfork-spawn-child", fd])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "fd {fd}");

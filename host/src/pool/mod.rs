@@ -41,20 +41,19 @@
 mod alloc;
 mod inner;
 mod results;
-pub mod shared;
-pub mod task;
+mod shared;
+mod task;
 mod worker;
 
-pub use inner::Layout;
 pub use results::{AsyncResult, IMap, IMapUnordered, MapResult};
 pub use task::Pair;
 
 /// The spawn target name of pool workers (built in: no registration needed).
-pub const SPAWN_WORKER_TARGET: &str = "ringfork-pool-worker";
+pub(crate) const SPAWN_WORKER_TARGET: &str = "ringfork-pool-worker";
 
 /// The entry point of a spawned pool worker: arguments `[index, k0, k1, parent pid, maxtasks]` and
 /// the pool segment.
-pub fn spawned_worker(args: crate::process::TargetArgs) {
+pub(crate) fn spawned_worker(args: crate::process::TargetArgs) {
     let fail = |msg: &str| -> ! {
         eprintln!("ringfork: pool worker: {msg}");
         std::process::exit(2)

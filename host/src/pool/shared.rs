@@ -211,12 +211,6 @@ impl<'a, T: Copy> Ring<'a, T> {
         }
     }
 
-    /// Producer: appends `v` unless the ring is full.
-    pub fn push(&self, v: T) -> bool {
-        let mut cache = 0;
-        self.push_cached(v, &mut cache, true)
-    }
-
     /// Producer: appends `v` unless the ring is full, using `head_cache` (the producer's last view
     /// of the consumer's index, kept in process-local memory) so the shared `head` line is read only
     /// when the ring looks full: possibly full, refresh, really full.
@@ -238,13 +232,7 @@ impl<'a, T: Copy> Ring<'a, T> {
         true
     }
 
-    /// Consumer: a copy of the oldest slot, without removing it.
-    pub fn peek(&self) -> Option<T> {
-        let mut cache = 0;
-        self.peek_cached(&mut cache, true)
-    }
-
-    /// Consumer: as `peek`, with `tail_cache` (the consumer's last view of the producer's index, in
+    /// Consumer: a copy of the oldest slot, without removing it, with `tail_cache` (the consumer's last view of the producer's index, in
     /// process-local memory) so the shared `tail` line is read only when the ring looks empty.
     pub fn peek_cached(&self, tail_cache: &mut u32, refresh: bool) -> Option<T> {
         // Ordering: Relaxed: only this consumer writes `head`.
@@ -268,19 +256,12 @@ impl<'a, T: Copy> Ring<'a, T> {
         Some(unsafe { self.slots.add((head & self.mask) as usize).read_volatile() })
     }
 
-    /// Consumer: removes the oldest slot (after `peek`).
+    /// Consumer: removes the oldest slot (after `peek_cached`).
     pub fn advance(&self) {
         // Ordering: Relaxed: only this consumer writes `head`.
         let head = self.idx.head.load(Ordering::Relaxed);
         // Ordering: Release: our read of the slot happens before the producer may reuse it.
         self.idx.head.store(head.wrapping_add(1), Ordering::Release);
-    }
-
-    /// Consumer: peek + advance.
-    pub fn pop(&self) -> Option<T> {
-        let v = self.peek()?;
-        self.advance();
-        Some(v)
     }
 
     /// The word the consumer parks on (the tail).

@@ -9,9 +9,9 @@
 //! the oldest unanswered task is the one that was running if and only if `current` names it: that task
 //! fails with `WorkerDied`; every other unanswered task never started and is dispatched again.
 
+use super::inner::Layout;
 use super::shared::ResultSlot;
 use super::task::{run_slot, Arena, Key};
-use super::Layout;
 use ringfork_core::atomic::{fence, Ordering};
 use ringfork_core::wait::{Futex, Wait};
 use ringfork_core::Deadline;

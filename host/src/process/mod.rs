@@ -3,21 +3,21 @@
 //! - [`Process`]: start a child from a closure, a [`Run`] value or a registered spawn target, with
 //!   Python's lifecycle (`start`, `join`, `join_timeout`, `is_alive`, `exitcode`, `terminate`, `kill`,
 //!   `daemon`) and exit codes (`-signal` when killed).
-//! - [`StartMethod`]: `Fork` (default) or `Spawn` (re-execute this program; see [`spawn`]).
+//! - [`StartMethod`]: `Fork` (default) or `Spawn` (re-execute this program; see [`spawn_main`]).
 //! - Exit behaviour: when `main` returns, non-daemon children are joined and daemon children
 //!   terminated ([`shutdown`], run from an `atexit` hook registered by the first `start`, or from a
 //!   [`MainGuard`]). Daemon children also get `PR_SET_PDEATHSIG(SIGKILL)`.
-//! - Reaping: every child is reaped on every path; see [`reap`] for how and when.
-//! - [`sys`]: `fork`, `wait`, `waitpid`, `ignore_sigchld`, `double_fork`, `proc_state`, `nice`.
+//! - Reaping: every child is reaped on every path (`docs/processes.md` says how and when).
+//! - [`crate::os`]: `fork`, `wait`, `waitpid`, `ignore_sigchld`, `double_fork`, `proc_state`, `nice`.
 //! - [`current_process`], [`parent_pid`], [`active_children`], [`cpu_count`].
 //!
 //! See `docs/processes.md` for the design and `docs/python.md` for the Python name of everything.
 
 mod error;
 mod handle;
-pub mod reap;
-pub mod spawn;
-pub mod sys;
+mod reap;
+mod spawn;
+pub(crate) mod sys;
 
 pub use error::ProcessError;
 pub use handle::{get_start_method, set_start_method, Process, Run, StartMethod};

@@ -101,9 +101,10 @@ pub fn register_target(name: &str, f: TargetFn) -> Result<(), ProcessError> {
 }
 
 pub(crate) fn lookup(name: &str) -> Option<TargetFn> {
-    if name == crate::pool::SPAWN_WORKER_TARGET {
-        // Built in, so a spawn-based Pool works without the user registering anything.
-        return Some(crate::pool::spawned_worker);
+    // Built in (wired at the crate root, so this layer does not know the pool), so a spawn-based Pool
+    // works without the user registering anything.
+    if let Some((_, f)) = crate::BUILTIN_TARGETS.iter().find(|(n, _)| *n == name) {
+        return Some(*f);
     }
     targets().iter().find(|(n, _)| n == name).map(|(_, f)| *f)
 }
@@ -122,7 +123,7 @@ pub fn spawn_main(targets: &[(&str, TargetFn)]) {
 }
 
 /// The argv marker of a spawned child.
-pub const SPAWN_MARKER: &str = "--ringfork-spawn-child";
+pub(crate) const SPAWN_MARKER: &str = "--ringfork-spawn-child";
 const MAGIC: &[u8; 8] = b"RFBOOT01";
 
 /// The bootstrap record a spawned child reads.

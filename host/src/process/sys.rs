@@ -1,25 +1,5 @@
-//! The low-level process toolkit the seeds teach (`os.fork`, `os.wait`, `os.waitpid`, zombies,
-//! orphans, `nice`): thin wrappers over the system calls with typed results.
-//!
-//! These use raw `pid_t` values (`i32`), like the calls they wrap: `waitpid(-1, ..)` means "any
-//! child". Children created here are *not* managed by [`Process`](super::Process): nothing reaps them
-//! behind your back, and you must reap them yourself ([`wait`], [`waitpid`]) or they stay zombies.
-//! Conversely, [`wait`]/[`waitpid`] may reap a child that a `Process` handle owns; ringfork then
-//! records the status for that handle, so nothing is lost.
-//!
-//! ```
-//! use ringfork::process::sys::{self, ForkResult, WaitStatus};
-//! // SAFETY: the child only calls `_exit` (async-signal-safe).
-//! match unsafe { sys::fork() }? {
-//!     ForkResult::Child => unsafe { libc::_exit(7) },
-//!     ForkResult::Parent { child } => {
-//!         let (pid, st) = sys::waitpid(child, false)?.expect("blocking waitpid reports the child");
-//!         assert_eq!(pid, child);
-//!         assert_eq!(st, WaitStatus::Exited(7));
-//!     }
-//! }
-//! # Ok::<(), std::io::Error>(())
-//! ```
+//! The system-call layer under `Process` and [`crate::os`]: fork with the process layer's locks held,
+//! reaping that records statuses for `Process` handles, and the seed toolkit re-exported by `os`.
 
 use super::reap;
 use super::ProcessError;
@@ -126,9 +106,10 @@ pub(crate) unsafe fn fork_with(in_parent: impl FnOnce(&mut reap::State, i32)) ->
     Ok(pid)
 }
 
-/// Ends a child the process layer created: joins its own children ([`reap::shutdown`]), flushes
+/// Ends a forked child (Python's `os._exit` after a `fork`): joins its own children ([`reap::shutdown`]), flushes
 /// stdout and stderr, then `_exit`s (no atexit handlers, no destructors of the parent's objects).
-pub(crate) fn child_exit(code: i32) -> ! {
+#[doc(alias = "os._exit")]
+pub fn child_exit(code: i32) -> ! {
     let _ = std::panic::catch_unwind(reap::shutdown);
     let _ = io::stdout().flush();
     let _ = io::stderr().flush();
@@ -308,7 +289,7 @@ pub fn double_fork(f: impl FnOnce()) -> Result<u32, ProcessError> {
 /// `T` stopped...), parent pid and nice value.
 ///
 /// ```
-/// let me = ringfork::process::sys::proc_state(std::process::id())?;
+/// let me = ringfork::os::proc_state(std::process::id())?;
 /// assert_eq!(me.state, b'R'); // it is reading its own stat right now
 /// # Ok::<(), ringfork_core::os::StatError>(())
 /// ```

@@ -104,9 +104,10 @@ impl<T: ShmSafe> Mutex<T> {
         self.inner.is_locked()
     }
 
-    /// The embedded robust lock word.
-    pub fn raw(&self) -> &ringfork_core::sync::RawMutex {
-        self.inner.raw()
+    /// The thread id (for a single-threaded process, its pid) of the holder, if locked: a snapshot,
+    /// stale at once (diagnostics, or choosing which process to signal).
+    pub fn owner(&self) -> Option<u32> {
+        self.inner.raw().owner_tid()
     }
 
     /// The segment it lives in.
@@ -208,9 +209,10 @@ impl RLock {
         self.inner.is_owned()
     }
 
-    /// The embedded robust lock word.
-    pub fn raw(&self) -> &ringfork_core::sync::RawMutex {
-        self.inner.raw()
+    /// The thread id (for a single-threaded process, its pid) of the holder, if locked: a snapshot,
+    /// stale at once (diagnostics, or choosing which process to signal).
+    pub fn owner(&self) -> Option<u32> {
+        self.inner.raw().owner_tid()
     }
 
     /// The segment it lives in.

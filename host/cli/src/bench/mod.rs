@@ -1,0 +1,13 @@
+//! `ringfork bench`: every row measures one of our primitives and its baseline *alternately in the same
+//! run*, so the ratio survives a noisy, shared machine even when absolute numbers drift.
+//!
+//! A row's `ratio` is how many times *better* ours is than the baseline (> 1 means ours wins), whatever
+//! the unit's direction, so a script can check every target without knowing the units.
+
+pub mod baseline;
+pub mod harness;
+pub mod queue_rows;
+pub mod rows;
+pub mod sync_rows;
+
+pub use harness::{run, BenchOpts};
