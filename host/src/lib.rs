@@ -1,8 +1,56 @@
 //! `ringfork`: Python's `multiprocessing`, rebuilt in Rust on raw shared memory.
 //!
-//! This is the host shell around [`ringfork_core`] (the `no_std` crate of everything that lives in
-//! shared memory): shared-memory [`Segment`]s, processes, the pool, queues, pipes, locks and shared values,
-//! as handle types that clone across `fork`. See `docs/architecture.md`.
+//! Processes, a pool that survives dying workers, queues, pipes, locks, semaphores, events,
+//! conditions, barriers and shared values — each a cheap-to-clone handle to an object in shared
+//! memory, so moving a clone into a child's closure is how you share it. The objects themselves live
+//! in [`ringfork_core`] (`no_std`, with a validated, versioned layout).
+//!
+//! ```
+//! use ringfork::{Pool, Process, Queue, Value};
+//!
+//! fn square(x: u64) -> u64 { x * x }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let q = Queue::<u64>::new(16)?;              // Python's Queue(16)
+//!     let counter = Value::new(0u64)?;             // Value('Q', 0), with its own robust lock
+//!     let (q2, c2) = (q.clone(), counter.clone());
+//!     let mut p = Process::new(move || {           // Process(target=...)
+//!         q2.put(42).unwrap();
+//!         c2.with_lock(|v| *v += 1).unwrap();
+//!     });
+//!     p.start()?;
+//!     assert_eq!(q.get()?, 42);
+//!     p.join()?;
+//!     assert_eq!(p.exitcode(), Some(0));
+//!     assert_eq!(counter.get()?, 1);
+//!
+//!     let pool = Pool::new(2)?;                    // a worker killed mid-task fails only that task
+//!     assert_eq!(pool.map(square, 0..4u64)?, vec![0, 1, 4, 9]);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Every error is `'static + Send + Sync`, so `?` works everywhere; a lock taken over from a dead
+//! holder comes back as a guard with [`MutexGuard::owner_died`](sync::MutexGuard::owner_died) set.
+//! See `docs/python.md` for the Python name of everything and `host/examples/` for one program per
+//! capability.
+//!
+//! # Only the user API is public
+//! The pool's task slots, keys and arenas, the spawn protocol and the fork internals are private:
+//! safe code cannot forge a task (a function pointer plus raw offsets) for a worker to run.
+//!
+//! ```compile_fail
+//! use ringfork::pool::task::{run_slot, Key}; // private: the pool's task protocol
+//! let _ = Key::from_words(1, 2);
+//! ```
+//!
+//! ```compile_fail
+//! use ringfork::pool::shared::TaskSlot; // private: the pool's shared layout
+//! ```
+//!
+//! ```compile_fail
+//! use ringfork::process::sys::fork; // private: `ringfork::os::fork` is the (unsafe) public one
+//! ```
 
 mod child;
 pub mod handle;

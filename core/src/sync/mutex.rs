@@ -127,6 +127,10 @@ impl<G> From<LockError> for MutexError<G> {
             LockError::TimedOut => MutexError::TimedOut,
             LockError::NotRecoverable => MutexError::NotRecoverable,
             LockError::Deadlock => MutexError::Deadlock,
+            // Locking reports a dead owner as `LockOutcome::OwnerDied` (with the lock held), never as
+            // this error; a value carrying it has no guard to hand back, so the closest state is
+            // "the data cannot be trusted".
+            LockError::OwnerDied => MutexError::NotRecoverable,
         }
     }
 }

@@ -115,6 +115,12 @@ pub enum LockError {
     NotRecoverable,
     /// The calling thread already holds this (non-reentrant) lock; waiting would never end.
     Deadlock,
+    /// The previous holder died holding the lock, so the data may be half updated. Only calls that
+    /// cannot hand a guard back (`Value::get`, `set`, `with_lock`, `Array::to_vec` in `ringfork`)
+    /// report it this way, once, to the process that took the lock over, after marking the lock
+    /// consistent; locking calls return the guard instead, with `owner_died()` set, and
+    /// [`RawMutex::lock`] returns [`LockOutcome::OwnerDied`].
+    OwnerDied,
 }
 
 impl fmt::Display for LockError {
@@ -128,6 +134,10 @@ impl fmt::Display for LockError {
             LockError::Deadlock => {
                 f.write_str("the calling thread already holds this lock; it is not reentrant (use RLock to re-enter)")
             }
+            LockError::OwnerDied => f.write_str(
+                "the previous holder died while holding the lock, so the data may be half updated; the lock \
+                 was recovered and works again: check or rewrite the data (lock it to repair under the lock)",
+            ),
         }
     }
 }

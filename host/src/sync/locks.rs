@@ -1,23 +1,32 @@
 //! Host handles for the locks: [`Mutex`] / [`Lock`], [`RLock`], [`SpinLock`].
 
 use super::{anon, create, open};
+use super::{guarded, LockResult};
 use crate::segment::{Segment, SegmentError};
-use ringfork_core::sync::{self as core_sync, LockError, LockOutcome, LockResult, MutexGuard, SpinGuard, UnlockError};
+use ringfork_core::sync::{self as core_sync, LockError, LockOutcome, MutexGuard, SpinGuard, UnlockError};
 use ringfork_core::{Kind, ShmSafe};
 use std::fmt;
 use std::time::Duration;
 
 /// A robust process-shared mutex protecting a `T` (Python's `Lock` when `T = ()`: see [`Lock`]).
 ///
-/// `lock()` returns `Err(MutexError::OwnerDied(guard))` if the previous owner died holding it: repair
-/// the data through the guard and call `mark_consistent()`, or drop it to make the mutex unusable.
+/// `lock()` returns the guard; if the previous owner died holding it, the guard's `owner_died()` is
+/// true: repair the data through the guard and call `mark_consistent()` (dropping it unrepaired makes
+/// the mutex unusable for everyone, as with POSIX robust mutexes). Errors are `'static`, so `?` works.
 ///
 /// ```
-/// let m = ringfork::Mutex::new(0u64)?;
-/// let m2 = m.clone(); // what a child process would get
-/// *m2.lock().unwrap() += 5;
-/// assert_eq!(*m.lock().unwrap(), 5);
-/// # Ok::<(), ringfork::SegmentError>(())
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let m = ringfork::Mutex::new(0u64)?;
+///     let m2 = m.clone(); // what a child process would get
+///     *m2.lock()? += 5;
+///     let mut g = m.lock()?;
+///     if g.owner_died() {
+///         *g = 0; // repair, then declare it consistent
+///         g.mark_consistent();
+///     }
+///     assert_eq!(*g, 5);
+///     Ok(())
+/// }
 /// ```
 pub struct Mutex<T: ShmSafe> {
     inner: core_sync::Mutex<'static, T>,
@@ -84,19 +93,19 @@ impl<T: ShmSafe> Mutex<T> {
     /// Locks, waiting as long as it takes.
     #[doc(alias = "acquire")]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        self.inner.lock()
+        guarded(self.inner.lock())
     }
 
-    /// Locks if free now (`Err(MutexError::TimedOut)` if held). Python's `acquire(block=False)`.
+    /// Locks if free now (`Err(LockError::TimedOut)` if held). Python's `acquire(block=False)`.
     #[doc(alias = "acquire")]
     pub fn try_lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        self.inner.try_lock()
+        guarded(self.inner.try_lock())
     }
 
     /// Locks, giving up after `timeout` (never earlier). Python's `acquire(timeout=..)`.
     #[doc(alias = "acquire")]
     pub fn lock_timeout(&self, timeout: Duration) -> LockResult<MutexGuard<'_, T>> {
-        self.inner.lock_timeout(timeout)
+        guarded(self.inner.lock_timeout(timeout))
     }
 
     /// Whether someone holds it now (stale at once).

@@ -17,9 +17,45 @@ mod signal;
 pub use identity::install_identity;
 pub use locks::{Lock, Mutex, RLock, SpinLock};
 pub use ringfork_core::sync::{
-    BarrierError, CondGuard, IndexError, LockError, LockOutcome, LockResult, MutexError, MutexGuard, SemaphoreError,
-    SpinGuard, UnlockError,
+    BarrierError, CondGuard, IndexError, LockError, LockOutcome, MutexGuard, SemaphoreError, SpinGuard, UnlockError,
 };
+
+/// What every locking call returns: the guard in `Ok` — with [`MutexGuard::owner_died`] set when the
+/// lock was taken over from a holder that died, so the data may need repair (call
+/// `mark_consistent()` on the guard once it is repaired; dropping it unrepaired makes the mutex
+/// unusable for everyone, as POSIX robust mutexes do) — or a `'static` [`LockError`], so `?` works.
+pub type LockResult<G> = Result<G, LockError>;
+
+/// Core's lock result (a dead owner's guard inside the error) to ours (the guard in `Ok`, flagged).
+pub(crate) fn guarded<G>(r: ringfork_core::sync::LockResult<G>) -> LockResult<G> {
+    use ringfork_core::sync::MutexError;
+    match r {
+        Ok(g) | Err(MutexError::OwnerDied(g)) => Ok(g),
+        Err(MutexError::TimedOut) => Err(LockError::TimedOut),
+        Err(MutexError::NotRecoverable) => Err(LockError::NotRecoverable),
+        Err(MutexError::Deadlock) => Err(LockError::Deadlock),
+    }
+}
+
+/// A convenience call's result (it ran under the lock and kept no guard) to ours: a dead owner is
+/// reported once, as [`LockError::OwnerDied`], after the lock was marked consistent and released, so
+/// the object stays usable; the data are as the dead holder left them.
+pub(crate) fn settled<R, T: ?Sized>(
+    r: Result<R, ringfork_core::sync::MutexError<MutexGuard<'_, T>>>,
+) -> Result<R, LockError> {
+    use ringfork_core::sync::MutexError;
+    match r {
+        Ok(v) => Ok(v),
+        Err(MutexError::OwnerDied(mut g)) => {
+            g.mark_consistent();
+            drop(g);
+            Err(LockError::OwnerDied)
+        }
+        Err(MutexError::TimedOut) => Err(LockError::TimedOut),
+        Err(MutexError::NotRecoverable) => Err(LockError::NotRecoverable),
+        Err(MutexError::Deadlock) => Err(LockError::Deadlock),
+    }
+}
 pub use shared::{Array, RawArray, RawValue, Value};
 pub use signal::{Barrier, BoundedSemaphore, Condition, Event, Semaphore};
 

@@ -2,8 +2,9 @@
 //! (without). See [`ringfork_core::sync::value`] for how the lock and the atomic fast paths interact.
 
 use super::{anon, create, open};
+use super::{guarded, settled, LockResult};
 use crate::segment::{Segment, SegmentError};
-use ringfork_core::sync::{self as core_sync, AtomicValue, IndexError, LockResult, MutexError, MutexGuard};
+use ringfork_core::sync::{self as core_sync, AtomicValue, IndexError, LockError, MutexGuard};
 use ringfork_core::{InitError, Kind, ShmSafe};
 use std::fmt;
 use std::time::Duration;
@@ -79,28 +80,29 @@ impl<T: ShmSafe> Value<T> {
     /// Locks the value; the guard derefs to it.
     #[doc(alias = "acquire")]
     pub fn get_lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        self.inner.get_lock()
+        guarded(self.inner.get_lock())
     }
 
     /// Locks, giving up after `timeout`.
     pub fn lock_timeout(&self, timeout: Duration) -> LockResult<MutexGuard<'_, T>> {
-        self.inner.lock_timeout(timeout)
+        guarded(self.inner.lock_timeout(timeout))
     }
 
-    /// Runs `f` under the lock (on `OwnerDied`, `f` does not run; the error carries the guard).
-    pub fn with_lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, MutexError<MutexGuard<'_, T>>> {
-        self.inner.with_lock(f)
+    /// Runs `f` under the lock. If the previous holder died holding it, `f` does not run and the
+    /// call returns [`LockError::OwnerDied`] once (the lock is recovered; see [`LockError`]).
+    pub fn with_lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, LockError> {
+        settled(self.inner.with_lock(f))
     }
 
     /// A copy read under the lock (Python's `v.value`).
     #[doc(alias = "value")]
-    pub fn get(&self) -> Result<T, MutexError<MutexGuard<'_, T>>> {
-        self.inner.get()
+    pub fn get(&self) -> Result<T, LockError> {
+        settled(self.inner.get())
     }
 
     /// Writes under the lock (Python's `v.value = x`).
-    pub fn set(&self, value: T) -> Result<(), MutexError<MutexGuard<'_, T>>> {
-        self.inner.set(value)
+    pub fn set(&self, value: T) -> Result<(), LockError> {
+        settled(self.inner.set(value))
     }
 
     /// The segment it lives in.
@@ -193,22 +195,22 @@ impl<T: ShmSafe> Array<T> {
     /// Locks the array; the guard derefs to `[T]`.
     #[doc(alias = "acquire")]
     pub fn get_lock(&self) -> LockResult<MutexGuard<'_, [T]>> {
-        self.inner.get_lock()
+        guarded(self.inner.get_lock())
     }
 
     /// Locks, giving up after `timeout`.
     pub fn lock_timeout(&self, timeout: Duration) -> LockResult<MutexGuard<'_, [T]>> {
-        self.inner.lock_timeout(timeout)
+        guarded(self.inner.lock_timeout(timeout))
     }
 
-    /// Runs `f` on the elements under the lock.
-    pub fn with_lock<R>(&self, f: impl FnOnce(&mut [T]) -> R) -> Result<R, MutexError<MutexGuard<'_, [T]>>> {
-        self.inner.with_lock(f)
+    /// Runs `f` on the elements under the lock (a dead previous holder: see [`Value::with_lock`]).
+    pub fn with_lock<R>(&self, f: impl FnOnce(&mut [T]) -> R) -> Result<R, LockError> {
+        settled(self.inner.with_lock(f))
     }
 
     /// A copy of every element, read under the lock (Python's `arr[:]`).
-    pub fn to_vec(&self) -> Result<Vec<T>, MutexError<MutexGuard<'_, [T]>>> {
-        self.inner.with_lock(|s| s.to_vec())
+    pub fn to_vec(&self) -> Result<Vec<T>, LockError> {
+        settled(self.inner.with_lock(|s| s.to_vec()))
     }
 
     /// The segment it lives in.

@@ -1,8 +1,9 @@
 //! Host handles for [`Semaphore`], [`BoundedSemaphore`], [`Event`], [`Condition`], [`Barrier`].
 
 use super::{anon, create, open};
+use super::{guarded, LockResult};
 use crate::segment::{Segment, SegmentError};
-use ringfork_core::sync::{self as core_sync, BarrierError, CondGuard, LockResult, SemaphoreError};
+use ringfork_core::sync::{self as core_sync, BarrierError, CondGuard, SemaphoreError};
 use ringfork_core::{AttachError, Kind, ShmSafe};
 use std::fmt;
 use std::ops::Deref;
@@ -304,19 +305,19 @@ impl<T: ShmSafe> Condition<T> {
     /// Locks the condition's mutex; wait through the guard.
     #[doc(alias = "acquire")]
     pub fn lock(&self) -> LockResult<CondGuard<'_, T>> {
-        self.inner.lock()
+        guarded(self.inner.lock())
     }
 
     /// Locks if free now.
     #[doc(alias = "acquire")]
     pub fn try_lock(&self) -> LockResult<CondGuard<'_, T>> {
-        self.inner.try_lock()
+        guarded(self.inner.try_lock())
     }
 
     /// Locks, giving up after `timeout`.
     #[doc(alias = "acquire")]
     pub fn lock_timeout(&self, timeout: Duration) -> LockResult<CondGuard<'_, T>> {
-        self.inner.lock_timeout(timeout)
+        guarded(self.inner.lock_timeout(timeout))
     }
 
     /// Wakes one waiter (possibly more).

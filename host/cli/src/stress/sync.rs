@@ -6,6 +6,7 @@
 
 use super::{Killer, StressOpts, StressReport};
 use crate::child::{try_fork_partner, Partner};
+use ringfork::sync::LockError;
 use ringfork::{Barrier, Event, Mutex, RawValue, Segment, Semaphore, Value};
 use ringfork_core::atomic::{AtomicU64, Ordering};
 use ringfork_core::sync::mutex::MutexError;
@@ -200,8 +201,7 @@ pub fn mutex(o: &StressOpts) -> StressReport {
             let mut i = 0;
             while deadline.map_or(i < ops, |d| start.elapsed() < d) {
                 let mut g = match m2.lock() {
-                    Ok(g) => g,
-                    Err(MutexError::OwnerDied(mut g)) => {
+                    Ok(mut g) if g.owner_died() => {
                         let kill = cv.get(Counters::LAST_KILL_NS).load(Ordering::SeqCst);
                         cv.get(Counters::DETECT_NS)
                             .fetch_max(now_ns().saturating_sub(kill), Ordering::SeqCst);
@@ -210,6 +210,7 @@ pub fn mutex(o: &StressOpts) -> StressReport {
                         g.mark_consistent();
                         g
                     }
+                    Ok(g) => g,
                     Err(_) => std::process::exit(3),
                 };
                 if g[1] != 0 {
@@ -234,11 +235,11 @@ pub fn mutex(o: &StressOpts) -> StressReport {
         &prefer,
     );
     let data = match m.lock() {
-        Ok(g) => *g,
-        Err(MutexError::OwnerDied(mut g)) => {
+        Ok(mut g) if g.owner_died() => {
             g.mark_consistent();
             *g
         }
+        Ok(g) => *g,
         Err(_) => [0, 0],
     };
     rep.violate("mutual_exclusion", c.get(Counters::VIOL).load(Ordering::SeqCst));
@@ -310,10 +311,9 @@ pub fn value(o: &StressOpts) -> StressReport {
         for _ in 0..ops {
             match v2.with_lock(|x| *x += 1) {
                 Ok(()) => {}
-                Err(MutexError::OwnerDied(mut g)) => {
-                    // The dead adder either added or did not: the value is consistent either way.
-                    g.mark_consistent();
-                    drop(g);
+                Err(LockError::OwnerDied) => {
+                    // The dead adder either added or did not: the value is consistent either way (the
+                    // call recovered the lock and reports the death once).
                     cv.get(Counters::RECOVER).fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
@@ -329,10 +329,7 @@ pub fn value(o: &StressOpts) -> StressReport {
     });
     let locked = match v.get() {
         Ok(x) => x,
-        Err(MutexError::OwnerDied(mut g)) => {
-            g.mark_consistent();
-            *g
-        }
+        Err(LockError::OwnerDied) => v.get().unwrap_or(0),
         Err(_) => 0,
     };
     let atomic = a.get();
@@ -752,8 +749,7 @@ unsafe impl ringfork_core::ShmSafe for Buf {}
 /// the item is written or read, so it is consistent whatever instruction the owner died at).
 fn lock_cond<'a>(c: &'a ringfork::Condition<Buf>, cv: &Counters) -> Option<ringfork_core::sync::CondGuard<'a, Buf>> {
     match c.lock() {
-        Ok(g) => Some(g),
-        Err(MutexError::OwnerDied(mut g)) => {
+        Ok(mut g) if g.owner_died() => {
             let kill = cv.get(Counters::LAST_KILL_NS).load(Ordering::SeqCst);
             cv.get(Counters::DETECT_NS)
                 .fetch_max(now_ns().saturating_sub(kill), Ordering::SeqCst);
@@ -761,6 +757,7 @@ fn lock_cond<'a>(c: &'a ringfork::Condition<Buf>, cv: &Counters) -> Option<ringf
             g.mark_consistent();
             Some(g)
         }
+        Ok(g) => Some(g),
         Err(_) => None,
     }
 }

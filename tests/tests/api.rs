@@ -1,0 +1,120 @@
+//! The public API's shape: every error works with `?` (`'static + Send + Sync + Error`), lock calls
+//! included, and a dead owner behind a convenience call is reported once without breaking the object.
+
+use ringfork::sync::{LockError, UnlockError};
+use ringfork::{Array, Condition, Event, Mutex, Value};
+use ringfork_tests::harness::{run, Case};
+use ringfork_tests::util::{fork_child, wait_child};
+use std::error::Error;
+use std::time::Duration;
+
+fn is_question_mark_error<E: Error + Send + Sync + 'static>() {}
+
+/// Compile-time: every error type of the public API converts into `Box<dyn Error + Send + Sync>`.
+fn every_error_is_static_send_sync() {
+    is_question_mark_error::<ringfork::SegmentError>();
+    is_question_mark_error::<ringfork::ProcessError>();
+    is_question_mark_error::<ringfork::PoolError>();
+    is_question_mark_error::<ringfork::PipeError>();
+    is_question_mark_error::<ringfork::PushError>();
+    is_question_mark_error::<ringfork::PopError>();
+    is_question_mark_error::<ringfork::TaskDoneError>();
+    is_question_mark_error::<ringfork::signal::SignalError>();
+    is_question_mark_error::<LockError>();
+    is_question_mark_error::<UnlockError>();
+    is_question_mark_error::<ringfork::sync::SemaphoreError>();
+    is_question_mark_error::<ringfork::sync::BarrierError>();
+    is_question_mark_error::<ringfork::sync::IndexError>();
+    is_question_mark_error::<ringfork::os::StatError>();
+}
+
+/// The README's pattern: `?` on every lock-based call in a function returning `Box<dyn Error>`.
+fn lock_calls() -> Result<u64, Box<dyn Error + Send + Sync>> {
+    let counter = Value::new(0u64)?;
+    counter.set(40)?;
+    counter.with_lock(|v| *v += 1)?;
+    let v = counter.get()?;
+    let arr = Array::new(&[1u32, 2, 3])?;
+    let sum: u32 = arr.to_vec()?.iter().sum();
+    let m = Mutex::new(0u64)?;
+    *m.lock()? += 1;
+    let g = m.lock_timeout(Duration::from_millis(10))?;
+    assert!(!g.owner_died());
+    let c = Condition::new(0u32)?;
+    *c.lock()? += 1;
+    Ok(v + u64::from(sum) - 6 + *g)
+}
+
+fn question_mark_works_on_lock_calls() {
+    assert_eq!(lock_calls().unwrap(), 42);
+}
+
+/// A holder killed inside `with_lock`: the next convenience call reports `OwnerDied` once (the lock
+/// is recovered), the value is as the dead holder left it, and every later call works.
+fn value_owner_died_is_reported_once_then_usable() {
+    let v = Value::new(7u64).unwrap();
+    let held = Event::new().unwrap();
+    let (v2, h2) = (v.clone(), held.clone());
+    let pid = fork_child(move || {
+        let _ = v2.with_lock(|x| {
+            *x = 999; // a half-done update
+            h2.set();
+            std::thread::sleep(Duration::from_secs(600));
+        });
+    });
+    assert!(held.wait_timeout(Duration::from_secs(10)), "holder never locked");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let st = wait_child(pid, Duration::from_secs(10));
+    assert!(libc::WIFSIGNALED(st));
+    assert_eq!(v.get(), Err(LockError::OwnerDied));
+    assert!(LockError::OwnerDied.to_string().contains("died"));
+    assert_eq!(
+        v.get(),
+        Ok(999),
+        "recovered: the dead holder's write is visible, the lock works"
+    );
+    v.set(8).unwrap();
+    assert_eq!(v.get(), Ok(8));
+}
+
+/// A holder killed while holding a `Mutex`: `lock()?` hands back the guard with `owner_died()` set.
+fn mutex_owner_died_comes_back_inside_ok() {
+    let m = Mutex::new(1u64).unwrap();
+    let held = Event::new().unwrap();
+    let (m2, h2) = (m.clone(), held.clone());
+    let pid = fork_child(move || {
+        let _g = m2.lock().unwrap();
+        h2.set();
+        std::thread::sleep(Duration::from_secs(600));
+    });
+    assert!(held.wait_timeout(Duration::from_secs(10)), "holder never locked");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    wait_child(pid, Duration::from_secs(10));
+    let repaired = || -> Result<u64, Box<dyn Error>> {
+        let mut g = m.lock()?;
+        assert!(g.owner_died());
+        *g = 2;
+        g.mark_consistent();
+        Ok(*g)
+    };
+    assert_eq!(repaired().unwrap(), 2);
+    assert_eq!(*m.lock().unwrap(), 2);
+    assert!(!m.lock().unwrap().owner_died());
+}
+
+fn main() {
+    run(&[
+        Case::new("every_error_is_static_send_sync", every_error_is_static_send_sync),
+        Case::new("question_mark_works_on_lock_calls", question_mark_works_on_lock_calls),
+        Case::new(
+            "value_owner_died_is_reported_once_then_usable",
+            value_owner_died_is_reported_once_then_usable,
+        ),
+        Case::new(
+            "mutex_owner_died_comes_back_inside_ok",
+            mutex_owner_died_comes_back_inside_ok,
+        ),
+    ]);
+}
