@@ -7,10 +7,15 @@ mod bench;
 mod child;
 mod cli;
 mod demo;
+mod progress;
 mod shmls;
 mod stress;
 
 fn main() {
+    // A closed stdout (`ringfork ls | head -1`) ends the command quietly with the conventional
+    // status 141, as for any Unix tool, instead of a "failed printing to stdout" panic.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread or child exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     // A child started with StartMethod::Spawn re-executes this binary: register the targets, run the
     // child's target and exit.
     ringfork::process::spawn_main(demo::SPAWN_TARGETS);
@@ -23,9 +28,16 @@ fn main() {
                 }
             }
             eprintln!("ringfork: error: {e}");
+            // Each cause once: an error whose message already quotes its source is not followed by
+            // the same text again.
+            let mut shown = e.to_string();
             let mut src = e.source();
             while let Some(s) = src {
-                eprintln!("  caused by: {s}");
+                let text = s.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                shown = text;
                 src = s.source();
             }
             1

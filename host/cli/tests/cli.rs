@@ -206,3 +206,75 @@ fn bench_quick_runs_and_prints_every_row() {
         "{text}"
     );
 }
+
+/// `ringfork demo list | head -1`: a closed stdout ends the command quietly (0 or SIGPIPE), no panic.
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    for args in [&["demo", "list"][..], &["stress", "list"], &["bench", "list"]] {
+        let mut child = ringfork()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes away before the first line
+        let out = child.wait_with_output().unwrap();
+        let quiet = out.status.code() == Some(0) || out.status.signal() == Some(libc::SIGPIPE);
+        assert!(quiet, "{args:?}: {:?}", out.status);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+/// Unknown names and options that do not apply are errors that list the valid choices.
+#[test]
+fn unknown_rows_targets_and_options_are_errors_with_the_valid_list() {
+    let out = ringfork().args(["bench", "nosuchrow"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nosuchrow") && err.contains("queues") && err.contains("sync"),
+        "{err}"
+    );
+    let out = ringfork().args(["stress", "nosuchtarget"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mutex"));
+    let out = ringfork().args(["demo", "queue", "--no-lock"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--no-lock") && err.contains("tickets"), "{err}");
+    let out = ringfork().args(["bench", "--no-such-flag"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap rejects unknown options");
+}
+
+/// Every `list` honours `--json`.
+#[test]
+fn every_list_honours_json() {
+    for args in [
+        &["demo", "list", "--json"][..],
+        &["stress", "list", "--json"],
+        &["bench", "list", "--json"],
+    ] {
+        let out = ringfork().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        assert!(v.as_array().is_some_and(|a| !a.is_empty()), "{args:?}: {v}");
+    }
+}
+
+/// An error prints its cause once, even when its message already quotes it.
+#[test]
+fn error_causes_print_once() {
+    let out = ringfork()
+        .args(["inspect", "rf-test-no-such-segment-xyz"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let first = err.lines().next().unwrap_or_default().to_owned();
+    for line in err.lines().skip(1) {
+        let cause = line.trim_start().trim_start_matches("caused by: ");
+        assert!(!first.contains(cause), "cause printed twice:\n{err}");
+    }
+}

@@ -1,5 +1,6 @@
 //! Measurement plumbing: statistics, rows, alternation, the table and the JSON report.
 
+use indicatif::ProgressBar;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -330,19 +331,29 @@ pub fn python_peer(opts: &BenchOpts, names: &[&str]) -> Result<HashMap<String, S
 
 /// Runs every row matching the filter, then (with `--python`) the rows against Python's
 /// `multiprocessing`; prints progress on stderr.
-pub fn run(opts: &BenchOpts) -> Report {
+pub fn run(opts: &BenchOpts, bar: &ProgressBar) -> Report {
     let start = Instant::now();
     let wanted = |name: &str| opts.filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
+    let say = |what: &str| {
+        if bar.is_hidden() {
+            eprintln!("bench: {what} ...");
+        } else {
+            bar.set_message(what.to_owned());
+        }
+    };
+    let groups = super::rows::all();
+    bar.set_length(groups.len() as u64 + u64::from(opts.python));
     let mut rows = Vec::new();
-    for (name, f) in super::rows::all() {
+    for (name, f) in groups {
         let mut o = opts.clone();
         if !wanted(name) {
             // Run the group's rows whose own names match, if any.
             o.row_filter = opts.filter.clone();
         } else {
-            eprintln!("bench: {name} ...");
+            say(name);
         }
         rows.extend(f(&o).into_iter().filter(|r| !r.ours.samples.is_empty()));
+        bar.inc(1);
     }
     if opts.python {
         let pairs: Vec<_> = super::rows::python_pairs()
@@ -358,12 +369,12 @@ pub fn run(opts: &BenchOpts) -> Report {
                 .collect();
             let half = opts.reps.div_ceil(2);
             for (p, st) in pairs.iter().zip(ours.iter_mut()) {
-                eprintln!("bench: {} (ours) ...", p.row);
+                say(&format!("{} (ours)", p.row));
                 for _ in 0..half {
                     st.samples.push((p.ours)(opts));
                 }
             }
-            eprintln!("bench: python peer ...");
+            say("python peer");
             match python_peer(opts, &names) {
                 Ok(py) => {
                     for (p, mut st) in pairs.into_iter().zip(ours) {
@@ -387,6 +398,10 @@ pub fn run(opts: &BenchOpts) -> Report {
             }
         }
     }
+    if opts.python {
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
     Report {
         machine: machine(),
         rows,

@@ -11,3 +11,13 @@ pub mod rows;
 pub mod sync_rows;
 
 pub use harness::{run, BenchOpts};
+
+/// The group names (`ringfork bench list`).
+pub fn groups() -> Vec<&'static str> {
+    rows::all().into_iter().map(|(name, _)| name).collect()
+}
+
+/// The names of the rows measured against Python (`ringfork bench list`).
+pub fn python_rows() -> Vec<&'static str> {
+    rows::python_pairs().into_iter().map(|p| p.row).collect()
+}

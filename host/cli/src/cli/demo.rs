@@ -16,15 +16,26 @@ pub struct DemoArgs {
     /// Story on stderr, and one JSON object (facts and checks) on stdout.
     #[arg(long)]
     json: bool,
-    /// Demo-specific switch for the unsafe variant (tickets, flock: run without the lock).
+    /// Run the unsafe variant without the lock (only the demos in `NO_LOCK_DEMOS`: tickets, flock).
     #[arg(long)]
     no_lock: bool,
 }
+
+/// The demos that have a `--no-lock` variant.
+const NO_LOCK_DEMOS: [&str; 2] = ["tickets", "flock"];
 
 /// Longest one demo may run inside `demo all` before it is killed.
 const DEMO_DEADLINE: Duration = Duration::from_secs(120);
 
 pub fn run(a: DemoArgs) -> CmdResult {
+    if a.no_lock && !NO_LOCK_DEMOS.contains(&a.name.as_str()) {
+        return Err(format!(
+            "demo {:?} has no --no-lock variant; the demos with one: {}",
+            a.name,
+            NO_LOCK_DEMOS.join(", ")
+        )
+        .into());
+    }
     match a.name.as_str() {
         "list" => {
             if a.json {

@@ -18,6 +18,7 @@ pub struct StressArgs {
     ops: u64,
     /// Run for this many seconds instead of a fixed number of operations (a soak): `mutex` and `pool`
     /// loop until then; the other targets repeat rounds of --ops (seed, seed+1, ...) until then.
+    /// With `all`, this is the total: each target gets an equal share (at least 1 s).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     duration: Option<u64>,
     /// SIGKILL this many random participants at random moments.
@@ -34,8 +35,13 @@ pub struct StressArgs {
 pub fn run(a: StressArgs) -> CmdResult {
     let targets = stress::targets::all();
     if a.target == "list" {
-        for (name, _) in &targets {
-            println!("{name}");
+        if a.json {
+            let names: Vec<_> = targets.iter().map(|t| t.0).collect();
+            println!("{}", serde_json::json!(names));
+        } else {
+            for (name, _) in &targets {
+                println!("{name}");
+            }
         }
         return Ok(0);
     }
@@ -56,6 +62,18 @@ pub fn run(a: StressArgs) -> CmdResult {
     if a.target == "all" {
         return run_all(&a, &opts, targets.iter().map(|t| t.0).collect());
     }
+    // A timed run shows its progress second by second (on a terminal, without --json).
+    let ticker = a.duration.map(|d| {
+        let bar = crate::progress::bar(d, &format!("stress {}", a.target), a.json);
+        let b = bar.clone();
+        std::thread::spawn(move || {
+            while !b.is_finished() && b.position() < b.length().unwrap_or(0) {
+                std::thread::sleep(Duration::from_secs(1));
+                b.inc(1);
+            }
+        });
+        bar
+    });
     let Some(&(name, f)) = targets.iter().find(|t| t.0 == a.target) else {
         let names: Vec<_> = targets.iter().map(|t| t.0).collect();
         return Err(format!(
@@ -66,6 +84,9 @@ pub fn run(a: StressArgs) -> CmdResult {
         .into());
     };
     let report = stress::run(name, f, &opts);
+    if let Some(bar) = ticker {
+        bar.finish_and_clear();
+    }
     if a.json {
         println!("{}", report.to_json());
     } else {
@@ -80,7 +101,11 @@ fn run_all(a: &StressArgs, opts: &StressOpts, names: Vec<&str>) -> CmdResult {
     let exe = std::env::current_exe()?;
     let mut reports = Vec::new();
     let mut failed = 0;
+    // --duration is the total: an equal share per target.
+    let share = a.duration.map(|d| (d / names.len().max(1) as u64).max(1));
+    let bar = crate::progress::bar(names.len() as u64, "stress all", a.json);
     for name in names {
+        bar.set_message(name.to_owned());
         let mut cmd = Command::new(&exe);
         cmd.args([
             "stress",
@@ -92,7 +117,7 @@ fn run_all(a: &StressArgs, opts: &StressOpts, names: Vec<&str>) -> CmdResult {
             &a.ops.to_string(),
         ]);
         cmd.args(["--kill", &a.kill.to_string(), "--seed", &a.seed.to_string()]);
-        if let Some(d) = a.duration {
+        if let Some(d) = share {
             cmd.args(["--duration", &d.to_string()]);
         }
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
@@ -105,7 +130,9 @@ fn run_all(a: &StressArgs, opts: &StressOpts, names: Vec<&str>) -> CmdResult {
             }
             s
         });
-        let deadline = stress::watchdog(opts) + Duration::from_secs(30);
+        let mut target_opts = opts.clone();
+        target_opts.duration = share.map(Duration::from_secs);
+        let deadline = stress::watchdog(&target_opts) + Duration::from_secs(30);
         let start = Instant::now();
         let hung = loop {
             if child.try_wait()?.is_some() {
@@ -127,29 +154,33 @@ fn run_all(a: &StressArgs, opts: &StressOpts, names: Vec<&str>) -> CmdResult {
         if v["passed"] != true {
             failed += 1;
         }
+        bar.inc(1);
         if !a.json {
-            println!(
-                "{:<10} {:>10.0} ops/s  kills {:>2}  recoveries {:>4}  violations {:>3}  max detect {:>6.1} ms  {}",
-                name,
-                v["ops_per_sec"].as_f64().unwrap_or(0.0),
-                v["kills"].as_u64().unwrap_or(0),
-                v["recoveries"].as_u64().unwrap_or(0),
-                v["violations"]
-                    .as_object()
-                    .map(|m| m.values().filter_map(|x| x.as_u64()).sum::<u64>())
-                    .unwrap_or(0),
-                v["max_detect_ms"].as_f64().unwrap_or(0.0),
-                if v["passed"] == true {
-                    "PASS"
-                } else if v["hung"] == true {
-                    "HUNG"
-                } else {
-                    "FAIL"
-                }
-            );
+            bar.suspend(|| {
+                println!(
+                    "{:<10} {:>10.0} ops/s  kills {:>2}  recoveries {:>4}  violations {:>3}  max detect {:>6.1} ms  {}",
+                    name,
+                    v["ops_per_sec"].as_f64().unwrap_or(0.0),
+                    v["kills"].as_u64().unwrap_or(0),
+                    v["recoveries"].as_u64().unwrap_or(0),
+                    v["violations"]
+                        .as_object()
+                        .map(|m| m.values().filter_map(|x| x.as_u64()).sum::<u64>())
+                        .unwrap_or(0),
+                    v["max_detect_ms"].as_f64().unwrap_or(0.0),
+                    if v["passed"] == true {
+                        "PASS"
+                    } else if v["hung"] == true {
+                        "HUNG"
+                    } else {
+                        "FAIL"
+                    }
+                );
+            });
         }
         reports.push(v);
     }
+    bar.finish_and_clear();
     if a.json {
         println!("{}", serde_json::json!(reports));
     }
