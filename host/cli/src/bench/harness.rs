@@ -15,7 +15,7 @@ pub struct BenchOpts {
     pub row_filter: Option<String>,
     /// Fewer iterations and repetitions (a smoke run).
     pub quick: bool,
-    /// Also run the Python peer (`bench/python_peer.py`) when `python3` exists.
+    /// Also run the Python peer (`host/cli/src/bench/python_peer.py`) when `python3` exists.
     pub python: bool,
     /// Repetitions per side (alternating).
     pub reps: usize,
@@ -282,7 +282,7 @@ pub fn machine() -> Value {
 /// The Python peer script, embedded so the binary works wherever it is run from.
 const PYTHON_PEER: &str = include_str!("python_peer.py");
 
-/// Runs `bench/python_peer.py` for the named scenarios; returns its stats by name.
+/// Runs `host/cli/src/bench/python_peer.py` for the named scenarios; returns its stats by name.
 pub fn python_peer(opts: &BenchOpts, names: &[&str]) -> Result<HashMap<String, Stat>, String> {
     let dir = std::env::temp_dir().join(format!("ringfork-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("temp dir: {e}"))?;

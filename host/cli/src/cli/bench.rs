@@ -16,7 +16,7 @@ pub struct BenchArgs {
     /// Print one JSON object {"machine": {...}, "rows": [...]} instead of a table.
     #[arg(long)]
     json: bool,
-    /// Also run bench/python_peer.py (Python's multiprocessing) for the python_* baselines.
+    /// Also run host/cli/src/bench/python_peer.py (Python's multiprocessing) for the python_* baselines.
     #[arg(long)]
     python: bool,
     /// Repetitions per side (default 9, or 3 with --quick).
