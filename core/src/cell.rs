@@ -97,18 +97,19 @@ impl<'a, T: ShmSafe> ShmCell<'a, T> {
         region.as_ptr().wrapping_add(Self::value_offset()) as *mut T
     }
 
-    /// Reads the value (a volatile copy).
+    /// Reads the value: a copy made of atomic loads ([`crate::racy_copy`]), so a concurrent `set`
+    /// is not a data race; a `T` wider than a machine word may be torn (still a valid `T`).
     pub fn get(&self) -> T {
-        // SAFETY: `value` points inside the validated region, aligned for T; T is ShmSafe, so whatever
-        // bytes another process wrote form a valid T.
-        unsafe { self.value.read_volatile() }
+        // SAFETY: `value` points inside the validated region, aligned for T, mapped for 'a; every
+        // access to it goes through racy_copy (atomic) or another process.
+        unsafe { crate::racy_copy::load(self.value) }
     }
 
-    /// Writes the value (a volatile copy).
+    /// Writes the value: atomic stores ([`crate::racy_copy`]).
     pub fn set(&self, v: T) {
         // SAFETY: as for `get`; writes of plain data cannot break another process's invariants beyond
         // the value itself.
-        unsafe { self.value.write_volatile(v) }
+        unsafe { crate::racy_copy::store(self.value, v) }
     }
 
     /// The object header.

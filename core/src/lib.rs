@@ -31,6 +31,7 @@ pub mod os;
 pub mod padded;
 pub mod payload;
 pub mod queue;
+pub mod racy_copy;
 pub mod region;
 pub mod segment;
 pub mod shm_safe;

@@ -51,6 +51,22 @@
 //! ```compile_fail
 //! use ringfork::process::sys::fork; // private: `ringfork::os::fork` is the (unsafe) public one
 //! ```
+//!
+//! # One access mode per object
+//! A locked [`Value`] has no lock-free path (that would race with `with_lock`); lock-free counters
+//! are [`RawValue`]s:
+//!
+//! ```compile_fail
+//! let v = ringfork::Value::new(0u64).unwrap();
+//! v.with_lock(|x| *x += 1).unwrap();
+//! v.fetch_add(1); // no such method: use RawValue for atomics
+//! ```
+//!
+//! ```
+//! let v = ringfork::RawValue::new(0u64).unwrap();
+//! v.fetch_add(1);
+//! assert_eq!(v.load(), 1);
+//! ```
 
 mod child;
 pub mod handle;

@@ -242,39 +242,9 @@ impl<'a, T: ShmSafe, W: Wait> Array<'a, T, W> {
     }
 }
 
-impl<T: AtomicValue, W: Wait> Array<'_, T, W> {
-    fn slot(&self, i: usize) -> Option<*mut T> {
-        // SAFETY (of the add): i < len, so the element lies inside the validated region.
-        (i < self.len).then(|| self.data.wrapping_add(i))
-    }
-
-    /// Atomic load of element `i`, without the lock (`None` if out of range).
-    pub fn load(&self, i: usize) -> Option<T> {
-        // SAFETY: in-bounds element; the base is 8-aligned and the stride is size_of::<T>(), so it is
-        // aligned to its size.
-        self.slot(i).map(|p| unsafe { T::atomic_load(p) })
-    }
-
-    /// Atomic store to element `i`, without the lock.
-    pub fn store(&self, i: usize, v: T) -> Result<(), IndexError> {
-        let p = self.slot(i).ok_or(IndexError {
-            index: i,
-            len: self.len,
-        })?;
-        // SAFETY: as for `load`.
-        unsafe { T::atomic_store(p, v) };
-        Ok(())
-    }
-
-    /// Atomic wrapping add to element `i`, without the lock; returns the previous value.
-    pub fn fetch_add(&self, i: usize, v: T) -> Option<T> {
-        // SAFETY: as for `load`.
-        self.slot(i).map(|p| unsafe { T::atomic_fetch_add(p, v) })
-    }
-}
-
-/// `len` elements of `T` without a lock (Python's `RawArray`): volatile element copies, atomics for
-/// integers.
+/// `len` elements of `T` without a lock (Python's `RawArray`): element copies made of atomic
+/// accesses, atomic read-modify-writes for integers. Its locked twin is [`Array`], which has no
+/// unlocked access.
 pub struct RawArray<'a, T: ShmSafe> {
     header: &'a Header,
     data: *mut T,
@@ -342,10 +312,11 @@ impl<'a, T: ShmSafe> RawArray<'a, T> {
         self.len == 0
     }
 
-    /// A volatile copy of element `i` (`None` if out of range).
+    /// A copy of element `i` made of atomic loads (`None` if out of range; see [`RawValue::get`]).
     pub fn get(&self, i: usize) -> Option<T> {
-        // SAFETY: i < len: in bounds of the validated region, aligned, ShmSafe.
-        (i < self.len).then(|| unsafe { self.data.add(i).read_volatile() })
+        // SAFETY: i < len: in bounds of the validated region, aligned, ShmSafe; every in-process
+        // access is atomic (racy_copy or the same-width AtomicValue methods).
+        (i < self.len).then(|| unsafe { crate::racy_copy::load(self.data.add(i)) })
     }
 
     /// Overwrites element `i` (volatile).
@@ -357,7 +328,7 @@ impl<'a, T: ShmSafe> RawArray<'a, T> {
             });
         }
         // SAFETY: as for `get`.
-        unsafe { self.data.add(i).write_volatile(v) };
+        unsafe { crate::racy_copy::store(self.data.add(i), v) };
         Ok(())
     }
 

@@ -11,13 +11,13 @@
 //! | 0                               | 64              | header | initializer (kind `Value`, flags 0) |
 //! | `align_up(64, max(8, align_of::<T>()))` | `size_of::<T>()` | value | anyone   |
 //!
-//! # The lock and the atomic path
-//! [`Value::get_lock`], [`Value::with_lock`], [`Value::get`] and [`Value::set`] go through the lock;
-//! [`Value::load`], [`Value::store`], [`Value::fetch_add`] and [`Value::compare_exchange`] are single
-//! atomic instructions that **do not** take the lock. Each path is correct on its own. Do not mix them
-//! on one value while others may be running: a locked read-modify-write (`*g += 1`) that overlaps an
-//! atomic `fetch_add` loses one of the two updates (and in one process it is a data race). Pick one
-//! discipline per value: the lock for multi-step updates or non-integer `T`, atomics for counters.
+//! # One access mode per type
+//! [`Value`] is only ever accessed under its lock ([`Value::get_lock`], [`Value::with_lock`],
+//! [`Value::get`], [`Value::set`]); [`RawValue`] only without one (copies made of atomic accesses,
+//! and [`RawValue::load`], [`RawValue::store`], [`RawValue::fetch_add`],
+//! [`RawValue::compare_exchange`] for integers). A locked read-modify-write (`*g += 1`) overlapping
+//! an atomic `fetch_add` would lose an update (and in one process be a data race), so no type offers
+//! both: pick `Value` for multi-step updates or non-integer `T`, `RawValue` for counters.
 
 use crate::error::{AttachError, InitError};
 use crate::header::{Header, Kind, ObjectParams, HEADER_SIZE};
@@ -217,34 +217,10 @@ impl<'a, T: ShmSafe, W: Wait> Value<'a, T, W> {
     }
 }
 
-impl<T: AtomicValue, W: Wait> Value<'_, T, W> {
-    /// Atomic load, without the lock (see the module docs).
-    pub fn load(&self) -> T {
-        // SAFETY: `data` is valid and aligned to at least 8 (data_align) for the object's lifetime.
-        unsafe { T::atomic_load(self.data) }
-    }
-
-    /// Atomic store, without the lock.
-    pub fn store(&self, v: T) {
-        // SAFETY: as for `load`.
-        unsafe { T::atomic_store(self.data, v) }
-    }
-
-    /// Atomic wrapping add, without the lock; returns the previous value.
-    pub fn fetch_add(&self, v: T) -> T {
-        // SAFETY: as for `load`.
-        unsafe { T::atomic_fetch_add(self.data, v) }
-    }
-
-    /// Atomic compare-and-exchange, without the lock.
-    pub fn compare_exchange(&self, current: T, new: T) -> Result<T, T> {
-        // SAFETY: as for `load`.
-        unsafe { T::atomic_compare_exchange(self.data, current, new) }
-    }
-}
-
-/// A `T` in shared memory without a lock (Python's `multiprocessing.sharedctypes.RawValue`): volatile
-/// copies, plus atomics for integers. Concurrent `set`s of a `T` wider than 8 bytes can tear.
+/// A `T` in shared memory without a lock (Python's `multiprocessing.sharedctypes.RawValue`): copies
+/// made of atomic accesses, plus atomic read-modify-writes for integers. Concurrent `set`s of a `T`
+/// wider than a machine word can tear. Its locked twin is [`Value`], which has no unlocked access
+/// (one access mode per type, so a locked update can never race with an atomic one).
 pub struct RawValue<'a, T: ShmSafe> {
     header: &'a Header,
     data: *mut T,
@@ -312,17 +288,19 @@ impl<'a, T: ShmSafe> RawValue<'a, T> {
         })
     }
 
-    /// A volatile copy of the value.
+    /// A copy of the value made of atomic loads ([`crate::racy_copy`]): never a data race with a
+    /// concurrent `set`; a `T` wider than a machine word may be torn (still a valid `T`).
     #[doc(alias = "value")]
     pub fn get(&self) -> T {
-        // SAFETY: validated, aligned slot of ShmSafe data: any bytes are a valid T.
-        unsafe { self.data.read_volatile() }
+        // SAFETY: validated, aligned slot of ShmSafe data, mapped for 'a; every in-process access to
+        // it is atomic (racy_copy, or the AtomicValue methods, whose width racy_copy matches).
+        unsafe { crate::racy_copy::load(self.data) }
     }
 
-    /// Overwrites the value (volatile).
+    /// Overwrites the value with atomic stores ([`crate::racy_copy`]).
     pub fn set(&self, v: T) {
         // SAFETY: as for `get`.
-        unsafe { self.data.write_volatile(v) }
+        unsafe { crate::racy_copy::store(self.data, v) }
     }
 
     /// The object header.

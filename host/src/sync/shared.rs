@@ -37,14 +37,18 @@ macro_rules! shared_handle {
 }
 
 shared_handle! {
-    /// A `T` with its own robust lock (Python's `multiprocessing.Value`).
+    /// A `T` with its own robust lock (Python's `multiprocessing.Value`). Every access takes the
+    /// lock; for a lock-free counter use [`RawValue`] (one access mode per type, so a locked update
+    /// can never race with an atomic one).
     ///
     /// ```
-    /// let v = ringfork::Value::new(0u64)?;
-    /// v.with_lock(|x| *x += 2).unwrap(); // `with v.get_lock(): v.value += 2`
-    /// v.fetch_add(1); // lock-free, for integer values
-    /// assert_eq!(v.get().unwrap(), 3);
-    /// # Ok::<(), ringfork::SegmentError>(())
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let v = ringfork::Value::new(0u64)?;
+    ///     v.with_lock(|x| *x += 2)?; // `with v.get_lock(): v.value += 2`
+    ///     v.set(v.get()? + 1)?;
+    ///     assert_eq!(v.get()?, 3);
+    ///     Ok(())
+    /// }
     /// ```
     Value => Value
 }
@@ -111,28 +115,6 @@ impl<T: ShmSafe> Value<T> {
     }
 }
 
-impl<T: AtomicValue> Value<T> {
-    /// Atomic load, without the lock.
-    pub fn load(&self) -> T {
-        self.inner.load()
-    }
-
-    /// Atomic store, without the lock.
-    pub fn store(&self, v: T) {
-        self.inner.store(v)
-    }
-
-    /// Atomic wrapping add, without the lock; returns the previous value.
-    pub fn fetch_add(&self, v: T) -> T {
-        self.inner.fetch_add(v)
-    }
-
-    /// Atomic compare-and-exchange, without the lock.
-    pub fn compare_exchange(&self, current: T, new: T) -> Result<T, T> {
-        self.inner.compare_exchange(current, new)
-    }
-}
-
 fn len_err() -> SegmentError {
     SegmentError::Init(InitError::InvalidParameter {
         name: "len",
@@ -143,12 +125,18 @@ fn len_err() -> SegmentError {
 shared_handle! {
     /// `len` elements with one robust lock (Python's `multiprocessing.Array`).
     ///
+    /// Every access takes the lock; for lock-free elements use [`RawArray`].
+    ///
     /// ```
-    /// let a = ringfork::Array::new(&[1i64, 2, 3])?;
-    /// a.with_lock(|s| s[0] = 10).unwrap();
-    /// assert_eq!(a.fetch_add(1, 5), Some(2));
-    /// assert_eq!(a.to_vec().unwrap(), vec![10, 7, 3]);
-    /// # Ok::<(), ringfork::SegmentError>(())
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let a = ringfork::Array::new(&[1i64, 2, 3])?;
+    ///     a.with_lock(|s| {
+    ///         s[0] = 10;
+    ///         s[1] += 5;
+    ///     })?;
+    ///     assert_eq!(a.to_vec()?, vec![10, 7, 3]);
+    ///     Ok(())
+    /// }
     /// ```
     Array => Array
 }
@@ -216,23 +204,6 @@ impl<T: ShmSafe> Array<T> {
     /// The segment it lives in.
     pub fn segment(&self) -> &Segment {
         &self.seg
-    }
-}
-
-impl<T: AtomicValue> Array<T> {
-    /// Atomic load of element `i`, without the lock.
-    pub fn load(&self, i: usize) -> Option<T> {
-        self.inner.load(i)
-    }
-
-    /// Atomic store to element `i`, without the lock.
-    pub fn store(&self, i: usize, v: T) -> Result<(), IndexError> {
-        self.inner.store(i, v)
-    }
-
-    /// Atomic wrapping add to element `i`, without the lock.
-    pub fn fetch_add(&self, i: usize, v: T) -> Option<T> {
-        self.inner.fetch_add(i, v)
     }
 }
 

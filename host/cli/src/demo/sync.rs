@@ -83,7 +83,7 @@ fn run_tickets(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     let db = dir.join("db.json");
     std::fs::write(&db, r#"{"count": 1}"#)?; // 把文件db.json的内容重置为：{"count":1}
     let mutex = Lock::new(())?;
-    let sold = Value::new(0u32)?;
+    let sold = ringfork::RawValue::new(0u32)?;
     let mut buyers = Vec::new();
     for i in 0..10 {
         let (mutex, sold, db) = (mutex.clone(), sold.clone(), db.clone());

@@ -783,7 +783,7 @@ pub fn condition(o: &StressOpts) -> StressReport {
         rep.violate("completed", 1);
         return rep;
     };
-    let Ok(seen) = ringfork::Array::new(&vec![0u32; producers * ops as usize]) else {
+    let Ok(seen) = ringfork::RawArray::new(&vec![0u32; producers * ops as usize]) else {
         rep.violate("completed", 1);
         return rep;
     };
