@@ -89,8 +89,16 @@ impl fmt::Display for AttachError {
                  version {found}; rebuild both sides with the same ringfork"
             ),
             AttachError::KindMismatch { expected, found } => match Kind::from_raw(found) {
-                Some(k) => write!(f, "kind mismatch: expected a {expected}, found a {k}"),
-                None => write!(f, "kind mismatch: expected a {expected}, found unknown kind {found}"),
+                Some(k) => write!(
+                    f,
+                    "kind mismatch: this handle type opens objects of kind `{expected}`, the object is of \
+                     kind `{k}`; open it with the matching type"
+                ),
+                None => write!(
+                    f,
+                    "kind mismatch: this handle type opens objects of kind `{expected}`, the object has the \
+                     unknown kind number {found} (a newer ringfork, or not a ringfork object)"
+                ),
             },
             AttachError::LayoutMismatch { field, expected, found } => write!(
                 f,

@@ -26,6 +26,7 @@ use crate::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::error::{AttachError, InitError};
 use crate::header::{Kind, INITIALIZING, READY, UNINIT};
 use crate::region::{placement, ArenaError, Region};
+use core::fmt;
 
 /// `"RINGFORK"` as a little-endian `u64`.
 pub const SEGMENT_MAGIC: u64 = u64::from_le_bytes(*b"RINGFORK");
@@ -97,7 +98,7 @@ const _: () = {
 };
 
 /// An object listed in a segment's directory (values already bounds-checked).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ObjectEntry {
     /// Directory index.
     pub index: usize,
@@ -111,6 +112,19 @@ pub struct ObjectEntry {
     pub name: [u8; NAME_MAX],
     /// Length of the name.
     pub name_len: usize,
+}
+
+impl fmt::Debug for ObjectEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = &self.name[..self.name_len.min(NAME_MAX)];
+        let mut d = f.debug_struct("ObjectEntry");
+        d.field("index", &self.index).field("kind", &self.kind);
+        match core::str::from_utf8(name) {
+            Ok(s) => d.field("name", &s),
+            Err(_) => d.field("name", &name),
+        };
+        d.field("offset", &self.offset).field("size", &self.size).finish()
+    }
 }
 
 impl ObjectEntry {

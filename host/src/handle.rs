@@ -83,7 +83,8 @@ impl<T: ShmSafe> ShmCell<T> {
         let size = ringfork_core::cell::ShmCell::<T>::size();
         // SAFETY: the returned handle stores a clone of `seg`.
         let region = unsafe { place(seg, Kind::Cell, name, size, ringfork_core::cell::ShmCell::<T>::align())? };
-        let cell = ringfork_core::cell::ShmCell::init::<DefaultWait>(region, value).map_err(SegmentError::Init)?;
+        let cell =
+            ringfork_core::cell::ShmCell::init::<DefaultWait>(region, value).map_err(SegmentError::ObjectInit)?;
         Ok(ShmCell { cell, seg: seg.clone() })
     }
 

@@ -146,7 +146,7 @@ pub fn pipe(duplex: bool) -> Result<(Connection, Connection), SegmentError> {
 /// bytes (the capacity is rounded up to fit one largest message).
 pub fn pipe_with(duplex: bool, capacity: usize, msg_limit: usize) -> Result<(Connection, Connection), SegmentError> {
     let bad = |reason| {
-        SegmentError::Init(ringfork_core::InitError::InvalidParameter {
+        SegmentError::ObjectInit(ringfork_core::InitError::InvalidParameter {
             name: "capacity",
             reason,
         })
@@ -157,7 +157,7 @@ pub fn pipe_with(duplex: bool, capacity: usize, msg_limit: usize) -> Result<(Con
     let make = |name: &str| -> Result<ByteRing<'static>, SegmentError> {
         // SAFETY: every Connection stores a clone of `seg`.
         let region = unsafe { crate::handle::place(&seg, Kind::Pipe, name, size, RING_ALIGN)? };
-        ByteRing::init::<DefaultWait>(region, Kind::Pipe, capacity, msg_limit).map_err(SegmentError::Init)
+        ByteRing::init::<DefaultWait>(region, Kind::Pipe, capacity, msg_limit).map_err(SegmentError::ObjectInit)
     };
     let to1 = make("to1")?;
     let to2 = if duplex { Some(make("to2")?) } else { None };

@@ -70,6 +70,8 @@ pub enum SegmentError {
     },
     /// The segment header could not be initialized.
     Init(InitError),
+    /// An object (queue, lock, value, ...) could not be created with the parameters given.
+    ObjectInit(InitError),
     /// No object of that name in the segment's directory.
     NoSuchObject {
         /// The object name.
@@ -95,7 +97,8 @@ impl fmt::Display for SegmentError {
             SegmentError::InvalidLength { len, reason } => write!(f, "invalid segment length {len}: {reason}"),
             SegmentError::Attach { name: Some(n), source } => write!(f, "segment {n:?} is not usable: {source}"),
             SegmentError::Attach { name: None, source } => write!(f, "segment is not usable: {source}"),
-            SegmentError::Init(e) => write!(f, "cannot initialize segment: {e}"),
+            SegmentError::Init(e) => write!(f, "cannot initialize the segment's header: {e}"),
+            SegmentError::ObjectInit(e) => write!(f, "cannot create the object: {e}"),
             SegmentError::NoSuchObject { name } => {
                 write!(f, "the segment has no object named {name:?} (`ringfork inspect` lists its objects)")
             }
@@ -109,7 +112,7 @@ impl std::error::Error for SegmentError {
         match self {
             SegmentError::Os { source, .. } => Some(source),
             SegmentError::Attach { source, .. } => Some(source),
-            SegmentError::Init(e) => Some(e),
+            SegmentError::Init(e) | SegmentError::ObjectInit(e) => Some(e),
             SegmentError::Alloc(e) => Some(e),
             _ => None,
         }

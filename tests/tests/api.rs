@@ -104,6 +104,22 @@ fn mutex_owner_died_comes_back_inside_ok() {
     assert!(!m.lock().unwrap().owner_died());
 }
 
+/// Errors name the thing that failed: the object (not the segment) for bad parameters, the kinds
+/// without broken articles for a kind mismatch, names as text in `Debug`.
+fn errors_name_the_right_thing() {
+    let e = ringfork::Queue::<u64>::new(0).unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with("cannot create the object"), "{text}");
+    assert!(!text.contains("segment"), "{text}");
+    let seg = ringfork::Segment::anonymous(1 << 16).unwrap();
+    ringfork::Queue::<u64>::new_in(&seg, "jobs", 4).unwrap();
+    let e = Event::open(&seg, "jobs").unwrap_err().to_string();
+    assert!(e.contains("kind `event`") && !e.contains("a event"), "{e}");
+    let entry = seg.objects().into_iter().next().unwrap();
+    let dbg = format!("{entry:?}");
+    assert!(dbg.contains("name: \"jobs\""), "{dbg}");
+}
+
 fn main() {
     run(&[
         Case::new("every_error_is_static_send_sync", every_error_is_static_send_sync),
@@ -116,5 +132,6 @@ fn main() {
             "mutex_owner_died_comes_back_inside_ok",
             mutex_owner_died_comes_back_inside_ok,
         ),
+        Case::new("errors_name_the_right_thing", errors_name_the_right_thing),
     ]);
 }

@@ -71,7 +71,7 @@ pub(crate) fn deadline(timeout: Option<Duration>) -> Deadline {
 }
 
 fn init_err(e: ringfork_core::InitError) -> SegmentError {
-    SegmentError::Init(e)
+    SegmentError::ObjectInit(e)
 }
 
 impl RawQueue {
@@ -85,7 +85,7 @@ impl RawQueue {
     ) -> Result<Self, SegmentError> {
         let size = layout
             .size()
-            .ok_or(SegmentError::Init(ringfork_core::InitError::InvalidParameter {
+            .ok_or(SegmentError::ObjectInit(ringfork_core::InitError::InvalidParameter {
                 name: "maxsize",
                 reason: "maxsize times element size overflows the address space",
             }))?;
@@ -428,11 +428,12 @@ impl ByteQueue {
     }
 
     fn create(seg: Option<&Segment>, name: &str, maxsize: usize, msg_limit: usize) -> Result<Self, SegmentError> {
-        let layout =
-            Self::layout(maxsize, msg_limit).ok_or(SegmentError::Init(ringfork_core::InitError::InvalidParameter {
+        let layout = Self::layout(maxsize, msg_limit).ok_or(SegmentError::ObjectInit(
+            ringfork_core::InitError::InvalidParameter {
                 name: "msg_limit",
                 reason: "must be below 4 GiB",
-            }))?;
+            },
+        ))?;
         Ok(ByteQueue {
             raw: RawQueue::create(seg, name, Kind::Queue, layout, msg_limit as u64, FLAG_BYTES)?,
             limit: msg_limit,

@@ -82,7 +82,7 @@ fn create<T>(
     install_identity();
     // SAFETY: every handle stores a clone of `seg` next to the view returned here.
     let region = unsafe { place(seg, kind, name, size, align)? };
-    init(region).map_err(SegmentError::Init)
+    init(region).map_err(SegmentError::ObjectInit)
 }
 
 /// Attaches to the object `name` in `seg` with `attach` (waiting up to [`ATTACH_TIMEOUT`]).

@@ -116,7 +116,7 @@ impl<T: ShmSafe> Value<T> {
 }
 
 fn len_err() -> SegmentError {
-    SegmentError::Init(InitError::InvalidParameter {
+    SegmentError::ObjectInit(InitError::InvalidParameter {
         name: "len",
         reason: "the array's size overflows the address space",
     })
