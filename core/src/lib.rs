@@ -6,6 +6,32 @@
 //! blocking layer ([`wait::Wait`], with [`wait::Spin`] always and [`wait::Futex`] on Linux), and the
 //! primitives built on them.
 //!
+//! An object lives in any memory both sides can reach — a `MAP_SHARED` mapping, a static buffer on a
+//! microcontroller, here a local buffer — and is *initialized* by one side and *attached* (validated)
+//! by the others:
+//!
+//! ```
+//! use ringfork_core::queue::spsc::Spsc;
+//! use ringfork_core::region::Region;
+//! use ringfork_core::wait::Spin;
+//! use ringfork_core::Deadline;
+//!
+//! #[repr(C, align(64))]
+//! struct Buf([u8; 4096]);
+//! let mut buf = Buf([0; 4096]);
+//! let region = Region::from_mut(&mut buf.0);
+//! assert!(Spsc::<u32>::size(16).unwrap() <= region.len());
+//!
+//! let ring = Spsc::<u32>::init::<Spin>(region, 16).unwrap(); // the creating side
+//! let seen = Spsc::<u32>::attach::<Spin>(region, Deadline::Immediate).unwrap(); // another side
+//! let (mut tx, mut rx) = (ring.producer(), seen.consumer());
+//! for i in 0..10 {
+//!     tx.try_push(i).unwrap();
+//! }
+//! assert_eq!((0..10).map(|_| rx.try_pop().unwrap()).sum::<u32>(), 45);
+//! assert!(rx.try_pop().is_err()); // empty
+//! ```
+//!
 //! Rules every module follows (see `docs/layout.md`):
 //! 1. nothing in shared memory holds a pointer, only offsets;
 //! 2. every object starts with a validated [`header::Header`];
