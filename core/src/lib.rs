@@ -16,9 +16,9 @@
 //! use ringfork_core::wait::Spin;
 //! use ringfork_core::Deadline;
 //!
-//! #[repr(C, align(64))]
-//! struct Buf([u8; 4096]);
-//! let mut buf = Buf([0; 4096]);
+//! #[repr(C, align(128))]
+//! struct Buf([u8; 8192]);
+//! let mut buf = Buf([0; 8192]);
 //! let region = Region::from_mut(&mut buf.0);
 //! assert!(Spsc::<u32>::size(16).unwrap() <= region.len());
 //!

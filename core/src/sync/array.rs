@@ -114,7 +114,7 @@ fn attach_array<'a, T: ShmSafe, W: Wait>(
 }
 
 /// `len` elements of `T` with one robust lock in shared memory (Python's `multiprocessing.Array`). A
-/// view: `Copy`.
+/// view: `Copy`. Every access takes the lock; lock-free elements are [`RawArray`]'s.
 ///
 /// ```
 /// use ringfork_core::sync::array::Array;
@@ -124,8 +124,7 @@ fn attach_array<'a, T: ShmSafe, W: Wait>(
 /// let mut buf = Buf([0; 256]);
 /// let a = Array::<i32, DefaultWait>::init(Region::from_mut(&mut buf.0), 4, |i| i as i32).unwrap();
 /// a.with_lock(|s| s.reverse()).unwrap();
-/// assert_eq!(a.load(0), Some(3));
-/// assert_eq!(a.fetch_add(3, 5), Some(0));
+/// a.with_lock(|s| s[3] += 5).unwrap();
 /// let mut out = [0; 4];
 /// a.with_lock(|s| out.copy_from_slice(s)).unwrap();
 /// assert_eq!(out, [3, 2, 1, 5]);

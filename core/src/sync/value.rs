@@ -98,7 +98,7 @@ atomic_value!(
 );
 
 /// A `T` with its own robust lock in shared memory (Python's `multiprocessing.Value`). A view:
-/// `Copy`. See the module docs for how the lock and the atomic path interact.
+/// `Copy`. Every access takes the lock (see the module docs: one access mode per type).
 ///
 /// ```
 /// use ringfork_core::sync::value::Value;
@@ -108,7 +108,7 @@ atomic_value!(
 /// let mut buf = Buf([0; 256]);
 /// let v = Value::<u64, DefaultWait>::init(Region::from_mut(&mut buf.0), 1).unwrap();
 /// v.with_lock(|x| *x += 1).unwrap();
-/// assert_eq!(v.fetch_add(10), 2);
+/// v.set(v.get().unwrap() + 10).unwrap();
 /// assert_eq!(v.get().unwrap(), 12);
 /// ```
 pub struct Value<'a, T: ShmSafe, W: Wait = DefaultWait> {
