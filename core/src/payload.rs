@@ -119,8 +119,13 @@ pub struct FixedStr<const N: usize>(FixedBytes<N>);
 unsafe impl<const N: usize> ShmSafe for FixedStr<N> {}
 
 impl<const N: usize> FixedStr<N> {
-    /// A copy of `s`, or an error if it is longer than `N` bytes.
-    pub fn new(s: &str) -> Result<Self, CapacityError> {
+    /// Empty (as [`FixedBytes::new`]); build one from text with `FixedStr::try_from(s)` or `s.parse()`.
+    pub const fn new() -> Self {
+        FixedStr(FixedBytes::new())
+    }
+
+    /// A copy of `s`, or an error if it is longer than `N` bytes (as [`FixedBytes::from_slice`]).
+    pub fn from_text(s: &str) -> Result<Self, CapacityError> {
         FixedBytes::from_slice(s.as_bytes()).map(FixedStr)
     }
 
@@ -145,6 +150,40 @@ impl<const N: usize> FixedStr<N> {
     }
 }
 
+impl<const N: usize> TryFrom<&str> for FixedStr<N> {
+    type Error = CapacityError;
+    fn try_from(s: &str) -> Result<Self, CapacityError> {
+        Self::from_text(s)
+    }
+}
+
+impl<const N: usize> core::str::FromStr for FixedStr<N> {
+    type Err = CapacityError;
+    fn from_str(s: &str) -> Result<Self, CapacityError> {
+        Self::from_text(s)
+    }
+}
+
+/// The text; bytes that are not valid UTF-8 (a peer wrote them) print as U+FFFD.
+impl<const N: usize> fmt::Display for FixedStr<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.as_bytes().utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{FFFD}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<const N: usize> TryFrom<&[u8]> for FixedBytes<N> {
+    type Error = CapacityError;
+    fn try_from(data: &[u8]) -> Result<Self, CapacityError> {
+        Self::from_slice(data)
+    }
+}
+
 impl<const N: usize> fmt::Debug for FixedStr<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.as_str() {
@@ -156,7 +195,7 @@ impl<const N: usize> fmt::Debug for FixedStr<N> {
 
 impl<const N: usize> From<&heapless::String<N>> for FixedStr<N> {
     fn from(s: &heapless::String<N>) -> Self {
-        Self::new(s.as_str()).unwrap_or_default()
+        Self::from_text(s.as_str()).unwrap_or_default()
     }
 }
 
@@ -185,7 +224,15 @@ mod tests {
 
     #[test]
     fn str_roundtrip_and_invalid_utf8() {
-        let s = FixedStr::<16>::new("发车了").unwrap();
+        let s = FixedStr::<16>::try_from("发车了").unwrap();
+        assert_eq!(std::format!("{s}"), "发车了");
+        let p: FixedStr<16> = "abc".parse().unwrap();
+        assert_eq!(p.as_str(), Some("abc"));
+        assert!(FixedStr::<4>::new().as_bytes().is_empty() && FixedBytes::<4>::new().is_empty());
+        let mut bad = FixedBytes::<4>::try_from(&b"a\xffb"[..]).unwrap();
+        assert_eq!(bad.len(), 3);
+        bad = FixedBytes::from_slice(b"ok").unwrap();
+        assert_eq!(bad.as_slice(), b"ok");
         assert_eq!(s.as_str(), Some("发车了"));
         let h: heapless::String<16> = (&s).try_into().unwrap();
         assert_eq!(h.as_str(), "发车了");
@@ -193,6 +240,7 @@ mod tests {
         bad.0.bytes[1] = 0xFF;
         assert_eq!(bad.as_str(), None);
         assert_eq!(bad.to_str_lossy_prefix(), "");
-        assert!(FixedStr::<2>::new("abc").is_err());
+        assert!(FixedStr::<2>::try_from("abc").is_err());
+        assert!("abc".parse::<FixedStr<2>>().is_err());
     }
 }

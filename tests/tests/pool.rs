@@ -101,7 +101,7 @@ fn apply_blocks_and_get_timeout_then_succeeds() {
     assert_eq!(pool.apply(square, 12).unwrap(), 144);
     let r = pool.apply_async(slow, 600).unwrap();
     let start = Instant::now();
-    assert_eq!(r.get_timeout(Duration::from_millis(100)), Err(PoolError::Timeout));
+    assert_eq!(r.get_timeout(Duration::from_millis(100)), Err(PoolError::TimedOut));
     let el = start.elapsed();
     assert!(
         el >= Duration::from_millis(100) && el < Duration::from_secs(2),

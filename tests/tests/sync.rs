@@ -537,7 +537,10 @@ fn spinlock_counter_and_array_lock_across_processes() {
     assert_eq!(a.to_vec().unwrap(), vec![20_000; 4]);
     let g = s.lock();
     let start = Instant::now();
-    assert!(s.lock_timeout(Duration::from_millis(50)).is_none());
+    assert_eq!(
+        s.lock_timeout(Duration::from_millis(50)).err(),
+        Some(LockError::TimedOut)
+    );
     assert!(start.elapsed() >= Duration::from_millis(50));
     drop(g);
 }

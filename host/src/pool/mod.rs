@@ -98,7 +98,7 @@ pub enum PoolError {
         exit_code: Option<i32>,
     },
     /// `get_timeout`/`wait_timeout` expired first (the task goes on; ask again later).
-    Timeout,
+    TimedOut,
     /// The pool was terminated before the task finished.
     Terminated,
     /// A task was submitted after `close`/`terminate`.
@@ -150,7 +150,7 @@ impl fmt::Display for PoolError {
                 "the worker running this task exited (code {}) before finishing it; a task must return, not exit",
                 exit_code.unwrap_or(-1)
             ),
-            PoolError::Timeout => f.write_str("timed out waiting for the result (the task is still running; ask again)"),
+            PoolError::TimedOut => f.write_str("timed out waiting for the result (the task is still running; ask again)"),
             PoolError::Terminated => f.write_str("the pool was terminated before the task finished"),
             PoolError::Closed => f.write_str("the pool is closed: no new tasks after close() or terminate()"),
             PoolError::NotClosed => f.write_str("join() needs close() or terminate() first (as in Python)"),

@@ -87,10 +87,10 @@ impl<R: ShmSafe> AsyncResult<R> {
         drive(&self.inner, None, |g| self.fetch(g)).unwrap_or(Err(PoolError::Terminated))
     }
 
-    /// Waits at most `timeout`: [`PoolError::Timeout`] if the task has not finished by then (it goes on;
+    /// Waits at most `timeout`: [`PoolError::TimedOut`] if the task has not finished by then (it goes on;
     /// a later `get` still returns its result).
     pub fn get_timeout(&self, timeout: Duration) -> Result<R, PoolError> {
-        drive(&self.inner, Some(timeout), |g| self.fetch(g)).unwrap_or(Err(PoolError::Timeout))
+        drive(&self.inner, Some(timeout), |g| self.fetch(g)).unwrap_or(Err(PoolError::TimedOut))
     }
 
     /// Waits until the result is ready.
@@ -167,7 +167,7 @@ impl<R: ShmSafe> MapResult<R> {
 
     /// As `get`, but at most `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<Vec<R>, PoolError> {
-        drive(&self.inner, Some(timeout), |g| self.fetch(g)).unwrap_or(Err(PoolError::Timeout))
+        drive(&self.inner, Some(timeout), |g| self.fetch(g)).unwrap_or(Err(PoolError::TimedOut))
     }
 
     /// Whether every result is ready.
@@ -222,8 +222,8 @@ impl<R: ShmSafe> IMap<R> {
         let r = drive(&self.inner, Some(timeout), |g| {
             g.item(self.job, i).map(|r| r.map(|b| read_item::<R>(&b, 0)))
         })
-        .unwrap_or(Err(PoolError::Timeout));
-        if !matches!(r, Err(PoolError::Timeout)) {
+        .unwrap_or(Err(PoolError::TimedOut));
+        if !matches!(r, Err(PoolError::TimedOut)) {
             self.next += 1;
         }
         Some(r)

@@ -285,17 +285,18 @@ impl<T: ShmSafe> SpinLock<T> {
         self.inner.lock()
     }
 
-    /// Locks if free now.
-    pub fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
-        self.inner.try_lock()
+    /// Locks if free now (`Err(LockError::TimedOut)` if held: the same shape as [`Mutex::try_lock`]).
+    pub fn try_lock(&self) -> Result<SpinGuard<'_, T>, LockError> {
+        self.inner.try_lock().ok_or(LockError::TimedOut)
     }
 
-    /// Locks, spinning for at most `timeout`.
-    pub fn lock_timeout(&self, timeout: Duration) -> Option<SpinGuard<'_, T>> {
+    /// Locks, spinning for at most `timeout` (`Err(LockError::TimedOut)` after it).
+    pub fn lock_timeout(&self, timeout: Duration) -> Result<SpinGuard<'_, T>, LockError> {
         self.inner
             .lock_until(ringfork_core::Deadline::after::<ringfork_core::wait::DefaultClock>(
                 timeout,
             ))
+            .ok_or(LockError::TimedOut)
     }
 
     /// The segment it lives in.

@@ -101,8 +101,10 @@ fn run(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
         let src = old.join(n).display().to_string();
         let dst = new.join(n).display().to_string();
         jobs.push(CopyJob {
-            src: FixedStr::new(&src).map_err(|_| format!("path too long for the demo (max 240 bytes): {src}"))?,
-            dst: FixedStr::new(&dst).map_err(|_| format!("path too long for the demo (max 240 bytes): {dst}"))?,
+            src: FixedStr::try_from(src.as_str())
+                .map_err(|_| format!("path too long for the demo (max 240 bytes): {src}"))?,
+            dst: FixedStr::try_from(dst.as_str())
+                .map_err(|_| format!("path too long for the demo (max 240 bytes): {dst}"))?,
         });
     }
     say(format!(

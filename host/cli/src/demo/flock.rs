@@ -75,7 +75,7 @@ fn run(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("phone.txt");
     let n: u64 = if ctx.quick { 2_000 } else { 20_000 };
-    let p = FixedStr::new(&path.display().to_string()).map_err(|_| "temporary path too long")?;
+    let p = FixedStr::try_from(path.display().to_string().as_str()).map_err(|_| "temporary path too long")?;
     let pool = Pool::new(3)?;
     say(format!(
         "{n} apply_async(create_phone) tasks on Pool(3), {} flock",

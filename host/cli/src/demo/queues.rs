@@ -48,7 +48,7 @@ pub const POOL_QUEUE: Demo = Demo {
 type Msg = FixedStr<32>;
 
 fn msg(s: &str) -> Msg {
-    FixedStr::new(s).unwrap_or_default()
+    FixedStr::try_from(s).unwrap_or_default()
 }
 
 fn run_queue(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
