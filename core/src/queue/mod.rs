@@ -18,6 +18,7 @@
 
 pub mod blocking;
 pub mod bytering;
+#[cfg(target_has_atomic = "64")]
 pub mod mpmc;
 pub mod peers;
 pub mod spsc;
@@ -111,6 +112,7 @@ impl core::error::Error for PopError {}
 
 /// Slot index of free-running position `pos` in a ring of `cap` slots: a mask when `cap` is a power
 /// of two (`mask = cap - 1`), a division otherwise (`mask = 0`). Always `< cap`.
+#[cfg(target_has_atomic = "64")]
 #[inline(always)]
 pub(crate) fn slot_of(pos: u64, cap: u64, mask: u64) -> usize {
     debug_assert!(cap >= 1);
@@ -119,6 +121,7 @@ pub(crate) fn slot_of(pos: u64, cap: u64, mask: u64) -> usize {
 }
 
 /// `cap - 1` if `cap` is a power of two, else 0 (see [`slot_of`]).
+#[cfg(target_has_atomic = "64")]
 pub(crate) const fn mask_for(cap: u64) -> u64 {
     if cap.is_power_of_two() {
         cap - 1
@@ -135,7 +138,7 @@ pub(crate) fn test_region(buf: &mut [u8]) -> crate::Region<'_> {
     crate::Region::from_mut(&mut buf[off..off + len])
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(loom), target_has_atomic = "64"))]
 mod tests {
     use super::*;
 
@@ -151,7 +154,7 @@ mod tests {
     }
 }
 
-use crate::atomic::{AtomicU64, Ordering};
+use crate::atomic::{AtomicWord, Ordering};
 use crate::padded::{CachePadded, CACHE_LINE};
 use blocking::Control;
 use peers::PeerTable;
@@ -171,9 +174,9 @@ use peers::PeerTable;
 #[repr(C)]
 pub struct RingCtrl {
     /// Consumer position (free-running; in the MPMC ring, a hint of where to start looking).
-    pub head: CachePadded<AtomicU64>,
+    pub head: CachePadded<AtomicWord>,
     /// Producer position (free-running; in the MPMC ring, a hint of where to start looking).
-    pub tail: CachePadded<AtomicU64>,
+    pub tail: CachePadded<AtomicWord>,
     /// Blocking, close, counters.
     pub control: Control,
     /// Producer processes.
@@ -221,8 +224,8 @@ impl RingCtrl {
     #[cfg(loom)]
     pub fn new() -> Self {
         RingCtrl {
-            head: CachePadded::new(AtomicU64::new(0)),
-            tail: CachePadded::new(AtomicU64::new(0)),
+            head: CachePadded::new(AtomicWord::new(0)),
+            tail: CachePadded::new(AtomicWord::new(0)),
             control: Control::new(),
             producers: PeerTable::new(),
             consumers: PeerTable::new(),
