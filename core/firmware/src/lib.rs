@@ -106,3 +106,10 @@ pub fn calibrate(n: u32) -> u32 {
         }
     })
 }
+
+/// Instructions per operation (times 100) of a run of `ops` operations that took `ticks`, from a
+/// [`calibrate`]`(100_000)` run (400,000 instructions) that took `cal` ticks. Meaningful under QEMU's
+/// `-icount` (where time advances by instructions executed).
+pub fn instructions_x100(ticks: u32, cal: u32, ops: u32) -> u64 {
+    u64::from(ticks) * 400_000 * 100 / (u64::from(cal.max(1)) * u64::from(ops.max(1)))
+}
