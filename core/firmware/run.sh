@@ -14,6 +14,9 @@ cargo build --release --bins
 echo "--- selftest (SysTick handler vs main loop: SPSC, byte ring, spin lock, Value, Event)"
 timeout 120 "${QEMU[@]}" -kernel "$BIN/selftest"
 
+echo "--- the minimal example of docs/embedded.md"
+timeout 60 "${QEMU[@]}" -kernel "$BIN/example"
+
 echo "--- anchors (-icount shift=0: virtual time advances one ns per instruction)"
 for b in spsc_ringfork spsc_heapless; do
     timeout 60 "${QEMU[@]}" -icount shift=0 -kernel "$BIN/$b"

@@ -162,6 +162,9 @@ use peers::PeerTable;
 /// The control words every ring places right after its header (at offset [`CACHE_LINE`]).
 ///
 /// # Layout (x86_64 / aarch64, `CACHE_LINE` = 128; offsets relative to the ring's start)
+/// With 32-bit words (targets without 64-bit atomics; `CACHE_LINE` = 64, 4 peer entries per table):
+/// `head` (4 bytes) at 64, `tail` at 128, `control` at 192, `producers` (320 bytes) at 448,
+/// `consumers` at 768, data at 1088 (docs/layout.md, "32-bit words").
 /// | offset | size  | field        | written by                                              |
 /// |-------:|------:|--------------|---------------------------------------------------------|
 /// | 0      | 64    | header       | initializer                                             |
@@ -195,6 +198,12 @@ const _: () = {
     if CACHE_LINE == 128 {
         assert!(core::mem::offset_of!(RingCtrl, consumers) == 3008 - CTRL_OFFSET);
         assert!(DATA_OFFSET == 5120);
+    }
+    // The 32-bit-word table in docs/layout.md (64-byte lines, 4 peer entries per table).
+    if CACHE_LINE == 64 && crate::atomic::WORDS32 {
+        assert!(core::mem::offset_of!(RingCtrl, producers) == 448 - CTRL_OFFSET);
+        assert!(core::mem::offset_of!(RingCtrl, consumers) == 768 - CTRL_OFFSET);
+        assert!(DATA_OFFSET == 1088);
     }
 };
 

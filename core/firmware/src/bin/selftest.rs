@@ -6,7 +6,9 @@
 //!   consumes each exactly once and in order. The positions start just below 2^32, so the run
 //!   crosses the wrap of the 32-bit words.
 //! - Byte ring: the handler sends [`FRAMES`] variable-length frames (0..=32 bytes, content derived
-//!   from the frame number); the main loop checks every byte. Positions also cross 2^32.
+//!   from the frame number, built as `heapless::Vec`s); the main loop checks every byte, after a
+//!   round trip through `FixedBytes` (the `ShmSafe` payload type) back to a `heapless::Vec`.
+//!   Positions also cross 2^32.
 //! - Spin lock: the handler only ever `try_lock`s (an interrupt must never wait for the code it
 //!   interrupted); the main loop `lock`s. Both increment the protected counter, which must end at
 //!   exactly the sum of their successful increments.
@@ -25,6 +27,7 @@ use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::hprintln;
 use ringfork_core::cell::ShmCell;
 use ringfork_core::header::{Header, Kind, VERSION_WORD, WORDS32};
+use ringfork_core::payload::FixedBytes;
 use ringfork_core::queue::bytering::{ByteReceiver, ByteRing, ByteSender};
 use ringfork_core::queue::spsc::{Consumer, Producer, Spsc};
 use ringfork_core::queue::{PopError, PushError};
@@ -153,12 +156,11 @@ impl HandlerSide {
             }
         }
         if self.frames < FRAMES {
-            let mut frame = [0u8; FRAME_LIMIT];
-            let len = frame_len(self.frames);
-            for (i, b) in frame[..len].iter_mut().enumerate() {
-                *b = frame_byte(self.frames, i);
-            }
-            match self.sender.try_send(&frame[..len]) {
+            // Frames are built as `heapless::Vec`s: the byte ring takes any byte slice.
+            let frame: heapless::Vec<u8, FRAME_LIMIT> = (0..frame_len(self.frames))
+                .map(|i| frame_byte(self.frames, i))
+                .collect();
+            match self.sender.try_send(&frame) {
                 Ok(()) => self.frames += 1,
                 Err(PushError::Full) => {}
                 Err(_) => HANDLER_ERROR.store(2, Ordering::Relaxed),
@@ -276,7 +278,12 @@ fn main() -> ! {
         }
         match receiver.try_recv_into(&mut buf) {
             Ok(len) => {
-                if len != frame_len(frames) || (0..len).any(|i| buf[i] != frame_byte(frames, i)) {
+                // Round trip through the ShmSafe payload type and back to heapless.
+                let fixed = FixedBytes::<FRAME_LIMIT>::from_slice(&buf[..len]).unwrap_or_else(|_| fail("frame length"));
+                let frame = heapless::Vec::<u8, FRAME_LIMIT>::from(&fixed);
+                if frame.len() != frame_len(frames)
+                    || frame.iter().enumerate().any(|(i, b)| *b != frame_byte(frames, i))
+                {
                     hprintln!("frame {}: {} bytes", frames, len);
                     fail("byte-ring frame corrupted, lost or out of order");
                 }
