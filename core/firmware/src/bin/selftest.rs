@@ -29,7 +29,7 @@ use ringfork_core::cell::ShmCell;
 use ringfork_core::header::{Header, Kind, VERSION_WORD, WORDS32};
 use ringfork_core::payload::FixedBytes;
 use ringfork_core::queue::bytering::{ByteReceiver, ByteRing, ByteSender};
-use ringfork_core::queue::spsc::{Consumer, Producer, Spsc};
+use ringfork_core::queue::spsc::{Consumer, Producer, Spsc, SpscPair};
 use ringfork_core::queue::{PopError, PushError};
 use ringfork_core::sync::{Event, MutexError, SpinLock, Value};
 use ringfork_core::wait::Spin;
@@ -215,6 +215,13 @@ fn SysTick() {
 fn check_abi_variant() {
     if VERSION_WORD & WORDS32 == 0 {
         fail("a thumbv7em build must write 32-bit-word layouts");
+    }
+    // The 32-bit-word offsets of docs/layout.md: ring data at 1088, SPSC-pair slots at 2112.
+    if Spsc::<u32>::size(64) != Some(1088 + 64 * 8)
+        || SpscPair::<u32>::size(4) != Some(2112 + 4 * 16)
+        || ByteRing::size(256, 32) != Some(1088 + 256)
+    {
+        fail("ring sizes differ from the 32-bit tables in docs/layout.md");
     }
     static OTHER: SharedBuf<128> = SharedBuf::new();
     let r = OTHER.region();
