@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# The embedded proof, as CI runs it: build the firmware for thumbv7em-none-eabihf, run the selftest
-# under qemu-system-arm (mps2-an386, Cortex-M4; a non-zero exit status on any violation fails this
-# script), then the size and speed anchors (ringfork's SPSC ring vs heapless::spsc, same program),
-# whose numbers docs/embedded.md reports. Needs: the target (rustup), qemu-system-arm, readelf.
+# The embedded proof, as CI runs it: build the firmware, run the selftest under qemu-system-arm on a
+# Cortex-M4 (mps2-an386, thumbv7em-none-eabihf) and on a Cortex-M0 (microbit, thumbv6m-none-eabi: no
+# compare-and-swap) -- a non-zero exit status on any violation fails this script -- then the minimal
+# example and the size and speed anchors (ringfork's SPSC ring vs heapless::spsc, same program), whose
+# numbers docs/embedded.md reports. Needs: both targets (rustup), qemu-system-arm, readelf.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 BIN=target/thumbv7em-none-eabihf/release
-QEMU=(qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -nographic -semihosting-config enable=on,target=native)
+BIN_M0=target/thumbv6m-none-eabi/release
+SEMIHOSTING=(-nographic -semihosting-config enable=on,target=native)
+QEMU=(qemu-system-arm -machine mps2-an386 -cpu cortex-m4 "${SEMIHOSTING[@]}")
+QEMU_M0=(qemu-system-arm -machine microbit "${SEMIHOSTING[@]}")
 
 cargo build --release --bins
+cargo build --release --target thumbv6m-none-eabi --bin selftest
 
-echo "--- selftest (SysTick handler vs main loop: SPSC, byte ring, spin lock, Value, Event)"
+echo "--- selftest on a Cortex-M4 (SysTick handler vs main loop: SPSC, byte ring, spin lock, Value, Event)"
 timeout 120 "${QEMU[@]}" -kernel "$BIN/selftest"
+echo "--- selftest on a Cortex-M0 (the same, with read-modify-writes in critical sections)"
+timeout 120 "${QEMU_M0[@]}" -kernel "$BIN_M0/selftest"
 
 echo "--- the minimal example of docs/embedded.md"
 timeout 60 "${QEMU[@]}" -kernel "$BIN/example"

@@ -21,10 +21,11 @@
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::hprintln;
+// The core's atomics: native, or portable-atomic's (critical sections) on ARMv6-M.
+use ringfork_core::atomic::{AtomicU32, Ordering};
 use ringfork_core::cell::ShmCell;
 use ringfork_core::header::{Header, Kind, VERSION_WORD, WORDS32};
 use ringfork_core::payload::FixedBytes;
