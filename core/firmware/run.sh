@@ -32,6 +32,10 @@ done
 # Section and symbol sizes straight from the ELF files (readelf works on any architecture's ELF).
 text_size() { echo $((16#$(readelf -SW "$1" | awk '{ for (i = 1; i < NF; i++) if ($i == ".text") print $(i + 4) }'))); }
 sym_size() { readelf -sW "$1" | awk -v pat="$2" '$4 == "FUNC" && $8 ~ pat { s += $3 } END { print s + 0 }'; }
+if ! command -v readelf >/dev/null; then
+    echo "--- readelf (binutils) not installed: size table skipped"
+    exit 0
+fi
 echo "--- .text bytes (opt-level = \"s\", LTO)"
 printf '%-16s %8s %8s %8s\n' program .text push pop
 for b in spsc_ringfork spsc_heapless; do
