@@ -34,7 +34,7 @@ use ringfork_core::queue::spsc::{Consumer, Producer, Spsc, SpscPair};
 use ringfork_core::queue::{PopError, PushError};
 use ringfork_core::sync::{Event, MutexError, SpinLock, Value};
 use ringfork_core::wait::Spin;
-use ringfork_core::{Arena, AttachError, Deadline, Region};
+use ringfork_core::{Arena, AttachError, Deadline, InitError, Region};
 use ringfork_firmware::{fail, SharedBuf};
 
 /// Messages the handler produces into the SPSC ring.
@@ -212,7 +212,8 @@ fn SysTick() {
     side.tick();
 }
 
-/// The 32-bit ABI variant is recorded, and a 64-bit-layout object is refused with a typed error.
+/// The 32-bit ABI variant: the documented offsets, power-of-two capacities, the version bit, and a
+/// 64-bit-layout object refused with a typed error.
 fn check_abi_variant() {
     if VERSION_WORD & WORDS32 == 0 {
         fail("a thumbv7em build must write 32-bit-word layouts");
@@ -223,6 +224,15 @@ fn check_abi_variant() {
         || ByteRing::size(256, 32) != Some(1088 + 256)
     {
         fail("ring sizes differ from the 32-bit tables in docs/layout.md");
+    }
+    // 32-bit positions wrap at 2^32: ring capacities must be powers of two.
+    static SMALL: SharedBuf<2048> = SharedBuf::new();
+    match Spsc::<u32>::init::<Spin>(SMALL.region(), 3) {
+        Err(InitError::InvalidParameter { name: "capacity", .. }) => {}
+        _ => fail("a 3-slot SPSC ring was accepted with 32-bit words"),
+    }
+    if ByteRing::data_capacity(300, 32) != Some(512) {
+        fail("a byte ring's data area is not rounded up to a power of two");
     }
     static OTHER: SharedBuf<128> = SharedBuf::new();
     let r = OTHER.region();
