@@ -35,6 +35,14 @@ pub enum AttachError {
         /// The version in the header.
         found: u32,
     },
+    /// The object was written by a build whose shared layouts use words of another width (a target
+    /// without 64-bit atomics writes 32-bit positions and counters, see `ringfork_core::atomic::Word`).
+    WordWidthMismatch {
+        /// This build's word width in bits (32 or 64).
+        expected: u32,
+        /// The word width the object was created with.
+        found: u32,
+    },
     /// The object is a different kind of primitive.
     KindMismatch {
         /// The kind the caller asked for.
@@ -87,6 +95,17 @@ impl fmt::Display for AttachError {
                 f,
                 "ABI version mismatch: this build speaks version {expected}, the object was created by \
                  version {found}; rebuild both sides with the same ringfork"
+            ),
+            AttachError::WordWidthMismatch { expected, found } => write!(
+                f,
+                "word width mismatch: this build's layouts use {expected}-bit words, the object was created \
+                 with {found}-bit words (by a build for a target {}); both sides of an object must be built \
+                 for targets with the same atomic width",
+                if found == 32 {
+                    "without 64-bit atomics"
+                } else {
+                    "with 64-bit atomics"
+                }
             ),
             AttachError::KindMismatch { expected, found } => match Kind::from_raw(found) {
                 Some(k) => write!(

@@ -5,7 +5,7 @@
 //! | offset | size | field        | written by                     | meaning                                   |
 //! |-------:|-----:|--------------|--------------------------------|-------------------------------------------|
 //! | 0      | 4    | `magic`      | initializer, once              | [`MAGIC`] (`"RFK!"`)                       |
-//! | 4      | 4    | `version`    | initializer, once              | [`ABI_VERSION`]                           |
+//! | 4      | 4    | `version`    | initializer, once              | [`VERSION_WORD`]: [`ABI_VERSION`] \| [`WORDS32`] if 32-bit words |
 //! | 8      | 4    | `kind`       | initializer, once              | [`Kind`] as `u32`                         |
 //! | 12     | 4    | `state`      | initializer (CAS, then Release)| [`UNINIT`] → [`INITIALIZING`] → [`READY`] |
 //! | 16     | 8    | `size`       | initializer, once              | total bytes of the object, header included|
@@ -17,6 +17,10 @@
 //! | 56     | 4    | `flags`      | initializer, once              | kind-specific option bits                 |
 //! | 60     | 4    | `reserved`   | nobody                         | zero                                      |
 //!
+//! The header is the same in both word-width variants (see [`crate::atomic::Word`]); on targets without
+//! 64-bit atomics its 8-byte fields are [`crate::atomic::SplitU64`]s (two 32-bit halves, same bytes),
+//! which is enough because they are written before `READY` is published.
+//!
 //! Every field is an atomic so that a reader in another process never races a plain write, even if the
 //! writer is buggy or hostile; loads are `Relaxed` except `state` (see [`Header::attach`]).
 //!
@@ -27,7 +31,7 @@
 //! waits (bounded by a deadline) for `READY` with Acquire, then validates every field. A creator that
 //! dies mid-init leaves `INITIALIZING` forever; attachers then fail with [`AttachError::NotReady`].
 
-use crate::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::atomic::{AtomicU32, AtomicU64Field, Ordering};
 use crate::error::{AttachError, InitError};
 use crate::region::Region;
 use crate::time::Deadline;
@@ -39,6 +43,29 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"RFK!");
 /// The version of the shared-memory ABI this build reads and writes. Bumped on any layout change;
 /// see `docs/layout.md` ("Versioning").
 pub const ABI_VERSION: u32 = 3;
+
+/// Bit of the header's version word set by builds whose layouts use 32-bit words (targets without
+/// 64-bit atomics, see [`crate::atomic::Word`]): the 32-bit layouts are their own ABI variant. A
+/// build for the other width refuses such an object with [`AttachError::WordWidthMismatch`], and a
+/// build older than this bit with [`AttachError::VersionMismatch`].
+pub const WORDS32: u32 = 1 << 16;
+
+/// The version word this build writes into (and expects in) every header: [`ABI_VERSION`], plus
+/// [`WORDS32`] where layouts use 32-bit words.
+pub const VERSION_WORD: u32 = if crate::atomic::WORDS32 {
+    ABI_VERSION | WORDS32
+} else {
+    ABI_VERSION
+};
+
+/// The width in bits of the words in the layouts of an object whose header holds `version`.
+pub const fn word_bits(version: u32) -> u32 {
+    if version & WORDS32 != 0 {
+        32
+    } else {
+        64
+    }
+}
 
 /// Init state: the region has not been claimed (fresh shared memory is zero).
 pub const UNINIT: u32 = 0;
@@ -207,12 +234,12 @@ pub struct Header {
     version: AtomicU32,
     kind: AtomicU32,
     state: AtomicU32,
-    size: AtomicU64,
-    capacity: AtomicU64,
+    size: AtomicU64Field,
+    capacity: AtomicU64Field,
     elem_size: AtomicU32,
     elem_align: AtomicU32,
-    msg_limit: AtomicU64,
-    tag: AtomicU64,
+    msg_limit: AtomicU64Field,
+    tag: AtomicU64Field,
     flags: AtomicU32,
     reserved: AtomicU32,
 }
@@ -343,7 +370,7 @@ impl Header {
         }
         // Ordering (all Relaxed stores below): published by the Release store of READY in `publish`.
         header.magic.store(MAGIC, Ordering::Relaxed);
-        header.version.store(ABI_VERSION, Ordering::Relaxed);
+        header.version.store(VERSION_WORD, Ordering::Relaxed);
         header.kind.store(params.kind as u32, Ordering::Relaxed);
         header.size.store(params.size, Ordering::Relaxed);
         header.capacity.store(params.capacity, Ordering::Relaxed);
@@ -394,10 +421,17 @@ impl Header {
         if s.magic != MAGIC {
             return Err(AttachError::BadMagic { found: s.magic });
         }
-        if s.version != ABI_VERSION {
-            return Err(AttachError::VersionMismatch {
-                expected: ABI_VERSION,
-                found: s.version,
+        if s.version != VERSION_WORD {
+            return Err(if s.version ^ WORDS32 == VERSION_WORD {
+                AttachError::WordWidthMismatch {
+                    expected: word_bits(VERSION_WORD),
+                    found: word_bits(s.version),
+                }
+            } else {
+                AttachError::VersionMismatch {
+                    expected: VERSION_WORD,
+                    found: s.version,
+                }
             });
         }
         if s.kind != kind as u32 {

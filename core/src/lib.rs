@@ -48,6 +48,14 @@
 #[cfg(test)]
 extern crate std;
 
+// The `futex` feature probes processes by (pid, 64-bit start time) stamps stored in peer tables and
+// owner words, which need 64-bit atomics.
+#[cfg(all(feature = "futex", not(target_has_atomic = "64")))]
+compile_error!(
+    "ringfork-core's `futex` feature needs a target with 64-bit atomics; build with \
+     `--no-default-features` for this target (see docs/embedded.md)"
+);
+
 pub mod atomic;
 pub mod cell;
 pub mod error;
@@ -59,6 +67,7 @@ pub mod payload;
 pub mod queue;
 pub mod racy_copy;
 pub mod region;
+#[cfg(target_has_atomic = "64")]
 pub mod segment;
 pub mod shm_safe;
 pub mod sync;

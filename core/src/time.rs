@@ -112,6 +112,21 @@ impl Deadline {
     }
 }
 
+/// A monotonic clock from `std`, standing in (in unit tests without the `futex` feature) for the
+/// clock an embedded user supplies.
+#[cfg(all(test, not(feature = "futex")))]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StdTestClock;
+
+#[cfg(all(test, not(feature = "futex")))]
+impl Clock for StdTestClock {
+    fn now() -> Option<Instant> {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let start = *START.get_or_init(std::time::Instant::now);
+        Some(Instant(start.elapsed().as_nanos() as u64))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

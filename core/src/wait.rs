@@ -80,8 +80,11 @@ impl<R, C> core::fmt::Debug for Spin<R, C> {
 pub type DefaultClock = crate::time::OsClock;
 /// The default clock: the OS monotonic clock with the `futex` feature, [`crate::time::NoClock`]
 /// otherwise.
-#[cfg(not(feature = "futex"))]
+#[cfg(all(not(feature = "futex"), not(test)))]
 pub type DefaultClock = crate::time::NoClock;
+/// Unit tests without the `futex` feature: the clock an embedded user supplies, played by `std`.
+#[cfg(all(not(feature = "futex"), test))]
+pub type DefaultClock = crate::time::StdTestClock;
 
 impl<R: spin::relax::RelaxStrategy, C: Clock> Wait for Spin<R, C> {
     type Clock = C;

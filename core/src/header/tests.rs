@@ -69,13 +69,27 @@ fn each_mismatch_has_its_error() {
         Header::attach::<Spin>(mis, Kind::Cell, Deadline::Immediate),
         Err(AttachError::Misaligned { .. })
     ));
+    // The other word width (an object written by a build for a target with(out) 64-bit atomics).
+    let other = VERSION_WORD ^ WORDS32;
+    b.0[4..8].copy_from_slice(&other.to_le_bytes());
+    let r = region(&mut b);
+    let e = Header::attach::<Spin>(r, Kind::Cell, Deadline::Immediate).unwrap_err();
+    let (mine, theirs) = if crate::atomic::WORDS32 { (32, 64) } else { (64, 32) };
+    assert_eq!(
+        e,
+        AttachError::WordWidthMismatch {
+            expected: mine,
+            found: theirs
+        }
+    );
+    assert!(std::format!("{e}").contains("word width"), "{e}");
     // Version.
-    b.0[4] = 99;
+    b.0[4..8].copy_from_slice(&99u32.to_le_bytes());
     let r = region(&mut b);
     assert_eq!(
         Header::attach::<Spin>(r, Kind::Cell, Deadline::Immediate).unwrap_err(),
         AttachError::VersionMismatch {
-            expected: ABI_VERSION,
+            expected: VERSION_WORD,
             found: 99
         }
     );

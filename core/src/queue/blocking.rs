@@ -32,18 +32,20 @@
 //! the ring is also empty. So a blocked `get` notices a killed peer within about 50 ms.
 //!
 //! # Layout of [`Control`] (4 cache lines of [`crate::padded::CACHE_LINE`] bytes)
+//! In parentheses: where layouts use 32-bit words (see [`crate::atomic::Word`]); offsets from 128 on
+//! are then multiples of 64 (`CACHE_LINE` is 64 on those targets).
 //! | offset (x86_64) | size | field                 | written by                                  |
 //! |----------------:|-----:|-----------------------|---------------------------------------------|
 //! | 0               | 4    | `closed`              | `close` (0 -> 1, sticky)                    |
-//! | 8               | 8    | `lost`                | survivors recovering a dead consumer's slot |
-//! | 16              | 4    | `tasks`               | JoinableQueue `put` (+1) and `task_done` (-1)|
+//! | 8 (4)           | 8 (4)| `lost`                | survivors recovering a dead consumer's slot |
+//! | 16 (8)          | 4    | `tasks`               | JoinableQueue `put` (+1) and `task_done` (-1)|
 //! | 128             | 4    | `not_empty.seq`       | producers (bump when consumers sleep), close|
 //! | 132             | 4    | `not_empty.sleepers`  | consumers (+1 before parking, -1 after)      |
 //! | 256             | 4    | `not_full.seq`        | consumers (bump when producers sleep), close|
 //! | 260             | 4    | `not_full.sleepers`   | producers                                   |
 //! | 384             | 4    | `tasks_sleepers`      | `join` callers                               |
 
-use crate::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use crate::atomic::{fence, AtomicU32, AtomicWord, Ordering};
 use crate::padded::CachePadded;
 use crate::queue::peers::{PeerTable, SideState};
 use crate::queue::{PopError, PushError};
@@ -81,7 +83,12 @@ const INITIAL_STATE: SpinState = SpinState {
     strikes: 0,
 };
 /// The packed [`SpinState`] (process-local).
+#[cfg(any(loom, target_has_atomic = "64"))]
 static SPIN_STATE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(INITIAL_STATE.pack());
+/// The packed [`SpinState`] (process-local). Without 64-bit atomics a load may combine the halves of
+/// two states; every field of either is valid, so that is one more lost update of a heuristic.
+#[cfg(not(any(loom, target_has_atomic = "64")))]
+static SPIN_STATE: crate::atomic::SplitU64 = crate::atomic::SplitU64::new(INITIAL_STATE.pack());
 
 /// Sets the longest time a blocked `get`/`put`/`recv`/`send` of this process spins before it sleeps
 /// in the kernel (default 200 µs; clamped to 1 s). `Duration::ZERO` disables spinning: every wait
@@ -546,7 +553,7 @@ pub struct Control {
 #[repr(C)]
 struct State {
     closed: AtomicU32,
-    lost: AtomicU64,
+    lost: AtomicWord,
     tasks: AtomicU32,
 }
 
@@ -556,8 +563,10 @@ const _: () = {
     assert!(core::mem::size_of::<Control>() == 4 * CACHE_LINE);
     assert!(core::mem::offset_of!(Control, not_empty) == CACHE_LINE);
     assert!(core::mem::offset_of!(Control, not_full) == 2 * CACHE_LINE);
-    assert!(core::mem::offset_of!(State, lost) == 8);
-    assert!(core::mem::offset_of!(State, tasks) == 16);
+    // 32-bit words: `lost` at 4, `tasks` at 8 (docs/layout.md, "32-bit words").
+    let w = core::mem::size_of::<AtomicWord>();
+    assert!(core::mem::offset_of!(State, lost) == w);
+    assert!(core::mem::offset_of!(State, tasks) == 2 * w);
 };
 
 /// `task_done` was called more times than items were put.
@@ -579,7 +588,7 @@ impl Control {
         Control {
             state: CachePadded::new(State {
                 closed: AtomicU32::new(0),
-                lost: AtomicU64::new(0),
+                lost: AtomicWord::new(0),
                 tasks: AtomicU32::new(0),
             }),
             not_empty: CachePadded::new(Signal::new()),
@@ -620,12 +629,14 @@ impl Control {
         }
     }
 
-    /// Messages lost because the consumer that claimed them was killed before finishing its copy.
+    /// Messages lost because the consumer that claimed them was killed before finishing its copy
+    /// (modulo 2^32 where layouts use 32-bit words).
     pub fn lost(&self) -> u64 {
         // Ordering: Relaxed; a statistic.
-        self.state.lost.load(Ordering::Relaxed)
+        crate::atomic::widen(self.state.lost.load(Ordering::Relaxed))
     }
 
+    #[cfg(target_has_atomic = "64")] // only the MPMC ring loses messages
     pub(crate) fn add_lost(&self) {
         // Ordering: Relaxed; a statistic.
         self.state.lost.fetch_add(1, Ordering::Relaxed);

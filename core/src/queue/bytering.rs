@@ -26,10 +26,11 @@
 //!
 //! # Layout
 //! Header and [`super::RingCtrl`], then `capacity` data bytes at [`super::DATA_OFFSET`]. Header:
-//! `capacity` = data bytes (a multiple of 8), `msg_limit` = largest payload.
+//! `capacity` = data bytes (a multiple of 8; a power of two where layouts use 32-bit words, whose
+//! positions wrap at 2^32), `msg_limit` = largest payload.
 
 use super::{check_ring, PopError, PushError, RingCtrl, DATA_OFFSET, RING_ALIGN};
-use crate::atomic::Ordering;
+use crate::atomic::{Ordering, SignedWord, Word};
 use crate::error::{AttachError, InitError};
 use crate::header::{Header, Kind, ObjectParams};
 use crate::region::{align_up, Region};
@@ -51,7 +52,7 @@ pub fn record_size(len: usize) -> Option<usize> {
 pub struct ByteRing<'a> {
     ctrl: &'a RingCtrl,
     data: *mut u8,
-    cap: u64,
+    cap: Word,
     limit: usize,
 }
 
@@ -76,7 +77,13 @@ impl<'a> ByteRing<'a> {
         if msg_limit > MAX_MSG_LIMIT {
             return None;
         }
-        align_up(capacity, 8)?.max(record_size(msg_limit)?).into()
+        let cap = align_up(capacity, 8)?.max(record_size(msg_limit)?);
+        if crate::atomic::WORDS32 {
+            // 32-bit positions wrap at 2^32: only a power-of-two data area maps every window of
+            // consecutive positions to distinct bytes across the wrap.
+            return cap.checked_next_power_of_two().filter(|&c| c <= 1 << 31);
+        }
+        Some(cap)
     }
 
     /// Bytes a ring needs (see [`Self::data_capacity`]).
@@ -114,7 +121,7 @@ impl<'a> ByteRing<'a> {
         let ctrl = unsafe { RingCtrl::at(region) };
         ctrl.init();
         claim.publish::<W>();
-        Ok(Self::view(region, ctrl, cap as u64, msg_limit))
+        Ok(Self::view(region, ctrl, cap as Word, msg_limit))
     }
 
     /// Attaches to the byte ring at the start of `region` (of kind `kind`), validating its layout.
@@ -122,9 +129,11 @@ impl<'a> ByteRing<'a> {
         let header = Header::attach::<W>(region, kind, deadline)?;
         let cap = header.capacity();
         let limit = usize::try_from(header.msg_limit()).unwrap_or(usize::MAX);
-        if cap == 0 || cap % 8 != 0 || limit > MAX_MSG_LIMIT {
+        let pow2 = !crate::atomic::WORDS32 || cap.is_power_of_two();
+        if cap == 0 || cap % 8 != 0 || !pow2 || cap > crate::atomic::widen(Word::MAX) || limit > MAX_MSG_LIMIT {
             return Err(AttachError::Corrupted {
-                what: "byte ring capacity is 0 or not a multiple of 8, or its message limit is too large",
+                what: "byte ring capacity is 0, not a multiple of 8 (a power of two with 32-bit words) or too \
+                       large, or its message limit is too large",
             });
         }
         let capu = usize::try_from(cap).map_err(|_| AttachError::Corrupted {
@@ -138,10 +147,10 @@ impl<'a> ByteRing<'a> {
         check_ring(region, header, DATA_OFFSET.checked_add(capu))?;
         // SAFETY: check_ring validated size >= DATA_OFFSET and alignment.
         let ctrl = unsafe { RingCtrl::at(region) };
-        Ok(Self::view(region, ctrl, cap, limit))
+        Ok(Self::view(region, ctrl, cap as Word, limit))
     }
 
-    fn view(region: Region<'a>, ctrl: &'a RingCtrl, cap: u64, limit: usize) -> Self {
+    fn view(region: Region<'a>, ctrl: &'a RingCtrl, cap: Word, limit: usize) -> Self {
         ByteRing {
             ctrl,
             data: region.as_ptr().wrapping_add(DATA_OFFSET),
@@ -171,7 +180,7 @@ impl<'a> ByteRing<'a> {
         let head = self.ctrl.head.load(Ordering::Acquire);
         let tail = self.ctrl.tail.load(Ordering::Acquire);
         // Signed, so a scribbled pair reads as 0 rather than full.
-        (tail.wrapping_sub(head) as i64).clamp(0, self.cap as i64) as usize
+        (tail.wrapping_sub(head) as SignedWord).clamp(0, self.cap as SignedWord) as usize
     }
 
     /// The sending half.
@@ -201,7 +210,7 @@ impl<'a> ByteRing<'a> {
     /// # Safety
     /// `src` is readable for `len <= cap` bytes, and the bytes `pos..pos+len` (mod cap) are owned by
     /// the caller.
-    unsafe fn write_at(&self, pos: u64, src: *const u8, len: usize) {
+    unsafe fn write_at(&self, pos: Word, src: *const u8, len: usize) {
         let off = (pos % self.cap) as usize;
         let first = len.min(self.cap as usize - off);
         // SAFETY: off < cap and off + first <= cap; the rest (< cap) goes at the start; caller owns them.
@@ -215,7 +224,7 @@ impl<'a> ByteRing<'a> {
     ///
     /// # Safety
     /// `dst.len() <= cap`, and the bytes were published to the caller.
-    unsafe fn read_at(&self, pos: u64, dst: &mut [u8]) {
+    unsafe fn read_at(&self, pos: Word, dst: &mut [u8]) {
         let off = (pos % self.cap) as usize;
         let first = dst.len().min(self.cap as usize - off);
         // SAFETY: as in `write_at`.
@@ -235,8 +244,8 @@ impl<'a> ByteRing<'a> {
 #[derive(Debug)]
 pub struct ByteSender<'a> {
     ring: ByteRing<'a>,
-    tail: u64,
-    cached_head: u64,
+    tail: Word,
+    cached_head: Word,
 }
 
 impl<'a> ByteSender<'a> {
@@ -257,7 +266,7 @@ impl<'a> ByteSender<'a> {
             return Err(PushError::TooLarge { len, limit: r.limit });
         }
         // record_size cannot overflow: len <= limit <= MAX_MSG_LIMIT.
-        let need = record_size(len).unwrap_or(usize::MAX) as u64;
+        let need = record_size(len).unwrap_or(usize::MAX) as Word;
         let used = self.tail.wrapping_sub(self.cached_head);
         if used > r.cap || r.cap - used < need {
             // Ordering: Acquire pairs with the receiver's Release store of `head`.
@@ -307,8 +316,8 @@ impl<'a> ByteSender<'a> {
 #[derive(Debug)]
 pub struct ByteReceiver<'a> {
     ring: ByteRing<'a>,
-    head: u64,
-    cached_tail: u64,
+    head: Word,
+    cached_tail: Word,
 }
 
 impl<'a> ByteReceiver<'a> {
@@ -334,7 +343,7 @@ impl<'a> ByteReceiver<'a> {
         let len = frame as u32;
         let check = (frame >> 32) as u32;
         let len_us = len as usize;
-        if check != !len || len_us > r.limit || record_size(len_us).is_none_or(|n| n as u64 > avail) {
+        if check != !len || len_us > r.limit || record_size(len_us).is_none_or(|n| n as Word > avail) {
             return Err(self.resync());
         }
         Ok(len_us)
@@ -361,7 +370,7 @@ impl<'a> ByteReceiver<'a> {
         }
         // SAFETY: next_len checked 8 + len <= published bytes.
         unsafe { self.ring.read_at(self.head.wrapping_add(8), &mut buf[..len]) };
-        self.head = self.head.wrapping_add(record_size(len).unwrap_or(0) as u64);
+        self.head = self.head.wrapping_add(record_size(len).unwrap_or(0) as Word);
         // Ordering: Release orders our reads before the sender reuses the bytes. Commit.
         self.ring.ctrl.head.store(self.head, Ordering::Release);
         Ok(len)
@@ -392,6 +401,28 @@ mod tests {
     use std::vec::Vec;
 
     use super::super::test_region as region;
+
+    /// Byte positions crossing the top of the word (2^64, or 2^32 with 32-bit words).
+    #[test]
+    fn positions_wrap_around_the_word() {
+        use crate::atomic::Word;
+        let limit = 24;
+        let mut mem = vec![0u8; ByteRing::size(64, limit).unwrap() + RING_ALIGN];
+        let r = ByteRing::init::<Spin>(region(&mut mem), Kind::ByteRing, 64, limit).unwrap();
+        let start = (Word::MAX - 200) & !7;
+        // Ordering: Relaxed; single-threaded setup before any handle exists.
+        r.ctrl().head.store(start, Ordering::Relaxed);
+        r.ctrl().tail.store(start, Ordering::Relaxed);
+        let mut buf = [0u8; 24];
+        for i in 0..100usize {
+            let (mut s, mut rx) = (r.sender(), r.receiver());
+            let msg: Vec<u8> = (0..i % (limit + 1)).map(|k| (k + i) as u8).collect();
+            s.try_send(&msg).unwrap();
+            assert_eq!(rx.try_recv_into(&mut buf), Ok(msg.len()));
+            assert_eq!(&buf[..msg.len()], &msg[..]);
+        }
+        assert!(r.ctrl().head.load(Ordering::Relaxed) < start, "the positions wrapped");
+    }
 
     #[test]
     fn edge_sizes_and_wraparound() {

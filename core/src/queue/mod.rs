@@ -18,6 +18,7 @@
 
 pub mod blocking;
 pub mod bytering;
+#[cfg(target_has_atomic = "64")]
 pub mod mpmc;
 pub mod peers;
 pub mod spsc;
@@ -111,6 +112,7 @@ impl core::error::Error for PopError {}
 
 /// Slot index of free-running position `pos` in a ring of `cap` slots: a mask when `cap` is a power
 /// of two (`mask = cap - 1`), a division otherwise (`mask = 0`). Always `< cap`.
+#[cfg(target_has_atomic = "64")]
 #[inline(always)]
 pub(crate) fn slot_of(pos: u64, cap: u64, mask: u64) -> usize {
     debug_assert!(cap >= 1);
@@ -119,6 +121,7 @@ pub(crate) fn slot_of(pos: u64, cap: u64, mask: u64) -> usize {
 }
 
 /// `cap - 1` if `cap` is a power of two, else 0 (see [`slot_of`]).
+#[cfg(target_has_atomic = "64")]
 pub(crate) const fn mask_for(cap: u64) -> u64 {
     if cap.is_power_of_two() {
         cap - 1
@@ -135,7 +138,7 @@ pub(crate) fn test_region(buf: &mut [u8]) -> crate::Region<'_> {
     crate::Region::from_mut(&mut buf[off..off + len])
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(loom), target_has_atomic = "64"))]
 mod tests {
     use super::*;
 
@@ -151,7 +154,7 @@ mod tests {
     }
 }
 
-use crate::atomic::{AtomicU64, Ordering};
+use crate::atomic::{AtomicWord, Ordering};
 use crate::padded::{CachePadded, CACHE_LINE};
 use blocking::Control;
 use peers::PeerTable;
@@ -159,6 +162,9 @@ use peers::PeerTable;
 /// The control words every ring places right after its header (at offset [`CACHE_LINE`]).
 ///
 /// # Layout (x86_64 / aarch64, `CACHE_LINE` = 128; offsets relative to the ring's start)
+/// With 32-bit words (targets without 64-bit atomics; `CACHE_LINE` = 64, 4 peer entries per table):
+/// `head` (4 bytes) at 64, `tail` at 128, `control` at 192, `producers` (320 bytes) at 448,
+/// `consumers` at 768, data at 1088 (docs/layout.md, "32-bit words").
 /// | offset | size  | field        | written by                                              |
 /// |-------:|------:|--------------|---------------------------------------------------------|
 /// | 0      | 64    | header       | initializer                                             |
@@ -171,9 +177,9 @@ use peers::PeerTable;
 #[repr(C)]
 pub struct RingCtrl {
     /// Consumer position (free-running; in the MPMC ring, a hint of where to start looking).
-    pub head: CachePadded<AtomicU64>,
+    pub head: CachePadded<AtomicWord>,
     /// Producer position (free-running; in the MPMC ring, a hint of where to start looking).
-    pub tail: CachePadded<AtomicU64>,
+    pub tail: CachePadded<AtomicWord>,
     /// Blocking, close, counters.
     pub control: Control,
     /// Producer processes.
@@ -192,6 +198,12 @@ const _: () = {
     if CACHE_LINE == 128 {
         assert!(core::mem::offset_of!(RingCtrl, consumers) == 3008 - CTRL_OFFSET);
         assert!(DATA_OFFSET == 5120);
+    }
+    // The 32-bit-word table in docs/layout.md (64-byte lines, 4 peer entries per table).
+    if CACHE_LINE == 64 && crate::atomic::WORDS32 {
+        assert!(core::mem::offset_of!(RingCtrl, producers) == 448 - CTRL_OFFSET);
+        assert!(core::mem::offset_of!(RingCtrl, consumers) == 768 - CTRL_OFFSET);
+        assert!(DATA_OFFSET == 1088);
     }
 };
 
@@ -221,8 +233,8 @@ impl RingCtrl {
     #[cfg(loom)]
     pub fn new() -> Self {
         RingCtrl {
-            head: CachePadded::new(AtomicU64::new(0)),
-            tail: CachePadded::new(AtomicU64::new(0)),
+            head: CachePadded::new(AtomicWord::new(0)),
+            tail: CachePadded::new(AtomicWord::new(0)),
             control: Control::new(),
             producers: PeerTable::new(),
             consumers: PeerTable::new(),

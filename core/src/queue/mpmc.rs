@@ -816,6 +816,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "futex")] // liveness probes
     #[test]
     fn gone_claimants_are_forced_and_live_ones_never() {
         let mut buf = vec![];
@@ -861,6 +862,7 @@ mod tests {
         assert_eq!(pop(&q), Err(PopError::Empty));
     }
 
+    #[cfg(feature = "futex")] // liveness probes
     #[test]
     fn a_re_registered_entry_makes_old_tags_gone() {
         let mut buf = vec![];
@@ -880,6 +882,7 @@ mod tests {
         assert!(!t.tag_gone(0));
     }
 
+    #[cfg(feature = "futex")] // liveness probes
     #[test]
     fn a_gone_producer_does_not_make_a_live_consumer_with_the_same_tag_gone() {
         let mut buf = vec![];
@@ -907,6 +910,7 @@ mod tests {
         assert_eq!((w1 & STATE, w1 & SKIP, dist(w1, 1)), (FULL, SKIP, 0));
     }
 
+    #[cfg(feature = "futex")] // liveness probes
     #[test]
     fn a_dead_entry_being_taken_over_is_not_taken_twice() {
         let mut buf = vec![];
@@ -923,6 +927,7 @@ mod tests {
         assert!(!t.tag_gone(t.tag(id)));
     }
 
+    #[cfg(feature = "futex")] // liveness probes
     #[test]
     fn a_takeover_that_lost_the_race_gives_the_entry_back() {
         use crate::queue::peers::{PeerTable, PEERS};

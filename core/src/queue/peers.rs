@@ -10,11 +10,13 @@
 //! [`crate::queue::mpmc`]).
 //!
 //! # Layout of one entry (64 bytes, align 64)
+//! In parentheses: where layouts use 32-bit words ([`crate::atomic::Word`]; there are no processes to
+//! tell apart on those targets, and tables have 4 entries).
 //! | offset | size | field        | written by                                      |
 //! |-------:|-----:|--------------|-------------------------------------------------|
 //! | 0      | 4    | `pid`        | registrant (CAS 0 -> pid; after a takeover lock) |
 //! | 4      | 4    | `gen`        | registrant (+1 after the pid CAS)               |
-//! | 8      | 8    | `start_time` | registrant (last; 0 = being written), taker (CAS dead -> 0) |
+//! | 8      | 8 (4)| `start_time` | registrant (last; 0 = being written), taker (CAS dead -> 0) |
 //! | 16     | 48   | padding      | nobody                                          |
 //!
 //! # Layout of a table (`8 + 64 * PEERS` bytes rounded to 64, align 64)
@@ -24,11 +26,11 @@
 //! | 4      | 4          | `ever`     | registrants (sticky 1: someone registered once)     |
 //! | 64     | 64 * PEERS | `entries`  | see above                                          |
 
-use crate::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::atomic::{AtomicU32, AtomicWord, Ordering, Word};
 
 /// Entries per table: at most this many processes per side are tracked at once (dead entries are
 /// reused).
-pub const PEERS: usize = 32;
+pub const PEERS: usize = if crate::atomic::WORDS32 { 4 } else { 32 };
 
 /// Bits of a [`PeerTable::tag`]: 1 presence bit, 5 bits of entry index, 11 bits of generation.
 pub const TAG_BITS: u32 = 17;
@@ -42,7 +44,7 @@ const _: () = assert!(PEERS <= 32, "a tag holds a 5-bit entry index");
 pub struct Peer {
     pid: AtomicU32,
     gen: AtomicU32,
-    pub(crate) start_time: AtomicU64,
+    pub(crate) start_time: AtomicWord,
 }
 
 /// The participants on one side of a ring. See the module docs for the layout.
@@ -107,7 +109,7 @@ impl Peer {
         Peer {
             pid: AtomicU32::new(0),
             gen: AtomicU32::new(0),
-            start_time: AtomicU64::new(0),
+            start_time: AtomicWord::new(0),
         }
     }
 }
@@ -138,7 +140,7 @@ impl PeerTable {
     /// Registers the process `pid` with start time `start_time`; returns its entry, or `None` if all
     /// [`PEERS`] entries belong to live processes (the table then reports [`SideState::Unknown`]
     /// forever, and claims by this process are not recoverable).
-    pub fn register(&self, pid: u32, start_time: u64) -> Option<PeerId> {
+    pub fn register(&self, pid: u32, start_time: Word) -> Option<PeerId> {
         // Ordering: Relaxed; `ever` is a hint read by `side_state` after it reads the entries.
         self.ever.store(1, Ordering::Relaxed);
         for pass in 0..2 {
@@ -213,7 +215,7 @@ impl PeerTable {
     /// reads and the CAS and written an equal start time (clock ticks: processes forked together
     /// share one); its registration bumped `gen`, and our CAS read from its Release store, so this
     /// sees it, and gives the entry back (restores `st`).
-    pub(crate) fn still_theirs(e: &Peer, g: u32, cur: u32, st: u64) -> bool {
+    pub(crate) fn still_theirs(e: &Peer, g: u32, cur: u32, st: Word) -> bool {
         // Ordering: Acquire, ordered after the locking CAS (AcqRel).
         let same = e.gen.load(Ordering::Acquire) == g && e.pid.load(Ordering::Acquire) == cur;
         if !same {
@@ -259,7 +261,7 @@ impl PeerTable {
     }
 
     /// The entries, for unit tests that play a registrant caught mid-takeover.
-    #[cfg(all(test, not(loom)))]
+    #[cfg(all(test, not(loom), feature = "futex"))]
     pub(crate) fn entries_for_test(&self) -> &[Peer; PEERS] {
         &self.entries
     }
@@ -300,7 +302,7 @@ impl PeerTable {
 }
 
 #[cfg(all(feature = "futex", not(loom)))]
-fn probe(pid: u32, start_time: u64) -> bool {
+fn probe(pid: u32, start_time: Word) -> bool {
     crate::os::probe(crate::os::ProcessStamp { pid, start_time }) != crate::os::Liveness::Dead
 }
 
@@ -315,7 +317,7 @@ fn probe_pid(_pid: u32) -> bool {
 }
 
 #[cfg(any(not(feature = "futex"), loom))]
-fn probe(_pid: u32, _start_time: u64) -> bool {
+fn probe(_pid: u32, _start_time: Word) -> bool {
     // Without an OS there is no way to tell: everyone is presumed alive.
     true
 }

@@ -1,8 +1,10 @@
 //! [`Spsc`]: a single-producer single-consumer ring of `T: ShmSafe` in shared memory.
 //!
 //! Positions `head` (next to read, written by the consumer) and `tail` (next to write, written by the
-//! producer) are free-running `u64`s on separate cache lines; slot = position modulo the capacity,
-//! which may be any value >= 1 (each handle carries its slot index along instead of dividing).
+//! producer) are free-running [`Word`]s on separate cache lines; slot = position modulo the capacity,
+//! which may be any value >= 1 (each handle carries its slot index along instead of dividing). Where
+//! the target lacks 64-bit atomics, `Word` is `u32`, positions wrap at 2^32, and the capacity must be
+//! a power of two so the slots stay consecutive across the wrap.
 //!
 //! # One cache line per message
 //! Each slot carries a 32-bit *stamp* next to its element: the producer writes the element, then
@@ -41,7 +43,7 @@
 //! `elem_size`/`elem_align` = `T`'s.
 
 use super::{check_ring, PopError, PushError, RingCtrl, DATA_OFFSET, RING_ALIGN};
-use crate::atomic::{AtomicU32, Ordering};
+use crate::atomic::{AtomicU32, Ordering, SignedWord, Word};
 use crate::error::{AttachError, InitError};
 use crate::header::{Header, Kind, ObjectParams};
 use crate::region::Region;
@@ -90,7 +92,7 @@ fn attach_header<T, W: Wait>(
     kind: Kind,
     deadline: Deadline,
     size: fn(usize) -> Option<usize>,
-) -> Result<u64, AttachError> {
+) -> Result<Word, AttachError> {
     let header = Header::attach::<W>(region, kind, deadline)?;
     header.expect_elem::<T>()?;
     let cap = header.capacity();
@@ -102,13 +104,31 @@ fn attach_header<T, W: Wait>(
             what: "capacity is 2^31 or more",
         });
     }
+    if crate::atomic::WORDS32 && !cap.is_power_of_two() {
+        return Err(AttachError::Corrupted {
+            what: "capacity is not a power of two (required with 32-bit words)",
+        });
+    }
     check_ring(region, header, usize::try_from(cap).ok().and_then(size))?;
-    Ok(cap)
+    Ok(cap as Word)
+}
+
+/// Where layouts use 32-bit words, positions wrap at 2^32, and only a power-of-two capacity maps
+/// the positions on both sides of the wrap to consecutive slots.
+fn check_pow2(capacity: usize) -> Result<(), InitError> {
+    if crate::atomic::WORDS32 && !capacity.is_power_of_two() {
+        return Err(InitError::InvalidParameter {
+            name: "capacity",
+            reason: "must be a power of two on targets without 64-bit atomics (32-bit positions wrap)",
+        });
+    }
+    Ok(())
 }
 
 /// The stamp that marks position `pos` as published.
 #[inline(always)]
-fn stamp_of(pos: u64) -> u32 {
+#[allow(clippy::unnecessary_cast)] // the identity where `Word` is `u32`
+fn stamp_of(pos: Word) -> u32 {
     (pos as u32).wrapping_add(1)
 }
 
@@ -119,7 +139,7 @@ pub struct Spsc<'a, T: ShmSafe> {
     data: *mut Slot<T>,
     /// Bytes from one slot to the next: `size_of::<Slot<T>>()`, or twice that in an [`SpscPair`].
     stride: usize,
-    cap: u64,
+    cap: Word,
     _t: PhantomData<&'a T>,
 }
 
@@ -175,6 +195,7 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
                 reason: "must be below 2^31 (slot stamps are 32-bit)",
             });
         }
+        check_pow2(capacity)?;
         let size = Self::size(capacity).ok_or(InitError::InvalidParameter {
             name: "capacity",
             reason: "capacity times element size overflows the address space",
@@ -185,7 +206,7 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
         // SAFETY: claim checked size (>= DATA_OFFSET) and alignment.
         let ctrl = unsafe { RingCtrl::at(region) };
         ctrl.init();
-        let ring = Self::view(region, ctrl, capacity as u64);
+        let ring = Self::view(region, ctrl, capacity as Word);
         for i in 0..capacity {
             // Ordering: Relaxed; published by the header's Release store of READY.
             ring.slot(i).stamp.store(0, Ordering::Relaxed);
@@ -202,7 +223,7 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
         Ok(Self::view(region, ctrl, cap))
     }
 
-    fn view(region: Region<'a>, ctrl: &'a RingCtrl, cap: u64) -> Self {
+    fn view(region: Region<'a>, ctrl: &'a RingCtrl, cap: Word) -> Self {
         Spsc {
             ctrl,
             data: region.as_ptr().wrapping_add(Self::data_offset()) as *mut Slot<T>,
@@ -217,7 +238,7 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
     /// # Safety
     /// `data` points to `cap` fresh slots valid for `'a`.
     #[cfg(loom)]
-    pub unsafe fn from_parts(ctrl: &'a RingCtrl, data: *mut Slot<T>, cap: u64) -> Self {
+    pub unsafe fn from_parts(ctrl: &'a RingCtrl, data: *mut Slot<T>, cap: Word) -> Self {
         Spsc {
             ctrl,
             data,
@@ -240,7 +261,7 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
     /// Slot `i` (`i < cap`, maintained locally, never read from shared memory).
     #[inline(always)]
     fn slot(&self, i: usize) -> &'a Slot<T> {
-        debug_assert!((i as u64) < self.cap);
+        debug_assert!((i as Word) < self.cap);
         // The reference only reaches the atomic stamp directly; the element goes through the
         // UnsafeCell under the stamp/head protocol.
         // SAFETY: `data` points to `cap` slots `stride` bytes apart inside the region (attach/init
@@ -256,7 +277,7 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
         // The consumer may run ahead of `tail` (it follows the stamps, which the producer stores
         // first): a small negative difference means empty.
         let d = tail.wrapping_sub(head);
-        if (d as i64) < 0 {
+        if (d as SignedWord) < 0 {
             0
         } else {
             d.min(self.cap) as usize
@@ -278,14 +299,14 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
         let head = self.ctrl.head.load(Ordering::Acquire);
         // Positions below `head` were consumed, so they were committed: start there if `tail` lags
         // (the slots between may already hold a later lap's stamps, which the scan would stop at).
-        if (head.wrapping_sub(tail) as i64) > 0 {
+        if (head.wrapping_sub(tail) as SignedWord) > 0 {
             tail = head;
         }
         for _ in 0..self.cap {
             // Ordering: Acquire pairs with the dead producer's Release stamp store.
             // `tail` may legitimately be behind `head` here (the consumer followed stamps past it).
             let used = tail.wrapping_sub(head);
-            let full = (used as i64) >= 0 && used >= self.cap;
+            let full = (used as SignedWord) >= 0 && used >= self.cap;
             if full || self.slot((tail % self.cap) as usize).stamp.load(Ordering::Acquire) != stamp_of(tail) {
                 break;
             }
@@ -314,9 +335,9 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
 /// The writing half of an [`Spsc`] ring, with its process-local cache of the consumer's position.
 pub struct Producer<'a, T: ShmSafe> {
     ring: Spsc<'a, T>,
-    tail: u64,
+    tail: Word,
     slot: usize,
-    cached_head: u64,
+    cached_head: Word,
 }
 
 impl<T: ShmSafe> core::fmt::Debug for Producer<'_, T> {
@@ -328,7 +349,7 @@ impl<T: ShmSafe> core::fmt::Debug for Producer<'_, T> {
 impl<'a, T: ShmSafe> Producer<'a, T> {
     /// Free slots, refreshing the cached head only when the cache says "full" for `want` items.
     #[inline(always)]
-    fn free(&mut self, want: u64) -> Result<u64, PushError> {
+    fn free(&mut self, want: Word) -> Result<Word, PushError> {
         let cap = self.ring.cap;
         let used = self.tail.wrapping_sub(self.cached_head);
         if used <= cap && cap - used >= want {
@@ -382,8 +403,8 @@ impl<'a, T: ShmSafe> Producer<'a, T> {
 
     /// Pushes as many items of `items` as fit (possibly none); returns how many.
     pub fn push_slice(&mut self, items: &[T]) -> Result<usize, PushError> {
-        let free = self.free(items.len() as u64)?;
-        let n = (items.len() as u64).min(free) as usize;
+        let free = self.free(items.len().min(MAX_CAPACITY) as Word)?;
+        let n = items.len().min(free as usize);
         if n == 0 {
             return Ok(0);
         }
@@ -421,7 +442,7 @@ impl<'a, T: ShmSafe> Producer<'a, T> {
 /// The reading half of an [`Spsc`] ring (it follows the slot stamps; see the module docs).
 pub struct Consumer<'a, T: ShmSafe> {
     ring: Spsc<'a, T>,
-    head: u64,
+    head: Word,
     slot: usize,
 }
 
@@ -578,6 +599,7 @@ impl<'a, T: ShmSafe> SpscPair<'a, T> {
                 reason: "must be at least 1 and below 2^31 (slot stamps are 32-bit)",
             });
         }
+        check_pow2(capacity)?;
         let size = Self::size(capacity).ok_or(InitError::InvalidParameter {
             name: "capacity",
             reason: "capacity times element size overflows the address space",
@@ -585,7 +607,7 @@ impl<'a, T: ShmSafe> SpscPair<'a, T> {
         let mut params = ObjectParams::new(Kind::SpscPair, size as u64).with_elem::<T>();
         params.capacity = capacity as u64;
         let claim = Header::claim(region, &params, Self::align())?;
-        let pair = Self::view(region, capacity as u64);
+        let pair = Self::view(region, capacity as Word);
         pair.fwd.ctrl.init();
         pair.bwd.ctrl.init();
         for i in 0..capacity {
@@ -605,7 +627,7 @@ impl<'a, T: ShmSafe> SpscPair<'a, T> {
     }
 
     /// The views. The caller validated that `region` holds `size(cap)` bytes, aligned.
-    fn view(region: Region<'a>, cap: u64) -> Self {
+    fn view(region: Region<'a>, cap: Word) -> Self {
         let stride = 2 * core::mem::size_of::<Slot<T>>();
         let data = Self::data_offset().unwrap_or(usize::MAX);
         // SAFETY: claim/check_ring validated the size (>= data offset > both control blocks) and
@@ -675,6 +697,40 @@ mod tests {
             assert_eq!(q2.capacity(), cap);
             assert!(Spsc::<u32>::attach::<Spin>(r, Deadline::Immediate).is_err());
         }
+    }
+
+    /// Positions crossing the top of the word (2^64, or 2^32 where layouts use 32-bit words): FIFO,
+    /// exactly once, across fresh handles created on both sides of the wrap.
+    #[test]
+    fn positions_wrap_around_the_word() {
+        use crate::atomic::Word;
+        let cap = 8;
+        let mut buf = vec![0u8; Spsc::<u32>::size(cap).unwrap() + RING_ALIGN];
+        let q = Spsc::<u32>::init::<Spin>(region(&mut buf), cap).unwrap();
+        let start = Word::MAX - 20;
+        // Ordering: Relaxed; single-threaded setup before any handle exists.
+        q.ctrl().head.store(start, Ordering::Relaxed);
+        q.ctrl().tail.store(start, Ordering::Relaxed);
+        let (mut next, mut expect) = (0u32, 0u32);
+        for round in 0..12 {
+            // New handles each round: slot indices recomputed from the shared positions.
+            let (mut p, mut c) = (q.producer(), q.consumer());
+            while p.try_push(next).is_ok() {
+                next += 1;
+            }
+            assert_eq!(q.len(), cap, "round {round}");
+            for _ in 0..(3 + round % 5) {
+                assert_eq!(c.try_pop(), Ok(expect));
+                expect += 1;
+            }
+        }
+        let mut c = q.consumer();
+        while let Ok(v) = c.try_pop() {
+            assert_eq!(v, expect);
+            expect += 1;
+        }
+        assert_eq!(expect, next);
+        assert!(q.ctrl().head.load(Ordering::Relaxed) < start, "the positions wrapped");
     }
 
     #[test]

@@ -97,11 +97,26 @@ fn fallback() -> ThreadIdentity {
     }
 }
 
-#[cfg(all(not(loom), not(feature = "futex")))]
+#[cfg(all(not(loom), not(feature = "futex"), not(test)))]
 fn fallback() -> ThreadIdentity {
     // No OS and no hook: every caller is "thread 1". Locks still exclude *other* owners that installed
     // hooks, but cannot tell callers without one apart; documented in the module docs.
     ThreadIdentity { tid: 1, start_time: 0 }
+}
+
+/// Unit tests without the `futex` feature: the identity hook an embedded user installs, played by
+/// `std` (a distinct number per test thread).
+#[cfg(all(not(loom), not(feature = "futex"), test))]
+fn fallback() -> ThreadIdentity {
+    static NEXT: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(1);
+    std::thread_local! {
+        // Ordering: Relaxed; only uniqueness matters.
+        static TID: u32 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    ThreadIdentity {
+        tid: TID.with(|t| *t),
+        start_time: 0,
+    }
 }
 
 /// Whether the thread that wrote `stamp` (and whose TID is `tid` in a lock word) may still be alive.

@@ -61,7 +61,7 @@
 //!   microseconds), the kernel reused the dead TID for a new thread *and* that thread acquired this
 //!   very lock, the lock would be stolen from a live owner.
 
-use crate::atomic::{spin_hint, AtomicU32, AtomicU64, Ordering};
+use crate::atomic::{spin_hint, AtomicU32, AtomicU64Field, Ordering};
 use crate::sync::identity::{self, ThreadIdentity};
 use crate::time::Deadline;
 use crate::wait::Wait;
@@ -178,7 +178,7 @@ impl core::error::Error for UnlockError {}
 pub struct RawMutex {
     word: AtomicU32,
     reserved: AtomicU32,
-    owner: AtomicU64,
+    owner: AtomicU64Field,
 }
 
 #[cfg(not(loom))]
@@ -231,7 +231,7 @@ impl RawMutex {
         RawMutex {
             word: AtomicU32::new(0),
             reserved: AtomicU32::new(0),
-            owner: AtomicU64::new(0),
+            owner: AtomicU64Field::new(0),
         }
     }
 
@@ -241,7 +241,7 @@ impl RawMutex {
         RawMutex {
             word: AtomicU32::new(0),
             reserved: AtomicU32::new(0),
-            owner: AtomicU64::new(0),
+            owner: AtomicU64Field::new(0),
         }
     }
 

@@ -89,12 +89,16 @@ macro_rules! atomic_value {
 }
 
 atomic_value!(
-    u32 => core::sync::atomic::AtomicU32,
-    i32 => core::sync::atomic::AtomicI32,
-    u64 => core::sync::atomic::AtomicU64,
-    i64 => core::sync::atomic::AtomicI64,
-    usize => core::sync::atomic::AtomicUsize,
-    isize => core::sync::atomic::AtomicIsize
+    u32 => crate::atomic::native::AtomicU32,
+    i32 => crate::atomic::native::AtomicI32,
+    usize => crate::atomic::native::AtomicUsize,
+    isize => crate::atomic::native::AtomicIsize
+);
+// Targets without 64-bit atomics have no lock-free path for 64-bit values (use the lock).
+#[cfg(target_has_atomic = "64")]
+atomic_value!(
+    u64 => crate::atomic::native::AtomicU64,
+    i64 => crate::atomic::native::AtomicI64
 );
 
 /// A `T` with its own robust lock in shared memory (Python's `multiprocessing.Value`). A view:

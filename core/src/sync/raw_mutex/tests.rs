@@ -1,4 +1,5 @@
 use super::*;
+#[cfg(feature = "futex")]
 use crate::sync::identity::ThreadIdentity;
 use crate::wait::{DefaultWait, Spin};
 use std::sync::atomic::AtomicUsize;
