@@ -120,6 +120,40 @@ fn errors_name_the_right_thing() {
     assert!(dbg.contains("name: \"jobs\""), "{dbg}");
 }
 
+/// Lock-free cells (`ShmCell`, `RawValue`, `RawArray`) copied from two threads at once: every copy
+/// is made of atomic accesses, so this is not a data race (ThreadSanitizer checks it; see
+/// docs/reliability.md), and every read is a value some `set` wrote, chunk by chunk.
+fn lock_free_cells_are_race_free_across_threads() {
+    let cell = ringfork::ShmCell::new([0u64; 4]).unwrap();
+    let raw = ringfork::RawValue::new(0u32).unwrap();
+    let arr = ringfork::RawArray::new(&[0u16; 8]).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 1..=20_000u64 {
+                cell.set([i; 4]);
+                raw.set(i as u32);
+                raw.fetch_add(1);
+                arr.set((i % 8) as usize, i as u16).unwrap();
+            }
+        });
+        s.spawn(|| {
+            let mut last = 0u64;
+            for _ in 0..20_000 {
+                let v = cell.get();
+                for x in v {
+                    assert!(x <= 20_000, "a chunk no set wrote: {v:?}");
+                }
+                last = last.max(v[0]);
+                let _ = raw.get();
+                let _ = arr.get(3);
+            }
+            assert!(last <= 20_000);
+        });
+    });
+    assert_eq!(cell.get(), [20_000; 4]);
+    assert_eq!(raw.get(), 20_001);
+}
+
 fn main() {
     run(&[
         Case::new("every_error_is_static_send_sync", every_error_is_static_send_sync),
@@ -133,5 +167,9 @@ fn main() {
             mutex_owner_died_comes_back_inside_ok,
         ),
         Case::new("errors_name_the_right_thing", errors_name_the_right_thing),
+        Case::new(
+            "lock_free_cells_are_race_free_across_threads",
+            lock_free_cells_are_race_free_across_threads,
+        ),
     ]);
 }
