@@ -162,8 +162,17 @@ pub fn pipe_with(duplex: bool, capacity: usize, msg_limit: usize) -> Result<(Con
     let to1 = make("to1")?;
     let to2 = if duplex { Some(make("to2")?) } else { None };
     debug_assert!(DATA_OFFSET < size);
+    // Each end gets its own view of each ring (views are not Copy: one view, one role).
+    let again = |name: &str| -> Result<ByteRing<'static>, SegmentError> {
+        // SAFETY: as for `make`.
+        let region = unsafe { crate::handle::locate(&seg, name)? };
+        ByteRing::attach::<DefaultWait>(region, Kind::Pipe, Deadline::Immediate)
+            .map_err(|e| crate::handle::attach_err(&seg, e))
+    };
+    let to1b = again("to1")?;
+    let to2b = if duplex { Some(again("to2")?) } else { None };
     let c1 = Connection::new(Some(to1), to2, &seg);
-    let c2 = Connection::new(to2, Some(to1), &seg);
+    let c2 = Connection::new(to2b, Some(to1b), &seg);
     Ok((c1, c2))
 }
 
@@ -207,13 +216,16 @@ impl Connection {
             self.gen = gen;
             let stamp = current_stamp();
             if let Some((ring, half)) = &mut self.rx {
-                *half = Some(ring.receiver());
+                // SAFETY: this Connection is the only user of its half: halves are used through
+                // `&mut self` only, and the previous half (the parent's, before a fork) is replaced.
+                *half = Some(unsafe { ring.receiver_unchecked() });
                 if let Some((pid, st)) = stamp {
                     ring.ctrl().consumers.register(pid, st);
                 }
             }
             if let Some((ring, half)) = &mut self.tx {
-                *half = Some(ring.sender());
+                // SAFETY: as for the receiver above.
+                *half = Some(unsafe { ring.sender_unchecked() });
                 if let Some((pid, st)) = stamp {
                     ring.ctrl().producers.register(pid, st);
                 }
@@ -371,7 +383,7 @@ impl Connection {
             return;
         }
         self.closed = true;
-        for ring in self.rx.iter().map(|r| r.0).chain(self.tx.iter().map(|t| t.0)) {
+        for ring in self.rx.iter().map(|r| &r.0).chain(self.tx.iter().map(|t| &t.0)) {
             ring.close::<DefaultWait>();
         }
     }

@@ -32,7 +32,7 @@ fn spsc_pair_round_trips() {
     let s2 = seg.clone();
     let pid = fork_child(move || {
         let pair = SpscPair::<u64>::attach::<DefaultWait>(spsc_region(&s2, "p"), secs(5)).unwrap();
-        let (fwd, bwd) = (pair.forward(), pair.backward());
+        let (fwd, bwd) = pair.split();
         fwd.ctrl().consumers.register_current();
         bwd.ctrl().producers.register_current();
         let (mut rx, mut tx) = (fwd.consumer(), bwd.producer());
@@ -47,7 +47,7 @@ fn spsc_pair_round_trips() {
         }
     });
     let pair = SpscPair::<u64>::attach::<DefaultWait>(spsc_region(&seg, "p"), secs(5)).unwrap();
-    let (fwd, bwd) = (pair.forward(), pair.backward());
+    let (fwd, bwd) = pair.split();
     let (mut tx, mut rx) = (fwd.producer(), bwd.consumer());
     for i in 0..N {
         if i % 2 == 0 {
@@ -77,8 +77,8 @@ fn spsc_pair_round_trips() {
     assert_eq!(rx.pop::<DefaultWait>(secs(10)), Err(PopError::Disconnected));
     assert!(start.elapsed() < Duration::from_millis(500), "{:?}", start.elapsed());
     wait_child(pid, Duration::from_secs(5));
-    assert_eq!(fwd.len(), 0);
-    assert_eq!(bwd.len(), 0);
+    assert_eq!(tx.ring().len(), 0);
+    assert_eq!(rx.ring().len(), 0);
 }
 
 /// 10 million u64 from a child producer to the parent, in order, with blocking and batch calls.
@@ -156,7 +156,7 @@ fn spsc_capacity_edges_across_processes() {
             for i in 0..20_000 {
                 p.push::<DefaultWait>(i, secs(30)).unwrap();
             }
-            q.close::<DefaultWait>();
+            p.ring().close::<DefaultWait>();
         });
         let mut c = q.consumer();
         for i in 0..20_000 {

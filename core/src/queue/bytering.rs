@@ -46,9 +46,9 @@ pub fn record_size(len: usize) -> Option<usize> {
     align_up(len, 8)?.checked_add(8)
 }
 
-/// A view of a byte ring. Copying it is free; split it with [`ByteRing::sender`] /
-/// [`ByteRing::receiver`] (one of each at a time).
-#[derive(Clone, Copy)]
+/// A view of a byte ring. Not `Copy` or `Clone`: turn it into its ends with [`ByteRing::split`],
+/// [`ByteRing::sender`] or [`ByteRing::receiver`] (each consumes the view), so one view yields at
+/// most one sender and one receiver (see [`crate::queue::spsc::Spsc`] for the reasoning).
 pub struct ByteRing<'a> {
     ctrl: &'a RingCtrl,
     data: *mut u8,
@@ -183,25 +183,64 @@ impl<'a> ByteRing<'a> {
         (tail.wrapping_sub(head) as SignedWord).clamp(0, self.cap as SignedWord) as usize
     }
 
-    /// The sending half.
-    pub fn sender(&self) -> ByteSender<'a> {
-        // Ordering: Acquire pairs with both sides' Release stores.
-        let tail = self.ctrl.tail.load(Ordering::Acquire) & !7;
-        ByteSender {
-            ring: *self,
-            tail,
-            cached_head: self.ctrl.head.load(Ordering::Acquire),
+    /// Both ends: `(sender, receiver)`.
+    pub fn split(self) -> (ByteSender<'a>, ByteReceiver<'a>) {
+        let second = self.dup();
+        (self.sender(), second.receiver())
+    }
+
+    /// A second view of the same ring, for this module's end constructors (and tests) only.
+    #[inline]
+    fn dup(&self) -> Self {
+        ByteRing {
+            ctrl: self.ctrl,
+            data: self.data,
+            cap: self.cap,
+            limit: self.limit,
         }
     }
 
-    /// The receiving half.
-    pub fn receiver(&self) -> ByteReceiver<'a> {
+    /// The sending half (consumes the view).
+    pub fn sender(self) -> ByteSender<'a> {
+        // SAFETY: the view is consumed, so no other end comes from it.
+        unsafe { self.sender_unchecked() }
+    }
+
+    /// The receiving half (consumes the view).
+    pub fn receiver(self) -> ByteReceiver<'a> {
+        // SAFETY: the view is consumed, so no other end comes from it.
+        unsafe { self.receiver_unchecked() }
+    }
+
+    /// A sending half from a borrowed view, for owners that re-create their half (after `fork`).
+    ///
+    /// # Safety
+    /// No other `ByteSender` of this ring may be used concurrently with the returned one in this
+    /// process (two senders racing on one slot is a data race). An owner that hands out its half
+    /// through `&mut self` only, and drops the previous half before making a new one, satisfies this.
+    pub unsafe fn sender_unchecked(&self) -> ByteSender<'a> {
+        // Ordering: Acquire pairs with both sides' Release stores.
+        let tail = self.ctrl.tail.load(Ordering::Acquire) & !7;
+        let cached_head = self.ctrl.head.load(Ordering::Acquire);
+        ByteSender {
+            ring: self.dup(),
+            tail,
+            cached_head,
+        }
+    }
+
+    /// A receiving half from a borrowed view (see [`ByteRing::sender_unchecked`]).
+    ///
+    /// # Safety
+    /// As for [`ByteRing::sender_unchecked`], for receivers.
+    pub unsafe fn receiver_unchecked(&self) -> ByteReceiver<'a> {
         // Ordering: as `sender`.
         let head = self.ctrl.head.load(Ordering::Acquire) & !7;
+        let cached_tail = self.ctrl.tail.load(Ordering::Acquire);
         ByteReceiver {
-            ring: *self,
+            ring: self.dup(),
             head,
-            cached_tail: self.ctrl.tail.load(Ordering::Acquire),
+            cached_tail,
         }
     }
 
@@ -249,6 +288,11 @@ pub struct ByteSender<'a> {
 }
 
 impl<'a> ByteSender<'a> {
+    /// The ring this end belongs to (a borrowed view cannot make another end).
+    pub fn ring(&self) -> &ByteRing<'a> {
+        &self.ring
+    }
+
     /// Sends `msg` if it fits now (never blocks, never wakes anyone).
     pub fn try_send(&mut self, msg: &[u8]) -> Result<(), PushError> {
         // SAFETY: a slice is readable for its length.
@@ -321,6 +365,11 @@ pub struct ByteReceiver<'a> {
 }
 
 impl<'a> ByteReceiver<'a> {
+    /// The ring this end belongs to (a borrowed view cannot make another end).
+    pub fn ring(&self) -> &ByteRing<'a> {
+        &self.ring
+    }
+
     /// The length of the next message, if one is pending (never blocks).
     pub fn next_len(&mut self) -> Result<usize, PopError> {
         let r = &self.ring;
@@ -415,7 +464,7 @@ mod tests {
         r.ctrl().tail.store(start, Ordering::Relaxed);
         let mut buf = [0u8; 24];
         for i in 0..100usize {
-            let (mut s, mut rx) = (r.sender(), r.receiver());
+            let (mut s, mut rx) = (r.dup().sender(), r.dup().receiver());
             let msg: Vec<u8> = (0..i % (limit + 1)).map(|k| (k + i) as u8).collect();
             s.try_send(&msg).unwrap();
             assert_eq!(rx.try_recv_into(&mut buf), Ok(msg.len()));
@@ -430,7 +479,7 @@ mod tests {
         let mut mem = vec![0u8; ByteRing::size(300, limit).unwrap() + RING_ALIGN];
         let r = ByteRing::init::<Spin>(region(&mut mem), Kind::ByteRing, 300, limit).unwrap();
         assert_eq!(r.capacity(), 304);
-        let (mut s, mut rx) = (r.sender(), r.receiver());
+        let (mut s, mut rx) = (r.dup().sender(), r.dup().receiver());
         let mut buf = vec![0u8; limit];
         for len in [0, 1, limit - 1, limit] {
             let msg: Vec<u8> = (0..len).map(|i| i as u8).collect();
@@ -479,7 +528,7 @@ mod tests {
         let mut mem = vec![0u8; ByteRing::size(256, 64).unwrap() + RING_ALIGN];
         let reg = region(&mut mem);
         let r = ByteRing::init::<Spin>(reg, Kind::ByteRing, 256, 64).unwrap();
-        let (mut s, mut rx) = (r.sender(), r.receiver());
+        let (mut s, mut rx) = (r.dup().sender(), r.dup().receiver());
         s.try_send(b"hello").unwrap();
         // Scribble over the frame header.
         // SAFETY: DATA_OFFSET is inside the region.

@@ -132,8 +132,33 @@ fn stamp_of(pos: Word) -> u32 {
     (pos as u32).wrapping_add(1)
 }
 
-/// A view of an SPSC ring. Copying it is free; split it with [`Spsc::producer`] /
-/// [`Spsc::consumer`].
+/// A view of an SPSC ring. It is not `Copy` or `Clone`: turn it into its ends with [`Spsc::split`],
+/// [`Spsc::producer`] or [`Spsc::consumer`] (each consumes the view), so one view yields at most one
+/// producer and one consumer and two threads cannot both produce through copies of it. Attaching the
+/// region again makes a new view: attach once per role (one producer and one consumer per ring,
+/// across all threads and processes, is the ring's contract).
+///
+/// ```compile_fail
+/// use ringfork_core::{queue::spsc::Spsc, region::Region, wait::Spin};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let ring = Spsc::<u32>::init::<Spin>(Region::from_mut(&mut buf.0), 4).unwrap();
+/// let copy = ring; // a move, not a copy
+/// let (p1, p2) = (ring.producer(), copy.producer()); // error: `ring` was moved
+/// ```
+///
+/// ```
+/// use ringfork_core::{queue::spsc::Spsc, region::Region, wait::Spin};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let ring = Spsc::<u32>::init::<Spin>(Region::from_mut(&mut buf.0), 4).unwrap();
+/// let (mut tx, mut rx) = ring.split(); // one producer, one consumer
+/// tx.try_push(5).unwrap();
+/// assert_eq!(rx.try_pop(), Ok(5));
+/// assert_eq!(tx.ring().len(), 0);
+/// ```
 pub struct Spsc<'a, T: ShmSafe> {
     ctrl: &'a RingCtrl,
     data: *mut Slot<T>,
@@ -142,13 +167,6 @@ pub struct Spsc<'a, T: ShmSafe> {
     cap: Word,
     _t: PhantomData<&'a T>,
 }
-
-impl<T: ShmSafe> Clone for Spsc<'_, T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T: ShmSafe> Copy for Spsc<'_, T> {}
 
 // SAFETY: the control block and the stamps are atomics; elements are ShmSafe (any bit pattern valid)
 // and are accessed with volatile copies only between the Acquire/Release stamp and head handshakes.
@@ -289,11 +307,28 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
         self.len() == 0
     }
 
-    /// The producer half. Use one at a time (see the module docs).
+    /// Both ends: `(producer, consumer)`.
+    pub fn split(self) -> (Producer<'a, T>, Consumer<'a, T>) {
+        let c = self.dup().consumer();
+        (self.producer(), c)
+    }
+
+    /// A second view of the same ring, for this module's end constructors only.
+    fn dup(&self) -> Self {
+        Spsc {
+            ctrl: self.ctrl,
+            data: self.data,
+            stride: self.stride,
+            cap: self.cap,
+            _t: PhantomData,
+        }
+    }
+
+    /// The producer half (consumes the view). Use one at a time (see the module docs).
     ///
     /// Starts at the shared `tail`, then skips the slots a previous producer published but was killed
     /// before counting in `tail` (at most `capacity`).
-    pub fn producer(&self) -> Producer<'a, T> {
+    pub fn producer(self) -> Producer<'a, T> {
         // Ordering: Acquire pairs with the previous producer's and consumer's Release stores.
         let mut tail = self.ctrl.tail.load(Ordering::Acquire);
         let head = self.ctrl.head.load(Ordering::Acquire);
@@ -312,23 +347,21 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
             }
             tail = tail.wrapping_add(1);
         }
+        let slot = (tail % self.cap) as usize;
         Producer {
-            ring: *self,
+            ring: self,
             tail,
-            slot: (tail % self.cap) as usize,
+            slot,
             cached_head: head,
         }
     }
 
-    /// The consumer half. Use one at a time (see the module docs).
-    pub fn consumer(&self) -> Consumer<'a, T> {
+    /// The consumer half (consumes the view). Use one at a time (see the module docs).
+    pub fn consumer(self) -> Consumer<'a, T> {
         // Ordering: Acquire pairs with the previous consumer's Release store of `head`.
         let head = self.ctrl.head.load(Ordering::Acquire);
-        Consumer {
-            ring: *self,
-            head,
-            slot: (head % self.cap) as usize,
-        }
+        let slot = (head % self.cap) as usize;
+        Consumer { ring: self, head, slot }
     }
 }
 
@@ -347,6 +380,12 @@ impl<T: ShmSafe> core::fmt::Debug for Producer<'_, T> {
 }
 
 impl<'a, T: ShmSafe> Producer<'a, T> {
+    /// The ring this end belongs to (for `len`, `capacity`, `close`, `ctrl`; a borrowed view cannot
+    /// make another end).
+    pub fn ring(&self) -> &Spsc<'a, T> {
+        &self.ring
+    }
+
     /// Free slots, refreshing the cached head only when the cache says "full" for `want` items.
     #[inline(always)]
     fn free(&mut self, want: Word) -> Result<Word, PushError> {
@@ -453,6 +492,12 @@ impl<T: ShmSafe> core::fmt::Debug for Consumer<'_, T> {
 }
 
 impl<'a, T: ShmSafe> Consumer<'a, T> {
+    /// The ring this end belongs to (for `len`, `capacity`, `close`, `ctrl`; a borrowed view cannot
+    /// make another end).
+    pub fn ring(&self) -> &Spsc<'a, T> {
+        &self.ring
+    }
+
     /// Reads the element at `head` if its stamp says it is published; advances locally.
     #[inline(always)]
     fn read(&mut self) -> Option<T> {
@@ -554,7 +599,6 @@ impl<T: ShmSafe> Spsc<'_, T> {
 /// Header (`capacity` = slots per direction, `elem_size`/`elem_align` = `T`'s), the forward ring's
 /// [`RingCtrl`] at [`super::CTRL_OFFSET`], the backward ring's at [`super::DATA_OFFSET`], then `capacity`
 /// pairs of [`Slot`]s from `align_up(DATA_OFFSET + size_of::<RingCtrl>(), max(CACHE_LINE, align T))`.
-#[derive(Clone, Copy)]
 pub struct SpscPair<'a, T: ShmSafe> {
     fwd: Spsc<'a, T>,
     bwd: Spsc<'a, T>,
@@ -656,14 +700,11 @@ impl<'a, T: ShmSafe> SpscPair<'a, T> {
         }
     }
 
-    /// The forward ring (by convention: the side that created the pair produces into it).
-    pub fn forward(&self) -> Spsc<'a, T> {
-        self.fwd
-    }
-
-    /// The backward ring (the answers).
-    pub fn backward(&self) -> Spsc<'a, T> {
-        self.bwd
+    /// The two rings, `(forward, backward)`: by convention the side that created the pair produces
+    /// into the forward ring and consumes the answers from the backward one. Consumes the view (see
+    /// [`Spsc`] for why views are not `Copy`).
+    pub fn split(self) -> (Spsc<'a, T>, Spsc<'a, T>) {
+        (self.fwd, self.bwd)
     }
 }
 
@@ -681,7 +722,7 @@ mod tests {
             let mut buf = vec![0u8; Spsc::<u64>::size(cap).unwrap() + RING_ALIGN];
             let r = region(&mut buf);
             let q = Spsc::<u64>::init::<Spin>(r, cap).unwrap();
-            let (mut p, mut c) = (q.producer(), q.consumer());
+            let (mut p, mut c) = (q.dup().producer(), q.dup().consumer());
             for round in 0..5u64 {
                 for i in 0..cap as u64 {
                     p.try_push(round * 100 + i).unwrap();
@@ -714,7 +755,7 @@ mod tests {
         let (mut next, mut expect) = (0u32, 0u32);
         for round in 0..12 {
             // New handles each round: slot indices recomputed from the shared positions.
-            let (mut p, mut c) = (q.producer(), q.consumer());
+            let (mut p, mut c) = (q.dup().producer(), q.dup().consumer());
             while p.try_push(next).is_ok() {
                 next += 1;
             }
@@ -724,7 +765,7 @@ mod tests {
                 expect += 1;
             }
         }
-        let mut c = q.consumer();
+        let mut c = q.dup().consumer();
         while let Ok(v) = c.try_pop() {
             assert_eq!(v, expect);
             expect += 1;
@@ -737,7 +778,7 @@ mod tests {
     fn batches_wrap() {
         let mut buf = vec![0u8; Spsc::<u32>::size(5).unwrap() + RING_ALIGN];
         let q = Spsc::<u32>::init::<Spin>(region(&mut buf), 5).unwrap();
-        let (mut p, mut c) = (q.producer(), q.consumer());
+        let (mut p, mut c) = (q.dup().producer(), q.dup().consumer());
         let mut next = 0u32;
         let mut expect = 0u32;
         for _ in 0..50 {
@@ -762,7 +803,7 @@ mod tests {
             Err(InitError::InvalidParameter { .. })
         ));
         let q = Spsc::<u64>::init::<Spin>(region(&mut buf), 4).unwrap();
-        let (mut p, mut c) = (q.producer(), q.consumer());
+        let (mut p, mut c) = (q.dup().producer(), q.dup().consumer());
         p.push::<Spin>(1, Deadline::Never).unwrap();
         q.close::<Spin>();
         assert_eq!(p.push::<Spin>(2, Deadline::Never), Err(PushError::Closed));
@@ -774,13 +815,13 @@ mod tests {
     fn corrupted_positions_are_errors() {
         let mut buf = vec![0u8; 8192];
         let q = Spsc::<u64>::init::<Spin>(region(&mut buf), 4).unwrap();
-        let mut c = q.consumer();
+        let mut c = q.dup().consumer();
         // Ordering: Relaxed; a test playing a hostile peer.
         q.ctrl().tail.store(1 << 40, Ordering::Relaxed);
         // The consumer follows stamps, not `tail`: a garbage tail cannot conjure messages.
         assert_eq!(c.try_pop(), Err(PopError::Empty));
         assert_eq!(q.len(), 4);
-        let mut p = q.producer();
+        let mut p = q.dup().producer();
         // Ordering: Relaxed; a test playing a hostile peer.
         q.ctrl().head.store(12345, Ordering::Relaxed);
         let mut corrupted = false;
@@ -794,8 +835,8 @@ mod tests {
     fn killed_producer_between_stamp_and_tail() {
         let mut buf = vec![0u8; 8192];
         let q = Spsc::<u64>::init::<Spin>(region(&mut buf), 3).unwrap();
-        let mut p = q.producer();
-        let mut c = q.consumer();
+        let mut p = q.dup().producer();
+        let mut c = q.dup().consumer();
         for round in 0..4u64 {
             // A producer that stamps two slots and "dies" before storing tail.
             p.write(round * 10);
@@ -806,7 +847,7 @@ mod tests {
             assert_eq!(c.try_pop(), Ok(round * 10));
             assert_eq!(q.len(), 0);
             // A new producer skips both committed slots.
-            p = q.producer();
+            p = q.dup().producer();
             p.try_push(round * 10 + 2).unwrap();
             assert_eq!(c.try_pop(), Ok(round * 10 + 1));
             assert_eq!(c.try_pop(), Ok(round * 10 + 2));
@@ -819,7 +860,7 @@ mod tests {
         let mut buf = vec![0u8; SpscPair::<u64>::size(5).unwrap() + RING_ALIGN];
         let r = region(&mut buf);
         let pair = SpscPair::<u64>::init::<Spin>(r, 5).unwrap();
-        let (fwd, bwd) = (pair.forward(), pair.backward());
+        let (fwd, bwd) = pair.split();
         if crate::padded::CACHE_LINE == 128 {
             // docs/layout.md (kind 19).
             assert_eq!(SpscPair::<u64>::data_offset(), Some(10112));
@@ -831,8 +872,8 @@ mod tests {
             fwd.slot(1) as *const _ as usize - fwd.slot(0) as *const _ as usize,
             2 * stride
         );
-        let (mut p, mut c) = (fwd.producer(), fwd.consumer());
-        let (mut bp, mut bc) = (bwd.producer(), bwd.consumer());
+        let (mut p, mut c) = (fwd.dup().producer(), fwd.dup().consumer());
+        let (mut bp, mut bc) = (bwd.dup().producer(), bwd.dup().consumer());
         for round in 0..4u64 {
             for i in 0..5 {
                 p.try_push(round * 100 + i).unwrap();
@@ -851,7 +892,7 @@ mod tests {
             assert_eq!(bwd.len(), 0);
         }
         let again = SpscPair::<u64>::attach::<Spin>(r, Deadline::Immediate).unwrap();
-        assert_eq!(again.forward().capacity(), 5);
+        assert_eq!(again.split().0.capacity(), 5);
         assert!(SpscPair::<u32>::attach::<Spin>(r, Deadline::Immediate).is_err());
         assert!(Spsc::<u64>::attach::<Spin>(r, Deadline::Immediate).is_err());
         assert!(matches!(
@@ -866,17 +907,17 @@ mod tests {
         // behind `head`) stamps one more and dies too; P3 must still find its place.
         let mut buf = vec![0u8; 8192];
         let q = Spsc::<u64>::init::<Spin>(region(&mut buf), 4).unwrap();
-        let mut c = q.consumer();
-        let mut p1 = q.producer();
+        let mut c = q.dup().consumer();
+        let mut p1 = q.dup().producer();
         for v in 0..4 {
             p1.write(v);
         }
         for v in 0..4 {
             assert_eq!(c.try_pop(), Ok(v));
         }
-        let mut p2 = q.producer();
+        let mut p2 = q.dup().producer();
         p2.write(4);
-        let mut p3 = q.producer();
+        let mut p3 = q.dup().producer();
         p3.try_push(5).unwrap();
         assert_eq!(c.try_pop(), Ok(4));
         assert_eq!(c.try_pop(), Ok(5));

@@ -62,11 +62,11 @@ static VALUE_HITS: AtomicU32 = AtomicU32::new(0);
 static VALUE_MISSES: AtomicU32 = AtomicU32::new(0);
 static HANDLER_ERROR: AtomicU32 = AtomicU32::new(0);
 
-/// The objects, as views over [`SHARED`].
-#[derive(Clone, Copy)]
+/// The objects, as views over [`SHARED`]. The ring views are not `Copy`: each side takes its one end
+/// out of them.
 struct Objects {
-    ring: Spsc<'static, u32>,
-    bytes: ByteRing<'static>,
+    ring: Option<Spsc<'static, u32>>,
+    bytes: Option<ByteRing<'static>>,
     lock: SpinLock<'static, u32>,
     value: Value<'static, u32, Spin>,
     tick: Event<'static, Spin>,
@@ -103,8 +103,8 @@ fn init() -> Objects {
     bytes.ctrl().head.store((u32::MAX - 100_000) & !7, Ordering::Relaxed);
     bytes.ctrl().tail.store((u32::MAX - 100_000) & !7, Ordering::Relaxed);
     Objects {
-        ring,
-        bytes,
+        ring: Some(ring),
+        bytes: Some(bytes),
         lock: SpinLock::init(r2, 0).unwrap_or_else(|_| fail("spinlock init")),
         value: Value::init(r3, 0).unwrap_or_else(|_| fail("value init")),
         tick: Event::init(r4).unwrap_or_else(|_| fail("event init")),
@@ -117,8 +117,8 @@ fn attach() -> Objects {
     let [r0, r1, r2, r3, r4, r5] = regions();
     let d = Deadline::Immediate;
     Objects {
-        ring: Spsc::attach::<Spin>(r0, d).unwrap_or_else(|_| fail("spsc attach")),
-        bytes: ByteRing::attach::<Spin>(r1, Kind::ByteRing, d).unwrap_or_else(|_| fail("bytering attach")),
+        ring: Some(Spsc::attach::<Spin>(r0, d).unwrap_or_else(|_| fail("spsc attach"))),
+        bytes: Some(ByteRing::attach::<Spin>(r1, Kind::ByteRing, d).unwrap_or_else(|_| fail("bytering attach"))),
         lock: SpinLock::attach(r2, d).unwrap_or_else(|_| fail("spinlock attach")),
         value: Value::attach(r3, d).unwrap_or_else(|_| fail("value attach")),
         tick: Event::attach(r4, d).unwrap_or_else(|_| fail("event attach")),
@@ -145,7 +145,7 @@ struct HandlerSide {
 
 impl HandlerSide {
     fn tick(&mut self) {
-        let o = self.o;
+        let o = &self.o;
         for _ in 0..BURST {
             if self.next == MESSAGES {
                 break;
@@ -200,11 +200,13 @@ fn SysTick() {
     static mut SIDE: Option<HandlerSide> = None;
     TICKS.fetch_add(1, Ordering::Relaxed);
     let side = SIDE.get_or_insert_with(|| {
-        let o = attach();
+        let mut o = attach();
+        let producer = o.ring.take().unwrap_or_else(|| fail("ring taken")).producer();
+        let sender = o.bytes.take().unwrap_or_else(|| fail("byte ring taken")).sender();
         HandlerSide {
             o,
-            producer: o.ring.producer(),
-            sender: o.bytes.sender(),
+            producer,
+            sender,
             next: 0,
             frames: 0,
         }
@@ -259,9 +261,9 @@ fn check_abi_variant() {
 fn main() -> ! {
     ringfork_core::sync::identity::set_identity_source(ringfork_firmware::identity);
     check_abi_variant();
-    let o = init();
-    let mut consumer: Consumer<'static, u32> = o.ring.consumer();
-    let mut receiver: ByteReceiver<'static> = o.bytes.receiver();
+    let mut o = init();
+    let mut consumer: Consumer<'static, u32> = o.ring.take().unwrap_or_else(|| fail("ring taken")).consumer();
+    let mut receiver: ByteReceiver<'static> = o.bytes.take().unwrap_or_else(|| fail("byte ring taken")).receiver();
 
     let mut cp = cortex_m::Peripherals::take().unwrap_or_else(|| fail("peripherals"));
     cp.SYST.set_clock_source(SystClkSource::Core);
@@ -339,7 +341,7 @@ fn main() -> ! {
     if consumer.try_pop() != Err(PopError::Empty) {
         fail("a message beyond the last one");
     }
-    if o.ring.ctrl().head.load(Ordering::Relaxed) >= u32::MAX - MESSAGES / 2 {
+    if consumer.ring().ctrl().head.load(Ordering::Relaxed) >= u32::MAX - MESSAGES / 2 {
         fail("the SPSC positions did not wrap");
     }
     let lock_total = *o.lock.lock();

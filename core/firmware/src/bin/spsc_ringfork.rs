@@ -45,9 +45,9 @@ fn SysTick() {
 #[entry]
 fn main() -> ! {
     let q = Spsc::<u32>::init::<Spin>(SHARED.region(), CAP).unwrap_or_else(|_| fail("init"));
-    let mut c = q.consumer();
+    let (p, mut c) = q.split();
     // SAFETY: the interrupt is not enabled yet.
-    unsafe { *core::ptr::addr_of_mut!(PRODUCER) = Some(q.producer()) };
+    unsafe { *core::ptr::addr_of_mut!(PRODUCER) = Some(p) };
     let mut cp = cortex_m::Peripherals::take().unwrap_or_else(|| fail("peripherals"));
     cp.SYST.set_clock_source(SystClkSource::Core);
     cp.SYST.set_reload(1_000);

@@ -81,7 +81,7 @@ fn open_two(seg: &Segment) -> (Spsc<'_, u64>, Spsc<'_, u64>) {
 
 fn open_pair(seg: &Segment) -> (Spsc<'_, u64>, Spsc<'_, u64>) {
     let p = SpscPair::<u64>::attach::<DefaultWait>(region(seg, "pair"), Deadline::Never).expect("attach");
-    (p.forward(), p.backward())
+    p.split()
 }
 
 /// The two directions of a ping-pong: an [`SpscPair`] (`paired`) or two separate rings.
