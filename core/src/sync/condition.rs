@@ -153,6 +153,9 @@ impl RawCondvar {
 
 /// A condition variable with a robust mutex and data `T`, in shared memory. A view: `Copy`.
 ///
+/// Waiting and notifying are methods of the guard ([`CondGuard`]), so neither can be done without
+/// holding the lock (Python raises `RuntimeError` for both).
+///
 /// ```
 /// use ringfork_core::sync::condition::Condition;
 /// use ringfork_core::{wait::DefaultWait, Region};
@@ -271,23 +274,6 @@ impl<'a, T: ShmSafe, W: Wait> Condition<'a, T, W> {
         self.wrap(unsafe { MutexGuard::acquire(self.raw, self.data, deadline) })
     }
 
-    /// Wakes one waiter (possibly more: waiters must re-check their predicate).
-    #[doc(alias = "notify")]
-    pub fn notify_one(&self) {
-        notify::<W>(self.words, 1);
-    }
-
-    /// Wakes up to `n` waiters (Python's `notify(n)`).
-    pub fn notify(&self, n: u32) {
-        notify::<W>(self.words, n);
-    }
-
-    /// Wakes every waiter.
-    #[doc(alias = "notifyAll")]
-    pub fn notify_all(&self) {
-        notify::<W>(self.words, u32::MAX);
-    }
-
     /// The embedded lock.
     pub fn raw(&self) -> &'a RawMutex {
         self.raw
@@ -400,12 +386,22 @@ impl<'a, T: ShmSafe, W: Wait> CondGuard<'a, T, W> {
         Ok((g, false))
     }
 
-    /// Wakes one waiter (see [`Condition::notify_one`]).
+    /// Wakes one waiter (possibly more: waiters must re-check their predicate).
+    ///
+    /// Notifying is a method of the guard, so it cannot be called without holding the condition's
+    /// lock (Python raises `RuntimeError` for that).
+    #[doc(alias = "notify")]
     pub fn notify_one(&self) {
         notify::<W>(self.words, 1);
     }
 
+    /// Wakes up to `n` waiters (Python's `notify(n)`; possibly more).
+    pub fn notify(&self, n: u32) {
+        notify::<W>(self.words, n);
+    }
+
     /// Wakes every waiter.
+    #[doc(alias = "notifyAll")]
     pub fn notify_all(&self) {
         notify::<W>(self.words, u32::MAX);
     }
