@@ -614,6 +614,40 @@ fn event_across_processes() {
     );
 }
 
+/// Issue 16 item 5: five processes in `wait_timeout(1 s)`; the setter calls `set()` then at once
+/// `clear()`; every waiter must return true (Python: the pulse, not the current flag, decides).
+fn event_pulse_wakes_every_blocked_waiter() {
+    let e = Event::new().unwrap();
+    let ready = RawValue::new(0u32).unwrap();
+    for round in 0..20 {
+        ready.store(0);
+        let pids: Vec<_> = (0..5)
+            .map(|_| {
+                let (e, ready) = (e.clone(), ready.clone());
+                fork_child(move || {
+                    ready.fetch_add(1);
+                    assert!(e.wait_timeout(Duration::from_secs(1)), "missed the pulse");
+                })
+            })
+            .collect();
+        // Every child announced itself and is asleep (state S: parked in the wait, the only
+        // blocking call after the announcement).
+        assert!(wait_until(Duration::from_secs(10), || ready.load() == 5
+            && pids.iter().all(
+                |&p| ringfork_core::os::stat(p as u32).is_ok_and(|s| s.state == b'S')
+            )));
+        e.set();
+        e.clear();
+        for p in pids {
+            let st = wait_child(p, Duration::from_secs(10));
+            assert!(
+                libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
+                "round {round}: a waiter timed out although it was blocked when set() was called"
+            );
+        }
+    }
+}
+
 fn rlock_reentrant_and_owner_checked() {
     let l = RLock::new().unwrap();
     assert!(!l.acquire().unwrap().owner_died());
@@ -742,6 +776,10 @@ fn main() {
             bounded_semaphore_over_release_is_an_error,
         ),
         Case::new("event_across_processes", event_across_processes),
+        Case::new(
+            "event_pulse_wakes_every_blocked_waiter",
+            event_pulse_wakes_every_blocked_waiter,
+        ),
         Case::new("rlock_reentrant_and_owner_checked", rlock_reentrant_and_owner_checked),
         Case::new("open_validates_kind_and_type", open_validates_kind_and_type),
         Case::new(
