@@ -442,6 +442,41 @@ fn condition_wait_timeout_bounds() {
     );
 }
 
+/// Issue 15 item 9: a timed condition wait returns by its deadline plus a bounded margin even when
+/// a live process takes the lock during the wait and never lets go; it then reports TimedOut
+/// without the lock instead of blocking to re-take it.
+fn condition_wait_timeout_is_bounded_by_a_stuck_holder() {
+    let c = Condition::new(0u32).unwrap();
+    let g = c.lock().unwrap();
+    let held = Event::new().unwrap();
+    let (c2, h2) = (c.clone(), held.clone());
+    // Blocks on the lock until our wait releases it, then holds it and sleeps (live but stuck).
+    let holder = fork_child(move || {
+        let g = c2.lock().unwrap();
+        h2.set();
+        std::thread::sleep(Duration::from_secs(600));
+        drop(g);
+    });
+    let start = Instant::now();
+    let r = g.wait_timeout(Duration::from_millis(300));
+    let el = start.elapsed();
+    assert!(held.is_set(), "the holder never got the lock during the wait");
+    match r {
+        Err(MutexError::TimedOut) => {}
+        other => panic!("expected TimedOut without the lock, got {:?}", other.map(|_| ())),
+    }
+    assert!(
+        el >= Duration::from_millis(300) && el < Duration::from_secs(2),
+        "{el:?}"
+    );
+    assert!(
+        matches!(c.try_lock(), Err(MutexError::TimedOut)),
+        "the holder still has it"
+    );
+    kill9(holder);
+    wait_child(holder, Duration::from_secs(10));
+}
+
 fn condition_waiter_reacquires_from_dead_owner() {
     let c = Condition::new(0u32).unwrap();
     let c2 = c.clone();
@@ -760,6 +795,11 @@ fn main() {
         )
         .timeout(Duration::from_secs(240)),
         Case::new("condition_wait_timeout_bounds", condition_wait_timeout_bounds),
+        Case::new(
+            "condition_wait_timeout_is_bounded_by_a_stuck_holder",
+            condition_wait_timeout_is_bounded_by_a_stuck_holder,
+        )
+        .timeout(Duration::from_secs(30)),
         Case::new(
             "condition_waiter_reacquires_from_dead_owner",
             condition_waiter_reacquires_from_dead_owner,
