@@ -42,7 +42,7 @@ use core::fmt;
 pub const MAGIC: u32 = u32::from_le_bytes(*b"RFK!");
 /// The version of the shared-memory ABI this build reads and writes. Bumped on any layout change;
 /// see `docs/layout.md` ("Versioning").
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// Bit of the header's version word set by builds whose layouts use 32-bit words (targets without
 /// 64-bit atomics, see [`crate::atomic::Word`]): the 32-bit layouts are their own ABI variant. A

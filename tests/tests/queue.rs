@@ -734,6 +734,40 @@ fn hostile_peer_scribbles_over_indices() {
     assert!(ops > 10);
 }
 
+/// Issue 16 item 8: crossbeam's `ArrayQueue` test `linearizable`, across processes. Each actor
+/// pushes (retrying `try_put` until Ok) and then `try_get`s; with at most one item per actor in a
+/// queue of capacity 4, the queue holds at least the actor's own item at that moment, so `Empty`
+/// would be an answer no instant of the call justifies. Two actors (the issue's setting) and four
+/// (crossbeam's), 25,000 rounds each, ten times.
+fn mpmc_try_ops_are_linearizable() {
+    for actors in [2usize, 4].repeat(10) {
+        let q = Queue::<u64>::new(4).unwrap();
+        let pids: Vec<_> = (0..actors)
+            .map(|_| {
+                let q = q.clone();
+                fork_child(move || {
+                    for i in 0..25_000u64 {
+                        loop {
+                            match q.try_put(i) {
+                                Ok(()) => break,
+                                Err(PushError::Full) => {}
+                                Err(e) => panic!("try_put: {e}"),
+                            }
+                        }
+                        if let Err(e) = q.try_get() {
+                            panic!("try_get right after our own put: {e:?} ({actors} actors, round {i})");
+                        }
+                    }
+                })
+            })
+            .collect();
+        for p in pids {
+            join_ok(p, Duration::from_secs(120));
+        }
+        assert_eq!(q.try_get(), Err(PopError::Empty));
+    }
+}
+
 fn main() {
     run(&[
         Case::new("spsc_ten_million_in_order", spsc_ten_million_in_order).timeout(Duration::from_secs(120)),
@@ -743,6 +777,7 @@ fn main() {
             spsc_capacity_edges_across_processes,
         ),
         Case::new("mpmc_four_by_four_exactly_once", mpmc_four_by_four_exactly_once).timeout(Duration::from_secs(180)),
+        Case::new("mpmc_try_ops_are_linearizable", mpmc_try_ops_are_linearizable).timeout(Duration::from_secs(240)),
         Case::new("queue_three_full_and_timeout", queue_three_full_and_timeout),
         Case::new("open_by_name_validates", open_by_name_validates),
         Case::new("byte_queue_sizes", byte_queue_sizes),

@@ -22,12 +22,21 @@
 //! [`Barrier::wait_timeout`] when parties may die; the first timeout breaks the barrier for everyone.
 //! A party that dies *inside* the barrier's short critical section leaves the lock to be taken over;
 //! the taker cannot trust the counters and breaks the barrier.
+//!
+//! # Deadlines are deadlines
+//! [`Barrier::wait_until`] takes the internal lock with a deadline too (its own plus
+//! [`crate::sync::condition::RELOCK_GRACE`]), on arrival and when it breaks the barrier after
+//! timing out. If a live process holds that lock past it (stuck or stopped inside the critical
+//! section, or a scribbled word naming a live thread), the wait still returns
+//! [`BarrierError::Broken`] in time, after marking the epoch broken with a CAS on `gen` (best
+//! effort: the stuck holder, if it resumes, may overwrite that mark with its own update of `gen`).
 
 use crate::atomic::{AtomicU32, Ordering};
 use crate::error::{AttachError, InitError};
 use crate::header::{Header, Kind, ObjectParams};
 use crate::region::Region;
 use crate::sync::common::{attach_body, init_body};
+use crate::sync::condition::relock_deadline;
 use crate::sync::raw_mutex::{LockOutcome, RawMutex};
 use crate::time::Deadline;
 use crate::wait::{DefaultWait, Wait};
@@ -175,10 +184,11 @@ impl<'a, W: Wait> Barrier<'a, W> {
         self.body.gen.load(Ordering::Acquire) & BROKEN != 0
     }
 
-    /// Runs `f` with the barrier's lock held. A taker-over from a dead party breaks the barrier and
-    /// repairs the lock (the counters cannot be trusted). `None` if the lock is unusable.
-    fn locked<R>(&self, f: impl FnOnce(&Body) -> R) -> Option<R> {
-        let g = self.body.lock.lock::<W>(Deadline::Never).ok()?;
+    /// Runs `f` with the barrier's lock held, taking it by `deadline`. A taker-over from a dead party
+    /// breaks the barrier and repairs the lock (the counters cannot be trusted). `None` if the lock
+    /// is unusable or could not be taken in time.
+    fn locked<R>(&self, deadline: Deadline, f: impl FnOnce(&Body) -> R) -> Option<R> {
+        let g = self.body.lock.lock::<W>(deadline).ok()?;
         if g == LockOutcome::OwnerDied {
             // Ordering: Relaxed under the lock; gen is published with Release below.
             let gen = self.body.gen.load(Ordering::Relaxed);
@@ -207,9 +217,13 @@ impl<'a, W: Wait> Barrier<'a, W> {
     }
 
     /// As [`Barrier::wait`], giving up at `deadline` (which breaks the barrier).
+    ///
+    /// Returns by `deadline` plus [`crate::sync::condition::RELOCK_GRACE`] whatever other processes
+    /// do (see the module docs).
     pub fn wait_until(&self, deadline: Deadline) -> Result<u32, BarrierError> {
         let parties = self.parties;
-        let arrived = self.locked(|b| {
+        let lock_by = relock_deadline::<W>(deadline);
+        let arrived = self.locked(lock_by, |b| {
             // Ordering: Relaxed: all three words are written under the lock we hold.
             let gen = b.gen.load(Ordering::Relaxed);
             if gen & BROKEN != 0 {
@@ -236,7 +250,13 @@ impl<'a, W: Wait> Barrier<'a, W> {
             Ok((idx, Some(gen)))
         });
         let (idx, gen) = match arrived {
-            None => return Err(BarrierError::Broken),
+            None => {
+                // The lock is unusable, or held past our deadline: break what we can without it.
+                // Ordering: Acquire, as in `outcome`.
+                let gen = self.body.gen.load(Ordering::Acquire);
+                self.break_unlocked(gen);
+                return Err(BarrierError::Broken);
+            }
             Some(r) => r?,
         };
         let Some(gen) = gen else { return Ok(idx) };
@@ -247,7 +267,7 @@ impl<'a, W: Wait> Barrier<'a, W> {
             }
             if r.is_err() {
                 // Timed out: break the barrier for everyone, unless it tripped meanwhile.
-                let res = self.locked(|b| {
+                let res = self.locked(lock_by, |b| {
                     // Ordering: Relaxed under the lock.
                     if b.gen.load(Ordering::Relaxed) == gen {
                         b.count.store(0, Ordering::Relaxed);
@@ -256,9 +276,30 @@ impl<'a, W: Wait> Barrier<'a, W> {
                         W::wake_all(&b.gen);
                     }
                 });
-                let _ = res;
+                if res.is_none() {
+                    self.break_unlocked(gen);
+                }
                 return self.outcome(gen, idx).unwrap_or(Err(BarrierError::Broken));
             }
+        }
+    }
+
+    /// Marks epoch `gen` broken without the lock (which is held past our deadline, or unusable):
+    /// a CAS, so a trip or reset that already ended the epoch is left alone. Best effort, see the
+    /// module docs.
+    fn break_unlocked(&self, gen: u32) {
+        if gen & BROKEN != 0 {
+            return;
+        }
+        // Ordering: Release pairs with waiters' Acquire loads of gen (nothing of ours to publish,
+        // but the mark must not be reordered before our reads).
+        if self
+            .body
+            .gen
+            .compare_exchange(gen, gen | BROKEN, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+        {
+            W::wake_all(&self.body.gen);
         }
     }
 
@@ -281,7 +322,7 @@ impl<'a, W: Wait> Barrier<'a, W> {
     /// Breaks the barrier: current and future waiters get [`BarrierError::Broken`] until
     /// [`Barrier::reset`].
     pub fn abort(&self) {
-        let _ = self.locked(|b| {
+        let _ = self.locked(Deadline::Never, |b| {
             // Ordering: Relaxed under the lock; Release publishes to waiters.
             let gen = b.gen.load(Ordering::Relaxed);
             b.count.store(0, Ordering::Relaxed);
@@ -292,7 +333,7 @@ impl<'a, W: Wait> Barrier<'a, W> {
 
     /// Returns the barrier to its initial state; parties waiting now get [`BarrierError::Broken`].
     pub fn reset(&self) {
-        let _ = self.locked(|b| {
+        let _ = self.locked(Deadline::Never, |b| {
             // Ordering: Relaxed under the lock; Release publishes to waiters.
             let gen = b.gen.load(Ordering::Relaxed);
             b.count.store(0, Ordering::Relaxed);
@@ -305,5 +346,85 @@ impl<'a, W: Wait> Barrier<'a, W> {
     /// The object header.
     pub fn header(&self) -> &'a Header {
         self.header
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[repr(C, align(128))]
+    struct Buf([u8; 128]);
+
+    /// Runs `f` while another (live) thread holds the barrier's internal lock and sleeps on it.
+    #[cfg(feature = "futex")]
+    fn with_lock_held_by_a_stuck_thread(b: &Barrier<'_, DefaultWait>, f: impl FnOnce()) {
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                assert_eq!(
+                    b.body.lock.lock::<DefaultWait>(Deadline::Never),
+                    Ok(LockOutcome::Acquired)
+                );
+                held_tx.send(()).unwrap();
+                let _ = go_rx.recv_timeout(Duration::from_secs(60));
+                b.body.lock.unlock::<DefaultWait>().unwrap();
+            });
+            held_rx.recv().unwrap();
+            f();
+            go_tx.send(()).unwrap();
+        });
+    }
+
+    #[cfg(feature = "futex")]
+    fn assert_bounded(start: Instant, timeout: Duration) {
+        let el = start.elapsed();
+        assert!(el >= timeout && el < Duration::from_secs(2), "{el:?}");
+    }
+
+    /// Issue 15 item 9: the internal lock held by a live-but-stuck party at arrival.
+    #[cfg(feature = "futex")]
+    #[test]
+    fn wait_timeout_returns_when_the_lock_is_held_at_arrival() {
+        let mut buf = Buf([0; 128]);
+        let b = Barrier::<DefaultWait>::init(Region::from_mut(&mut buf.0), 2).unwrap();
+        with_lock_held_by_a_stuck_thread(&b, || {
+            let start = Instant::now();
+            assert_eq!(b.wait_timeout(Duration::from_millis(50)), Err(BarrierError::Broken));
+            assert_bounded(start, Duration::from_millis(50));
+        });
+        assert!(b.broken(), "the timeout broke the barrier for everyone");
+    }
+
+    /// Issue 15 item 9: the internal lock taken by a stuck party while we wait; breaking the barrier
+    /// at our deadline must not wait for it.
+    #[cfg(feature = "futex")]
+    #[test]
+    fn wait_timeout_returns_when_the_lock_is_held_at_the_deadline() {
+        let mut buf = Buf([0; 128]);
+        let b = Barrier::<DefaultWait>::init(Region::from_mut(&mut buf.0), 2).unwrap();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                let start = Instant::now();
+                // Long enough for the stuck thread below to take the lock before the deadline.
+                let r = b.wait_timeout(Duration::from_secs(1));
+                (r, start.elapsed())
+            });
+            let start = Instant::now();
+            while b.n_waiting() < 1 {
+                assert!(start.elapsed() < Duration::from_secs(10));
+                std::thread::yield_now();
+            }
+            with_lock_held_by_a_stuck_thread(&b, || {
+                let (r, el) = waiter.join().unwrap();
+                assert_eq!(r, Err(BarrierError::Broken));
+                assert!(el >= Duration::from_secs(1) && el < Duration::from_secs(3), "{el:?}");
+            });
+        });
+        assert!(b.broken());
+        b.reset();
+        assert!(!b.broken());
     }
 }

@@ -25,6 +25,13 @@
 //! # Owner death
 //! Re-acquiring the mutex after a wait can find its owner dead: then the wait returns
 //! `Err(MutexError::OwnerDied(guard))`, exactly like [`crate::sync::mutex::Mutex::lock`].
+//!
+//! # Deadlines are deadlines
+//! A timed wait re-takes the mutex with a deadline too: its own deadline plus [`RELOCK_GRACE`].
+//! If another process holds the mutex past that (stuck, stopped, or a scribbled word naming a live
+//! thread), the wait returns `Err(MutexError::TimedOut)` **without the lock** instead of blocking
+//! (Python's `Condition.wait(timeout)` would block to re-acquire; there is no guard to hand back,
+//! so the error owns none). An untimed wait re-takes the mutex without a deadline, as Python does.
 
 use crate::atomic::{AtomicU32, Ordering};
 use crate::error::{AttachError, InitError};
@@ -43,6 +50,21 @@ use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
 const SEQ_OFFSET: usize = LOCK_OFFSET + LOCK_SIZE;
+
+/// How long past its deadline a timed wait may spend re-taking the mutex before it gives up with
+/// `TimedOut` (not holding the lock). One owner-probe slice: long enough for a lock held for a
+/// moment by a notifier, or held by a dead owner (probed at expiry), to be taken.
+pub const RELOCK_GRACE: Duration = crate::sync::raw_mutex::PROBE_SLICE;
+
+/// The deadline for re-taking a lock after a wait (or an internal lock of a timed call) that must
+/// end by `deadline`: unbounded for an unbounded wait, else `deadline` plus [`RELOCK_GRACE`].
+pub(crate) fn relock_deadline<W: Wait>(deadline: Deadline) -> Deadline {
+    match deadline {
+        Deadline::Never => Deadline::Never,
+        Deadline::Immediate => Deadline::after::<W::Clock>(RELOCK_GRACE),
+        Deadline::At(t) => Deadline::At(t.saturating_add(RELOCK_GRACE)),
+    }
+}
 
 fn data_offset<T>() -> usize {
     align_up(SEQ_OFFSET + 8, data_align::<T>()).unwrap_or(usize::MAX)
@@ -109,9 +131,10 @@ impl RawCondvar {
     }
 
     /// Atomically releases `mutex` (which the caller holds), waits for a notify (or a spurious
-    /// wake-up, or `deadline`), and re-locks `mutex` (without a deadline, as Python does). Returns
-    /// the re-lock's outcome (`OwnerDied` if the mutex's owner died meanwhile) and whether the wait
-    /// timed out. Errors are the re-lock's (`NotRecoverable`).
+    /// wake-up, or `deadline`), and re-locks `mutex` (until `deadline` plus [`RELOCK_GRACE`]; with
+    /// no deadline, as long as it takes, as Python does). Returns the re-lock's outcome (`OwnerDied`
+    /// if the mutex's owner died meanwhile) and whether the wait timed out. Errors are the re-lock's:
+    /// `NotRecoverable`, or `TimedOut` — then the caller does **not** hold `mutex`.
     ///
     /// If the caller still holds `mutex` inconsistent (after `OwnerDied`, before `mark_consistent`),
     /// the release makes it NOT_RECOVERABLE.
@@ -123,7 +146,7 @@ impl RawCondvar {
         let _ = mutex.unlock::<W>();
         let r = W::wait(&self.seq, seq, deadline);
         self.sleepers.fetch_sub(1, Ordering::SeqCst);
-        let outcome = mutex.lock::<W>(Deadline::Never)?;
+        let outcome = mutex.lock::<W>(relock_deadline::<W>(deadline))?;
         Ok((outcome, r.is_err()))
     }
 
@@ -152,6 +175,9 @@ impl RawCondvar {
 }
 
 /// A condition variable with a robust mutex and data `T`, in shared memory. A view: `Copy`.
+///
+/// Waiting and notifying are methods of the guard ([`CondGuard`]), so neither can be done without
+/// holding the lock (Python raises `RuntimeError` for both).
 ///
 /// ```
 /// use ringfork_core::sync::condition::Condition;
@@ -271,23 +297,6 @@ impl<'a, T: ShmSafe, W: Wait> Condition<'a, T, W> {
         self.wrap(unsafe { MutexGuard::acquire(self.raw, self.data, deadline) })
     }
 
-    /// Wakes one waiter (possibly more: waiters must re-check their predicate).
-    #[doc(alias = "notify")]
-    pub fn notify_one(&self) {
-        notify::<W>(self.words, 1);
-    }
-
-    /// Wakes up to `n` waiters (Python's `notify(n)`).
-    pub fn notify(&self, n: u32) {
-        notify::<W>(self.words, n);
-    }
-
-    /// Wakes every waiter.
-    #[doc(alias = "notifyAll")]
-    pub fn notify_all(&self) {
-        notify::<W>(self.words, u32::MAX);
-    }
-
     /// The embedded lock.
     pub fn raw(&self) -> &'a RawMutex {
         self.raw
@@ -347,11 +356,17 @@ impl<'a, T: ShmSafe, W: Wait> CondGuard<'a, T, W> {
 
     /// As [`CondGuard::wait`], giving up after `timeout` (never earlier); the `bool` is `true` if it
     /// timed out (Python's `wait(timeout)` returning `False`).
+    ///
+    /// Returns within `timeout` plus [`RELOCK_GRACE`] whatever other processes do: if the lock
+    /// cannot be re-taken by then (another process holds it and does not let go), the result is
+    /// `Err(MutexError::TimedOut)` and the lock is **not** held (see the module docs).
     pub fn wait_timeout(self, timeout: Duration) -> Result<(Self, bool), MutexError<Self>> {
         self.wait_until(Deadline::after::<W::Clock>(timeout))
     }
 
     /// As [`CondGuard::wait`], giving up at `deadline`; the `bool` is `true` if it timed out.
+    /// `Err(MutexError::TimedOut)`: the lock could not be re-taken by `deadline` plus
+    /// [`RELOCK_GRACE`], and is not held.
     pub fn wait_until(self, deadline: Deadline) -> Result<(Self, bool), MutexError<Self>> {
         let words = self.words;
         let (raw, data, _inconsistent) = self.inner.into_raw_parts();
@@ -381,7 +396,8 @@ impl<'a, T: ShmSafe, W: Wait> CondGuard<'a, T, W> {
     }
 
     /// Waits while `condition` holds, giving up after `timeout`; the `bool` is `true` if it timed
-    /// out with the condition still holding.
+    /// out with the condition still holding. Bounded like [`CondGuard::wait_timeout`]
+    /// (`Err(MutexError::TimedOut)`: the lock could not be re-taken in time and is not held).
     pub fn wait_timeout_while(
         self,
         timeout: Duration,
@@ -400,12 +416,22 @@ impl<'a, T: ShmSafe, W: Wait> CondGuard<'a, T, W> {
         Ok((g, false))
     }
 
-    /// Wakes one waiter (see [`Condition::notify_one`]).
+    /// Wakes one waiter (possibly more: waiters must re-check their predicate).
+    ///
+    /// Notifying is a method of the guard, so it cannot be called without holding the condition's
+    /// lock (Python raises `RuntimeError` for that).
+    #[doc(alias = "notify")]
     pub fn notify_one(&self) {
         notify::<W>(self.words, 1);
     }
 
+    /// Wakes up to `n` waiters (Python's `notify(n)`; possibly more).
+    pub fn notify(&self, n: u32) {
+        notify::<W>(self.words, n);
+    }
+
     /// Wakes every waiter.
+    #[doc(alias = "notifyAll")]
     pub fn notify_all(&self) {
         notify::<W>(self.words, u32::MAX);
     }

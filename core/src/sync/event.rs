@@ -5,11 +5,20 @@
 //! | offset | size | field      | written by                                  |
 //! |-------:|-----:|------------|---------------------------------------------|
 //! | 0      | 64   | header     | initializer                                 |
-//! | 64     | 4    | `flag`     | `set` (1) / `clear` (0); futex word         |
+//! | 64     | 4    | `state`    | `set` / `clear` (RMW); futex word: `generation << 1 \| SET` |
 //! | 68     | 4    | `sleepers` | waiters (+1 before parking, −1 after)       |
 //!
-//! `set` stores 1 and then reads `sleepers`; a waiter adds to `sleepers` and then reads `flag` (both
-//! SeqCst), so a waiter never sleeps through a `set`.
+//! # A pulse reaches every waiter
+//! Bit 0 of `state` is the flag; bits 1..32 count the `set`s that found the flag clear (the
+//! generation, wrapping). A waiter remembers the state it saw clear, parks while `state` still holds
+//! exactly that value, and returns `true` as soon as the generation differs from the one it saw — even
+//! if the flag is clear again by then. So a waiter blocked when `set` is called returns `true` though
+//! `clear` follows at once, as Python promises (its `Event.wait` waits on a condition notified by
+//! `set`). `clear` keeps the generation, so it never wakes anybody.
+//!
+//! `set` changes `state` and then reads `sleepers`; a waiter adds to `sleepers` and then reads
+//! `state` (both SeqCst), so a waiter never sleeps through a `set`. A waiter that saw generation `g`
+//! would miss a pulse only if exactly 2^31 `set`s happened between two of its reads.
 
 use crate::atomic::{AtomicU32, Ordering};
 use crate::error::{AttachError, InitError};
@@ -22,9 +31,14 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::time::Duration;
 
+/// Bit 0 of `state`: the flag.
+const SET: u32 = 1;
+/// One generation in `state`.
+const GEN_ONE: u32 = 2;
+
 #[repr(C)]
 struct Body {
-    flag: AtomicU32,
+    state: AtomicU32,
     sleepers: AtomicU32,
 }
 
@@ -73,7 +87,7 @@ impl<'a, W: Wait> Event<'a, W> {
     pub fn init(region: Region<'a>) -> Result<Self, InitError> {
         let (header, body) = init_body::<Body, W>(region, ObjectParams::new(Kind::Event, 0), |b| {
             // Ordering: Relaxed: published by the header's Release store of READY.
-            b.flag.store(0, Ordering::Relaxed);
+            b.state.store(0, Ordering::Relaxed);
             b.sleepers.store(0, Ordering::Relaxed);
         })?;
         Ok(Event {
@@ -93,26 +107,32 @@ impl<'a, W: Wait> Event<'a, W> {
         })
     }
 
-    /// Sets the flag and wakes every waiter.
+    /// Sets the flag and wakes every waiter. Every process blocked in a wait when `set` is called
+    /// returns `true`, even if the event is cleared again at once.
     pub fn set(&self) {
-        self.body.flag.store(1, Ordering::SeqCst);
-        if self.body.sleepers.load(Ordering::SeqCst) > 0 {
-            W::wake_all(&self.body.flag);
+        // SeqCst: the store half of the store-load handshake with waiters (module docs); the RMW
+        // also publishes what the setter wrote before (waiters read `state` with SeqCst/Acquire).
+        let prev = self.body.state.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+            (s & SET == 0).then(|| s.wrapping_add(GEN_ONE) | SET)
+        });
+        if prev.is_ok() && self.body.sleepers.load(Ordering::SeqCst) > 0 {
+            W::wake_all(&self.body.state);
         }
     }
 
-    /// Clears the flag.
+    /// Clears the flag (the generation stays, so waiters that saw the last `set` still return
+    /// `true`).
     pub fn clear(&self) {
         // Ordering: Release pairs with the Acquire load in `is_set`: a process that sees the flag
         // cleared also sees what the clearer wrote before clearing.
-        self.body.flag.store(0, Ordering::Release);
+        self.body.state.fetch_and(!SET, Ordering::Release);
     }
 
     /// Whether the flag is set (stale at once).
     pub fn is_set(&self) -> bool {
-        // Ordering: Acquire pairs with `set`'s SeqCst store: seeing 1 means seeing what the setter
+        // Ordering: Acquire pairs with `set`'s SeqCst RMW: seeing it set means seeing what the setter
         // wrote before setting.
-        self.body.flag.load(Ordering::Acquire) != 0
+        self.body.state.load(Ordering::Acquire) & SET != 0
     }
 
     /// Waits until the flag is set.
@@ -120,30 +140,41 @@ impl<'a, W: Wait> Event<'a, W> {
         let _ = self.wait_until(Deadline::Never);
     }
 
-    /// Waits until the flag is set or `timeout` passes (never earlier); returns whether it is set.
+    /// Waits until the flag is set or `timeout` passes (never earlier); returns `true` if the flag
+    /// was set, or was set at some point during the wait (a pulse: `set` then `clear`).
     #[doc(alias = "wait")]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         self.wait_until(Deadline::after::<W::Clock>(timeout))
     }
 
-    /// Waits until the flag is set or `deadline` passes; returns whether it is set.
+    /// Waits until the flag is set or `deadline` passes; returns `true` if the flag was set, or was
+    /// set at some point during the wait.
     pub fn wait_until(&self, deadline: Deadline) -> bool {
+        // Ordering: Acquire, as in `is_set`.
+        let seen = self.body.state.load(Ordering::Acquire);
+        if seen & SET != 0 {
+            return true;
+        }
+        // Set (or set and cleared) since we looked: the generation moved on.
+        let pulsed = |s: u32| s & SET != 0 || (s ^ seen) & !SET != 0;
+        if deadline == Deadline::Immediate {
+            return false;
+        }
         loop {
-            if self.is_set() {
-                return true;
-            }
-            if deadline == Deadline::Immediate {
-                return false;
-            }
             self.body.sleepers.fetch_add(1, Ordering::SeqCst);
-            let r = if self.body.flag.load(Ordering::SeqCst) == 0 {
-                W::wait(&self.body.flag, 0, deadline)
+            let cur = self.body.state.load(Ordering::SeqCst);
+            let r = if cur == seen {
+                W::wait(&self.body.state, seen, deadline)
             } else {
                 Ok(())
             };
             self.body.sleepers.fetch_sub(1, Ordering::SeqCst);
+            // Ordering: Acquire, as in `is_set`.
+            if pulsed(self.body.state.load(Ordering::Acquire)) {
+                return true;
+            }
             if r.is_err() {
-                return self.is_set();
+                return false;
             }
         }
     }
@@ -151,5 +182,64 @@ impl<'a, W: Wait> Event<'a, W> {
     /// The object header.
     pub fn header(&self) -> &'a Header {
         self.header
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[repr(C, align(128))]
+    struct Buf([u8; 128]);
+
+    /// Issue 16 item 5: every waiter blocked when `set` is called returns true, though `clear`
+    /// follows at once.
+    #[cfg(feature = "futex")]
+    #[test]
+    fn a_pulse_reaches_every_blocked_waiter() {
+        let mut buf = Buf([0; 128]);
+        let e = Event::<DefaultWait>::init(Region::from_mut(&mut buf.0)).unwrap();
+        for round in 0..20 {
+            std::thread::scope(|s| {
+                let waiters: std::vec::Vec<_> = (0..3)
+                    .map(|_| s.spawn(|| e.wait_timeout(Duration::from_secs(5))))
+                    .collect();
+                // All three announced themselves as sleepers: each is parked or about to re-check.
+                let start = Instant::now();
+                while e.body.sleepers.load(Ordering::SeqCst) < 3 {
+                    assert!(start.elapsed() < Duration::from_secs(10), "waiters never parked");
+                    std::thread::yield_now();
+                }
+                e.set();
+                e.clear();
+                for w in waiters {
+                    assert!(w.join().unwrap(), "round {round}: a waiter missed the pulse");
+                }
+            });
+            assert!(!e.is_set());
+        }
+        // A waiter that starts after the pulse does not see it.
+        assert!(!e.wait_timeout(Duration::from_millis(10)));
+    }
+
+    #[test]
+    fn set_is_idempotent_and_clear_keeps_the_generation() {
+        let mut buf = Buf([0; 128]);
+        let e = Event::<DefaultWait>::init(Region::from_mut(&mut buf.0)).unwrap();
+        e.set();
+        e.set();
+        // Ordering: Relaxed; single-threaded test.
+        assert_eq!(e.body.state.load(Ordering::Relaxed), GEN_ONE | SET);
+        e.clear();
+        e.clear();
+        assert_eq!(e.body.state.load(Ordering::Relaxed), GEN_ONE);
+        assert!(!e.is_set() && !e.wait_timeout(Duration::from_millis(1)));
+        // Any word a scribbler leaves is a valid state.
+        e.body.state.store(u32::MAX, Ordering::Relaxed);
+        assert!(e.is_set() && e.wait_timeout(Duration::from_millis(1)));
+        e.clear();
+        e.set();
+        assert_eq!(e.body.state.load(Ordering::Relaxed), SET, "the generation wraps");
     }
 }

@@ -210,6 +210,11 @@ impl<'a, T: ?Sized, W: Wait> MutexGuard<'a, T, W> {
     }
 
     /// Declares the data repaired: unlocking then leaves a normal mutex.
+    ///
+    /// On a guard that did not come from `OwnerDied` ([`MutexGuard::owner_died`] is `false`) there is
+    /// nothing to repair and this does nothing; the guard knows its state, so no error is needed.
+    /// The lock-level [`RawMutex::mark_consistent`] (and `RLock::mark_consistent`), which cannot
+    /// know, report [`crate::sync::raw_mutex::UnlockError::NotInconsistent`] there (POSIX `EINVAL`).
     pub fn mark_consistent(&mut self) {
         // We hold the lock; NotOwner only if a hostile peer rewrote the word.
         let _ = self.raw.mark_consistent();

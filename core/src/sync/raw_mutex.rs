@@ -8,7 +8,7 @@
 //! | offset | size | field      | written by                                        |
 //! |-------:|-----:|------------|---------------------------------------------------|
 //! | 0      | 4    | `word`     | lockers (CAS), the owner (unlock), takers-over     |
-//! | 4      | 4    | `reserved` | nobody (zero)                                     |
+//! | 4      | 4    | `probed`   | non-blocking lockers: when the owner was last probed (ms, wrapping) |
 //! | 8      | 8    | `owner`    | the owner, right after acquiring (plain store)    |
 //!
 //! # The lock word (Linux robust-futex format)
@@ -40,6 +40,22 @@
 //! others still sleep), as in Drepper's "Futexes Are Tricky" mutex 3. Unlock wakes one waiter only if
 //! WAITERS was set.
 //!
+//! A non-blocking attempt ([`RawMutex::try_lock`], a zero timeout) that finds the lock held probes
+//! the owner too, but at most once per [`PROBE_SLICE`] per lock (across all processes): the `probed`
+//! word holds the time of the last such probe in wrapping milliseconds of the monotonic clock, and a
+//! prober claims the next probe with a CAS on it. So repeated `try_lock` calls on a lock whose owner
+//! died return [`LockOutcome::OwnerDied`] within one probe slice of the first attempt after the death
+//! (glibc's `tst-robust2`: `pthread_mutex_trylock` reports `EOWNERDEAD`), and a polling loop against
+//! a live owner costs at most 40 `/proc` reads a second for the whole system. Any value in `probed`
+//! (a scribbler's too) only moves a probe earlier or delays it by at most one slice.
+//!
+//! # Who "holds" the lock
+//! The calling thread holds the lock when the word's TID is its TID *and* the owner stamp is its own
+//! [`ThreadIdentity::pack`] (TID and start time): a thread that inherited the TID of a dead owner is
+//! not that owner. [`RawMutex::unlock`], [`RawMutex::mark_consistent`],
+//! [`RawMutex::is_held_by_current_thread`] (and so `RLock`'s depth and ownership) all compare the full
+//! identity. The holder wrote its stamp right after its winning CAS, so it always sees its own stamp.
+//!
 //! # Why the owner stamp may be a plain store
 //! The stamp is written *after* the winning CAS, so an owner can die between the two. Then the stamp
 //! still names the previous owner (a different TID, or this very thread from an earlier hold, whose
@@ -57,6 +73,14 @@
 //! # Known limits
 //! - A lock is taken over only from an owner *positively* dead: if `/proc` is unreadable (e.g.
 //!   `hidepid`), a dead owner is treated as alive.
+//! - Start times count clock ticks (10 ms at the usual `CLK_TCK` of 100). If an owner dies and the
+//!   kernel gives its TID to a new thread that started *in the same tick* as the dead owner, the
+//!   stamps are equal: the new thread is taken for the owner (`lock` reports
+//!   [`LockError::Deadlock`] instead of [`LockOutcome::OwnerDied`], and it may unlock). Linux hands
+//!   out PIDs cyclically, so this needs the whole PID space (`/proc/sys/kernel/pid_max`, 4 194 304 on
+//!   64-bit systems by default) to wrap within one tick of the dead owner's start, which no real
+//!   fork rate reaches; a small `pid_max` plus a fork storm could. Without the host's identity hook
+//!   (start time unknown, 0) any reuse of the TID has this effect.
 //! - A prober takes over by CAS on the word value it probed; if, between its probe and its CAS (a few
 //!   microseconds), the kernel reused the dead TID for a new thread *and* that thread acquired this
 //!   very lock, the lock would be stolen from a live owner.
@@ -152,6 +176,9 @@ pub enum UnlockError {
         /// The TID found in the lock word (0: unlocked; [`NOT_RECOVERABLE`]: unusable).
         owner: u32,
     },
+    /// `mark_consistent` on a lock that is not in the owner-died state (POSIX `EINVAL`): there is
+    /// nothing to repair.
+    NotInconsistent,
 }
 
 impl fmt::Display for UnlockError {
@@ -165,6 +192,10 @@ impl fmt::Display for UnlockError {
                 f,
                 "the calling thread does not hold the lock (thread {owner} does); only the owner may release it"
             ),
+            UnlockError::NotInconsistent => f.write_str(
+                "mark_consistent called on a lock that is not in the owner-died state: call it only after \
+                 a lock reported OwnerDied",
+            ),
         }
     }
 }
@@ -177,7 +208,7 @@ impl core::error::Error for UnlockError {}
 #[repr(C)]
 pub struct RawMutex {
     word: AtomicU32,
-    reserved: AtomicU32,
+    probed: AtomicU32,
     owner: AtomicU64Field,
 }
 
@@ -186,7 +217,7 @@ const _: () = {
     assert!(core::mem::size_of::<RawMutex>() == 16);
     assert!(core::mem::align_of::<RawMutex>() == 8);
     assert!(core::mem::offset_of!(RawMutex, word) == 0);
-    assert!(core::mem::offset_of!(RawMutex, reserved) == 4);
+    assert!(core::mem::offset_of!(RawMutex, probed) == 4);
     assert!(core::mem::offset_of!(RawMutex, owner) == 8);
 };
 
@@ -230,7 +261,7 @@ impl RawMutex {
     pub const fn new() -> Self {
         RawMutex {
             word: AtomicU32::new(0),
-            reserved: AtomicU32::new(0),
+            probed: AtomicU32::new(0),
             owner: AtomicU64Field::new(0),
         }
     }
@@ -240,7 +271,7 @@ impl RawMutex {
     pub fn new() -> Self {
         RawMutex {
             word: AtomicU32::new(0),
-            reserved: AtomicU32::new(0),
+            probed: AtomicU32::new(0),
             owner: AtomicU64Field::new(0),
         }
     }
@@ -250,7 +281,7 @@ impl RawMutex {
     pub fn init(&self) {
         // Ordering: Relaxed: published by the embedding object's Release store of READY.
         self.word.store(0, Ordering::Relaxed);
-        self.reserved.store(0, Ordering::Relaxed);
+        self.probed.store(0, Ordering::Relaxed);
         self.owner.store(0, Ordering::Relaxed);
     }
 
@@ -276,7 +307,10 @@ impl RawMutex {
     }
 
     /// Acquires the lock only if it is free right now ([`LockError::TimedOut`] if it is held). Never
-    /// blocks and never probes a stalled owner (a blocking [`RawMutex::lock`] does).
+    /// blocks. If the owner has died, returns [`LockOutcome::OwnerDied`] (taking the lock over) once
+    /// its liveness has been probed: probes happen at most once per [`PROBE_SLICE`] per lock, so a
+    /// caller retrying `try_lock` gets `OwnerDied` within one slice of its first attempt after the
+    /// death (see the module docs).
     #[inline]
     pub fn try_lock(&self) -> Result<LockOutcome, LockError> {
         // Spin's wait is never reached with an Immediate deadline; any W would do.
@@ -291,6 +325,32 @@ impl RawMutex {
             outcome,
             _w: core::marker::PhantomData,
         })
+    }
+
+    /// Whether the owner stamp is `me`'s (see "Who holds the lock" in the module docs).
+    #[inline(always)]
+    fn stamp_is(&self, me: ThreadIdentity) -> bool {
+        // Ordering: Relaxed: if we hold the lock we wrote the stamp ourselves (program order); if we
+        // do not, no store by another thread can make it equal to our identity.
+        self.owner.load(Ordering::Relaxed) == me.pack()
+    }
+
+    /// Whether a non-blocking locker should probe the owner now, and if so claims the probe (see
+    /// the module docs: at most one probe per [`PROBE_SLICE`] per lock, across processes).
+    #[cfg(all(feature = "futex", not(loom)))]
+    fn claim_try_probe(&self) -> bool {
+        let now_ms = (probe_clock().0 / 1_000_000) as u32;
+        // Ordering: Relaxed: a rate limiter; the probe and the takeover CAS carry the ordering.
+        let last = self.probed.load(Ordering::Relaxed);
+        // Wrapping: any value (a stale one, a scribbled one "in the future") is either within the
+        // last slice, or due.
+        if now_ms.wrapping_sub(last) < PROBE_SLICE.as_millis() as u32 {
+            return false;
+        }
+        // Ordering: Relaxed, as above. Losing the CAS means another locker probes right now.
+        self.probed
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
     }
 
     fn set_owner(&self, me: ThreadIdentity) {
@@ -360,8 +420,7 @@ impl RawMutex {
             if owner == tid {
                 // Only one live thread has our TID: us. If the stamp is ours we hold it; otherwise a
                 // dead thread whose TID we inherited does.
-                // Ordering: Relaxed; we wrote it ourselves if we are the holder.
-                if self.owner.load(Ordering::Relaxed) == me.pack() {
+                if self.stamp_is(me) {
                     return Err(LockError::Deadlock);
                 }
                 match self.take(w, tid | (w & WAITERS) | OWNER_DIED, me) {
@@ -370,6 +429,24 @@ impl RawMutex {
                 }
             }
             if deadline == Deadline::Immediate {
+                // A non-blocking attempt probes a held lock's owner too, rate-limited per lock.
+                #[cfg(all(feature = "futex", not(loom)))]
+                if self.claim_try_probe() {
+                    // Ordering: Relaxed: validated against the TID (see the module docs).
+                    let stamp = self.owner.load(Ordering::Relaxed);
+                    if !identity::owner_may_be_alive(owner, stamp) {
+                        // Ordering: Relaxed, see above.
+                        let cur = self.word.load(Ordering::Relaxed);
+                        if cur & TID_MASK == owner {
+                            if let Ok(o) = self.take(cur, tid | (cur & WAITERS) | OWNER_DIED, me) {
+                                return Ok(o);
+                            }
+                        }
+                        // The word moved on (unlocked, or taken over by another prober): look again.
+                        // The probe slot is now ours, so this cannot loop.
+                        continue;
+                    }
+                }
                 return Err(LockError::TimedOut);
             }
             if w & WAITERS == 0 {
@@ -434,25 +511,31 @@ impl RawMutex {
     /// it (for example a child after `fork`: its TID differs from the parent's).
     #[inline]
     pub fn unlock<W: Wait>(&self) -> Result<(), UnlockError> {
-        let tid = identity::current().tid & TID_MASK;
-        // Ordering: Release publishes the critical section's writes to the next locker's Acquire CAS.
-        if self
-            .word
-            .compare_exchange(tid, 0, Ordering::Release, Ordering::Relaxed)
-            .is_ok()
-        {
-            return Ok(());
+        let me = identity::current();
+        let tid = me.tid & TID_MASK;
+        // A thread that inherited a dead owner's TID is not the owner (module docs).
+        if self.stamp_is(me) {
+            // Ordering: Release publishes the critical section's writes to the next locker's Acquire
+            // CAS.
+            if self
+                .word
+                .compare_exchange(tid, 0, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Ok(());
+            }
         }
-        self.unlock_slow::<W>(tid)
+        self.unlock_slow::<W>(me)
     }
 
     #[cold]
-    fn unlock_slow<W: Wait>(&self, tid: u32) -> Result<(), UnlockError> {
+    fn unlock_slow<W: Wait>(&self, me: ThreadIdentity) -> Result<(), UnlockError> {
+        let tid = me.tid & TID_MASK;
         // Ordering: Relaxed: the CAS below releases.
         let mut w = self.word.load(Ordering::Relaxed);
         loop {
             let owner = w & TID_MASK;
-            if owner != tid || owner == NOT_RECOVERABLE || owner == 0 {
+            if owner != tid || owner == NOT_RECOVERABLE || owner == 0 || !self.stamp_is(me) {
                 return Err(UnlockError::NotOwner { owner });
             }
             let new = if w & OWNER_DIED != 0 { NOT_RECOVERABLE } else { 0 };
@@ -472,19 +555,21 @@ impl RawMutex {
     }
 
     /// Declares the protected data repaired after [`LockOutcome::OwnerDied`]: clears OWNER_DIED so
-    /// that unlocking leaves a normal, usable mutex. A no-op if the data was not inconsistent. Errors
-    /// if the calling thread does not hold the lock.
+    /// that unlocking leaves a normal, usable mutex. Errors with [`UnlockError::NotOwner`] if the
+    /// calling thread does not hold the lock, and with [`UnlockError::NotInconsistent`] if it holds
+    /// it but the lock is not in the owner-died state (POSIX `pthread_mutex_consistent`: `EINVAL`).
     pub fn mark_consistent(&self) -> Result<(), UnlockError> {
-        let tid = identity::current().tid & TID_MASK;
+        let me = identity::current();
+        let tid = me.tid & TID_MASK;
         // Ordering: Relaxed: only the owner (us) changes OWNER_DIED; no data is published here.
         let mut w = self.word.load(Ordering::Relaxed);
         loop {
             let owner = w & TID_MASK;
-            if owner != tid || owner == NOT_RECOVERABLE || owner == 0 {
+            if owner != tid || owner == NOT_RECOVERABLE || owner == 0 || !self.stamp_is(me) {
                 return Err(UnlockError::NotOwner { owner });
             }
             if w & OWNER_DIED == 0 {
-                return Ok(());
+                return Err(UnlockError::NotInconsistent);
             }
             // Ordering: Relaxed, see above (waiters may set WAITERS concurrently, hence the CAS).
             match self
@@ -509,12 +594,14 @@ impl RawMutex {
         self.word.load(Ordering::Relaxed) & TID_MASK == NOT_RECOVERABLE
     }
 
-    /// Whether the calling thread holds the lock.
+    /// Whether the calling thread holds the lock: the word names its TID and the owner stamp is its
+    /// identity (TID and start time), so a thread that inherited a dead owner's TID does not hold it.
     pub fn is_held_by_current_thread(&self) -> bool {
-        let tid = identity::current().tid & TID_MASK;
+        let me = identity::current();
+        let tid = me.tid & TID_MASK;
         // Ordering: Relaxed: only we can make this true or false for ourselves.
         let owner = self.word.load(Ordering::Relaxed) & TID_MASK;
-        owner == tid && owner != NOT_RECOVERABLE
+        owner == tid && owner != NOT_RECOVERABLE && self.stamp_is(me)
     }
 
     /// The owner's TID, if locked (and recoverable).
@@ -529,6 +616,14 @@ impl RawMutex {
     /// The raw lock word, for embedding objects that wait on it or inspect it (diagnostics).
     pub fn word(&self) -> &AtomicU32 {
         &self.word
+    }
+
+    /// Test support: plays a (dead) owner by writing the word and the stamp directly.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn force_owner_for_test(&self, word: u32, stamp: u64) {
+        // Ordering: Relaxed; single-threaded test setup.
+        self.word.store(word, Ordering::Relaxed);
+        self.owner.store(stamp, Ordering::Relaxed);
     }
 }
 

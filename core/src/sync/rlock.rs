@@ -10,9 +10,13 @@
 //! | 80     | 4    | `count`    | the owner only (recursion depth)      |
 //! | 84     | 4    | `reserved` | nobody                                |
 //!
-//! Ownership is by TID, as for [`RawMutex`]: a forked child does not own its parent's hold. If the
-//! owner dies, the next acquirer gets [`LockOutcome::OwnerDied`] with a depth of 1, and must call
-//! [`RLock::mark_consistent`] before its final release (or the lock becomes NOT_RECOVERABLE).
+//! Ownership is by the full thread identity, as for [`RawMutex`] (TID in the lock word *and* the
+//! owner stamp's start time): a forked child does not own its parent's hold, and a process that
+//! inherited a dead holder's PID does not inherit its hold — [`RLock::acquire`] takes the lock over
+//! with [`LockOutcome::OwnerDied`] at depth 1, and [`RLock::release`], [`RLock::depth`] and
+//! [`RLock::is_owned`] treat it as not held. If the owner dies, the next acquirer gets
+//! [`LockOutcome::OwnerDied`] with a depth of 1, and must call [`RLock::mark_consistent`] before its
+//! final release (or the lock becomes NOT_RECOVERABLE).
 
 use crate::atomic::{AtomicU32, Ordering};
 use crate::error::{AttachError, InitError};
@@ -186,5 +190,58 @@ impl<'a, W: Wait> RLock<'a, W> {
     /// The object header.
     pub fn header(&self) -> &'a Header {
         self.header
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::sync::identity::{self, ThreadIdentity};
+    use crate::sync::raw_mutex::TID_MASK;
+
+    #[repr(C, align(128))]
+    struct Buf([u8; 128]);
+
+    /// A dead holder at depth 3 whose TID this thread now has (pid reuse: same TID, another start
+    /// time). Nothing of its hold may pass to us, and a third party must not get it too. (Without
+    /// the `futex` feature every thread has the same fallback identity, so the "third party" thread
+    /// would be us.)
+    #[cfg(feature = "futex")]
+    #[test]
+    fn a_reused_tid_does_not_inherit_the_hold() {
+        let mut buf = Buf([0; 128]);
+        let l = RLock::<DefaultWait>::init(Region::from_mut(&mut buf.0)).unwrap();
+        let me = identity::current();
+        let dead = ThreadIdentity {
+            tid: me.tid,
+            start_time: me.start_time.wrapping_add(777),
+        };
+        l.raw().force_owner_for_test(me.tid & TID_MASK, dead.pack());
+        // Ordering: Relaxed; single-threaded setup.
+        l.body.count.store(3, Ordering::Relaxed);
+        assert!(!l.is_owned());
+        assert_eq!(l.depth(), 0);
+        assert!(matches!(l.release(), Err(UnlockError::NotOwner { .. })));
+        assert_eq!(
+            l.acquire(),
+            Ok(LockOutcome::OwnerDied),
+            "not a re-entry at the dead depth"
+        );
+        assert!(l.is_owned());
+        assert_eq!(l.depth(), 1);
+        assert_eq!(l.acquire(), Ok(LockOutcome::Acquired));
+        assert_eq!(l.depth(), 2);
+        l.release().unwrap();
+        // Another thread (a "third process") sees it held by a live owner: no second holder.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert_eq!(l.try_acquire(), Err(LockError::TimedOut));
+                assert!(!l.is_owned());
+            });
+        });
+        l.mark_consistent().unwrap();
+        assert_eq!(l.mark_consistent(), Err(UnlockError::NotInconsistent));
+        l.release().unwrap();
+        assert!(!l.raw().is_locked());
     }
 }

@@ -273,6 +273,11 @@ impl<T: ShmSafe> Queue<T> {
     }
 
     /// Puts `v` if there is room now ([`PushError::Full`] otherwise). Wakes a sleeping consumer.
+    ///
+    /// Linearizable: `Full` only if the queue was full at some instant during the call. A consumer
+    /// caught between taking an item and freeing its slot is waited for (up to
+    /// [`ringfork_core::queue::mpmc::CLAIM_PATIENCE`], 100 ms, if it is stopped) instead of
+    /// reporting a queue full that is not.
     #[doc(alias = "put_nowait")]
     pub fn try_put(&self, v: T) -> Result<(), PushError> {
         self.put_deadline(v, Deadline::Immediate)
@@ -299,6 +304,12 @@ impl<T: ShmSafe> Queue<T> {
     }
 
     /// Takes the oldest item if there is one now ([`PopError::Empty`] otherwise).
+    ///
+    /// Linearizable: `Empty` only if the queue was empty at some instant during the call (so a
+    /// process that `try_put` an item and then calls `try_get` gets an item). A producer caught
+    /// between claiming a slot and committing it while a later item is already queued is waited for
+    /// (a dead one's slot is forced), up to [`ringfork_core::queue::mpmc::CLAIM_PATIENCE`], 100 ms,
+    /// if it is stopped.
     #[doc(alias = "get_nowait")]
     pub fn try_get(&self) -> Result<T, PopError> {
         self.get_deadline(Deadline::Immediate)

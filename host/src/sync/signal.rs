@@ -243,15 +243,25 @@ impl Event {
 }
 
 /// A condition variable with its own robust mutex and data `T` (Python's
-/// `multiprocessing.Condition`; `T = ()` for the data-less shape). Waiting is a method of the guard.
+/// `multiprocessing.Condition`; `T = ()` for the data-less shape). Waiting and notifying are methods
+/// of the guard ([`CondGuard`]): neither can be done without holding the lock, which Python checks at
+/// run time (`RuntimeError: cannot notify on un-acquired lock`).
 ///
 /// ```
 /// let c = ringfork::Condition::new(0u32)?;
 /// let mut g = c.lock().unwrap();
 /// *g = 1;
-/// c.notify_all();
+/// g.notify_all();
 /// let g = g.wait_while(|v| *v == 0).unwrap(); // already 1: returns at once
 /// assert_eq!(*g, 1);
+/// # Ok::<(), ringfork::SegmentError>(())
+/// ```
+///
+/// Notifying without the lock does not compile:
+///
+/// ```compile_fail
+/// let c = ringfork::Condition::new(0u32)?;
+/// c.notify_all();
 /// # Ok::<(), ringfork::SegmentError>(())
 /// ```
 pub struct Condition<T: ShmSafe = ()> {
@@ -318,23 +328,6 @@ impl<T: ShmSafe> Condition<T> {
     #[doc(alias = "acquire")]
     pub fn lock_timeout(&self, timeout: Duration) -> LockResult<CondGuard<'_, T>> {
         guarded(self.inner.lock_timeout(timeout))
-    }
-
-    /// Wakes one waiter (possibly more).
-    #[doc(alias = "notify")]
-    pub fn notify_one(&self) {
-        self.inner.notify_one()
-    }
-
-    /// Wakes up to `n` waiters.
-    pub fn notify(&self, n: u32) {
-        self.inner.notify(n)
-    }
-
-    /// Wakes every waiter.
-    #[doc(alias = "notifyAll")]
-    pub fn notify_all(&self) {
-        self.inner.notify_all()
     }
 
     /// The segment it lives in.

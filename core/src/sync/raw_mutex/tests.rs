@@ -18,7 +18,12 @@ fn uncontended_lock_unlock_and_errors() {
     assert!(m.is_held_by_current_thread());
     assert_eq!(m.lock::<W>(Deadline::Never), Err(LockError::Deadlock));
     assert_eq!(m.try_lock(), Err(LockError::Deadlock));
-    m.mark_consistent().unwrap(); // no-op while consistent
+    // POSIX EINVAL: nothing to repair.
+    assert_eq!(m.mark_consistent(), Err(UnlockError::NotInconsistent));
+    assert!(
+        m.is_held_by_current_thread(),
+        "a refused mark_consistent leaves the hold alone"
+    );
     assert_eq!(m.unlock::<W>(), Ok(()));
     assert!(!m.is_locked());
     assert_eq!(m.try_lock(), Ok(LockOutcome::Acquired));
@@ -222,4 +227,89 @@ fn pid_reuse_is_detected_by_start_time() {
     m.unlock::<W>().unwrap();
     stop_tx.send(()).unwrap();
     t.join().unwrap();
+}
+
+/// glibc tst-robust2: a non-blocking lock of a dead owner's mutex takes it over with OwnerDied.
+/// Probes are rate-limited per lock, so the first attempt may still report TimedOut, but repeated
+/// attempts succeed within one probe slice of it.
+#[cfg(feature = "futex")]
+#[test]
+fn try_lock_takes_over_a_dead_owner() {
+    for zero_timeout in [false, true] {
+        let m = Arc::new(RawMutex::new());
+        let m2 = m.clone();
+        std::thread::spawn(move || {
+            let _ = m2.lock::<W>(Deadline::Never).unwrap();
+        })
+        .join()
+        .unwrap();
+        let start = Instant::now();
+        let outcome = loop {
+            let r = if zero_timeout {
+                m.lock::<W>(Deadline::after::<<W as Wait>::Clock>(Duration::ZERO))
+            } else {
+                m.try_lock()
+            };
+            match r {
+                Err(LockError::TimedOut) if start.elapsed() < Duration::from_secs(2) => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                r => break r,
+            }
+        };
+        assert_eq!(outcome, Ok(LockOutcome::OwnerDied), "zero timeout: {zero_timeout}");
+        assert!(m.is_held_by_current_thread());
+        m.mark_consistent().unwrap();
+        m.unlock::<W>().unwrap();
+        assert_eq!(m.try_lock(), Ok(LockOutcome::Acquired));
+        m.unlock::<W>().unwrap();
+    }
+}
+
+/// A live owner is never taken over by try_lock, however often it is probed.
+#[cfg(feature = "futex")]
+#[test]
+fn try_lock_never_takes_over_a_live_owner() {
+    let m = Arc::new(RawMutex::new());
+    let m2 = m.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        let _ = m2.lock::<W>(Deadline::Never).unwrap();
+        tx.send(()).unwrap();
+        stop_rx.recv().unwrap();
+        m2.unlock::<W>().unwrap();
+    });
+    rx.recv().unwrap();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(120) {
+        assert_eq!(m.try_lock(), Err(LockError::TimedOut));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    stop_tx.send(()).unwrap();
+    t.join().unwrap();
+}
+
+/// A thread whose TID equals the dead owner's (pid reuse), but whose start time differs, is not the
+/// owner: it does not hold the lock, cannot unlock or repair it, and locking takes it over with
+/// OwnerDied instead of reporting Deadlock.
+#[test]
+fn a_reused_tid_is_not_the_owner() {
+    let me = crate::sync::identity::current();
+    let m = RawMutex::new();
+    let dead = ThreadIdentity {
+        tid: me.tid,
+        start_time: me.start_time.wrapping_add(12_345),
+    };
+    // Ordering: Relaxed; single-threaded setup of the words.
+    m.word().store(me.tid & TID_MASK, Ordering::Relaxed);
+    m.owner.store(dead.pack(), Ordering::Relaxed);
+    assert!(!m.is_held_by_current_thread());
+    assert!(matches!(m.unlock::<W>(), Err(UnlockError::NotOwner { .. })));
+    assert!(matches!(m.mark_consistent(), Err(UnlockError::NotOwner { .. })));
+    assert_eq!(m.lock::<W>(Deadline::Never), Ok(LockOutcome::OwnerDied));
+    assert!(m.is_held_by_current_thread());
+    m.mark_consistent().unwrap();
+    m.unlock::<W>().unwrap();
+    assert!(!m.is_locked());
 }

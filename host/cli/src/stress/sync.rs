@@ -816,12 +816,14 @@ pub fn condition(o: &StressOpts) -> StressReport {
                 let t = g.tail;
                 g.items[(t % 16) as usize] = (i as u64) << 32 | s;
                 g.tail = t + 1; // commit: only after the item is written
+                g.notify_all();
                 drop(g);
-                cond.notify_all();
                 cv.get(Counters::PROGRESS).fetch_add(step, Ordering::SeqCst);
             }
             producers_done.fetch_add(1);
-            cond.notify_all();
+            if let Some(g) = lock_cond(&cond, &cv) {
+                g.notify_all();
+            }
         } else {
             let mut last = vec![-1i64; producers];
             loop {
@@ -846,8 +848,8 @@ pub fn condition(o: &StressOpts) -> StressReport {
                 let h = g.head;
                 let item = g.items[(h % 16) as usize];
                 g.head = h + 1;
+                g.notify_all();
                 drop(g);
-                cond.notify_all();
                 let (p, s) = ((item >> 32) as usize, item & 0xFFFF_FFFF);
                 if p >= producers || s >= ops {
                     cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
