@@ -686,6 +686,50 @@ fn event_pulse_wakes_every_blocked_waiter() {
     }
 }
 
+/// Issue 15 item 10: a process whose TID equals a dead holder's (pid reuse, simulated: the dead
+/// holder's stamp stays, and the lock word is made to name our TID) does not inherit the hold: it
+/// does not own it, has depth 0, cannot release it, and `acquire` takes it over with OwnerDied at
+/// depth 1; a third process cannot take it as well.
+fn rlock_pid_reuse_does_not_inherit_the_hold() {
+    let l = RLock::new().unwrap();
+    let l2 = l.clone();
+    kill_while_holding(move |held| {
+        assert!(!l2.acquire().unwrap().owner_died());
+        assert!(!l2.acquire().unwrap().owner_died());
+        held.set();
+    });
+    // The kernel hands the dead holder's number to us: the word names our TID (this case's process
+    // is single-threaded, so its TID is its pid), the stamp is still the dead holder's.
+    // Play the hostile peer through the core view of the same object (the host handle has no raw
+    // access to its lock word).
+    let seg = l.segment();
+    let e = seg.find("rlock").unwrap();
+    let core_view = ringfork_core::sync::RLock::<ringfork_core::wait::DefaultWait>::attach(
+        seg.sub_region(e.offset, e.size).unwrap(),
+        ringfork_core::Deadline::Immediate,
+    )
+    .unwrap();
+    let word = core_view.raw().word();
+    let flags = word.load(std::sync::atomic::Ordering::SeqCst) & !ringfork_core::sync::raw_mutex::TID_MASK;
+    word.store(std::process::id() | flags, std::sync::atomic::Ordering::SeqCst);
+    assert!(!l.is_owned(), "a reused pid must not own the dead holder's lock");
+    assert_eq!(l.depth(), 0);
+    assert!(matches!(l.release(), Err(UnlockError::NotOwner { .. })));
+    assert_eq!(l.acquire(), Ok(ringfork::sync::LockOutcome::OwnerDied));
+    assert_eq!(l.depth(), 1);
+    let l3 = l.clone();
+    join_ok(
+        fork_child(move || {
+            assert_eq!(l3.try_acquire(), Err(LockError::TimedOut), "a second holder");
+            assert_eq!(l3.acquire_timeout(Duration::from_millis(100)), Err(LockError::TimedOut));
+        }),
+        Duration::from_secs(10),
+    );
+    l.mark_consistent().unwrap();
+    l.release().unwrap();
+    assert!(!core_view.raw().is_locked());
+}
+
 fn rlock_reentrant_and_owner_checked() {
     let l = RLock::new().unwrap();
     assert!(!l.acquire().unwrap().owner_died());
@@ -827,6 +871,10 @@ fn main() {
             event_pulse_wakes_every_blocked_waiter,
         ),
         Case::new("rlock_reentrant_and_owner_checked", rlock_reentrant_and_owner_checked),
+        Case::new(
+            "rlock_pid_reuse_does_not_inherit_the_hold",
+            rlock_pid_reuse_does_not_inherit_the_hold,
+        ),
         Case::new("open_validates_kind_and_type", open_validates_kind_and_type),
         Case::new(
             "try_lock_on_a_dead_owner_reports_owner_died",
