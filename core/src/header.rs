@@ -38,7 +38,7 @@ use core::fmt;
 pub const MAGIC: u32 = u32::from_le_bytes(*b"RFK!");
 /// The version of the shared-memory ABI this build reads and writes. Bumped on any layout change;
 /// see `docs/layout.md` ("Versioning").
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// Init state: the region has not been claimed (fresh shared memory is zero).
 pub const UNINIT: u32 = 0;

@@ -21,7 +21,8 @@ use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::Mode;
 use rustix::mm::{MapFlags, ProtFlags};
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 /// Why a segment operation failed.
@@ -135,17 +136,15 @@ const OPEN_READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// The largest segment `create`/`anonymous` accept (1 TiB): a sanity bound, not a resource limit.
 pub const MAX_SEGMENT_LEN: usize = 1 << 40;
 
-/// One registry slot this mapping holds: (registering pid, slot, stamp registered).
-type Registration = (u32, usize, (u32, u64));
-
 /// The mapping behind a [`Segment`]; unmapped when the last clone is dropped.
 struct Mapping {
     ptr: *mut u8,
     len: usize,
     fd: OwnedFd,
     name: Option<String>,
-    /// Registry slot and the stamp registered in it, per registering process.
-    registration: Mutex<Vec<Registration>>,
+    /// The pid of the process that holds a registry slot for this mapping (0: none). A forked child
+    /// has its own copy of this word, set when it adopts the slot its parent registered for it.
+    attached: AtomicU32,
 }
 
 // SAFETY: the mapping is shared memory accessed only through atomics and ringfork objects; the raw
@@ -156,13 +155,14 @@ unsafe impl Sync for Mapping {}
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        let me = std::process::id();
-        if let Ok(regs) = self.registration.lock() {
+        // Ordering: Relaxed; a process-local word, written by this process only.
+        if self.attached.load(Ordering::Relaxed) == std::process::id() {
             if let Some(h) = self.header_ref() {
-                for &(pid, slot, stamp) in regs.iter() {
-                    if pid == me {
-                        h.unregister(slot, stamp);
-                    }
+                // One slot per mapping: release the first one holding this process's stamp (a
+                // process that maps a segment twice holds two, one per mapping).
+                let me = me();
+                if let Some(slot) = h.find_attacher(me) {
+                    h.unregister(slot, me);
                 }
             }
         }
@@ -179,9 +179,68 @@ impl Mapping {
     }
 }
 
-/// Named mappings of this process, so a forked child can register itself (see
-/// [`Segment::register_after_fork`]).
+/// Named mappings of this process, so that the parent can register a forked child as an attacher
+/// of each (see [`NamedGuard`]).
 static NAMED: Mutex<Vec<Weak<Mapping>>> = Mutex::new(Vec::new());
+
+fn named() -> MutexGuard<'static, Vec<Weak<Mapping>>> {
+    NAMED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The list of this process's named mappings, locked across a `fork` by the forking thread (so the
+/// child finds it consistent and unlocked, whatever other threads of the parent were doing).
+///
+/// The parent registers the child (its pid is known once `fork` returns) in the registry of every
+/// named segment it maps *before* it lets the child run on ([`Self::register_child`]); the child
+/// then only notes that those slots are its own ([`Self::adopt`]): it takes no lock and makes no
+/// registration another thread of the parent could be in the middle of.
+pub(crate) struct NamedGuard(MutexGuard<'static, Vec<Weak<Mapping>>>);
+
+/// Locks the named-mapping list for a fork (see [`NamedGuard`]).
+pub(crate) fn fork_guard() -> NamedGuard {
+    NamedGuard(named())
+}
+
+impl NamedGuard {
+    fn each(&self, mut f: impl FnMut(&Mapping)) {
+        for w in self.0.iter() {
+            if let Some(map) = w.upgrade() {
+                f(&map);
+            }
+        }
+    }
+
+    /// In the parent: registers the child `(pid, start_time)` as an attacher of every named segment
+    /// this process maps.
+    pub(crate) fn register_child(&self, child: (u32, u64)) {
+        self.each(|m| {
+            if let Some(h) = m.header_ref() {
+                let _ = h.register(child, is_dead);
+            }
+        });
+    }
+
+    /// In the child, after the parent registered it (`registered`), or without that (the parent
+    /// died first): takes over the slots, or registers itself. Lock-free.
+    pub(crate) fn adopt(&self, me: (u32, u64), registered: bool) {
+        self.each(|m| {
+            let Some(h) = m.header_ref() else { return };
+            // Ordering: Relaxed; process-local (see `Mapping::attached`).
+            let ours = m.attached.load(Ordering::Relaxed) != 0;
+            if !ours {
+                // Read-only mappings (inspection tools) are not attachers.
+                return;
+            }
+            if registered || h.register(me, is_dead).is_some() {
+                // Ordering: as above.
+                m.attached.store(me.0, Ordering::Relaxed);
+            } else {
+                // Ordering: as above.
+                m.attached.store(0, Ordering::Relaxed);
+            }
+        });
+    }
+}
 
 /// A mapped shared-memory segment. Cloning is cheap (a reference count); the mapping lives until the
 /// last clone is dropped. Clones moved into a forked child's closure refer to the same memory.
@@ -267,7 +326,7 @@ impl Segment {
             rustix::fs::ftruncate(&fd, total as u64).map_err(|e| os_err("ftruncate", Some(&name), e))?;
             let seg = Self::map(fd, total, Some(name.clone()))?;
             SegmentHeader::init(seg.region(), me()).map_err(SegmentError::Init)?;
-            seg.register();
+            seg.register(false);
             Ok(seg)
         })();
         if result.is_err() {
@@ -314,7 +373,7 @@ impl Segment {
                 match SegmentHeader::attach(seg.region()) {
                     Ok(_) => {
                         if !read_only {
-                            seg.register();
+                            seg.register(false);
                         }
                         return Ok(seg);
                     }
@@ -355,6 +414,9 @@ impl Segment {
         let size = usize::try_from(st.st_size).unwrap_or(0);
         let seg = Self::map(fd, size, None)?;
         SegmentHeader::attach(seg.region()).map_err(|source| SegmentError::Attach { name: None, source })?;
+        // Every process that maps a segment is an attacher, however it got it (a spawned child's
+        // parent registered it before `exec`; then this adopts that slot).
+        seg.register(true);
         Ok(seg)
     }
 
@@ -383,36 +445,47 @@ impl Segment {
             len,
             fd,
             name,
-            registration: Mutex::new(Vec::new()),
+            attached: AtomicU32::new(0),
         });
         if map.name.is_some() {
-            if let Ok(mut v) = NAMED.lock() {
-                v.retain(|w| w.strong_count() > 0);
-                v.push(Arc::downgrade(&map));
-            }
+            let mut v = named();
+            v.retain(|w| w.strong_count() > 0);
+            v.push(Arc::downgrade(&map));
         }
         Ok(Segment { map })
     }
 
-    fn register(&self) {
+    /// Registers this process as an attacher of the segment (one slot per mapping); with `adopt`,
+    /// first looks for a slot the parent registered for it (a spawned child mapping an inherited fd).
+    fn register(&self, adopt: bool) {
         let stamp = me();
-        if let Some(slot) = self.header().register(stamp, is_dead) {
-            if let Ok(mut r) = self.map.registration.lock() {
-                r.push((stamp.0, slot, stamp));
-            }
+        let h = self.header();
+        let slot = if adopt { h.find_attacher(stamp) } else { None };
+        if slot.or_else(|| h.register(stamp, is_dead)).is_some() {
+            // Ordering: Relaxed; process-local (see `Mapping::attached`).
+            self.map.attached.store(stamp.0, Ordering::Relaxed);
         }
     }
 
-    /// Registers the calling process in the registry of every named segment it has mapped. The
-    /// process layer calls this in a freshly forked child, so `ringfork clean` knows the child uses
-    /// the segments it inherited. Safe to call in a forked child of a multi-threaded parent: it only
-    /// `try_lock`s.
-    pub fn register_after_fork() {
-        let Ok(v) = NAMED.try_lock() else { return };
-        for w in v.iter() {
-            if let Some(map) = w.upgrade() {
-                Segment { map }.register();
-            }
+    /// The address range of the mapping, for the spawn path (which registers a child in the objects
+    /// of the segments it passes).
+    pub(crate) fn addr_range(&self) -> std::ops::Range<usize> {
+        let lo = self.map.ptr as usize;
+        lo..lo + self.map.len
+    }
+
+    /// Registers `child` as an attacher in the header at `addr` (a mapping of this process), from
+    /// the child side of a spawn between `fork` and `exec`: lock-free, allocation-free,
+    /// async-signal-safe (atomics and `/proc` reads).
+    ///
+    /// # Safety
+    /// `addr` is the start of a live mapping of a ringfork segment of at least `DATA_START` bytes
+    /// (one of [`Self::addr_range`]'s, while the segment is held).
+    pub(crate) unsafe fn register_at(addr: usize, child: (u32, u64)) {
+        // SAFETY: forwarded to the caller.
+        let r = unsafe { Region::from_raw_parts(addr as *mut u8, DATA_START) };
+        if let Ok(h) = SegmentHeader::attach(r) {
+            let _ = h.register(child, is_dead);
         }
     }
 

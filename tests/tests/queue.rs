@@ -1,7 +1,7 @@
 //! Queues across processes: SPSC order, MPMC exactly-once, Queue(3) semantics, JoinableQueue, byte
 //! messages, crash recovery, and a hostile peer scribbling over the ring.
 
-use ringfork::{ByteQueue, JoinableQueue, PopError, PushError, Queue, Segment, SimpleQueue};
+use ringfork::{ByteQueue, JoinableQueue, PopError, Process, PushError, Queue, Segment, SimpleQueue};
 use ringfork_core::queue::spsc::{Spsc, SpscPair};
 use ringfork_core::wait::{DefaultWait, Wait};
 use ringfork_core::{Deadline, Kind};
@@ -602,7 +602,10 @@ fn crash_producers_and_consumers_at_random() {
                     let (p, s) = ((v >> 32) as usize, v & 0xffff_ffff);
                     seen.mark(p * MAX_PER as usize + s as usize);
                 }
-                Err(PopError::Disconnected) => break,
+                // The parent closes the queue once every producer is dead (the consumers, the parent
+                // and each other hold the queue, so they are all possible producers: no
+                // `Disconnected` while they live).
+                Err(PopError::Closed) => break,
                 Err(e) => panic!("consumer: {e}"),
             }
         })
@@ -639,13 +642,15 @@ fn crash_producers_and_consumers_at_random() {
             }
         }
     }
-    // Let the last producers run a little, then kill them all: consumers drain and see Disconnected.
+    // Let the last producers run a little, then kill them all and close: consumers drain and see
+    // Closed.
     std::thread::sleep(Duration::from_millis(50));
     for pid in producers {
         // SAFETY: killing our own child.
         unsafe { libc::kill(pid, libc::SIGKILL) };
         wait_child(pid, Duration::from_secs(10));
     }
+    q.close();
     for pid in consumers {
         join_ok(pid, Duration::from_secs(30));
     }
@@ -734,6 +739,96 @@ fn hostile_peer_scribbles_over_indices() {
     assert!(ops > 10);
 }
 
+/// Issue 16.3(b): a queue whose earlier producer exited, and a live child that holds the queue and
+/// puts a moment later: the parent's blocking `get` waits for it (the child is a holder from its
+/// fork on, not from its first put), and reports `Disconnected` only once no other holder lives.
+fn get_waits_for_a_live_holder_that_has_not_put_yet() {
+    let q = Queue::<u64>::new(4).unwrap();
+    let q1 = q.clone();
+    let mut early = Process::new(move || q1.put(1).unwrap());
+    early.start().unwrap();
+    assert!(early.join_timeout(Duration::from_secs(10)).unwrap());
+    assert_eq!(early.exitcode(), Some(0));
+    let q2 = q.clone();
+    let mut late = Process::new(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        q2.put(2).unwrap();
+    });
+    late.start().unwrap();
+    assert_eq!(q.get(), Ok(1));
+    // The early producer is dead; the late one lives and has not put yet.
+    assert_eq!(q.get(), Ok(2));
+    assert!(late.join_timeout(Duration::from_secs(10)).unwrap());
+    assert_eq!(late.exitcode(), Some(0));
+    // Every other holder is gone now.
+    let t = Instant::now();
+    assert_eq!(q.get(), Err(PopError::Disconnected));
+    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+}
+
+/// Issue 16.3(c): `put` on a full queue whose earlier consumer exited, with a live consumer child
+/// that gets a moment later: the put waits for room instead of failing with `Closed`.
+fn put_waits_for_a_live_holder_that_has_not_got_yet() {
+    let q = Queue::<u64>::new(1).unwrap();
+    q.put(0).unwrap();
+    let q1 = q.clone();
+    let mut early = Process::new(move || assert_eq!(q1.get(), Ok(0)));
+    early.start().unwrap();
+    assert!(early.join_timeout(Duration::from_secs(10)).unwrap());
+    assert_eq!(early.exitcode(), Some(0));
+    q.put(1).unwrap(); // full again
+    let q2 = q.clone();
+    let mut late = Process::new(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(q2.get(), Ok(1));
+        assert_eq!(q2.get(), Ok(2));
+    });
+    late.start().unwrap();
+    // The early consumer is dead; the late one lives and has not got yet.
+    assert_eq!(q.put(2), Ok(()));
+    assert!(late.join_timeout(Duration::from_secs(10)).unwrap());
+    assert_eq!(late.exitcode(), Some(0), "the late consumer got both items");
+    // With every other holder gone, a put that has to wait for room reports Closed.
+    q.put(3).unwrap();
+    let t = Instant::now();
+    assert_eq!(q.put(4), Err(PushError::Closed));
+    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+}
+
+/// Issue 15.8: one registration per process per ring, whatever the number of handles: 100
+/// open/put/drop cycles (in the parent and in the child) do not fill the peer tables, and the
+/// parent's blocking `get` still reports `Disconnected` when the child holding the queue dies.
+fn open_drop_cycles_keep_disconnection_working() {
+    let seg = Segment::anonymous(1 << 20).unwrap();
+    let q = Queue::<u64>::new_in(&seg, "q", 8).unwrap();
+    for i in 0..100 {
+        let h = Queue::<u64>::open(&seg, "q").unwrap();
+        h.put(i).unwrap();
+        drop(h);
+        assert_eq!(q.get(), Ok(i));
+    }
+    let s2 = seg.clone();
+    let mut child = Process::new(move || {
+        for i in 0..100 {
+            let h = Queue::<u64>::open(&s2, "q").unwrap();
+            h.put(i).unwrap();
+        }
+        let keep = Queue::<u64>::open(&s2, "q").unwrap();
+        keep.put(1000).unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    child.start().unwrap();
+    for i in 0..100 {
+        assert_eq!(q.get_timeout(Duration::from_secs(10)), Ok(i));
+    }
+    assert_eq!(q.get_timeout(Duration::from_secs(10)), Ok(1000));
+    child.kill().unwrap();
+    assert!(child.join_timeout(Duration::from_secs(10)).unwrap());
+    let t = Instant::now();
+    assert_eq!(q.get(), Err(PopError::Disconnected));
+    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+}
+
 fn main() {
     run(&[
         Case::new("spsc_ten_million_in_order", spsc_ten_million_in_order).timeout(Duration::from_secs(120)),
@@ -765,5 +860,20 @@ fn main() {
             "hostile_peer_scribbles_over_indices",
             hostile_peer_scribbles_over_indices,
         ),
+        Case::new(
+            "get_waits_for_a_live_holder_that_has_not_put_yet",
+            get_waits_for_a_live_holder_that_has_not_put_yet,
+        )
+        .timeout(Duration::from_secs(30)),
+        Case::new(
+            "put_waits_for_a_live_holder_that_has_not_got_yet",
+            put_waits_for_a_live_holder_that_has_not_got_yet,
+        )
+        .timeout(Duration::from_secs(30)),
+        Case::new(
+            "open_drop_cycles_keep_disconnection_working",
+            open_drop_cycles_keep_disconnection_working,
+        )
+        .timeout(Duration::from_secs(30)),
     ]);
 }

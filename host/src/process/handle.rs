@@ -356,7 +356,7 @@ impl Process {
             args: args.clone(),
             fds: segments.iter().map(Segment::raw_fd).collect(),
         };
-        spawn::spawn(&boot, self.record())
+        spawn::spawn(&boot, segments, self.record())
     }
 
     fn started(&self) -> Result<u32, ProcessError> {
