@@ -257,7 +257,10 @@ pub(crate) fn spawn(
     let daemon = boot.daemon;
     // Segment headers and held peer tables to register the child in (addresses of mappings that
     // `segments`, borrowed for this whole call, keep alive; the fork inside `cmd.spawn` copies them).
-    let mut headers: Vec<usize> = segments.iter().map(|s| s.addr_range().start).collect();
+    let mut headers: Vec<(usize, usize)> = segments
+        .iter()
+        .map(|s| (s.addr_range().start, s.addr_range().end))
+        .collect();
     headers.sort_unstable();
     headers.dedup();
     let tables: Vec<usize> = {
@@ -303,15 +306,15 @@ pub(crate) fn spawn(
 }
 
 /// Registers the calling process (a spawned child between `fork` and `exec`) as an attacher of the
-/// segment headers at `headers` and a holder of the peer tables at `tables`. Async-signal-safe.
-fn register_spawned(headers: &[usize], tables: &[usize]) {
+/// segments mapped at `headers` (address ranges) and a holder of the peer tables at `tables`. Async-signal-safe.
+fn register_spawned(headers: &[(usize, usize)], tables: &[usize]) {
     let Some(me) = ringfork_core::os::ProcessStamp::current_process() else {
         return;
     };
     let me = (me.pid, me.start_time);
-    for &h in headers {
-        // SAFETY: the start of a segment mapping the parent's `spawn` keeps alive across the fork.
-        unsafe { Segment::register_at(h, me) };
+    for &(lo, hi) in headers {
+        // SAFETY: a segment mapping the parent's `spawn` keeps alive across the fork.
+        unsafe { Segment::register_at(lo..hi, me) };
     }
     for &t in tables {
         // SAFETY: a table the parent holds (from `HeldGuard::tables_in`) across the fork.
