@@ -829,6 +829,55 @@ fn open_drop_cycles_keep_disconnection_working() {
     assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
 }
 
+/// Issue 16.4: a consumer SIGKILLed between `get` and `task_done`: `join_timeout` honours its
+/// deadline while the task is outstanding, and once the consumer is dead `join` returns within
+/// about a second, the task accounted as lost (`tasks_lost`), not left unfinished forever.
+fn joinable_dead_consumer_is_accounted_as_lost() {
+    let q = JoinableQueue::<u64>::new(8).unwrap();
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    let q2 = q.clone();
+    let mut c = Process::new(move || {
+        assert_eq!(q2.get(), Ok(1));
+        q2.task_done().unwrap();
+        assert_eq!(q2.get(), Ok(2));
+        std::thread::sleep(Duration::from_secs(60)); // dies before task_done
+    });
+    c.start().unwrap();
+    let t = Instant::now();
+    while q.unfinished_tasks() != 1 || !q.queue().empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the consumer did not take both items"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let t = Instant::now();
+    assert!(
+        !q.join_timeout(Duration::from_millis(150)),
+        "a live consumer still holds the task"
+    );
+    let el = t.elapsed();
+    assert!(
+        el >= Duration::from_millis(150) && el < Duration::from_secs(2),
+        "{el:?}"
+    );
+    assert_eq!(q.tasks_lost(), 0);
+    c.kill().unwrap();
+    assert!(c.join_timeout(Duration::from_secs(10)).unwrap());
+    let t = Instant::now();
+    q.join();
+    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+    assert_eq!(q.tasks_lost(), 1);
+    assert_eq!(q.unfinished_tasks(), 0);
+    // The queue keeps working, and a finished task is not lost.
+    q.put(3).unwrap();
+    assert_eq!(q.get(), Ok(3));
+    q.task_done().unwrap();
+    assert!(q.join_timeout(Duration::from_secs(1)));
+    assert_eq!(q.tasks_lost(), 1);
+}
+
 fn main() {
     run(&[
         Case::new("spsc_ten_million_in_order", spsc_ten_million_in_order).timeout(Duration::from_secs(120)),
@@ -873,6 +922,11 @@ fn main() {
         Case::new(
             "open_drop_cycles_keep_disconnection_working",
             open_drop_cycles_keep_disconnection_working,
+        )
+        .timeout(Duration::from_secs(30)),
+        Case::new(
+            "joinable_dead_consumer_is_accounted_as_lost",
+            joinable_dead_consumer_is_accounted_as_lost,
         )
         .timeout(Duration::from_secs(30)),
     ]);

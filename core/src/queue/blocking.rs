@@ -37,6 +37,7 @@
 //! | 0               | 4    | `closed`              | `close` (0 -> 1, sticky)                    |
 //! | 8               | 8    | `lost`                | survivors recovering a dead consumer's slot |
 //! | 16              | 4    | `tasks`               | JoinableQueue `put` (+1) and `task_done` (-1)|
+//! | 20              | 4    | `tasks_lost`          | a `join`er that took over a dead consumer's tasks |
 //! | 128             | 4    | `not_empty.seq`       | producers (bump when consumers sleep), close|
 //! | 132             | 4    | `not_empty.sleepers`  | consumers (+1 before parking, -1 after)      |
 //! | 256             | 4    | `not_full.seq`        | consumers (bump when producers sleep), close|
@@ -548,6 +549,7 @@ struct State {
     closed: AtomicU32,
     lost: AtomicU64,
     tasks: AtomicU32,
+    tasks_lost: AtomicU32,
 }
 
 #[cfg(not(loom))]
@@ -558,6 +560,7 @@ const _: () = {
     assert!(core::mem::offset_of!(Control, not_full) == 2 * CACHE_LINE);
     assert!(core::mem::offset_of!(State, lost) == 8);
     assert!(core::mem::offset_of!(State, tasks) == 16);
+    assert!(core::mem::offset_of!(State, tasks_lost) == 20);
 };
 
 /// `task_done` was called more times than items were put.
@@ -581,6 +584,7 @@ impl Control {
                 closed: AtomicU32::new(0),
                 lost: AtomicU64::new(0),
                 tasks: AtomicU32::new(0),
+                tasks_lost: AtomicU32::new(0),
             }),
             not_empty: CachePadded::new(Signal::new()),
             not_full: CachePadded::new(Signal::new()),
@@ -594,6 +598,7 @@ impl Control {
         self.state.closed.store(0, Ordering::Relaxed);
         self.state.lost.store(0, Ordering::Relaxed);
         self.state.tasks.store(0, Ordering::Relaxed);
+        self.state.tasks_lost.store(0, Ordering::Relaxed);
         for s in [&*self.not_empty, &*self.not_full] {
             s.seq.store(0, Ordering::Relaxed);
             s.sleepers.store(0, Ordering::Relaxed);
@@ -645,6 +650,38 @@ impl Control {
             .tasks
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| t.checked_add(1));
         r.map(|_| ()).map_err(|_| PushError::Full)
+    }
+
+    /// Tasks taken over from consumers that died between taking an item and `task_done`
+    /// ([`Self::reclaim_tasks`]).
+    pub fn tasks_lost(&self) -> u32 {
+        // Ordering: Relaxed; a statistic.
+        self.state.tasks_lost.load(Ordering::Relaxed)
+    }
+
+    /// Accounts for `n` tasks whose consumer died before `task_done` (the caller took them over
+    /// exactly once, see [`crate::queue::peers::PeerTable::reclaim_pending`]): they stop counting
+    /// as unfinished (never below 0) and count in [`Self::tasks_lost`]; `join`ers wake if none are
+    /// left.
+    pub fn reclaim_tasks<W: Wait>(&self, n: u32) {
+        if n == 0 {
+            return;
+        }
+        // Ordering: Relaxed; a statistic.
+        self.state.tasks_lost.fetch_add(n, Ordering::Relaxed);
+        // Ordering: AcqRel, as `task_done`.
+        let prev = self
+            .state
+            .tasks
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |t| Some(t.saturating_sub(n)))
+            .unwrap_or(0);
+        if prev != 0 && prev <= n {
+            fence(Ordering::SeqCst);
+            // Ordering: Relaxed after the fence (Dekker with `join`).
+            if self.tasks_sleepers.load(Ordering::Relaxed) != 0 {
+                W::wake_all(&self.state.tasks);
+            }
+        }
     }
 
     /// Takes back a task added for an item whose push failed.

@@ -28,7 +28,7 @@
 mod joinable;
 pub(crate) mod registration;
 
-pub use joinable::{JoinableQueue, SimpleQueue};
+pub use joinable::{JoinableQueue, SimpleQueue, RECLAIM_INTERVAL};
 pub use ringfork_core::queue::blocking::{set_spin_limit, spin_limit, TaskDoneError};
 pub use ringfork_core::queue::{PopError, PushError};
 
