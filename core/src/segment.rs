@@ -1,7 +1,7 @@
 //! The segment header: what sits at offset 0 of every ringfork segment (a shared mapping made by the
 //! host crate), so that unrelated processes can find the objects in it and tools can tell who uses it.
 //!
-//! # Layout (ABI version 2; 5184 bytes used, objects start at [`DATA_START`] = 8192)
+//! # Layout (unchanged since ABI version 2; 5184 bytes used, objects start at [`DATA_START`] = 8192)
 //!
 //! | offset | size | field            | written by                  | meaning                                 |
 //! |-------:|-----:|------------------|-----------------------------|-----------------------------------------|
