@@ -878,7 +878,31 @@ fn joinable_dead_consumer_is_accounted_as_lost() {
     assert_eq!(q.tasks_lost(), 1);
 }
 
+/// Spawn target: holds the segments it was given (and so every queue in them) until killed.
+fn hold_queue_segment(_args: ringfork::process::TargetArgs) {
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+/// Issue 16.3 with `Spawn`: a spawned child is a holder of the queues the parent holds in the
+/// segments it passes, from before `start` returns (registered between its fork and exec): while it
+/// lives a `get` waits; killed before it ever opened the queue, its death is reported.
+fn spawned_child_is_a_queue_holder() {
+    let seg = Segment::anonymous(1 << 16).unwrap();
+    let q = Queue::<u64>::new_in(&seg, "q", 4).unwrap();
+    let mut c = Process::target("hold_queue_segment")
+        .segment(&seg)
+        .start_method(ringfork::StartMethod::Spawn);
+    c.start().unwrap();
+    assert_eq!(q.get_timeout(Duration::from_millis(200)), Err(PopError::TimedOut));
+    c.kill().unwrap();
+    assert!(c.join_timeout(Duration::from_secs(10)).unwrap());
+    let t = Instant::now();
+    assert_eq!(q.get(), Err(PopError::Disconnected));
+    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+}
+
 fn main() {
+    ringfork::process::register_target("hold_queue_segment", hold_queue_segment).unwrap();
     run(&[
         Case::new("spsc_ten_million_in_order", spsc_ten_million_in_order).timeout(Duration::from_secs(120)),
         Case::new("spsc_pair_round_trips", spsc_pair_round_trips).timeout(Duration::from_secs(120)),
@@ -929,5 +953,6 @@ fn main() {
             joinable_dead_consumer_is_accounted_as_lost,
         )
         .timeout(Duration::from_secs(30)),
+        Case::new("spawned_child_is_a_queue_holder", spawned_child_is_a_queue_holder).timeout(Duration::from_secs(30)),
     ]);
 }
