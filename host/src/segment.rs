@@ -274,6 +274,24 @@ fn named() -> MutexGuard<'static, Vec<Weak<Mapping>>> {
 /// registration another thread of the parent could be in the middle of.
 pub(crate) struct NamedGuard(MutexGuard<'static, Vec<Weak<Mapping>>>);
 
+/// An orderly goodbye at process exit: releases this process's registry slot in every named
+/// segment it maps (see [`crate::queue::registration::release_for_exit`]). Only `try_lock`s.
+pub(crate) fn release_for_exit() {
+    let Ok(v) = NAMED.try_lock() else { return };
+    let me = me();
+    for w in v.iter() {
+        let Some(m) = w.upgrade() else { continue };
+        // Ordering: Relaxed; process-local (see `Mapping::attached`).
+        if m.attached.swap(0, Ordering::Relaxed) == me.0 {
+            if let Some(h) = m.header_ref() {
+                if let Some(slot) = h.find_attacher(me) {
+                    h.unregister(slot, me);
+                }
+            }
+        }
+    }
+}
+
 /// Locks the named-mapping list for a fork (see [`NamedGuard`]).
 pub(crate) fn fork_guard() -> NamedGuard {
     NamedGuard(named())

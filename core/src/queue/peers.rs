@@ -288,6 +288,20 @@ impl PeerTable {
         0
     }
 
+    /// [`Self::unregister`], unless the entry still owes `task_done`s (`pending` ≠ 0): such an
+    /// entry stays until its process dies, so that a survivor can account for those tasks
+    /// ([`Self::reclaim_pending`]). Returns whether it was unregistered.
+    pub fn unregister_if_idle(&self, id: PeerId) -> bool {
+        let idle = self.entries.get(id.index()).is_some_and(|e| {
+            // Ordering: Relaxed; the owner's own counter.
+            e.pending.load(Ordering::Relaxed) == 0
+        });
+        if idle {
+            self.unregister(id);
+        }
+        idle
+    }
+
     /// Adds `n` to the `pending` count of entry `id` (a JoinableQueue consumer: items taken whose
     /// `task_done` has not been called).
     pub fn add_pending(&self, id: PeerId, n: u32) {

@@ -339,6 +339,8 @@ pub fn spawn_main_hook() {
         }
     };
     let _ = std::panic::catch_unwind(reap::shutdown);
+    crate::queue::registration::release_for_exit();
+    crate::segment::release_for_exit();
     let _ = io::stdout().flush();
     std::process::exit(code);
 }

@@ -185,10 +185,14 @@ pub(crate) unsafe fn fork_with(in_parent: impl FnOnce(&mut reap::State, i32)) ->
     Ok(pid)
 }
 
-/// Ends a child the process layer created: joins its own children ([`reap::shutdown`]), flushes
-/// stdout and stderr, then `_exit`s (no atexit handlers, no destructors of the parent's objects).
+/// Ends a child the process layer created: joins its own children ([`reap::shutdown`]), releases
+/// its peer-table entries and segment registry slots (an orderly goodbye, so the next child finds
+/// them free), flushes stdout and stderr, then `_exit`s (no atexit handlers, no destructors of the
+/// parent's objects).
 pub(crate) fn child_exit(code: i32) -> ! {
     let _ = std::panic::catch_unwind(reap::shutdown);
+    crate::queue::registration::release_for_exit();
+    crate::segment::release_for_exit();
     let _ = io::stdout().flush();
     let _ = io::stderr().flush();
     // SAFETY: _exit ends the process immediately; nothing of the parent's state runs.

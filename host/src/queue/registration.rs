@@ -186,10 +186,30 @@ impl Drop for Hold {
             let e = h.swap_remove(pos);
             match self.table.id(e.idx as usize) {
                 Some(id) if e.idx != NONE => {
-                    let _ = self.table.unregister(id);
+                    let _ = self.table.unregister_if_idle(id);
                 }
                 _ => self.table.remove_unregistered(),
             }
+        }
+    }
+}
+
+/// An orderly goodbye at process exit (a child of the process layer, or a spawned child):
+/// unregisters this process from every table it holds, so that its entries are free for the next
+/// child instead of waiting to be found dead (which costs a `/proc` read per entry). Entries that
+/// still owe `task_done`s stay (see [`PeerTable::unregister_if_idle`]). Only `try_lock`s: a thread
+/// of this process holding the registry just means the entries are found dead later.
+pub(crate) fn release_for_exit() {
+    let Ok(mut h) = HELD.try_lock() else { return };
+    for e in h.drain(..) {
+        // SAFETY: count > 0, so a Hold keeps the table mapped (none is dropped while we hold the
+        // lock, and the process exits right after).
+        let t = unsafe { table_at(e.table) };
+        match t.id(e.idx as usize) {
+            Some(id) if e.idx != NONE => {
+                let _ = t.unregister_if_idle(id);
+            }
+            _ => t.remove_unregistered(),
         }
     }
 }
