@@ -901,6 +901,23 @@ fn spawned_child_is_a_queue_holder() {
     assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
 }
 
+/// A child forked behind the library's back (`libc::fork`) that drops its copy of a handle without
+/// ever using it must not release its *parent's* registration: another process still sees the
+/// parent as a live holder (`TimedOut`, not `Disconnected`).
+fn bare_fork_child_dropping_a_handle_keeps_the_parent_registered() {
+    let q = Queue::<u64>::new(4).unwrap();
+    let q2 = q.clone();
+    let pid = fork_child(move || drop(q2));
+    join_ok(pid, Duration::from_secs(10));
+    let q3 = q.clone();
+    let mut c = Process::new(move || {
+        assert_eq!(q3.get_timeout(Duration::from_millis(300)), Err(PopError::TimedOut));
+    });
+    c.start().unwrap();
+    assert!(c.join_timeout(Duration::from_secs(10)).unwrap());
+    assert_eq!(c.exitcode(), Some(0), "the child saw its parent as a live holder");
+}
+
 fn main() {
     ringfork::process::register_target("hold_queue_segment", hold_queue_segment).unwrap();
     run(&[
@@ -954,5 +971,10 @@ fn main() {
         )
         .timeout(Duration::from_secs(30)),
         Case::new("spawned_child_is_a_queue_holder", spawned_child_is_a_queue_holder).timeout(Duration::from_secs(30)),
+        Case::new(
+            "bare_fork_child_dropping_a_handle_keeps_the_parent_registered",
+            bare_fork_child_dropping_a_handle_keeps_the_parent_registered,
+        )
+        .timeout(Duration::from_secs(30)),
     ]);
 }

@@ -40,6 +40,13 @@ pub(crate) fn fork_generation() -> u32 {
     FORK_GEN.load(Ordering::Relaxed)
 }
 
+/// Whether the entries in `HELD` are this process's (not a bare-`fork` child's copy of its
+/// parent's, before its first use of a handle).
+fn adopted() -> bool {
+    // Ordering: Relaxed; process-local.
+    ADOPTED.load(Ordering::Relaxed) == fork_generation()
+}
+
 /// Entry index meaning "no entry" (the table was full: counted with `add_unregistered`).
 const NONE: u32 = u32::MAX;
 
@@ -184,6 +191,11 @@ impl Drop for Hold {
         h[pos].count -= 1;
         if h[pos].count == 0 {
             let e = h.swap_remove(pos);
+            if !adopted() {
+                // A child forked behind our back that never used a handle: the entries are its
+                // parent's, not to be released here.
+                return;
+            }
             match self.table.id(e.idx as usize) {
                 Some(id) if e.idx != NONE => {
                     let _ = self.table.unregister_if_idle(id);
@@ -201,6 +213,9 @@ impl Drop for Hold {
 /// of this process holding the registry just means the entries are found dead later.
 pub(crate) fn release_for_exit() {
     let Ok(mut h) = HELD.try_lock() else { return };
+    if !adopted() {
+        return;
+    }
     for e in h.drain(..) {
         // SAFETY: count > 0, so a Hold keeps the table mapped (none is dropped while we hold the
         // lock, and the process exits right after).
