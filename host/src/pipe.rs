@@ -54,11 +54,11 @@ pub enum PipeError {
     /// The other end was closed and everything it sent has been received (Python's `EOFError`).
     #[doc(alias = "EOFError")]
     Eof,
-    /// Nothing is left and every process that used the other end has died.
+    /// Nothing is left and no live process other than this one holds the other end.
     Disconnected,
     /// This end was closed; it cannot be used any more.
     Closed,
-    /// The other end is closed or every process that used it died: nobody will read this message
+    /// The other end is closed or no live process other than this one holds it: nobody will read this message
     /// (Python's `BrokenPipeError`).
     #[doc(alias = "BrokenPipeError")]
     BrokenPipe,

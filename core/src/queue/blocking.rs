@@ -27,7 +27,7 @@
 //!
 //! # Disconnection
 //! A waiter parks in slices of [`PROBE_INTERVAL`]; between slices it asks the other side's
-//! [`PeerTable`] whether every registered participant is dead, and gives up with
+//! [`PeerTable`] whether any holder other than the caller can still act, and gives up with
 //! [`PopError::Disconnected`] (or [`PushError::Closed`] for a producer whose consumers all died) once
 //! the ring is also empty. So a blocked `get` notices a killed peer within about 50 ms.
 //!
@@ -731,7 +731,7 @@ impl Control {
 
     /// Waits to pop: `try_pop` until it yields (calling `on_probe` once per [`PROBE_INTERVAL`] of
     /// waiting, e.g. to recover a wedged slot), the deadline passes, the ring is closed and drained, or
-    /// every registered producer is dead and the ring is empty.
+    /// no producer other than the caller can act (see [`PeerTable::side_state`]) and the ring is empty.
     #[inline(always)]
     pub fn pop_wait<W: Wait, R>(
         &self,
@@ -752,7 +752,7 @@ impl Control {
     }
 
     /// Waits to push: `try_push` until it succeeds (calling `on_probe` as for [`Self::pop_wait`]),
-    /// the deadline passes, the ring is closed, or every registered consumer is dead (then
+    /// the deadline passes, the ring is closed, or no consumer other than the caller can act (then
     /// [`PushError::Closed`]: nobody will ever make room).
     #[inline(always)]
     pub fn push_wait<W: Wait, R>(

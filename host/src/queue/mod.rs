@@ -278,7 +278,7 @@ impl<T: ShmSafe> Queue<T> {
     }
 
     /// Puts `v`, waiting as long as it takes for room. Fails with [`PushError::Closed`] if the queue
-    /// is closed (or every registered consumer is dead).
+    /// is closed (or, with the queue full, no live process other than this one holds it).
     pub fn put(&self, v: T) -> Result<(), PushError> {
         self.put_deadline(v, Deadline::Never)
     }
@@ -302,8 +302,8 @@ impl<T: ShmSafe> Queue<T> {
     }
 
     /// Takes the oldest item, waiting as long as it takes. Fails with [`PopError::Closed`] once the
-    /// queue is closed and drained, [`PopError::Disconnected`] once it is empty and every registered
-    /// producer is dead.
+    /// queue is closed and drained, [`PopError::Disconnected`] once it is empty and no live process
+    /// other than this one holds the queue (see the module docs).
     pub fn get(&self) -> Result<T, PopError> {
         self.get_deadline(Deadline::Never)
     }
