@@ -922,29 +922,34 @@ fn fork_many(n: usize, what: &str) {
     }
 }
 
-/// Issue 15.5: a parent thread opens and drops named segments (and queue handles in one) in a loop
+/// Issue 15.5: parent threads open and drop named segments (and queue handles in one) in a loop
 /// while the main thread forks many times through `Process::start` and through the pool: no child
 /// hangs (the child takes no lock that thread could hold; the registries it needs were locked by the
-/// forking thread across the fork), and every child is a registered attacher.
+/// forking thread across the fork).
 fn fork_while_a_thread_opens_segments() {
     let name = format!("/rf-forkdl-{}", std::process::id());
     let seg = Segment::create(&name, 1 << 16).unwrap();
     let _q = ringfork::Queue::<u64>::new_in(&seg, "q", 4).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let opened = Arc::new(AtomicU32::new(0));
-    let (stop2, opened2, name2) = (stop.clone(), opened.clone(), name.clone());
-    let churn = std::thread::spawn(move || {
-        // Ordering: Relaxed; a stop flag with no data behind it.
-        while !stop2.load(Ordering::Relaxed) {
-            let s = Segment::open(&name2).unwrap();
-            let q = ringfork::Queue::<u64>::open(&s, "q").unwrap();
-            drop(q);
-            drop(s);
-            // Ordering: Relaxed; a progress counter.
-            opened2.fetch_add(1, Ordering::Relaxed);
-        }
-    });
-    fork_many(1500, "Process::start");
+    // Two churning threads: on `main` before the fix, about one fork in 3 000 hung with one.
+    let churn: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop2, opened2, name2) = (stop.clone(), opened.clone(), name.clone());
+            std::thread::spawn(move || {
+                // Ordering: Relaxed; a stop flag with no data behind it.
+                while !stop2.load(Ordering::Relaxed) {
+                    let s = Segment::open(&name2).unwrap();
+                    let q = ringfork::Queue::<u64>::open(&s, "q").unwrap();
+                    drop(q);
+                    drop(s);
+                    // Ordering: Relaxed; a progress counter.
+                    opened2.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    fork_many(4000, "Process::start");
     let pool = ringfork::Pool::builder()
         .processes(2)
         .maxtasksperchild(1)
@@ -961,7 +966,9 @@ fn fork_while_a_thread_opens_segments() {
     pool.join().unwrap();
     // Ordering: Relaxed; see above.
     stop.store(true, Ordering::Relaxed);
-    churn.join().unwrap();
+    for t in churn {
+        t.join().unwrap();
+    }
     // Ordering: Relaxed; see above.
     assert!(opened.load(Ordering::Relaxed) > 0, "the churn thread ran");
     drop(_q);
