@@ -68,6 +68,8 @@ pub struct ProcStat {
     pub ppid: u32,
     /// Nice value (field 19).
     pub nice: i32,
+    /// Number of threads (field 20).
+    pub threads: u32,
     /// Start time in clock ticks since boot (field 22).
     pub start_time: u64,
 }
@@ -158,12 +160,14 @@ pub fn parse_stat(line: &[u8]) -> Option<ProcStat> {
     let ppid: u32 = it.next()?.parse().ok()?; // field 4
     let mut it = it.skip(19 - 5); // fields 5..=18
     let nice: i32 = it.next()?.parse().ok()?; // field 19
-    let mut it = it.skip(2); // fields 20, 21
+    let threads: u32 = it.next()?.parse().ok()?; // field 20
+    let mut it = it.skip(1); // field 21
     let start_time: u64 = it.next()?.parse().ok()?; // field 22
     Some(ProcStat {
         state,
         ppid,
         nice,
+        threads,
         start_time,
     })
 }
@@ -201,6 +205,7 @@ mod tests {
         assert_eq!(s.state, b'S');
         assert_eq!(s.ppid, 1);
         assert_eq!(s.nice, -5);
+        assert_eq!(s.threads, 1);
         assert_eq!(s.start_time, 987654);
         assert!(parse_stat(b"garbage").is_none());
         assert!(parse_stat(b"1 (x) S").is_none());

@@ -1,7 +1,7 @@
 //! The segment header: what sits at offset 0 of every ringfork segment (a shared mapping made by the
 //! host crate), so that unrelated processes can find the objects in it and tools can tell who uses it.
 //!
-//! # Layout (ABI version 2; 5184 bytes used, objects start at [`DATA_START`] = 8192)
+//! # Layout (unchanged since ABI version 2; 5184 bytes used, objects start at [`DATA_START`] = 8192)
 //!
 //! | offset | size | field            | written by                  | meaning                                 |
 //! |-------:|-----:|------------------|-----------------------------|-----------------------------------------|
@@ -422,6 +422,15 @@ impl SegmentHeader {
         None
     }
 
+    /// The first registry slot holding exactly the stamp `me` (a registration made for this
+    /// process by its parent at fork or spawn).
+    pub fn find_attacher(&self, me: (u32, u64)) -> Option<usize> {
+        self.attachers.iter().position(|s| {
+            // Ordering: Acquire pairs with the Release store of the start time in `register`.
+            s.start_time.load(Ordering::Acquire) == me.1 && s.pid.load(Ordering::Acquire) == me.0
+        })
+    }
+
     /// Releases a slot returned by [`SegmentHeader::register`] (only if it still holds `me`).
     pub fn unregister(&self, slot: usize, me: (u32, u64)) {
         let Some(s) = self.attachers.get(slot) else {
@@ -532,6 +541,9 @@ mod tests {
         assert_eq!(h.attachers().count(), MAX_ATTACHERS - 1);
         h.unregister(0, (5, 100)); // not the owner: no effect
         assert_eq!(h.attachers().count(), MAX_ATTACHERS - 1);
+        assert_eq!(h.find_attacher((8, 100)), Some(7));
+        assert_eq!(h.find_attacher((8, 101)), None);
+        assert_eq!(h.find_attacher((999, 100)), None);
     }
 
     #[test]

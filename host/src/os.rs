@@ -28,4 +28,4 @@ pub use crate::process::sys::{
     child_exit, double_fork, fork, get_nice, getpid, getppid, ignore_sigchld, nice, proc_state, set_nice, wait,
     waitpid, waitpid_untraced, ForkResult, WaitStatus,
 };
-pub use ringfork_core::os::{ProcStat, StatError};
+pub use ringfork_core::os::{Liveness, ProcStat, StatError};

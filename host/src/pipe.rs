@@ -22,15 +22,19 @@
 //!
 //! # End of file and dead peers
 //! `recv` on an empty pipe fails with [`PipeError::Eof`] once the other end called
-//! [`Connection::close`], and with [`PipeError::Disconnected`] within about 50 ms once every process
-//! that used the other end has exited or been killed (each end registers its process, with its start
-//! time, on first use). Messages sent before either event are still received first.
+//! [`Connection::close`], and with [`PipeError::Disconnected`] within about 50 ms once no live
+//! process other than the caller *holds* the other end (and the caller has no other thread that
+//! could send on it). A process holds an end from the moment it has the [`Connection`]: the creator
+//! at once, a forked child from the fork (its parent registers it before it runs), until the
+//! `Connection` is dropped or the process exits — so a holder killed before it ever used its end is
+//! still a death `recv` reports, as an OS pipe would give EOF. Messages sent before either event are
+//! still received first.
 
 use crate::queue::deadline;
-use crate::queue::registration::fork_generation;
+use crate::queue::registration::{fork_generation, Hold};
 use crate::segment::{Segment, SegmentError};
 use ringfork_core::queue::bytering::{ByteReceiver, ByteRing, ByteSender};
-use ringfork_core::queue::peers::{current_stamp, SideState};
+use ringfork_core::queue::peers::SideState;
 use ringfork_core::queue::{PopError, PushError, DATA_OFFSET, RING_ALIGN};
 use ringfork_core::wait::DefaultWait;
 use ringfork_core::{Deadline, Kind, ShmSafe};
@@ -50,11 +54,11 @@ pub enum PipeError {
     /// The other end was closed and everything it sent has been received (Python's `EOFError`).
     #[doc(alias = "EOFError")]
     Eof,
-    /// Nothing is left and every process that used the other end has died.
+    /// Nothing is left and no live process other than this one holds the other end.
     Disconnected,
     /// This end was closed; it cannot be used any more.
     Closed,
-    /// The other end is closed or every process that used it died: nobody will read this message
+    /// The other end is closed or no live process other than this one holds it: nobody will read this message
     /// (Python's `BrokenPipeError`).
     #[doc(alias = "BrokenPipeError")]
     BrokenPipe,
@@ -117,9 +121,11 @@ impl std::error::Error for PipeError {}
 
 /// One end of a pipe. See the module docs.
 pub struct Connection {
-    // Field order: the rings and halves borrow the mapping `seg` keeps alive.
+    // Field order: the rings, halves and holds borrow the mapping `seg` keeps alive.
     rx: Option<(ByteRing<'static>, Option<ByteReceiver<'static>>)>,
     tx: Option<(ByteRing<'static>, Option<ByteSender<'static>>)>,
+    /// This process's holds: consumer side of `rx`'s ring, producer side of `tx`'s.
+    holds: Vec<Hold>,
     gen: u32,
     closed: bool,
     seg: Segment,
@@ -196,7 +202,13 @@ fn push_err(e: PushError) -> PipeError {
 
 impl Connection {
     fn new(rx: Option<ByteRing<'static>>, tx: Option<ByteRing<'static>>, seg: &Segment) -> Connection {
+        let holds = rx
+            .iter()
+            .map(|r| Hold::new(&r.ctrl().consumers))
+            .chain(tx.iter().map(|t| Hold::new(&t.ctrl().producers)))
+            .collect();
         Connection {
+            holds,
             rx: rx.map(|r| (r, None)),
             tx: tx.map(|r| (r, None)),
             gen: 0,
@@ -205,7 +217,8 @@ impl Connection {
         }
     }
 
-    /// (Re)loads the halves and registers this process, on first use and after a fork.
+    /// (Re)loads the halves, on first use and after a fork (the process is registered as a holder
+    /// from the moment it has the end: see the module docs).
     #[inline]
     fn refresh(&mut self) -> Result<(), PipeError> {
         if self.closed {
@@ -214,21 +227,18 @@ impl Connection {
         let gen = fork_generation();
         if gen != self.gen {
             self.gen = gen;
-            let stamp = current_stamp();
             if let Some((ring, half)) = &mut self.rx {
                 // SAFETY: this Connection is the only user of its half: halves are used through
                 // `&mut self` only, and the previous half (the parent's, before a fork) is replaced.
                 *half = Some(unsafe { ring.receiver_unchecked() });
-                if let Some((pid, st)) = stamp {
-                    ring.ctrl().consumers.register(pid, st);
-                }
             }
             if let Some((ring, half)) = &mut self.tx {
                 // SAFETY: as for the receiver above.
                 *half = Some(unsafe { ring.sender_unchecked() });
-                if let Some((pid, st)) = stamp {
-                    ring.ctrl().producers.register(pid, st);
-                }
+            }
+            for h in &self.holds {
+                // A child forked behind the process layer's back registers here (see `Hold::id`).
+                let _ = h.id();
             }
         }
         Ok(())

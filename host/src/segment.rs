@@ -21,7 +21,8 @@ use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::Mode;
 use rustix::mm::{MapFlags, ProtFlags};
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 /// Why a segment operation failed.
@@ -79,6 +80,77 @@ pub enum SegmentError {
     },
     /// No room (or no directory entry) for another object.
     Alloc(ArenaError),
+    /// The segment file's size differs from the length its header records: another process with
+    /// write permission truncated or grew it (mapping it could kill this process with `SIGBUS`).
+    SizeChanged {
+        /// The name, if any.
+        name: Option<String>,
+        /// The length the header records (what the creator made).
+        expected: u64,
+        /// The file's size now.
+        found: u64,
+    },
+    /// The name in `/dev/shm` is not a segment file this process should open (see
+    /// [`UnsafeEntry`]); nothing was mapped.
+    Unsafe {
+        /// The name.
+        name: String,
+        /// What was found instead.
+        reason: UnsafeEntry,
+    },
+}
+
+/// Why [`Segment::open_at`] refused a directory entry (checked with `fstat` on a descriptor opened
+/// with `O_NOFOLLOW | O_NONBLOCK`, so neither a symlink nor a FIFO can redirect or block the open).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsafeEntry {
+    /// A symbolic link (never followed).
+    Symlink,
+    /// Not a regular file (a FIFO, socket, device or directory).
+    NotRegular {
+        /// What it is: `"fifo"`, `"socket"`, `"character device"`, `"block device"`, `"directory"`.
+        file_type: &'static str,
+    },
+    /// A regular file owned by another user (opened only with [`OpenOptions::any_owner`]).
+    ForeignOwner {
+        /// Its owner.
+        uid: u32,
+    },
+}
+
+impl fmt::Display for UnsafeEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnsafeEntry::Symlink => f.write_str("it is a symbolic link (not followed)"),
+            UnsafeEntry::NotRegular { file_type } => write!(f, "it is a {file_type}, not a regular file"),
+            UnsafeEntry::ForeignOwner { uid } => write!(
+                f,
+                "it is owned by uid {uid}, not by this user (pass `any_owner` to open it anyway)"
+            ),
+        }
+    }
+}
+
+/// How [`Segment::open_at`] opens a segment file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Map it read-only and do not register as an attacher (inspection tools).
+    pub read_only: bool,
+    /// Accept a file owned by another user (by default only the caller's own files are opened).
+    pub any_owner: bool,
+    /// How long to wait for a segment another process is still creating.
+    pub wait: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            read_only: false,
+            any_owner: false,
+            wait: OPEN_READY_TIMEOUT,
+        }
+    }
 }
 
 impl fmt::Display for SegmentError {
@@ -103,6 +175,13 @@ impl fmt::Display for SegmentError {
                 write!(f, "the segment has no object named {name:?} (`ringfork inspect` lists its objects)")
             }
             SegmentError::Alloc(e) => write!(f, "cannot place object in segment: {e}"),
+            SegmentError::SizeChanged { name, expected, found } => write!(
+                f,
+                "segment {} was resized to {found} bytes behind its users' backs (its header says {expected}); \
+                 a process with write permission truncated or grew it: recreate the segment",
+                name.as_deref().unwrap_or("(anonymous)")
+            ),
+            SegmentError::Unsafe { name, reason } => write!(f, "not opening {name:?}: {reason}"),
         }
     }
 }
@@ -138,17 +217,15 @@ const OPEN_READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// The largest segment `create`/`anonymous` accept (1 TiB): a sanity bound, not a resource limit.
 pub const MAX_SEGMENT_LEN: usize = 1 << 40;
 
-/// One registry slot this mapping holds: (registering pid, slot, stamp registered).
-type Registration = (u32, usize, (u32, u64));
-
 /// The mapping behind a [`Segment`]; unmapped when the last clone is dropped.
 struct Mapping {
     ptr: *mut u8,
     len: usize,
     fd: OwnedFd,
     name: Option<String>,
-    /// Registry slot and the stamp registered in it, per registering process.
-    registration: Mutex<Vec<Registration>>,
+    /// The pid of the process that holds a registry slot for this mapping (0: none). A forked child
+    /// has its own copy of this word, set when it adopts the slot its parent registered for it.
+    attached: AtomicU32,
 }
 
 // SAFETY: the mapping is shared memory accessed only through atomics and ringfork objects; the raw
@@ -159,13 +236,14 @@ unsafe impl Sync for Mapping {}
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        let me = std::process::id();
-        if let Ok(regs) = self.registration.lock() {
+        // Ordering: Relaxed; a process-local word, written by this process only.
+        if self.attached.load(Ordering::Relaxed) == std::process::id() {
             if let Some(h) = self.header_ref() {
-                for &(pid, slot, stamp) in regs.iter() {
-                    if pid == me {
-                        h.unregister(slot, stamp);
-                    }
+                // One slot per mapping: release the first one holding this process's stamp (a
+                // process that maps a segment twice holds two, one per mapping).
+                let me = me();
+                if let Some(slot) = h.find_attacher(me) {
+                    h.unregister(slot, me);
                 }
             }
         }
@@ -182,9 +260,86 @@ impl Mapping {
     }
 }
 
-/// Named mappings of this process, so a forked child can register itself (see
-/// [`Segment::register_after_fork`]).
+/// Named mappings of this process, so that the parent can register a forked child as an attacher
+/// of each (see [`NamedGuard`]).
 static NAMED: Mutex<Vec<Weak<Mapping>>> = Mutex::new(Vec::new());
+
+fn named() -> MutexGuard<'static, Vec<Weak<Mapping>>> {
+    NAMED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The list of this process's named mappings, locked across a `fork` by the forking thread (so the
+/// child finds it consistent and unlocked, whatever other threads of the parent were doing).
+///
+/// The parent registers the child (its pid is known once `fork` returns) in the registry of every
+/// named segment it maps *before* it lets the child run on ([`Self::register_child`]); the child
+/// then only notes that those slots are its own ([`Self::adopt`]): it takes no lock and makes no
+/// registration another thread of the parent could be in the middle of.
+pub(crate) struct NamedGuard(MutexGuard<'static, Vec<Weak<Mapping>>>);
+
+/// An orderly goodbye at process exit: releases this process's registry slot in every named
+/// segment it maps (see [`crate::queue::registration::release_for_exit`]). Only `try_lock`s.
+pub(crate) fn release_for_exit() {
+    let Ok(v) = NAMED.try_lock() else { return };
+    let me = me();
+    for w in v.iter() {
+        let Some(m) = w.upgrade() else { continue };
+        // Ordering: Relaxed; process-local (see `Mapping::attached`).
+        if m.attached.swap(0, Ordering::Relaxed) == me.0 {
+            if let Some(h) = m.header_ref() {
+                if let Some(slot) = h.find_attacher(me) {
+                    h.unregister(slot, me);
+                }
+            }
+        }
+    }
+}
+
+/// Locks the named-mapping list for a fork (see [`NamedGuard`]).
+pub(crate) fn fork_guard() -> NamedGuard {
+    NamedGuard(named())
+}
+
+impl NamedGuard {
+    fn each(&self, mut f: impl FnMut(&Mapping)) {
+        for w in self.0.iter() {
+            if let Some(map) = w.upgrade() {
+                f(&map);
+            }
+        }
+    }
+
+    /// In the parent: registers the child `(pid, start_time)` as an attacher of every named segment
+    /// this process maps.
+    pub(crate) fn register_child(&self, child: (u32, u64)) {
+        self.each(|m| {
+            if let Some(h) = m.header_ref() {
+                let _ = h.register(child, is_dead);
+            }
+        });
+    }
+
+    /// In the child, after the parent registered it (`registered`), or without that (the parent
+    /// died first): takes over the slots, or registers itself. Lock-free.
+    pub(crate) fn adopt(&self, me: (u32, u64), registered: bool) {
+        self.each(|m| {
+            let Some(h) = m.header_ref() else { return };
+            // Ordering: Relaxed; process-local (see `Mapping::attached`).
+            let ours = m.attached.load(Ordering::Relaxed) != 0;
+            if !ours {
+                // Read-only mappings (inspection tools) are not attachers.
+                return;
+            }
+            if registered || h.register(me, is_dead).is_some() {
+                // Ordering: as above.
+                m.attached.store(me.0, Ordering::Relaxed);
+            } else {
+                // Ordering: as above.
+                m.attached.store(0, Ordering::Relaxed);
+            }
+        });
+    }
+}
 
 /// A mapped shared-memory segment. Cloning is cheap (a reference count); the mapping lives until the
 /// last clone is dropped. Clones moved into a forked child's closure refer to the same memory.
@@ -241,12 +396,26 @@ fn is_dead(pid: u32, start: u64) -> bool {
 
 impl Segment {
     /// A new anonymous segment of at least `len` usable bytes (plus the segment header): a `memfd`
-    /// mapped shared, inherited by forked children and passable to spawned children by fd.
+    /// mapped shared, inherited by forked children and passable to spawned children by fd. The
+    /// memfd is sealed against shrinking and growing (`F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL`):
+    /// no process, not even one that reaches it through `/proc/PID/fd`, can truncate it under its
+    /// users.
     pub fn anonymous(len: usize) -> Result<Segment, SegmentError> {
         let total = total_len(len)?;
-        let fd = rustix::fs::memfd_create("ringfork", rustix::fs::MemfdFlags::CLOEXEC)
-            .map_err(|e| os_err("memfd_create", None, e))?;
+        let fd = rustix::fs::memfd_create(
+            "ringfork",
+            rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(|e| os_err("memfd_create", None, e))?;
         rustix::fs::ftruncate(&fd, total as u64).map_err(|e| os_err("ftruncate", None, e))?;
+        // Sealed against resizing (a shrink would make every user's next access SIGBUS; the memfd is
+        // reachable through /proc/PID/fd) and against further seals (a write seal would stop a
+        // spawned child from mapping it writable).
+        rustix::fs::fcntl_add_seals(
+            &fd,
+            rustix::fs::SealFlags::SHRINK | rustix::fs::SealFlags::GROW | rustix::fs::SealFlags::SEAL,
+        )
+        .map_err(|e| os_err("fcntl(F_ADD_SEALS)", None, e))?;
         let seg = Self::map(fd, total, None)?;
         SegmentHeader::init(seg.region(), me()).map_err(SegmentError::Init)?;
         Ok(seg)
@@ -270,7 +439,7 @@ impl Segment {
             rustix::fs::ftruncate(&fd, total as u64).map_err(|e| os_err("ftruncate", Some(&name), e))?;
             let seg = Self::map(fd, total, Some(name.clone()))?;
             SegmentHeader::init(seg.region(), me()).map_err(SegmentError::Init)?;
-            seg.register();
+            seg.register(false);
             Ok(seg)
         })();
         if result.is_err() {
@@ -280,29 +449,47 @@ impl Segment {
     }
 
     /// Opens the named segment `name`, validating its size and header (waiting up to 2 s for a
-    /// segment another process is still creating).
+    /// segment another process is still creating). Only a regular file owned by this user is opened
+    /// (see [`Segment::open_at`]).
     pub fn open(name: &str) -> Result<Segment, SegmentError> {
-        Self::open_with(name, false, OPEN_READY_TIMEOUT)
+        Self::open_with(name, OpenOptions::default())
     }
 
     /// Opens `name` read-only (for inspection tools), waiting at most `wait` for a segment still being
-    /// created; the registry is not touched.
+    /// created; the registry is not touched. Never follows a symlink or blocks on a FIFO.
     pub fn open_read_only(name: &str, wait: Duration) -> Result<Segment, SegmentError> {
-        Self::open_with(name, true, wait)
+        Self::open_with(
+            name,
+            OpenOptions {
+                read_only: true,
+                wait,
+                ..OpenOptions::default()
+            },
+        )
     }
 
-    fn open_with(name: &str, read_only: bool, wait: Duration) -> Result<Segment, SegmentError> {
+    /// Opens the named segment `name` in `/dev/shm` with `opts` (see [`Segment::open_at`]).
+    pub fn open_with(name: &str, opts: OpenOptions) -> Result<Segment, SegmentError> {
+        let dir = rustix::fs::open(
+            SHM_DIR,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| os_err("open", Some(SHM_DIR), e))?;
+        Self::open_at(dir.as_fd(), name, opts)
+    }
+
+    /// Opens the segment file `name` relative to the directory `dir` (normally `/dev/shm`), safely
+    /// whatever another local user put there: the file is opened with `O_NOFOLLOW | O_NONBLOCK |
+    /// O_CLOEXEC` (a symlink is refused, a FIFO cannot block), then `fstat`ed and must be a regular
+    /// file owned by the caller (unless [`OpenOptions::any_owner`]) before anything is mapped;
+    /// otherwise [`SegmentError::Unsafe`] says what it was. Its size must match the length its
+    /// header records ([`SegmentError::SizeChanged`] otherwise).
+    pub fn open_at(dir: BorrowedFd<'_>, name: &str, opts: OpenOptions) -> Result<Segment, SegmentError> {
         let name = normalize_name(name)?;
-        let flags = if read_only {
-            rustix::shm::OFlags::RDONLY
-        } else {
-            rustix::shm::OFlags::RDWR
-        };
-        let fd = match rustix::shm::open(name.as_str(), flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(rustix::io::Errno::NOENT) => return Err(SegmentError::NotFound { name }),
-            Err(e) => return Err(os_err("shm_open", Some(&name), e)),
-        };
+        let fd = open_checked(dir, &name, opts)?;
+        let read_only = opts.read_only;
+        let wait = opts.wait;
         let start = Instant::now();
         loop {
             let st = rustix::fs::fstat(&fd).map_err(|e| os_err("fstat", Some(&name), e))?;
@@ -315,11 +502,27 @@ impl Segment {
                     read_only,
                 )?;
                 match SegmentHeader::attach(seg.region()) {
-                    Ok(_) => {
+                    Ok(h) => {
+                        let expected = h.info(usize::MAX).len;
+                        if expected != size as u64 {
+                            return Err(SegmentError::SizeChanged {
+                                name: Some(name),
+                                expected,
+                                found: size as u64,
+                            });
+                        }
                         if !read_only {
-                            seg.register();
+                            seg.register(false);
                         }
                         return Ok(seg);
+                    }
+                    Err(AttachError::TooSmall { needed, available }) if needed > available => {
+                        // The header records more than the file holds: it was truncated.
+                        return Err(SegmentError::SizeChanged {
+                            name: Some(name),
+                            expected: needed as u64,
+                            found: available as u64,
+                        });
                     }
                     Err(AttachError::NotReady { .. }) if start.elapsed() < wait => {}
                     Err(source) => {
@@ -342,6 +545,22 @@ impl Segment {
         }
     }
 
+    /// Checks that the file behind this mapping still has the mapping's length (a named segment
+    /// can be resized by any process with write permission on it; an anonymous one is sealed).
+    /// [`SegmentError::SizeChanged`] if not: touching the part past the new end would `SIGBUS`.
+    pub fn check_size(&self) -> Result<(), SegmentError> {
+        let st = rustix::fs::fstat(&self.map.fd).map_err(|e| os_err("fstat", self.name(), e))?;
+        let found = u64::try_from(st.st_size).unwrap_or(0);
+        if found != self.map.len as u64 {
+            return Err(SegmentError::SizeChanged {
+                name: self.map.name.clone(),
+                expected: self.map.len as u64,
+                found,
+            });
+        }
+        Ok(())
+    }
+
     /// Removes the name `name` (existing mappings stay valid until unmapped).
     pub fn unlink(name: &str) -> Result<(), SegmentError> {
         let name = normalize_name(name)?;
@@ -357,7 +576,27 @@ impl Segment {
         let st = rustix::fs::fstat(&fd).map_err(|e| os_err("fstat", None, e))?;
         let size = usize::try_from(st.st_size).unwrap_or(0);
         let seg = Self::map(fd, size, None)?;
-        SegmentHeader::attach(seg.region()).map_err(|source| SegmentError::Attach { name: None, source })?;
+        let h = SegmentHeader::attach(seg.region()).map_err(|source| match source {
+            AttachError::TooSmall { needed, available } if needed > available && available >= DATA_START => {
+                SegmentError::SizeChanged {
+                    name: None,
+                    expected: needed as u64,
+                    found: available as u64,
+                }
+            }
+            source => SegmentError::Attach { name: None, source },
+        })?;
+        let expected = h.info(usize::MAX).len;
+        if expected != size as u64 {
+            return Err(SegmentError::SizeChanged {
+                name: None,
+                expected,
+                found: size as u64,
+            });
+        }
+        // Every process that maps a segment is an attacher, however it got it (a spawned child's
+        // parent registered it before `exec`; then this adopts that slot).
+        seg.register(true);
         Ok(seg)
     }
 
@@ -386,36 +625,47 @@ impl Segment {
             len,
             fd,
             name,
-            registration: Mutex::new(Vec::new()),
+            attached: AtomicU32::new(0),
         });
         if map.name.is_some() {
-            if let Ok(mut v) = NAMED.lock() {
-                v.retain(|w| w.strong_count() > 0);
-                v.push(Arc::downgrade(&map));
-            }
+            let mut v = named();
+            v.retain(|w| w.strong_count() > 0);
+            v.push(Arc::downgrade(&map));
         }
         Ok(Segment { map })
     }
 
-    fn register(&self) {
+    /// Registers this process as an attacher of the segment (one slot per mapping); with `adopt`,
+    /// first looks for a slot the parent registered for it (a spawned child mapping an inherited fd).
+    fn register(&self, adopt: bool) {
         let stamp = me();
-        if let Some(slot) = self.header().register(stamp, is_dead) {
-            if let Ok(mut r) = self.map.registration.lock() {
-                r.push((stamp.0, slot, stamp));
-            }
+        let h = self.header();
+        let slot = if adopt { h.find_attacher(stamp) } else { None };
+        if slot.or_else(|| h.register(stamp, is_dead)).is_some() {
+            // Ordering: Relaxed; process-local (see `Mapping::attached`).
+            self.map.attached.store(stamp.0, Ordering::Relaxed);
         }
     }
 
-    /// Registers the calling process in the registry of every named segment it has mapped. The
-    /// process layer calls this in a freshly forked child, so `ringfork clean` knows the child uses
-    /// the segments it inherited. Safe to call in a forked child of a multi-threaded parent: it only
-    /// `try_lock`s.
-    pub fn register_after_fork() {
-        let Ok(v) = NAMED.try_lock() else { return };
-        for w in v.iter() {
-            if let Some(map) = w.upgrade() {
-                Segment { map }.register();
-            }
+    /// The address range of the mapping, for the spawn path (which registers a child in the objects
+    /// of the segments it passes).
+    pub(crate) fn addr_range(&self) -> std::ops::Range<usize> {
+        let lo = self.map.ptr as usize;
+        lo..lo + self.map.len
+    }
+
+    /// Registers `child` as an attacher in the segment mapped at `range` (one of this process's
+    /// mappings), from the child side of a spawn between `fork` and `exec`: lock-free,
+    /// allocation-free, async-signal-safe (atomics and `/proc` reads).
+    ///
+    /// # Safety
+    /// `range` is a live mapping of a ringfork segment ([`Self::addr_range`] of a segment that is
+    /// held for the whole call).
+    pub(crate) unsafe fn register_at(range: std::ops::Range<usize>, child: (u32, u64)) {
+        // SAFETY: forwarded to the caller.
+        let r = unsafe { Region::from_raw_parts(range.start as *mut u8, range.len()) };
+        if let Ok(h) = SegmentHeader::attach(r) {
+            let _ = h.register(child, is_dead);
         }
     }
 
@@ -526,6 +776,52 @@ impl Segment {
     pub fn same_mapping(&self, other: &Segment) -> bool {
         Arc::ptr_eq(&self.map, &other.map)
     }
+}
+
+/// Where POSIX shared memory lives on Linux.
+pub const SHM_DIR: &str = "/dev/shm";
+
+/// Opens `/name` relative to `dir` without following a symlink or blocking on a FIFO, and checks
+/// with `fstat` that it is a regular file owned by the caller (unless `opts.any_owner`).
+fn open_checked(dir: BorrowedFd<'_>, name: &str, opts: OpenOptions) -> Result<OwnedFd, SegmentError> {
+    use rustix::fs::{FileType, OFlags};
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    let access = if opts.read_only { OFlags::RDONLY } else { OFlags::RDWR };
+    let unsafe_entry = |reason| SegmentError::Unsafe {
+        name: name.to_owned(),
+        reason,
+    };
+    let fd = match rustix::fs::openat(
+        dir,
+        bare,
+        access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Err(SegmentError::NotFound { name: name.to_owned() }),
+        Err(rustix::io::Errno::LOOP) => return Err(unsafe_entry(UnsafeEntry::Symlink)),
+        Err(rustix::io::Errno::NXIO) => return Err(unsafe_entry(UnsafeEntry::NotRegular { file_type: "socket" })),
+        Err(e) => return Err(os_err("openat", Some(name), e)),
+    };
+    let st = rustix::fs::fstat(&fd).map_err(|e| os_err("fstat", Some(name), e))?;
+    let file_type = match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => None,
+        FileType::Fifo => Some("fifo"),
+        FileType::Socket => Some("socket"),
+        FileType::CharacterDevice => Some("character device"),
+        FileType::BlockDevice => Some("block device"),
+        FileType::Directory => Some("directory"),
+        FileType::Symlink => return Err(unsafe_entry(UnsafeEntry::Symlink)),
+        _ => Some("special file"),
+    };
+    if let Some(file_type) = file_type {
+        return Err(unsafe_entry(UnsafeEntry::NotRegular { file_type }));
+    }
+    let uid = st.st_uid;
+    if !opts.any_owner && uid != rustix::process::geteuid().as_raw() {
+        return Err(unsafe_entry(UnsafeEntry::ForeignOwner { uid }));
+    }
+    Ok(fd)
 }
 
 fn total_len(len: usize) -> Result<usize, SegmentError> {

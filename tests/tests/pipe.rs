@@ -1,6 +1,6 @@
 //! Pipes across processes: ping-pong, EOF, simplex direction errors, dead peers, message sizes.
 
-use ringfork::{pipe, pipe_with, PipeError};
+use ringfork::{pipe, pipe_with, PipeError, Process};
 use ringfork_tests::harness::{run, Case};
 use ringfork_tests::util::{fork_child, join_ok, wait_child};
 use std::time::{Duration, Instant};
@@ -176,6 +176,33 @@ fn recv_timeout_bounds() {
     );
 }
 
+/// Issue 16.3(a): the only other holder of a pipe end is SIGKILLed before it ever used it (before it
+/// even ran, most likely): `recv()` without a timeout reports `Disconnected` in bounded time. While
+/// that holder lived, an unused end kept `recv` waiting (`TimedOut`, not `Disconnected`).
+fn holder_killed_before_first_use_gives_disconnected() {
+    for round in 0..2 {
+        let (mut r, w) = pipe(false).unwrap();
+        let mut p = Process::new(move || {
+            let _w = w; // held, never used
+            std::thread::sleep(Duration::from_secs(60));
+        });
+        p.start().unwrap(); // the parent's copy of `w` is dropped here
+        if round == 1 {
+            assert_eq!(
+                r.recv_bytes_timeout(Duration::from_millis(200)),
+                Err(PipeError::TimedOut),
+                "a live holder that has not sent yet is still a possible sender"
+            );
+        }
+        p.kill().unwrap();
+        assert!(p.join_timeout(Duration::from_secs(10)).unwrap());
+        assert_eq!(p.exitcode(), Some(-libc::SIGKILL));
+        let t = Instant::now();
+        assert_eq!(r.recv_bytes(), Err(PipeError::Disconnected));
+        assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+    }
+}
+
 fn main() {
     run(&[
         Case::new("duplex_ping_pong_100k", duplex_ping_pong_100k).timeout(Duration::from_secs(120)),
@@ -184,5 +211,10 @@ fn main() {
         Case::new("message_sizes_and_wraparound", message_sizes_and_wraparound),
         Case::new("poll_timeout_bounds", poll_timeout_bounds),
         Case::new("recv_timeout_bounds", recv_timeout_bounds),
+        Case::new(
+            "holder_killed_before_first_use_gives_disconnected",
+            holder_killed_before_first_use_gives_disconnected,
+        )
+        .timeout(Duration::from_secs(20)),
     ]);
 }

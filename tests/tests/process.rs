@@ -907,6 +907,121 @@ fn many_children_many_threads() {
     assert_no_zombies();
 }
 
+/// Starts `n` trivial Fork children one after the other; each must exit 0 within 10 s (a child
+/// deadlocked on a lock another thread held at the fork would not: it is killed and the case fails).
+fn fork_many(n: usize, what: &str) {
+    for i in 0..n {
+        let mut p = Process::new(|| {});
+        p.start().unwrap();
+        if !p.join_timeout(Duration::from_secs(10)).unwrap() {
+            let _ = p.kill();
+            let _ = p.join_timeout(Duration::from_secs(5));
+            panic!("{what}: child {i} hung after fork");
+        }
+        assert_eq!(p.exitcode(), Some(0), "{what}: child {i}");
+    }
+}
+
+/// Issue 15.5: parent threads open and drop named segments (and queue handles in one) in a loop
+/// while the main thread forks many times through `Process::start` and through the pool: no child
+/// hangs (the child takes no lock that thread could hold; the registries it needs were locked by the
+/// forking thread across the fork).
+fn fork_while_a_thread_opens_segments() {
+    let name = format!("/rf-forkdl-{}", std::process::id());
+    let seg = Segment::create(&name, 1 << 16).unwrap();
+    let _q = ringfork::Queue::<u64>::new_in(&seg, "q", 4).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let opened = Arc::new(AtomicU32::new(0));
+    // Two churning threads: on `main` before the fix, about one fork in 3 000 hung with one.
+    let churn: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop2, opened2, name2) = (stop.clone(), opened.clone(), name.clone());
+            std::thread::spawn(move || {
+                // Ordering: Relaxed; a stop flag with no data behind it.
+                while !stop2.load(Ordering::Relaxed) {
+                    let s = Segment::open(&name2).unwrap();
+                    let q = ringfork::Queue::<u64>::open(&s, "q").unwrap();
+                    drop(q);
+                    drop(s);
+                    // Ordering: Relaxed; a progress counter.
+                    opened2.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    fork_many(4000, "Process::start");
+    let pool = ringfork::Pool::builder()
+        .processes(2)
+        .maxtasksperchild(1)
+        .build()
+        .unwrap();
+    fn double(x: u64) -> u64 {
+        x * 2
+    }
+    // maxtasksperchild(1): every task forks a fresh worker through the same path.
+    let out = pool.map_chunked(double, (0..300u64).collect::<Vec<_>>(), 1).unwrap();
+    assert_eq!(out, (0..300u64).map(|x| x * 2).collect::<Vec<_>>());
+    assert!(pool.workers_started() >= 300);
+    pool.close();
+    pool.join().unwrap();
+    // Ordering: Relaxed; see above.
+    stop.store(true, Ordering::Relaxed);
+    for t in churn {
+        t.join().unwrap();
+    }
+    // Ordering: Relaxed; see above.
+    assert!(opened.load(Ordering::Relaxed) > 0, "the churn thread ran");
+    drop(_q);
+    drop(seg);
+    Segment::unlink(&name).unwrap();
+    assert_no_zombies();
+}
+
+/// Issue 15.12: `Process::start` with Fork in a multi-threaded process prints one warning (per
+/// process) on stderr naming the Spawn start method; a single-threaded process gets none.
+fn fork_from_threads_warns_once() {
+    use std::io::{Read, Seek};
+    use std::os::fd::AsRawFd;
+    // Capture stderr (fd 2) in a memfd for the duration of the case.
+    let cap = capture_file();
+    // SAFETY: dup/dup2 on fds we own; restored below.
+    let saved = unsafe { libc::dup(2) };
+    // SAFETY: as above.
+    unsafe { libc::dup2(cap.as_raw_fd(), 2) };
+    fork_many(2, "single-threaded");
+    let quiet = ringfork::process::fork_thread_warnings();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        let _ = rx.recv();
+    });
+    fork_many(3, "multi-threaded");
+    let warned = ringfork::process::fork_thread_warnings();
+    drop(tx);
+    t.join().unwrap();
+    // SAFETY: restoring stderr.
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+    let mut f = cap;
+    f.rewind().unwrap();
+    let mut text = String::new();
+    f.read_to_string(&mut text).unwrap();
+    assert!(!quiet, "no warning while single-threaded");
+    assert!(warned);
+    assert_eq!(text.matches("ringfork: warning").count(), 1, "stderr was: {text:?}");
+    assert!(text.contains("StartMethod::Spawn"), "{text:?}");
+    assert_no_zombies();
+}
+
+fn capture_file() -> std::fs::File {
+    // SAFETY: memfd_create with a constant name; the fd is owned by the returned File.
+    let fd = unsafe { libc::memfd_create(c"stderr".as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(fd >= 0);
+    // SAFETY: a fresh fd we own.
+    unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }
+}
+
 fn main() {
     // Spawned children re-execute this binary: targets first, then the harness (whose `run` calls
     // the spawn hook before anything else).
@@ -955,5 +1070,8 @@ fn main() {
             malformed_spawn_invocation_fails_cleanly,
         ),
         Case::new("all_paths_leave_no_zombies", all_paths_leave_no_zombies),
+        Case::new("fork_while_a_thread_opens_segments", fork_while_a_thread_opens_segments)
+            .timeout(Duration::from_secs(180)),
+        Case::new("fork_from_threads_warns_once", fork_from_threads_warns_once).timeout(Duration::from_secs(30)),
     ]);
 }

@@ -1,7 +1,7 @@
 //! Queues across processes: SPSC order, MPMC exactly-once, Queue(3) semantics, JoinableQueue, byte
 //! messages, crash recovery, and a hostile peer scribbling over the ring.
 
-use ringfork::{ByteQueue, JoinableQueue, PopError, PushError, Queue, Segment, SimpleQueue};
+use ringfork::{ByteQueue, JoinableQueue, PopError, Process, PushError, Queue, Segment, SimpleQueue};
 use ringfork_core::queue::spsc::{Spsc, SpscPair};
 use ringfork_core::wait::{DefaultWait, Wait};
 use ringfork_core::{Deadline, Kind};
@@ -602,7 +602,10 @@ fn crash_producers_and_consumers_at_random() {
                     let (p, s) = ((v >> 32) as usize, v & 0xffff_ffff);
                     seen.mark(p * MAX_PER as usize + s as usize);
                 }
-                Err(PopError::Disconnected) => break,
+                // The parent closes the queue once every producer is dead (the consumers, the parent
+                // and each other hold the queue, so they are all possible producers: no
+                // `Disconnected` while they live).
+                Err(PopError::Closed) => break,
                 Err(e) => panic!("consumer: {e}"),
             }
         })
@@ -639,13 +642,15 @@ fn crash_producers_and_consumers_at_random() {
             }
         }
     }
-    // Let the last producers run a little, then kill them all: consumers drain and see Disconnected.
+    // Let the last producers run a little, then kill them all and close: consumers drain and see
+    // Closed.
     std::thread::sleep(Duration::from_millis(50));
     for pid in producers {
         // SAFETY: killing our own child.
         unsafe { libc::kill(pid, libc::SIGKILL) };
         wait_child(pid, Duration::from_secs(10));
     }
+    q.close();
     for pid in consumers {
         join_ok(pid, Duration::from_secs(30));
     }
@@ -768,7 +773,187 @@ fn mpmc_try_ops_are_linearizable() {
     }
 }
 
+/// Issue 16.3(b): a queue whose earlier producer exited, and a live child that holds the queue and
+/// puts a moment later: the parent's blocking `get` waits for it (the child is a holder from its
+/// fork on, not from its first put), and reports `Disconnected` only once no other holder lives.
+fn get_waits_for_a_live_holder_that_has_not_put_yet() {
+    let q = Queue::<u64>::new(4).unwrap();
+    let q1 = q.clone();
+    let mut early = Process::new(move || q1.put(1).unwrap());
+    early.start().unwrap();
+    assert!(early.join_timeout(Duration::from_secs(10)).unwrap());
+    assert_eq!(early.exitcode(), Some(0));
+    let q2 = q.clone();
+    let mut late = Process::new(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        q2.put(2).unwrap();
+    });
+    late.start().unwrap();
+    assert_eq!(q.get(), Ok(1));
+    // The early producer is dead; the late one lives and has not put yet.
+    assert_eq!(q.get(), Ok(2));
+    assert!(late.join_timeout(Duration::from_secs(10)).unwrap());
+    assert_eq!(late.exitcode(), Some(0));
+    // Every other holder is gone now.
+    let t = Instant::now();
+    assert_eq!(q.get(), Err(PopError::Disconnected));
+    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+}
+
+/// Issue 16.3(c): `put` on a full queue whose earlier consumer exited, with a live consumer child
+/// that gets a moment later: the put waits for room instead of failing with `Closed`.
+fn put_waits_for_a_live_holder_that_has_not_got_yet() {
+    let q = Queue::<u64>::new(1).unwrap();
+    q.put(0).unwrap();
+    let q1 = q.clone();
+    let mut early = Process::new(move || assert_eq!(q1.get(), Ok(0)));
+    early.start().unwrap();
+    assert!(early.join_timeout(Duration::from_secs(10)).unwrap());
+    assert_eq!(early.exitcode(), Some(0));
+    q.put(1).unwrap(); // full again
+    let q2 = q.clone();
+    let mut late = Process::new(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(q2.get(), Ok(1));
+        assert_eq!(q2.get(), Ok(2));
+    });
+    late.start().unwrap();
+    // The early consumer is dead; the late one lives and has not got yet.
+    assert_eq!(q.put(2), Ok(()));
+    assert!(late.join_timeout(Duration::from_secs(10)).unwrap());
+    assert_eq!(late.exitcode(), Some(0), "the late consumer got both items");
+    // With every other holder gone, a put that has to wait for room reports Closed.
+    q.put(3).unwrap();
+    let t = Instant::now();
+    assert_eq!(q.put(4), Err(PushError::Closed));
+    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+}
+
+/// Issue 15.8: one registration per process per ring, whatever the number of handles: 100
+/// open/put/drop cycles (in the parent and in the child) do not fill the peer tables, and the
+/// parent's blocking `get` still reports `Disconnected` when the child holding the queue dies.
+fn open_drop_cycles_keep_disconnection_working() {
+    let seg = Segment::anonymous(1 << 20).unwrap();
+    let q = Queue::<u64>::new_in(&seg, "q", 8).unwrap();
+    for i in 0..100 {
+        let h = Queue::<u64>::open(&seg, "q").unwrap();
+        h.put(i).unwrap();
+        drop(h);
+        assert_eq!(q.get(), Ok(i));
+    }
+    let s2 = seg.clone();
+    let mut child = Process::new(move || {
+        for i in 0..100 {
+            let h = Queue::<u64>::open(&s2, "q").unwrap();
+            h.put(i).unwrap();
+        }
+        let keep = Queue::<u64>::open(&s2, "q").unwrap();
+        keep.put(1000).unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    child.start().unwrap();
+    for i in 0..100 {
+        assert_eq!(q.get_timeout(Duration::from_secs(10)), Ok(i));
+    }
+    assert_eq!(q.get_timeout(Duration::from_secs(10)), Ok(1000));
+    child.kill().unwrap();
+    assert!(child.join_timeout(Duration::from_secs(10)).unwrap());
+    let t = Instant::now();
+    assert_eq!(q.get(), Err(PopError::Disconnected));
+    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+}
+
+/// Issue 16.4: a consumer SIGKILLed between `get` and `task_done`: `join_timeout` honours its
+/// deadline while the task is outstanding, and once the consumer is dead `join` returns within
+/// about a second, the task accounted as lost (`tasks_lost`), not left unfinished forever.
+fn joinable_dead_consumer_is_accounted_as_lost() {
+    let q = JoinableQueue::<u64>::new(8).unwrap();
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    let q2 = q.clone();
+    let mut c = Process::new(move || {
+        assert_eq!(q2.get(), Ok(1));
+        q2.task_done().unwrap();
+        assert_eq!(q2.get(), Ok(2));
+        std::thread::sleep(Duration::from_secs(60)); // dies before task_done
+    });
+    c.start().unwrap();
+    let t = Instant::now();
+    while q.unfinished_tasks() != 1 || !q.queue().empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the consumer did not take both items"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let t = Instant::now();
+    assert!(
+        !q.join_timeout(Duration::from_millis(150)),
+        "a live consumer still holds the task"
+    );
+    let el = t.elapsed();
+    assert!(
+        el >= Duration::from_millis(150) && el < Duration::from_secs(2),
+        "{el:?}"
+    );
+    assert_eq!(q.tasks_lost(), 0);
+    c.kill().unwrap();
+    assert!(c.join_timeout(Duration::from_secs(10)).unwrap());
+    let t = Instant::now();
+    q.join();
+    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+    assert_eq!(q.tasks_lost(), 1);
+    assert_eq!(q.unfinished_tasks(), 0);
+    // The queue keeps working, and a finished task is not lost.
+    q.put(3).unwrap();
+    assert_eq!(q.get(), Ok(3));
+    q.task_done().unwrap();
+    assert!(q.join_timeout(Duration::from_secs(1)));
+    assert_eq!(q.tasks_lost(), 1);
+}
+
+/// Spawn target: holds the segments it was given (and so every queue in them) until killed.
+fn hold_queue_segment(_args: ringfork::process::TargetArgs) {
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+/// Issue 16.3 with `Spawn`: a spawned child is a holder of the queues the parent holds in the
+/// segments it passes, from before `start` returns (registered between its fork and exec): while it
+/// lives a `get` waits; killed before it ever opened the queue, its death is reported.
+fn spawned_child_is_a_queue_holder() {
+    let seg = Segment::anonymous(1 << 16).unwrap();
+    let q = Queue::<u64>::new_in(&seg, "q", 4).unwrap();
+    let mut c = Process::target("hold_queue_segment")
+        .segment(&seg)
+        .start_method(ringfork::StartMethod::Spawn);
+    c.start().unwrap();
+    assert_eq!(q.get_timeout(Duration::from_millis(200)), Err(PopError::TimedOut));
+    c.kill().unwrap();
+    assert!(c.join_timeout(Duration::from_secs(10)).unwrap());
+    let t = Instant::now();
+    assert_eq!(q.get(), Err(PopError::Disconnected));
+    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+}
+
+/// A child forked behind the library's back (`libc::fork`) that drops its copy of a handle without
+/// ever using it must not release its *parent's* registration: another process still sees the
+/// parent as a live holder (`TimedOut`, not `Disconnected`).
+fn bare_fork_child_dropping_a_handle_keeps_the_parent_registered() {
+    let q = Queue::<u64>::new(4).unwrap();
+    let q2 = q.clone();
+    let pid = fork_child(move || drop(q2));
+    join_ok(pid, Duration::from_secs(10));
+    let q3 = q.clone();
+    let mut c = Process::new(move || {
+        assert_eq!(q3.get_timeout(Duration::from_millis(300)), Err(PopError::TimedOut));
+    });
+    c.start().unwrap();
+    assert!(c.join_timeout(Duration::from_secs(10)).unwrap());
+    assert_eq!(c.exitcode(), Some(0), "the child saw its parent as a live holder");
+}
+
 fn main() {
+    ringfork::process::register_target("hold_queue_segment", hold_queue_segment).unwrap();
     run(&[
         Case::new("spsc_ten_million_in_order", spsc_ten_million_in_order).timeout(Duration::from_secs(120)),
         Case::new("spsc_pair_round_trips", spsc_pair_round_trips).timeout(Duration::from_secs(120)),
@@ -800,5 +985,31 @@ fn main() {
             "hostile_peer_scribbles_over_indices",
             hostile_peer_scribbles_over_indices,
         ),
+        Case::new(
+            "get_waits_for_a_live_holder_that_has_not_put_yet",
+            get_waits_for_a_live_holder_that_has_not_put_yet,
+        )
+        .timeout(Duration::from_secs(30)),
+        Case::new(
+            "put_waits_for_a_live_holder_that_has_not_got_yet",
+            put_waits_for_a_live_holder_that_has_not_got_yet,
+        )
+        .timeout(Duration::from_secs(30)),
+        Case::new(
+            "open_drop_cycles_keep_disconnection_working",
+            open_drop_cycles_keep_disconnection_working,
+        )
+        .timeout(Duration::from_secs(30)),
+        Case::new(
+            "joinable_dead_consumer_is_accounted_as_lost",
+            joinable_dead_consumer_is_accounted_as_lost,
+        )
+        .timeout(Duration::from_secs(30)),
+        Case::new("spawned_child_is_a_queue_holder", spawned_child_is_a_queue_holder).timeout(Duration::from_secs(30)),
+        Case::new(
+            "bare_fork_child_dropping_a_handle_keeps_the_parent_registered",
+            bare_fork_child_dropping_a_handle_keeps_the_parent_registered,
+        )
+        .timeout(Duration::from_secs(30)),
     ]);
 }

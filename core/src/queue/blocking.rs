@@ -27,7 +27,7 @@
 //!
 //! # Disconnection
 //! A waiter parks in slices of [`PROBE_INTERVAL`]; between slices it asks the other side's
-//! [`PeerTable`] whether every registered participant is dead, and gives up with
+//! [`PeerTable`] whether any holder other than the caller can still act, and gives up with
 //! [`PopError::Disconnected`] (or [`PushError::Closed`] for a producer whose consumers all died) once
 //! the ring is also empty. So a blocked `get` notices a killed peer within about 50 ms.
 //!
@@ -39,6 +39,7 @@
 //! | 0               | 4    | `closed`              | `close` (0 -> 1, sticky)                    |
 //! | 8 (4)           | 8 (4)| `lost`                | survivors recovering a dead consumer's slot |
 //! | 16 (8)          | 4    | `tasks`               | JoinableQueue `put` (+1) and `task_done` (-1)|
+//! | 20 (12)         | 4    | `tasks_lost`          | a `join`er that took over a dead consumer's tasks |
 //! | 128             | 4    | `not_empty.seq`       | producers (bump when consumers sleep), close|
 //! | 132             | 4    | `not_empty.sleepers`  | consumers (+1 before parking, -1 after)      |
 //! | 256             | 4    | `not_full.seq`        | consumers (bump when producers sleep), close|
@@ -555,6 +556,7 @@ struct State {
     closed: AtomicU32,
     lost: AtomicWord,
     tasks: AtomicU32,
+    tasks_lost: AtomicU32,
 }
 
 #[cfg(not(loom))]
@@ -563,10 +565,11 @@ const _: () = {
     assert!(core::mem::size_of::<Control>() == 4 * CACHE_LINE);
     assert!(core::mem::offset_of!(Control, not_empty) == CACHE_LINE);
     assert!(core::mem::offset_of!(Control, not_full) == 2 * CACHE_LINE);
-    // 32-bit words: `lost` at 4, `tasks` at 8 (docs/layout.md, "32-bit words").
+    // 32-bit words: `lost` at 4, `tasks` at 8, `tasks_lost` at 12 (docs/layout.md, "32-bit words").
     let w = core::mem::size_of::<AtomicWord>();
     assert!(core::mem::offset_of!(State, lost) == w);
     assert!(core::mem::offset_of!(State, tasks) == 2 * w);
+    assert!(core::mem::offset_of!(State, tasks_lost) == 2 * w + 4);
 };
 
 /// `task_done` was called more times than items were put.
@@ -590,6 +593,7 @@ impl Control {
                 closed: AtomicU32::new(0),
                 lost: AtomicWord::new(0),
                 tasks: AtomicU32::new(0),
+                tasks_lost: AtomicU32::new(0),
             }),
             not_empty: CachePadded::new(Signal::new()),
             not_full: CachePadded::new(Signal::new()),
@@ -603,6 +607,7 @@ impl Control {
         self.state.closed.store(0, Ordering::Relaxed);
         self.state.lost.store(0, Ordering::Relaxed);
         self.state.tasks.store(0, Ordering::Relaxed);
+        self.state.tasks_lost.store(0, Ordering::Relaxed);
         for s in [&*self.not_empty, &*self.not_full] {
             s.seq.store(0, Ordering::Relaxed);
             s.sleepers.store(0, Ordering::Relaxed);
@@ -658,6 +663,38 @@ impl Control {
         r.map(|_| ()).map_err(|_| PushError::Full)
     }
 
+    /// Tasks taken over from consumers that died between taking an item and `task_done`
+    /// ([`Self::reclaim_tasks`]).
+    pub fn tasks_lost(&self) -> u32 {
+        // Ordering: Relaxed; a statistic.
+        self.state.tasks_lost.load(Ordering::Relaxed)
+    }
+
+    /// Accounts for `n` tasks whose consumer died before `task_done` (the caller took them over
+    /// exactly once, see [`crate::queue::peers::PeerTable::reclaim_pending`]): they stop counting
+    /// as unfinished (never below 0) and count in [`Self::tasks_lost`]; `join`ers wake if none are
+    /// left.
+    pub fn reclaim_tasks<W: Wait>(&self, n: u32) {
+        if n == 0 {
+            return;
+        }
+        // Ordering: Relaxed; a statistic.
+        self.state.tasks_lost.fetch_add(n, Ordering::Relaxed);
+        // Ordering: AcqRel, as `task_done`.
+        let prev = self
+            .state
+            .tasks
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |t| Some(t.saturating_sub(n)))
+            .unwrap_or(0);
+        if prev != 0 && prev <= n {
+            fence(Ordering::SeqCst);
+            // Ordering: Relaxed after the fence (Dekker with `join`).
+            if self.tasks_sleepers.load(Ordering::Relaxed) != 0 {
+                W::wake_all(&self.state.tasks);
+            }
+        }
+    }
+
     /// Takes back a task added for an item whose push failed.
     pub fn undo_task<W: Wait>(&self) {
         let _ = self.task_done::<W>();
@@ -705,7 +742,7 @@ impl Control {
 
     /// Waits to pop: `try_pop` until it yields (calling `on_probe` once per [`PROBE_INTERVAL`] of
     /// waiting, e.g. to recover a wedged slot), the deadline passes, the ring is closed and drained, or
-    /// every registered producer is dead and the ring is empty.
+    /// no producer other than the caller can act (see [`PeerTable::side_state`]) and the ring is empty.
     #[inline(always)]
     pub fn pop_wait<W: Wait, R>(
         &self,
@@ -726,7 +763,7 @@ impl Control {
     }
 
     /// Waits to push: `try_push` until it succeeds (calling `on_probe` as for [`Self::pop_wait`]),
-    /// the deadline passes, the ring is closed, or every registered consumer is dead (then
+    /// the deadline passes, the ring is closed, or no consumer other than the caller can act (then
     /// [`PushError::Closed`]: nobody will ever make room).
     #[inline(always)]
     pub fn push_wait<W: Wait, R>(

@@ -278,3 +278,50 @@ fn error_causes_print_once() {
         assert!(!first.contains(cause), "cause printed twice:\n{err}");
     }
 }
+/// Runs `ringfork args...` with a 10 s deadline (killed and failed past it); returns (code, stderr).
+fn run_with_deadline(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = ringfork()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            return (st.code(), err);
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ringfork {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Issue 15.7: a FIFO named like a segment neither blocks `inspect` nor `ls`/`clean`, and a symlink
+/// is never followed (it once made `inspect` read /etc/hostname).
+#[test]
+fn fifo_and_symlink_neither_block_nor_mislead_the_tools() {
+    let fifo = unique("fifo");
+    let link = unique("link");
+    let _c = (Cleanup(fifo.clone()), Cleanup(link.clone()));
+    let c = std::ffi::CString::new(format!("/dev/shm/{fifo}")).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    std::os::unix::fs::symlink("/etc/hostname", format!("/dev/shm/{link}")).unwrap();
+    let (code, err) = run_with_deadline(&["inspect", &fifo]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("fifo"), "{err}");
+    let (code, err) = run_with_deadline(&["inspect", &link]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("symbolic link"), "{err}");
+    let (code, err) = run_with_deadline(&["ls"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = run_with_deadline(&["clean", "--dry-run"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(std::path::Path::new(&format!("/dev/shm/{fifo}")).exists());
+}

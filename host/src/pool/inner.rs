@@ -404,6 +404,7 @@ impl Inner {
         let parent = unsafe { libc::getpid() };
         let child = match self.start_method {
             StartMethod::Fork => {
+                crate::process::handle::warn_if_threaded();
                 let lay = self.lay.clone();
                 let key = self.key.clone();
                 let init = self.initializer.clone();

@@ -249,7 +249,9 @@ impl Process {
     /// After a failed start the process can be started again.
     ///
     /// With [`StartMethod::Fork`] from a multi-threaded parent, the child may deadlock on a lock
-    /// another thread held at the fork (see [`sys::fork`]); use [`StartMethod::Spawn`] there.
+    /// another thread held at the fork (see [`sys::fork`]); use [`StartMethod::Spawn`] there. The
+    /// first such `start` in a process prints a warning on stderr saying so (as Python 3.12 warns),
+    /// once per process; [`fork_thread_warnings`] tells whether it was printed.
     pub fn start(&mut self) -> Result<(), ProcessError> {
         if let Some(pid) = self.pid {
             return Err(ProcessError::AlreadyStarted {
@@ -277,6 +279,9 @@ impl Process {
             _ => {}
         }
         reap::ensure_atexit();
+        if method == StartMethod::Fork {
+            warn_if_threaded();
+        }
         let pid = match method {
             StartMethod::Fork => self.start_fork()?,
             StartMethod::Spawn => self.start_spawn()?,
@@ -356,7 +361,7 @@ impl Process {
             args: args.clone(),
             fds: segments.iter().map(Segment::raw_fd).collect(),
         };
-        spawn::spawn(&boot, self.record())
+        spawn::spawn(&boot, segments, self.record())
     }
 
     fn started(&self) -> Result<u32, ProcessError> {
@@ -491,6 +496,35 @@ impl Process {
     /// Sends `SIGKILL` (exitcode `-9`); otherwise as [`terminate`](Process::terminate).
     pub fn kill(&self) -> Result<(), ProcessError> {
         self.send(libc::SIGKILL)
+    }
+}
+
+/// Set once the multi-threaded-fork warning was printed in this process.
+static THREAD_WARNING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process has printed the "forking a multi-threaded process" warning (see
+/// [`Process::start`]): `true` once a [`StartMethod::Fork`] start found other threads running.
+pub fn fork_thread_warnings() -> bool {
+    // Ordering: Relaxed; a flag with no data behind it.
+    THREAD_WARNING.load(Ordering::Relaxed)
+}
+
+/// Warns once per process, on stderr, when a Fork start finds other threads (`/proc/self/stat`
+/// field 20): a lock one of them holds stays locked forever in the child.
+pub(crate) fn warn_if_threaded() {
+    let Ok(st) = ringfork_core::os::stat(sys::getpid()) else {
+        return;
+    };
+    // Ordering: Relaxed; see `fork_thread_warnings`.
+    if st.threads > 1 && !THREAD_WARNING.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "ringfork: warning: Process::start with StartMethod::Fork in a process with {} threads: a \
+             lock another thread holds at the fork (a std Mutex, stdout's, the allocator's...) stays \
+             locked forever in the child, which then hangs. Start children with StartMethod::Spawn \
+             (Process::target, spawn_main) from multi-threaded programs, or fork before starting \
+             threads. (Shown once per process.)",
+            st.threads
+        );
     }
 }
 

@@ -14,13 +14,13 @@
 //! See `docs/processes.md` for the design and `docs/python.md` for the Python name of everything.
 
 mod error;
-mod handle;
-mod reap;
-mod spawn;
+pub(crate) mod handle;
+pub(crate) mod reap;
+pub(crate) mod spawn;
 pub(crate) mod sys;
 
 pub use error::ProcessError;
-pub use handle::{get_start_method, set_start_method, Process, Run, StartMethod};
+pub use handle::{fork_thread_warnings, get_start_method, set_start_method, Process, Run, StartMethod};
 pub use reap::{active_children, reap_detached, shutdown, ChildInfo, MainGuard, DAEMON_GRACE};
 pub use spawn::{register_target, spawn_main, spawn_main_hook, TargetArgs, TargetFn};
 

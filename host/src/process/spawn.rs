@@ -231,7 +231,16 @@ fn spawn_err(op: &'static str) -> impl FnOnce(io::Error) -> ProcessError {
 
 /// Starts the spawned child described by `boot` (whose `fds` are the raw fds of `segments`); `record`
 /// runs under the state lock with the child's pid. Returns the pid.
-pub(crate) fn spawn(boot: &Boot, record: impl FnOnce(&mut reap::State, u32)) -> Result<u32, ProcessError> {
+///
+/// Between its `fork` and `exec` the child registers itself (lock-free, allocation-free) as an
+/// attacher of every segment passed, and as a holder of every ring side this process holds inside
+/// them: so it counts from before `start` returns, even if it is killed before it maps anything.
+/// After `exec`, [`Segment::from_fd`] and the handles it opens adopt those registrations.
+pub(crate) fn spawn(
+    boot: &Boot,
+    segments: &[Segment],
+    record: impl FnOnce(&mut reap::State, u32),
+) -> Result<u32, ProcessError> {
     let exe = std::env::current_exe().map_err(spawn_err("current_exe"))?;
     let memfd = rustix::fs::memfd_create("ringfork-spawn", rustix::fs::MemfdFlags::CLOEXEC).map_err(|e| {
         ProcessError::Spawn {
@@ -247,15 +256,32 @@ pub(crate) fn spawn(boot: &Boot, record: impl FnOnce(&mut reap::State, u32)) -> 
     let mut keep: Vec<i32> = boot.fds.clone();
     keep.push(boot_fd);
     let daemon = boot.daemon;
+    // Segment headers and held peer tables to register the child in (addresses of mappings that
+    // `segments`, borrowed for this whole call, keep alive; the fork inside `cmd.spawn` copies them).
+    let mut headers: Vec<(usize, usize)> = segments
+        .iter()
+        .map(|s| (s.addr_range().start, s.addr_range().end))
+        .collect();
+    headers.sort_unstable();
+    headers.dedup();
+    let tables: Vec<usize> = {
+        let held = crate::queue::registration::fork_guard();
+        let mut t: Vec<usize> = segments.iter().flat_map(|s| held.tables_in(&s.addr_range())).collect();
+        t.sort_unstable();
+        t.dedup();
+        t
+    };
     let mut cmd = std::process::Command::new("/proc/self/exe");
     cmd.arg0(exe.as_os_str())
         .arg(SPAWN_MARKER)
         .arg(boot_fd.to_string())
         .stdin(std::process::Stdio::null());
     // SAFETY: the closure runs in the child between fork and exec and only makes async-signal-safe
-    // system calls (fcntl, prctl) on integers captured by value; it allocates nothing.
+    // system calls (fcntl, prctl, getpid, open/read/close of /proc) on integers captured by value,
+    // and atomic operations on shared mappings the fork copied; it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
+            register_spawned(&headers, &tables);
             for &fd in &keep {
                 if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
                     return Err(io::Error::last_os_error());
@@ -280,6 +306,23 @@ pub(crate) fn spawn(boot: &Boot, record: impl FnOnce(&mut reap::State, u32)) -> 
     Ok(pid)
 }
 
+/// Registers the calling process (a spawned child between `fork` and `exec`) as an attacher of the
+/// segments mapped at `headers` (address ranges) and a holder of the peer tables at `tables`. Async-signal-safe.
+fn register_spawned(headers: &[(usize, usize)], tables: &[usize]) {
+    let Some(me) = ringfork_core::os::ProcessStamp::current_process() else {
+        return;
+    };
+    let me = (me.pid, me.start_time);
+    for &(lo, hi) in headers {
+        // SAFETY: a segment mapping the parent's `spawn` keeps alive across the fork.
+        unsafe { Segment::register_at(lo..hi, me) };
+    }
+    for &t in tables {
+        // SAFETY: a table the parent holds (from `HeldGuard::tables_in`) across the fork.
+        unsafe { crate::queue::registration::register_in(t, me) };
+    }
+}
+
 /// The child side of spawn: call it first thing in `main` (after registering targets). In a process
 /// started by [`StartMethod::Spawn`](super::StartMethod::Spawn) it runs the target and exits, never
 /// returning; anywhere else it returns at once.
@@ -297,6 +340,8 @@ pub fn spawn_main_hook() {
         }
     };
     let _ = std::panic::catch_unwind(reap::shutdown);
+    crate::queue::registration::release_for_exit();
+    crate::segment::release_for_exit();
     let _ = io::stdout().flush();
     std::process::exit(code);
 }

@@ -81,36 +81,99 @@ pub unsafe fn fork() -> io::Result<ForkResult> {
 /// `fork` with the process-layer locks held; `in_parent` runs in the parent, under the state lock,
 /// with the child's pid (so the child is recorded before anyone else looks).
 ///
+/// The child inherits every handle, so the parent registers it, before it lets it run on, as an
+/// attacher of every named segment and as a holder of every ring side it holds (see
+/// [`crate::queue::registration`]); the child waits for that on a pipe (a `read`, async-signal-safe)
+/// and then only adopts those registrations. In the child, no lock is taken that another thread of
+/// the parent could hold: every registry it touches was locked by the forking thread across the
+/// `fork`, and is released by that thread's copy of the guard.
+///
 /// # Safety
 /// As for [`fork`].
 pub(crate) unsafe fn fork_with(in_parent: impl FnOnce(&mut reap::State, i32)) -> io::Result<i32> {
+    let mut go = [0i32; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    if unsafe { libc::pipe2(go.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let (go_rd, go_wr) = (go[0], go[1]);
     let mut st = reap::lock();
     let cbs = crate::signal::fork_guard();
     let targets = super::spawn::fork_guard();
+    let named = crate::segment::fork_guard();
+    let mut held = crate::queue::registration::fork_guard();
+    // Installs the atfork hook that tells handles in the child that they were copied.
+    let _ = crate::queue::registration::fork_generation();
     // SAFETY: fork(2) itself is always sound; what the child may do afterwards is the caller's
     // contract. The guards above are copied into the child still owned by this thread, which drops them.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(io::Error::last_os_error());
+        let e = io::Error::last_os_error();
+        // SAFETY: closing the two fds we just created.
+        unsafe {
+            libc::close(go_rd);
+            libc::close(go_wr);
+        }
+        return Err(e);
     }
     if pid == 0 {
+        // SAFETY: closing our copy of the write end, then a blocking read of one byte: EOF (0) if
+        // the parent died before it registered us.
+        let registered = unsafe {
+            libc::close(go_wr);
+            let mut b = 0u8;
+            let n = loop {
+                let n = libc::read(go_rd, (&mut b as *mut u8).cast(), 1);
+                if n >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                    break n;
+                }
+            };
+            libc::close(go_rd);
+            n == 1
+        };
+        let me = ringfork_core::os::ProcessStamp::current_process().map(|s| (s.pid, s.start_time));
+        held.adopt(me, registered);
+        if let Some(me) = me {
+            named.adopt(me, registered);
+        }
+        drop(held);
+        drop(named);
         st.reset_after_fork(std::process::id());
         drop(targets);
         drop(cbs);
         crate::signal::after_fork_child();
         drop(st);
-        crate::Segment::register_after_fork();
     } else {
+        // The child's start time: its /proc entry exists from the moment fork returns (a zombie's
+        // too, and we have not reaped it).
+        if let Ok(s) = ringfork_core::os::stat(pid as u32) {
+            let child = (pid as u32, s.start_time);
+            named.register_child(child);
+            held.register_child(child);
+        }
+        drop(held);
+        drop(named);
+        // SAFETY: a one-byte write to our pipe, then closing it (the child reads EOF if the write
+        // failed, and registers itself).
+        unsafe {
+            libc::close(go_rd);
+            let _ = libc::write(go_wr, [1u8].as_ptr().cast(), 1);
+            libc::close(go_wr);
+        }
         in_parent(&mut st, pid);
     }
     Ok(pid)
 }
 
-/// Ends a forked child (Python's `os._exit` after a `fork`): joins its own children ([`reap::shutdown`]), flushes
-/// stdout and stderr, then `_exit`s (no atexit handlers, no destructors of the parent's objects).
+/// Ends a forked child (Python's `os._exit` after a `fork`): joins its own children
+/// ([`reap::shutdown`]), releases its peer-table entries and segment registry slots (an orderly
+/// goodbye, so the next child finds them free), flushes stdout and stderr, then `_exit`s (no atexit
+/// handlers, no destructors of the parent's objects).
 #[doc(alias = "os._exit")]
 pub fn child_exit(code: i32) -> ! {
     let _ = std::panic::catch_unwind(reap::shutdown);
+    crate::queue::registration::release_for_exit();
+    crate::segment::release_for_exit();
     let _ = io::stdout().flush();
     let _ = io::stderr().flush();
     // SAFETY: _exit ends the process immediately; nothing of the parent's state runs.

@@ -2,17 +2,43 @@
 
 use super::{deadline, PopError, PushError, Queue, TaskDoneError};
 use crate::segment::{Segment, SegmentError};
-use ringfork_core::wait::DefaultWait;
+use ringfork_core::wait::{DefaultWait, Wait};
 use ringfork_core::{Deadline, Kind, ShmSafe};
 use std::fmt;
 use std::time::Duration;
 
+/// How often a waiting [`JoinableQueue::join`] looks for consumers that died holding tasks.
+pub const RECLAIM_INTERVAL: Duration = Duration::from_millis(100);
+
+type Clock = <DefaultWait as Wait>::Clock;
+
+/// The earlier of two deadlines.
+fn earlier(a: Deadline, b: Deadline) -> Deadline {
+    match (a, b) {
+        (Deadline::Immediate, _) | (_, Deadline::Immediate) => Deadline::Immediate,
+        (Deadline::Never, d) | (d, Deadline::Never) => d,
+        (Deadline::At(x), Deadline::At(y)) => Deadline::At(x.min(y)),
+    }
+}
+
 /// A [`Queue`] that counts unfinished tasks: Python's `multiprocessing.JoinableQueue`.
 ///
 /// Every successful put adds a task; consumers call [`Self::task_done`] once per item they finished;
-/// [`Self::join`] waits (on a futex, no polling) until the count is zero. A consumer killed after `get`
-/// and before `task_done` leaves the count non-zero, so `join` would wait forever, as in Python: use
-/// [`Self::join_timeout`] when that matters.
+/// [`Self::join`] waits (on a futex) until the count is zero.
+///
+/// # A consumer that dies holding tasks
+/// Each process counts, in its entry of the queue's consumer table, the items it took and has not
+/// called `task_done` for. A consumer killed between `get` and `task_done` would leave the count
+/// non-zero forever (Python's `join` hangs there); instead a waiting `join` checks every
+/// [`RECLAIM_INTERVAL`] for consumers that died with tasks, takes their count over (exactly once),
+/// and **accounts those tasks as lost**: they stop counting as unfinished and are added to
+/// [`Self::tasks_lost`]. So `join` returns within about 100 ms of the death (once the other tasks
+/// are done), and the caller can tell from `tasks_lost` that some items were never finished.
+/// `task_done` is matched against the calling process's own taken items (a process that calls
+/// `task_done` for items another process took works as in Python, but then a later death of that
+/// other process is accounted as if its items were still pending; the count never goes below 0).
+/// The window left: a consumer killed in the few instructions between its take committing and its
+/// count being incremented is not seen; `join_timeout` bounds that case.
 ///
 /// ```
 /// let q = ringfork::JoinableQueue::<u32>::new(8)?;
@@ -92,41 +118,77 @@ impl<T: ShmSafe> JoinableQueue<T> {
         self.put_deadline(v, Deadline::Immediate)
     }
 
+    /// Counts a taken item against this process (see the type docs).
+    fn taken(&self, r: Result<T, PopError>) -> Result<T, PopError> {
+        if r.is_ok() {
+            if let Some(id) = self.q.raw.regs.consumer.id() {
+                self.q.ctrl().consumers.add_pending(id, 1);
+            }
+        }
+        r
+    }
+
     /// Takes the oldest item (see [`Queue::get`]).
     pub fn get(&self) -> Result<T, PopError> {
-        self.q.get()
+        self.taken(self.q.get())
     }
 
     /// Takes the oldest item, waiting at most `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, PopError> {
-        self.q.get_timeout(timeout)
+        self.taken(self.q.get_timeout(timeout))
     }
 
     /// Takes the oldest item if there is one now.
     #[doc(alias = "get_nowait")]
     pub fn try_get(&self) -> Result<T, PopError> {
-        self.q.try_get()
+        self.taken(self.q.try_get())
     }
 
     /// Marks one item as finished. Fails with [`TaskDoneError`] (Python's `ValueError`) when called
     /// more times than items were put.
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
-        self.q.ctrl().control.task_done::<DefaultWait>()
+        let ctrl = self.q.ctrl();
+        ctrl.control.task_done::<DefaultWait>()?;
+        if let Some(id) = self.q.raw.regs.consumer.id() {
+            let _ = ctrl.consumers.take_pending(id);
+        }
+        Ok(())
     }
 
-    /// Blocks until every item put has been marked done.
+    /// Blocks until every item put has been marked done, or accounted as lost with a consumer that
+    /// died before its `task_done` (see the type docs and [`Self::tasks_lost`]).
     pub fn join(&self) {
-        // Deadline::Never cannot time out.
-        let _ = self.q.ctrl().control.join::<DefaultWait>(Deadline::Never);
+        let _ = self.join_deadline(Deadline::Never);
     }
 
-    /// Waits at most `timeout` for every item to be marked done; returns whether they were.
+    /// As [`Self::join`], waiting at most `timeout` (never longer: the reclaim checks happen
+    /// inside that deadline); returns whether every task was done or accounted as lost.
     pub fn join_timeout(&self, timeout: Duration) -> bool {
-        self.q
-            .ctrl()
-            .control
-            .join::<DefaultWait>(deadline(Some(timeout)))
-            .is_ok()
+        self.join_deadline(deadline(Some(timeout)))
+    }
+
+    fn join_deadline(&self, d: Deadline) -> bool {
+        let ctrl = self.q.ctrl();
+        loop {
+            let slice = earlier(d, Deadline::after::<Clock>(RECLAIM_INTERVAL));
+            if ctrl.control.join::<DefaultWait>(slice).is_ok() {
+                return true;
+            }
+            let n = ctrl.consumers.reclaim_pending();
+            ctrl.control.reclaim_tasks::<DefaultWait>(n);
+            if ctrl.control.unfinished_tasks() == 0 {
+                return true;
+            }
+            if d == Deadline::Immediate || d.expired::<Clock>() {
+                return false;
+            }
+        }
+    }
+
+    /// Tasks accounted as lost because the consumer that took them died before `task_done` (across
+    /// every process using the queue, since it was created).
+    pub fn tasks_lost(&self) -> u32 {
+        self.q.ctrl().control.tasks_lost()
     }
 
     /// Items put and not yet marked done (a snapshot).

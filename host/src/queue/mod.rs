@@ -14,21 +14,27 @@
 //!   about 50 ms ([`ringfork_core::queue::blocking::PROBE_INTERVAL`]).
 //!
 //! # Disconnection (Python cannot do this)
-//! Each process registers itself with its pid and start time the first time it puts (as a producer)
-//! or gets (as a consumer). A blocking `get` on an empty queue whose registered producers are *all*
-//! dead fails with [`PopError::Disconnected`] within about 50 ms, instead of hanging. A process that
-//! has never put is not counted, so a queue nobody has put on yet never reports `Disconnected`.
+//! The processes that *hold* a queue are its peers: a process is registered (pid and start time,
+//! once per process however many handles it has) when it creates or opens a handle, a forked child
+//! is registered by its parent before it runs, and a process is released when its last handle is
+//! dropped. A blocking `get` on an empty queue fails with [`PopError::Disconnected`] within about
+//! 50 ms once no live process other than the caller holds the queue (and the caller has no other
+//! thread that could put); a blocking `put` on a full queue fails with [`PushError::Closed`] on the
+//! same condition. A process that holds the queue but has not put yet still counts: a live child
+//! that will put a moment later keeps the parent's `get` waiting. A queue that only one process
+//! ever held never reports `Disconnected` (as in Python, such a `get` waits or times out). See
+//! [`ringfork_core::queue::peers`].
 
 mod joinable;
 pub(crate) mod registration;
 
-pub use joinable::{JoinableQueue, SimpleQueue};
+pub use joinable::{JoinableQueue, SimpleQueue, RECLAIM_INTERVAL};
 pub use ringfork_core::queue::blocking::{set_spin_limit, spin_limit, TaskDoneError};
 pub use ringfork_core::queue::{PopError, PushError};
 
 use crate::handle::{attach_err, locate, place, ATTACH_TIMEOUT};
 use crate::segment::{Segment, SegmentError};
-use registration::Registration;
+use registration::Hold;
 use ringfork_core::queue::mpmc::{Mpmc, MpmcLayout};
 use ringfork_core::queue::RING_ALIGN;
 use ringfork_core::wait::DefaultWait;
@@ -45,18 +51,28 @@ const FLAG_TYPED: u32 = 0;
 /// Header `flags` of a byte queue.
 const FLAG_BYTES: u32 = 1;
 
-#[derive(Debug, Default)]
-struct Regs {
-    producer: Registration,
-    consumer: Registration,
+/// This process's holds on both sides of the ring (a queue handle can put and get).
+#[derive(Debug)]
+pub(crate) struct Regs {
+    pub(crate) producer: Hold,
+    pub(crate) consumer: Hold,
+}
+
+impl Regs {
+    fn new(ring: &Mpmc<'static>) -> Arc<Regs> {
+        Arc::new(Regs {
+            producer: Hold::new(&ring.ctrl().producers),
+            consumer: Hold::new(&ring.ctrl().consumers),
+        })
+    }
 }
 
 /// The untyped core of every queue handle: a segment clone, the ring view, registrations.
 #[derive(Clone)]
 pub(crate) struct RawQueue {
-    // Field order: `ring` borrows the mapping `seg` keeps alive.
+    // Field order: `ring` and `regs` borrow the mapping `seg` keeps alive (dropped first).
     ring: Mpmc<'static>,
-    regs: Arc<Regs>,
+    pub(crate) regs: Arc<Regs>,
     seg: Segment,
 }
 
@@ -107,8 +123,8 @@ impl RawQueue {
         let region = unsafe { place(seg, kind, name, size, layout.region_align())? };
         let ring = Mpmc::init::<DefaultWait>(region, kind, layout, limit, flags).map_err(init_err)?;
         Ok(RawQueue {
+            regs: Regs::new(&ring),
             ring,
-            regs: Arc::default(),
             seg: seg.clone(),
         })
     }
@@ -135,15 +151,15 @@ impl RawQueue {
         )
         .map_err(|e| attach_err(seg, e))?;
         Ok(RawQueue {
+            regs: Regs::new(&ring),
             ring,
-            regs: Arc::default(),
             seg: seg.clone(),
         })
     }
 
     #[inline]
     fn push(&self, deadline: Deadline, write: impl FnMut(*mut u8)) -> Result<(), PushError> {
-        let who = self.regs.producer.get(&self.ring.ctrl().producers);
+        let who = self.regs.producer.id();
         if deadline == Deadline::Immediate {
             let control = &self.ring.ctrl().control;
             if control.is_closed() {
@@ -158,7 +174,7 @@ impl RawQueue {
 
     #[inline]
     fn pop<R>(&self, deadline: Deadline, read: impl FnMut(*const u8) -> R) -> Result<R, PopError> {
-        let who = self.regs.consumer.get(&self.ring.ctrl().consumers);
+        let who = self.regs.consumer.id();
         if deadline == Deadline::Immediate {
             let control = &self.ring.ctrl().control;
             return match self.ring.try_pop_with(who, read) {
@@ -262,7 +278,7 @@ impl<T: ShmSafe> Queue<T> {
     }
 
     /// Puts `v`, waiting as long as it takes for room. Fails with [`PushError::Closed`] if the queue
-    /// is closed (or every registered consumer is dead).
+    /// is closed (or, with the queue full, no live process other than this one holds it).
     pub fn put(&self, v: T) -> Result<(), PushError> {
         self.put_deadline(v, Deadline::Never)
     }
@@ -291,8 +307,8 @@ impl<T: ShmSafe> Queue<T> {
     }
 
     /// Takes the oldest item, waiting as long as it takes. Fails with [`PopError::Closed`] once the
-    /// queue is closed and drained, [`PopError::Disconnected`] once it is empty and every registered
-    /// producer is dead.
+    /// queue is closed and drained, [`PopError::Disconnected`] once it is empty and no live process
+    /// other than this one holds the queue (see the module docs).
     pub fn get(&self) -> Result<T, PopError> {
         self.get_deadline(Deadline::Never)
     }

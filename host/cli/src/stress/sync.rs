@@ -500,59 +500,74 @@ pub fn pipe(o: &StressOpts) -> StressReport {
             cv.get(Counters::RECOVER).fetch_add(1, Ordering::SeqCst);
         }
     };
-    supervise(o, &mut rep, &c, pairs * 2, move |i| {
-        let taken = {
-            let mut e = ends.borrow_mut();
-            let pair = &mut e[i / 2];
-            if i % 2 == 0 {
-                pair.0.take()
-            } else {
-                pair.1.take()
-            }
-        };
-        let Some(mut conn) = taken else { return };
-        let mut done = 0u64;
-        for k in 0..ops {
-            if i % 2 == 0 {
-                // Initiator: send k, expect k + 1.
-                if conn.send(&k).is_err() {
-                    detected(&cv);
-                    break;
-                }
-                match recv_within_2s(&mut conn) {
-                    Ok(v) if v == k + 1 => {}
-                    Ok(_) => {
-                        cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
-                    }
-                    Err(_) => {
+    // Peers are the processes that *hold* an end (a forked child inherits every end its parent
+    // holds, as Python's children inherit pipe fds): each participant keeps only its own end, and
+    // the supervisor lets go of its copies once every participant is forked (when the first kill is
+    // due), so that a killed participant's partner learns of it (`Disconnected`) at once.
+    let ends = std::rc::Rc::new(ends);
+    let parent_ends = ends.clone();
+    let let_go = move || {
+        parent_ends.borrow_mut().clear();
+        None
+    };
+    supervise_with(
+        o,
+        &mut rep,
+        &c,
+        pairs * 2,
+        move |i| {
+            let taken = {
+                let mut e = ends.borrow_mut();
+                let pair = &mut e[i / 2];
+                let mine = if i % 2 == 0 { pair.0.take() } else { pair.1.take() };
+                e.clear();
+                mine
+            };
+            let Some(mut conn) = taken else { return };
+            let mut done = 0u64;
+            for k in 0..ops {
+                if i % 2 == 0 {
+                    // Initiator: send k, expect k + 1.
+                    if conn.send(&k).is_err() {
                         detected(&cv);
                         break;
                     }
-                }
-            } else {
-                match recv_within_2s(&mut conn) {
-                    Ok(v) => {
-                        if v != k {
+                    match recv_within_2s(&mut conn) {
+                        Ok(v) if v == k + 1 => {}
+                        Ok(_) => {
                             cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
                         }
-                        if conn.send(&(v + 1)).is_err() {
+                        Err(_) => {
                             detected(&cv);
                             break;
                         }
                     }
-                    Err(_) => {
-                        detected(&cv);
-                        break;
+                } else {
+                    match recv_within_2s(&mut conn) {
+                        Ok(v) => {
+                            if v != k {
+                                cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
+                            }
+                            if conn.send(&(v + 1)).is_err() {
+                                detected(&cv);
+                                break;
+                            }
+                        }
+                        Err(_) => {
+                            detected(&cv);
+                            break;
+                        }
                     }
                 }
+                done += 1;
+                if done % PROGRESS_EVERY == 0 {
+                    cv.get(Counters::PROGRESS).fetch_add(PROGRESS_EVERY, Ordering::SeqCst);
+                }
             }
-            done += 1;
-            if done % PROGRESS_EVERY == 0 {
-                cv.get(Counters::PROGRESS).fetch_add(PROGRESS_EVERY, Ordering::SeqCst);
-            }
-        }
-        cv.get(Counters::DONE).fetch_add(done, Ordering::SeqCst);
-    });
+            cv.get(Counters::DONE).fetch_add(done, Ordering::SeqCst);
+        },
+        &let_go,
+    );
     rep.violate("order", c.get(Counters::VIOL).load(Ordering::SeqCst));
     rep.ops = c.get(Counters::DONE).load(Ordering::SeqCst);
     finish(&mut rep, &c);
