@@ -260,8 +260,8 @@ impl Mapping {
     }
 }
 
-/// Named mappings of this process, so that the parent can register a forked child as an attacher
-/// of each (see [`NamedGuard`]).
+/// Named mappings of this process (and mappings of inherited fds, see [`Segment::from_fd`]), so
+/// that the parent can register a forked child as an attacher of each (see [`NamedGuard`]).
 static NAMED: Mutex<Vec<Weak<Mapping>>> = Mutex::new(Vec::new());
 
 fn named() -> MutexGuard<'static, Vec<Weak<Mapping>>> {
@@ -595,8 +595,13 @@ impl Segment {
             });
         }
         // Every process that maps a segment is an attacher, however it got it (a spawned child's
-        // parent registered it before `exec`; then this adopts that slot).
+        // parent registered it before `exec`; then this adopts that slot). Listed with the named
+        // mappings, so that this process's forked children are registered too.
         seg.register(true);
+        let mut v = named();
+        v.retain(|w| w.strong_count() > 0);
+        v.push(Arc::downgrade(&seg.map));
+        drop(v);
         Ok(seg)
     }
 
