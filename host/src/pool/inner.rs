@@ -210,6 +210,17 @@ impl Child {
         }
     }
 
+    /// Whether a spawned worker exited without reaching the program's `spawn_main` call.
+    fn not_dispatched(&self) -> bool {
+        match self {
+            Child::Forked(_) => false,
+            Child::Spawned(p) => matches!(
+                p.join_timeout(Duration::ZERO),
+                Err(crate::process::ProcessError::SpawnNotDispatched { .. })
+            ),
+        }
+    }
+
     fn signal(&self, sig: i32) {
         match self {
             Child::Forked(p) => p.signal(sig),
@@ -423,8 +434,11 @@ impl Inner {
                 let init = self.initializer.clone();
                 let maxtasks = self.maxtasks;
                 Child::Forked(
-                    try_fork_partner(move || worker::worker_main(&lay, i, &key, parent, init.as_deref(), maxtasks))
-                        .map_err(|e| os("fork", e))?,
+                    try_fork_partner(move || {
+                        crate::process::mark_child(parent as u32, StartMethod::Fork);
+                        worker::worker_main(&lay, i, &key, parent, init.as_deref(), maxtasks)
+                    })
+                    .map_err(|e| os("fork", e))?,
                 )
             }
             StartMethod::Spawn => {
@@ -738,7 +752,17 @@ impl Inner {
     }
 
     fn worker_died(&mut self, w: usize, status: i32) {
-        self.workers[w].partner = None;
+        let child = self.workers[w].partner.take();
+        if child.as_ref().is_some_and(Child::not_dispatched) {
+            // Every replacement would fail the same way: say what to fix now.
+            self.break_pool(PoolError::Os {
+                op: "spawning a pool worker",
+                message: "the worker (a re-execution of this program) never reached ringfork::process::spawn_main; \
+                          add `ringfork::process::spawn_main(&[])` (or spawn_main_hook) as the first line of main"
+                    .into(),
+            });
+            return;
+        }
         // 1. Results it answered before dying count.
         self.collect_from(w);
         let ctl = self.lay.worker(w);

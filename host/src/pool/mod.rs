@@ -259,6 +259,9 @@ impl PoolBuilder {
 
     /// Creates the pool and forks its workers.
     pub fn build(self) -> Result<Pool, PoolError> {
+        // A spawned child whose main skipped the dispatch call exits here instead of starting a pool
+        // (see `process::spawn`, "A forgotten dispatch call").
+        crate::process::exit_if_undispatched_child();
         if self.processes == 0 {
             return Err(PoolError::InvalidParameter {
                 name: "processes",

@@ -1,7 +1,7 @@
 //! [`Process`]: Python's `multiprocessing.Process`.
 
 use super::reap::{self, Child, Reaped};
-use super::spawn::{self, Boot, TargetArgs};
+use super::spawn::{self, Boot, BootAck, TargetArgs};
 use super::sys::{self, WaitStatus};
 use super::ProcessError;
 use crate::Segment;
@@ -109,6 +109,8 @@ pub struct Process {
     /// The pid of the process that started the child (the only one that may wait for it).
     parent: u32,
     result: Cell<Option<Reaped>>,
+    /// A spawned child's bootstrap acknowledgement (see `spawn`, "A forgotten dispatch call").
+    ack: Option<BootAck>,
 }
 
 impl fmt::Debug for Process {
@@ -141,6 +143,7 @@ impl Process {
             pid: None,
             parent: 0,
             result: Cell::new(None),
+            ack: None,
         }
     }
 
@@ -251,6 +254,10 @@ impl Process {
     /// With [`StartMethod::Fork`] from a multi-threaded parent, the child may deadlock on a lock
     /// another thread held at the fork (see [`sys::fork`]); use [`StartMethod::Spawn`] there.
     pub fn start(&mut self) -> Result<(), ProcessError> {
+        // A spawned child whose main skipped the dispatch call must not start processes (it would
+        // recurse): it exits here, saying what to add. The reference keeps the constructor linked.
+        std::hint::black_box(&spawn::SPAWN_CHILD_CTOR);
+        spawn::exit_if_undispatched_child();
         if let Some(pid) = self.pid {
             return Err(ProcessError::AlreadyStarted {
                 name: self.name.clone(),
@@ -313,6 +320,7 @@ impl Process {
     }
 
     fn child_main(&mut self, parent: u32) -> ! {
+        super::mark_child(parent, StartMethod::Fork);
         if self.daemon {
             // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers.
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
@@ -356,7 +364,9 @@ impl Process {
             args: args.clone(),
             fds: segments.iter().map(Segment::raw_fd).collect(),
         };
-        spawn::spawn(&boot, self.record())
+        let (pid, ack) = spawn::spawn(&boot, self.record())?;
+        self.ack = Some(ack);
+        Ok(pid)
     }
 
     fn started(&self) -> Result<u32, ProcessError> {
@@ -402,14 +412,22 @@ impl Process {
 
     fn finish(&self, pid: u32, r: Reaped) -> Result<(), ProcessError> {
         match r {
+            Reaped::Status(WaitStatus::Exited(code)) if self.ack.as_ref().is_some_and(|a| !a.acknowledged()) => {
+                Err(ProcessError::SpawnNotDispatched {
+                    name: self.name.clone(),
+                    pid,
+                    exitcode: code,
+                })
+            }
             Reaped::Status(_) => Ok(()),
             Reaped::Lost => Err(ProcessError::ChildLost { pid }),
         }
     }
 
     /// Waits until the child ends and reaps it. [`NotStarted`](ProcessError::NotStarted) before
-    /// `start`; [`ChildLost`](ProcessError::ChildLost) if someone else reaped it. Joining again is a
-    /// no-op.
+    /// `start`; [`ChildLost`](ProcessError::ChildLost) if someone else reaped it;
+    /// [`SpawnNotDispatched`](ProcessError::SpawnNotDispatched) if a spawned child exited without
+    /// reaching the program's `spawn_main` call. Joining again gives the same answer.
     pub fn join(&self) -> Result<(), ProcessError> {
         let pid = self.started()?;
         let r = match self.poll() {
