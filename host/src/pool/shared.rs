@@ -526,3 +526,164 @@ impl<'a> TaskQueue<'a> {
         st >> 16 == h & SEQ_MASK || is_later(st >> 16, h)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::size_of;
+
+    /// A zeroed, 128-aligned buffer holding a queue of `cap` slots (control block, states, slots).
+    struct Mem {
+        ptr: *mut u8,
+        layout: std::alloc::Layout,
+        cap: u64,
+    }
+
+    impl Mem {
+        fn new(cap: u64) -> Mem {
+            let size = size_of::<QueueCtl>() + cap as usize * (8 + size_of::<TaskSlot>());
+            let layout = std::alloc::Layout::from_size_align(size, 128).unwrap();
+            // SAFETY: non-zero size.
+            let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+            assert!(!ptr.is_null());
+            Mem { ptr, layout, cap }
+        }
+
+        fn queue(&self) -> TaskQueue<'_> {
+            let states = size_of::<QueueCtl>();
+            let slots = states + self.cap as usize * 8;
+            // SAFETY: the buffer holds the control block (128-aligned, zeroed atomics are valid),
+            // `cap` states (8-aligned) and `cap` slots, and lives as long as the view.
+            unsafe {
+                TaskQueue::new(
+                    &*(self.ptr as *const QueueCtl),
+                    self.ptr.add(states) as *const AtomicU64,
+                    self.ptr.add(slots) as *mut TaskSlot,
+                    self.cap,
+                )
+            }
+        }
+    }
+
+    impl Drop for Mem {
+        fn drop(&mut self) {
+            // SAFETY: allocated in `new` with this layout.
+            unsafe { std::alloc::dealloc(self.ptr, self.layout) };
+        }
+    }
+
+    fn task(id: u64) -> TaskSlot {
+        TaskSlot {
+            id,
+            tag: 0,
+            tramp: 0,
+            func: 0,
+            arg_off: 0,
+            res_off: 0,
+            count: 1,
+            flags: 0,
+            inline: [std::mem::MaybeUninit::new(0); TASK_INLINE],
+        }
+    }
+
+    fn got(c: Claim) -> (u64, u64) {
+        match c {
+            Claim::Got(seq, slot) => (seq, slot.id),
+            Claim::Empty => panic!("expected a task"),
+        }
+    }
+
+    #[test]
+    fn claims_are_fifo_across_laps_and_slots_free_only_when_released() {
+        let mem = Mem::new(4);
+        let q = mem.queue();
+        q.init();
+        assert!(matches!(q.claim(owner_of(0)), Claim::Empty));
+        assert!(!q.maybe_ready());
+        let mut next_id = 100;
+        for lap in 0..5u64 {
+            for s in lap * 4..lap * 4 + 4 {
+                assert!(q.slot_free(s), "slot for {s} not free");
+                q.publish(s, task(next_id + s));
+            }
+            assert!(!q.slot_free(lap * 4 + 4), "a full queue has no free slot");
+            assert!(q.maybe_ready());
+            for s in lap * 4..lap * 4 + 4 {
+                let w = (s % 2) as usize;
+                assert_eq!(got(q.claim(owner_of(w))), (s, next_id + s));
+                assert!(!q.slot_free(s + 4), "claimed but not released");
+                q.release(s, owner_of(w));
+                assert!(q.slot_free(s + 4));
+            }
+            assert!(matches!(q.claim(owner_of(1)), Claim::Empty));
+            next_id += 1000;
+        }
+    }
+
+    #[test]
+    fn a_claimant_that_dies_before_moving_head_does_not_wedge_the_queue() {
+        let mem = Mem::new(4);
+        let q = mem.queue();
+        q.init();
+        for s in 0..3 {
+            q.publish(s, task(s + 1));
+        }
+        // Worker 0 claims seq 0 and "dies" before moving `head` on (undo its advance).
+        assert_eq!(got(q.claim(owner_of(0))), (0, 1));
+        q.ctl.head.store(0, Ordering::SeqCst);
+        // Another worker helps `head` past the claimed slot and takes the next task.
+        assert_eq!(got(q.claim(owner_of(1))), (1, 2));
+        q.release(1, owner_of(1));
+        // The parent finds the dead worker's claim, frees the slot and republishes the task.
+        assert!(q.claimed_by(0, owner_of(0)));
+        assert!(!q.claimed_by(0, owner_of(1)) && !q.claimed_by(1, owner_of(1)));
+        q.force_done(0);
+        for s in 3..5 {
+            assert!(q.slot_free(s));
+            q.publish(s, task(s + 1));
+        }
+        let order: Vec<u64> = (0..3)
+            .map(|_| {
+                let (seq, id) = got(q.claim(owner_of(2)));
+                q.release(seq, owner_of(2));
+                id
+            })
+            .collect();
+        assert_eq!(order, vec![3, 4, 5]);
+        assert!(matches!(q.claim(owner_of(2)), Claim::Empty));
+    }
+
+    #[test]
+    fn a_stale_head_behind_a_reused_slot_is_helped_on() {
+        let mem = Mem::new(2);
+        let q = mem.queue();
+        q.init();
+        q.publish(0, task(1));
+        assert_eq!(got(q.claim(owner_of(0))), (0, 1));
+        q.ctl.head.store(0, Ordering::SeqCst); // the claimant died before moving head
+        q.force_done(0);
+        q.publish(1, task(2));
+        q.publish(2, task(3)); // slot 0 reused for the next lap while head still says 0
+        assert!(q.maybe_ready());
+        assert_eq!(got(q.claim(owner_of(1))), (1, 2));
+        q.release(1, owner_of(1));
+        assert_eq!(got(q.claim(owner_of(1))), (2, 3));
+    }
+
+    #[test]
+    fn scribbled_words_give_empty_never_a_wild_access() {
+        let mem = Mem::new(4);
+        let q = mem.queue();
+        q.init();
+        q.publish(0, task(1));
+        for v in [u64::MAX, 0, 1 << 63, 0xFFFF, 12345] {
+            q.ctl.head.store(v, Ordering::SeqCst);
+            for i in 0..4 {
+                q.state(i).store(v.rotate_left(i as u32 * 7), Ordering::SeqCst);
+            }
+            // Any answer is acceptable; what matters is that it returns and touches only the queue.
+            let _ = q.claim(owner_of(0));
+            let _ = q.maybe_ready();
+        }
+    }
+}

@@ -18,7 +18,7 @@ pub enum StartMethod {
     /// other threads held, e.g. the allocator's); prefer `Spawn` there.
     #[default]
     Fork,
-    /// Re-execute the current program and run a registered target (see [`super::spawn`]). Safe from a
+    /// Re-execute the current program and run a registered target (see [`super::spawn_main`]). Safe from a
     /// multi-threaded parent; only [`Process::target`] processes can be spawned.
     Spawn,
 }
@@ -158,7 +158,7 @@ impl Process {
         Process::with_body(Body::Run(Box::new(r)))
     }
 
-    /// A process that runs the spawn target registered as `target` (see [`super::spawn`]); works with
+    /// A process that runs the spawn target registered as `target` (see [`super::spawn_main`]); works with
     /// both start methods. Add arguments with [`arg`](Process::arg) and segments with
     /// [`segment`](Process::segment).
     pub fn target(target: &str) -> Process {
