@@ -641,6 +641,23 @@ fn forgotten_spawn_dispatch_stops_the_child_and_join_says_what_to_add() {
         );
         assert!(join.contains("add that call as the first line of main"), "{join}");
     }
+    // A spawn pool whose worker never reaches the hook fails its calls with the advice, at once,
+    // instead of restarting workers.
+    let (out, err, ok) = run_forgot_helper("pool");
+    assert!(ok, "pool: the helper failed\nstdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("main pid")).count(),
+        2,
+        "pool:\n{out}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("pool "))
+        .unwrap_or_else(|| panic!("pool: no result line:\n{out}"));
+    assert!(
+        line.starts_with("pool error:") && line.contains("spawn_main"),
+        "pool: {line}"
+    );
 }
 
 /// Bits a child reports about itself (see `child_self_report`).
