@@ -505,14 +505,12 @@ impl<'a> TaskQueue<'a> {
 
     /// Worker: marks claimed slot `seq` copied out (the parent may reuse it).
     pub fn release(&self, seq: u64, owner: u64) {
+        // Only this worker holds the slot (it won the claim CAS), so a plain store does: no other
+        // process changes a claimed slot's state while its claimant lives.
+        debug_assert_ne!(owner, OWNER_DONE);
         // Ordering: Release pairs with the parent's Acquire in `slot_free`: our copy of the slot
-        // happened before it is overwritten. A CAS (not a store) so a scribbled state is left alone.
-        let _ = self.state(seq).compare_exchange(
-            slot_state(seq, owner),
-            slot_state(seq, OWNER_DONE),
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
+        // happened before it is overwritten.
+        self.state(seq).store(slot_state(seq, OWNER_DONE), Ordering::Release);
     }
 
     /// Worker: whether a claim might succeed now (used to re-check before parking).
