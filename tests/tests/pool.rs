@@ -218,6 +218,153 @@ fn maxtasksperchild_and_initializer() {
     no_zombies();
 }
 
+/// Shared words for the scheduling test: a start counter, the count of finished short tasks, and
+/// per task its start position (1-based) and worker pid. Set before the pool forks its workers.
+struct Sched {
+    starts: AtomicU64,
+    short_done: AtomicU64,
+    start_pos: [AtomicU64; 10],
+    pid: [AtomicU64; 10],
+}
+
+static SCHED: std::sync::atomic::AtomicPtr<Sched> = std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+fn sched() -> &'static Sched {
+    let p = SCHED.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(!p.is_null());
+    // SAFETY: set once to a zeroed, leaked shared mapping of the right size before any task runs.
+    unsafe { &*p }
+}
+
+/// Task 0 is the slow one: it runs until the other nine have finished (10 s deadline) and reports
+/// whether they did. Tasks 1..9 sleep uneven times.
+fn uneven(i: u64) -> u64 {
+    let s = sched();
+    let pos = s.starts.fetch_add(1, Ordering::SeqCst) + 1;
+    s.start_pos[i as usize].store(pos, Ordering::SeqCst);
+    s.pid[i as usize].store(u64::from(std::process::id()), Ordering::SeqCst);
+    if i == 0 {
+        let end = Instant::now() + Duration::from_secs(10);
+        while s.short_done.load(Ordering::SeqCst) < 9 {
+            if Instant::now() > end {
+                return 0;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        return 1;
+    }
+    std::thread::sleep(Duration::from_millis([0, 30, 5, 60, 10, 40, 5, 20, 50, 15][i as usize]));
+    s.short_done.fetch_add(1, Ordering::SeqCst);
+    i
+}
+
+fn uneven_tasks_start_fifo_and_no_worker_idles() {
+    let seg = Segment::anonymous(4096).unwrap();
+    let off = seg.alloc(Kind::Cell, "sched", std::mem::size_of::<Sched>(), 8).unwrap();
+    let r = seg.sub_region(off, std::mem::size_of::<Sched>()).unwrap();
+    SCHED.store(r.as_ptr() as *mut Sched, std::sync::atomic::Ordering::SeqCst);
+    std::mem::forget(seg); // the workers use it until exit
+    let pool = Pool::new(2).unwrap();
+    let rs: Vec<_> = (0..10u64).map(|i| pool.apply_async(uneven, i).unwrap()).collect();
+    let out: Vec<u64> = rs
+        .iter()
+        .map(|r| r.get_timeout(Duration::from_secs(30)).unwrap())
+        .collect();
+    // The slow task delayed only itself: while it ran, the other worker ran all nine others (had
+    // any of them waited behind it, it would have timed out and returned 0).
+    assert_eq!(
+        out[0], 1,
+        "task 0 timed out: tasks queued behind a busy worker while one idled"
+    );
+    assert_eq!(&out[1..], &[1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    let s = sched();
+    let pos: Vec<u64> = s.start_pos.iter().map(|p| p.load(Ordering::SeqCst)).collect();
+    let pids: Vec<u64> = s.pid.iter().map(|p| p.load(Ordering::SeqCst)).collect();
+    // FIFO start: tasks 1..9 all ran on the one free worker, and started in submission order; task
+    // 0 started first or second (its worker and the other claim the first two at the same time).
+    assert!(pos[0] == 1 || pos[0] == 2, "start positions {pos:?}");
+    assert!(pos[1..].windows(2).all(|w| w[0] < w[1]), "start positions {pos:?}");
+    assert!(
+        pids[1..].iter().all(|&p| p == pids[1]) && pids[1] != pids[0],
+        "pids {pids:?}"
+    );
+    pool.close();
+    pool.join().unwrap();
+    no_zombies();
+}
+
+/// How many times the initializer ran in *this* process (copied as 0 into each forked worker).
+static LOCAL_INITS: AtomicU64 = AtomicU64::new(0);
+
+/// This worker's pid, with the number of initializer runs it saw in the high half.
+fn pid_and_inits(_: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(2));
+    u64::from(std::process::id()) | (LOCAL_INITS.load(Ordering::SeqCst) << 32)
+}
+
+fn initializer_runs_once_per_worker_process_with_maxtasksperchild() {
+    // Shared: [count, pid of run 1, pid of run 2, ...].
+    let seg = Segment::anonymous(4096).unwrap();
+    let off = seg.alloc(Kind::Cell, "inits", 8 * 256, 8).unwrap();
+    let r = seg.sub_region(off, 8 * 256).unwrap();
+    // SAFETY: 256 u64 words, 8-aligned, inside a mapping kept alive until the end of the test.
+    let words: &'static [AtomicU64] = unsafe { std::slice::from_raw_parts(r.as_ptr() as *const AtomicU64, 256) };
+    let pool = Pool::builder()
+        .processes(2)
+        .maxtasksperchild(2)
+        .initializer(move || {
+            LOCAL_INITS.fetch_add(1, Ordering::SeqCst);
+            let i = words[0].fetch_add(1, Ordering::SeqCst) as usize + 1;
+            if i < words.len() {
+                words[i].store(u64::from(std::process::id()), Ordering::SeqCst);
+            }
+        })
+        .build()
+        .unwrap();
+    // Concurrent submissions (workers retire while others still have work) and a chunked map.
+    let rs: Vec<_> = (0..30u64)
+        .map(|i| pool.apply_async(pid_and_inits, i).unwrap())
+        .collect();
+    let mut outs: Vec<u64> = rs.iter().map(|r| r.get().unwrap()).collect();
+    outs.extend(pool.map_chunked(pid_and_inits, 0..20u64, 1).unwrap());
+    pool.close();
+    pool.join().unwrap();
+    let count = words[0].load(Ordering::SeqCst) as usize;
+    assert!(count < words.len(), "{count} initializer runs");
+    let init_pids: Vec<u64> = words[1..=count].iter().map(|w| w.load(Ordering::SeqCst)).collect();
+    let distinct: HashSet<u64> = init_pids.iter().copied().collect();
+    assert_eq!(
+        count,
+        distinct.len(),
+        "the initializer ran twice in one process: {init_pids:?}"
+    );
+    assert_eq!(
+        count as u64,
+        pool.workers_started(),
+        "one initializer run per worker started"
+    );
+    let mut per_pid = std::collections::HashMap::new();
+    for o in &outs {
+        let (pid, inits) = (o & 0xffff_ffff, o >> 32);
+        assert_eq!(inits, 1, "worker {pid} ran a task after {inits} initializer runs");
+        assert!(
+            distinct.contains(&pid),
+            "worker {pid} ran a task but never its initializer"
+        );
+        *per_pid.entry(pid).or_insert(0) += 1;
+    }
+    assert!(
+        per_pid.values().all(|&n| n <= 2),
+        "maxtasksperchild=2 exceeded: {per_pid:?}"
+    );
+    assert!(
+        per_pid.len() >= 25,
+        "50 tasks at 2 per child need 25 workers, saw {}",
+        per_pid.len()
+    );
+    no_zombies();
+}
+
 fn terminate_is_prompt_and_join_needs_close() {
     let pool = Pool::new(2).unwrap();
     assert_eq!(pool.join(), Err(PoolError::NotClosed));
@@ -384,6 +531,14 @@ fn main() {
             a_killed_worker_fails_only_its_task,
         ),
         Case::new("maxtasksperchild_and_initializer", maxtasksperchild_and_initializer),
+        Case::new(
+            "uneven_tasks_start_fifo_and_no_worker_idles",
+            uneven_tasks_start_fifo_and_no_worker_idles,
+        ),
+        Case::new(
+            "initializer_runs_once_per_worker_process_with_maxtasksperchild",
+            initializer_runs_once_per_worker_process_with_maxtasksperchild,
+        ),
         Case::new(
             "terminate_is_prompt_and_join_needs_close",
             terminate_is_prompt_and_join_needs_close,

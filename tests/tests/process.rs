@@ -583,6 +583,193 @@ fn spawn_from_threaded_parent() {
     assert_no_zombies();
 }
 
+/// Runs `spawn_forgot_dispatch` in `mode` (deadline 20 s); returns (stdout, stderr, exit success).
+fn run_forgot_helper(mode: &str) -> (String, String, bool) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_spawn_forgot_dispatch"))
+        .env("RF_FORGOT_MODE", mode)
+        .env_remove("RF_FORGOT_GEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + LONG;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("spawn_forgot_dispatch ({mode}) did not finish within {LONG:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    use std::io::Read;
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (out, err, status.success())
+}
+
+fn forgotten_spawn_dispatch_stops_the_child_and_join_says_what_to_add() {
+    // "respawn": the accidental child reaches Process::start and stops there; "return": its main
+    // returns and the exit hook stops it. Either way: exactly one extra run of main, no grandchild,
+    // a message on the child's stderr, and a typed error from the parent's join.
+    for mode in ["respawn", "return"] {
+        let (out, err, ok) = run_forgot_helper(mode);
+        assert!(ok, "{mode}: the helper failed\nstdout:\n{out}\nstderr:\n{err}");
+        let mains: Vec<&str> = out.lines().filter(|l| l.starts_with("main pid")).collect();
+        assert_eq!(mains.len(), 2, "{mode}: main ran {} times:\n{out}", mains.len());
+        assert!(
+            mains[0].ends_with("gen 0") && mains[1].ends_with("gen 1"),
+            "{mode}: {out}"
+        );
+        assert!(!out.contains("runaway"), "{mode}: recursion went on:\n{out}");
+        assert!(
+            err.contains("did not call ringfork::process::spawn_main"),
+            "{mode}: the child said nothing useful:\n{err}"
+        );
+        let join = out
+            .lines()
+            .find(|l| l.starts_with("join "))
+            .unwrap_or_else(|| panic!("{mode}: no join line:\n{out}"));
+        assert!(join.starts_with("join error: SpawnNotDispatched"), "{mode}: {join}");
+        assert!(
+            join.contains(&format!("exitcode: {}", ringfork::process::EXIT_NOT_DISPATCHED)),
+            "{join}"
+        );
+        assert!(join.contains("add that call as the first line of main"), "{join}");
+    }
+    // A spawn pool whose worker never reaches the hook fails its calls with the advice, at once,
+    // instead of restarting workers.
+    let (out, err, ok) = run_forgot_helper("pool");
+    assert!(ok, "pool: the helper failed\nstdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("main pid")).count(),
+        2,
+        "pool:\n{out}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("pool "))
+        .unwrap_or_else(|| panic!("pool: no result line:\n{out}"));
+    assert!(
+        line.starts_with("pool error:") && line.contains("spawn_main"),
+        "pool: {line}"
+    );
+}
+
+/// Bits a child reports about itself (see `child_self_report`).
+const STARTED_BY_FORK: u64 = 1;
+const STARTED_BY_SPAWN: u64 = 2;
+const PARENT_MATCHES: u64 = 4;
+const PARENT_ALIVE: u64 = 8;
+const JOIN_TIMED_OUT_ON_TIME: u64 = 16;
+
+/// What a child knows about itself: its start method, its parent (pid, alive), and that waiting
+/// 100 ms for a live parent times out after >= 100 ms and < 2 s.
+fn child_self_report(expected_parent: u32) -> u64 {
+    let mut bits = 0;
+    match ringfork::process::get_start_method() {
+        StartMethod::Fork => bits |= STARTED_BY_FORK,
+        StartMethod::Spawn => bits |= STARTED_BY_SPAWN,
+    }
+    let Some(pp) = ringfork::parent_process() else {
+        return bits;
+    };
+    if pp.pid() == expected_parent && pp.pid() == parent_pid() {
+        bits |= PARENT_MATCHES;
+    }
+    if pp.is_alive() {
+        bits |= PARENT_ALIVE;
+    }
+    let t = Instant::now();
+    let ended = pp.join_timeout(Duration::from_millis(100));
+    let el = t.elapsed();
+    if !ended && el >= Duration::from_millis(100) && el < Duration::from_secs(2) {
+        bits |= JOIN_TIMED_OUT_ON_TIME;
+    }
+    bits
+}
+
+fn spawn_self_report(args: TargetArgs) {
+    let cell = ShmCell::<u64>::open(&args.segments()[0], "report").unwrap();
+    let parent: u32 = args.arg_str(0).unwrap().parse().unwrap();
+    cell.set(child_self_report(parent));
+}
+
+fn a_child_knows_its_start_method_and_its_parent() {
+    assert!(
+        ringfork::parent_process().is_none(),
+        "a main process has no parent_process"
+    );
+    let me = std::process::id();
+    // The parent's default is Spawn: the forked child still knows it was forked.
+    ringfork::process::set_start_method(StartMethod::Spawn);
+    let forked = ShmCell::new(0u64).unwrap();
+    let f2 = forked.clone();
+    let mut p = Process::new(move || f2.set(child_self_report(me))).start_method(StartMethod::Fork);
+    p.start().unwrap();
+    joined(&p);
+    assert_eq!(p.exitcode(), Some(0));
+    // The parent's default is Fork: the spawned child knows it was spawned.
+    ringfork::process::set_start_method(StartMethod::Fork);
+    let seg = Segment::anonymous(4096).unwrap();
+    let spawned = ShmCell::new_in(&seg, "report", 0u64).unwrap();
+    let mut s = Process::target("spawn_self_report")
+        .arg(me.to_string())
+        .segment(&seg)
+        .start_method(StartMethod::Spawn);
+    s.start().unwrap();
+    joined(&s);
+    assert_eq!(s.exitcode(), Some(0), "the spawned child failed (see its stderr above)");
+    let all = PARENT_MATCHES | PARENT_ALIVE | JOIN_TIMED_OUT_ON_TIME;
+    assert_eq!(forked.get(), STARTED_BY_FORK | all, "forked child's report");
+    assert_eq!(spawned.get(), STARTED_BY_SPAWN | all, "spawned child's report");
+    assert_no_zombies();
+}
+
+fn parent_process_join_returns_when_the_parent_dies() {
+    // A child C starts a grandchild G and exits without joining it; G waits on its parent C.
+    // Shared words: [C's pid as G saw its parent, join result (1 = true), is_alive after, done].
+    let seg = Segment::anonymous(4096).unwrap();
+    let words: Vec<ShmCell<u64>> = (0..4)
+        .map(|i| ShmCell::new_in(&seg, &format!("w{i}"), 0u64).unwrap())
+        .collect();
+    let w = words.clone();
+    let mut c = Process::new(move || {
+        let w2 = w.clone();
+        let mut g = Process::new(move || {
+            let pp = ringfork::parent_process().expect("G has a parent_process");
+            w2[0].set(u64::from(pp.pid()));
+            w2[1].set(u64::from(pp.join_timeout(Duration::from_secs(10))));
+            w2[2].set(u64::from(pp.is_alive()));
+            w2[3].set(1);
+        });
+        g.start().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        // Leave without joining G (no exit handlers): G is orphaned.
+        // SAFETY: _exit ends this child at once.
+        unsafe { libc::_exit(0) };
+    });
+    c.start().unwrap();
+    let cpid = c.pid().unwrap();
+    joined(&c);
+    assert!(
+        wait_until(Duration::from_secs(15), || words[3].get() == 1),
+        "the grandchild did not report within 15 s"
+    );
+    assert_eq!(words[0].get(), u64::from(cpid), "G's parent_process is C");
+    assert_eq!(
+        words[1].get(),
+        1,
+        "join_timeout returned false although the parent died"
+    );
+    assert_eq!(words[2].get(), 0, "is_alive after the parent died");
+    assert_no_zombies();
+}
+
 fn spawn_target_exit_codes(args: TargetArgs) {
     match args.arg_str(0) {
         Some("panic") => panic!("deliberate panic in a spawned child"),
@@ -1028,7 +1215,20 @@ fn main() {
     ringfork::process::register_target("spawn_child", spawn_child_target).unwrap();
     ringfork::process::register_target("spawn_exit", spawn_target_exit_codes).unwrap();
     ringfork::process::register_target("spawn_sleep", spawn_sleep).unwrap();
+    ringfork::process::register_target("spawn_self_report", spawn_self_report).unwrap();
     run(&[
+        Case::new(
+            "forgotten_spawn_dispatch_stops_the_child_and_join_says_what_to_add",
+            forgotten_spawn_dispatch_stops_the_child_and_join_says_what_to_add,
+        ),
+        Case::new(
+            "a_child_knows_its_start_method_and_its_parent",
+            a_child_knows_its_start_method_and_its_parent,
+        ),
+        Case::new(
+            "parent_process_join_returns_when_the_parent_dies",
+            parent_process_join_returns_when_the_parent_dies,
+        ),
         Case::new("exitcodes", exitcodes),
         Case::new("run_trait_and_names", run_trait_and_names),
         Case::new("join_timeout_on_sleeper", join_timeout_on_sleeper),

@@ -311,7 +311,7 @@ impl<'a, T: ShmSafe> RawArray<'a, T> {
         self.len == 0
     }
 
-    /// A copy of element `i` made of atomic loads (`None` if out of range; see [`RawValue::get`]).
+    /// A copy of element `i` made of atomic loads (`None` if out of range; see [`RawValue::get`](crate::sync::RawValue::get)).
     pub fn get(&self, i: usize) -> Option<T> {
         // SAFETY: i < len: in bounds of the validated region, aligned, ShmSafe; every in-process
         // access is atomic (racy_copy or the same-width AtomicValue methods).

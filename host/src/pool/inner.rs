@@ -2,13 +2,15 @@
 //! collection, death handling. Everything here runs in the parent, under the pool's mutex.
 
 use super::alloc::ArenaAlloc;
-use super::shared::{PoolCtl, ResultSlot, Ring, RingIdx, TaskSlot, WorkerCtl, S_CORRUPT, S_OK, S_PANICKED};
+use super::shared::{
+    owner_of, PoolCtl, QueueCtl, ResultSlot, Ring, TaskQueue, TaskSlot, WorkerCtl, S_CORRUPT, S_OK, S_PANICKED,
+};
 use super::task::{make_slot, Arena, JobSpec, Key};
 use super::{worker, PoolError};
 use crate::child::{try_fork_partner, Partner, STATUS_UNKNOWN};
 use crate::process::{sys::WaitStatus, Process, StartMethod};
 use crate::Segment;
-use ringfork_core::atomic::{fence, Ordering};
+use ringfork_core::atomic::{fence, AtomicU64, Ordering};
 use ringfork_core::header::{Header, ObjectParams, HEADER_SIZE};
 use ringfork_core::wait::{DefaultWait, Futex, Wait};
 use ringfork_core::{Deadline, Kind};
@@ -30,10 +32,14 @@ pub struct Layout {
     base: *mut u8,
     /// Workers.
     pub workers: usize,
-    /// Ring slots per worker (power of two).
-    pub cap: u32,
+    /// Result ring slots per worker: `min(qcap, 4 × cap)`.
+    pub rcap: u32,
+    /// Slots of the shared task queue (power of two).
+    pub qcap: u64,
     ctl_off: usize,
+    queue_off: usize,
     workers_off: usize,
+    states_off: usize,
     slots_off: usize,
     results_off: usize,
     arena_off: usize,
@@ -47,20 +53,30 @@ pub struct Layout {
 // through atomics or ring protocols.
 unsafe impl Send for Layout {}
 
+/// The largest shared task queue.
+const MAX_QCAP: u64 = 1 << 16;
+
 impl Layout {
     fn compute(workers: usize, cap: u32, arena_len: usize) -> Layout {
+        let qcap = (u64::from(cap) * workers as u64).next_power_of_two().min(MAX_QCAP);
+        let rcap = qcap.min(4 * u64::from(cap)) as u32;
         let ctl_off = HEADER_SIZE.next_multiple_of(128);
-        let workers_off = ctl_off + size_of::<PoolCtl>();
-        let slots_off = (workers_off + workers * size_of::<WorkerCtl>()).next_multiple_of(128);
-        let ring = cap as usize * 128;
-        let results_off = slots_off + workers * ring;
+        let queue_off = ctl_off + size_of::<PoolCtl>();
+        let workers_off = queue_off + size_of::<QueueCtl>();
+        let states_off = (workers_off + workers * size_of::<WorkerCtl>()).next_multiple_of(128);
+        let slots_off = (states_off + qcap as usize * 8).next_multiple_of(128);
+        let results_off = slots_off + qcap as usize * size_of::<TaskSlot>();
+        let ring = rcap as usize * size_of::<ResultSlot>();
         let arena_off = (results_off + workers * ring).next_multiple_of(4096);
         Layout {
             base: std::ptr::null_mut(),
             workers,
-            cap,
+            rcap,
+            qcap,
             ctl_off,
+            queue_off,
             workers_off,
+            states_off,
             slots_off,
             results_off,
             arena_off,
@@ -86,27 +102,25 @@ impl Layout {
         unsafe { &*self.at::<WorkerCtl>(self.workers_off + i * size_of::<WorkerCtl>()) }
     }
 
-    fn ring_idx(&self, i: usize, results: bool) -> &RingIdx {
-        let w = self.worker(i);
-        if results {
-            &w.results
-        } else {
-            &w.tasks
+    /// The shared task queue.
+    pub fn task_queue(&self) -> TaskQueue<'_> {
+        // SAFETY: the control block, `qcap` states and `qcap` slots lie inside the mapping by
+        // construction of the layout; the control block is 128-aligned and all atomics.
+        unsafe {
+            TaskQueue::new(
+                &*self.at::<QueueCtl>(self.queue_off),
+                self.at::<AtomicU64>(self.states_off),
+                self.at::<TaskSlot>(self.slots_off),
+                self.qcap,
+            )
         }
-    }
-
-    /// Worker `i`'s task ring.
-    pub fn task_ring(&self, i: usize) -> Ring<'_, TaskSlot> {
-        let slots = self.at::<TaskSlot>(self.slots_off + i * self.cap as usize * 128);
-        // SAFETY: `cap` slots for worker i lie inside the mapping by construction of the layout.
-        unsafe { Ring::new(self.ring_idx(i, false), slots, self.cap) }
     }
 
     /// Worker `i`'s result ring.
     pub fn result_ring(&self, i: usize) -> Ring<'_, ResultSlot> {
-        let slots = self.at::<ResultSlot>(self.results_off + i * self.cap as usize * 128);
-        // SAFETY: as for `task_ring`.
-        unsafe { Ring::new(self.ring_idx(i, true), slots, self.cap) }
+        let slots = self.at::<ResultSlot>(self.results_off + i * self.rcap as usize * size_of::<ResultSlot>());
+        // SAFETY: `rcap` slots for worker i lie inside the mapping by construction of the layout.
+        unsafe { Ring::new(&self.worker(i).results, slots, self.rcap) }
     }
 
     /// The arena's start.
@@ -158,6 +172,8 @@ struct Task {
     first: usize,
     count: usize,
     block: Option<(usize, usize)>,
+    /// The queue sequence number it was published under; `None` while it waits in `pending`.
+    seq: Option<u64>,
 }
 
 /// A worker process: forked (a [`Partner`] reaped here), or spawned (a [`Process`] the process layer
@@ -191,6 +207,17 @@ impl Child {
                 Ok(false) => None,
                 Err(_) => Some(STATUS_UNKNOWN),
             },
+        }
+    }
+
+    /// Whether a spawned worker exited without reaching the program's `spawn_main` call.
+    fn not_dispatched(&self) -> bool {
+        match self {
+            Child::Forked(_) => false,
+            Child::Spawned(p) => matches!(
+                p.join_timeout(Duration::ZERO),
+                Err(crate::process::ProcessError::SpawnNotDispatched { .. })
+            ),
         }
     }
 
@@ -285,23 +312,13 @@ impl<T> Table<T> {
 
 struct WorkerState {
     partner: Option<Child>,
-    outstanding: VecDeque<u64>,
-    sent: u64,
-    /// Our last view of the worker's task-ring head (see `Ring::push_cached`).
-    head_cache: u32,
     /// Our last view of the worker's result-ring tail (see `Ring::peek_cached`).
     tail_cache: u32,
 }
 
 impl WorkerState {
     fn new(partner: Option<Child>) -> Self {
-        WorkerState {
-            partner,
-            outstanding: VecDeque::new(),
-            sent: 0,
-            head_cache: 0,
-            tail_cache: 0,
-        }
+        WorkerState { partner, tail_cache: 0 }
     }
 }
 
@@ -318,7 +335,12 @@ pub struct Inner {
     lay: Layout,
     key: Key,
     workers: Vec<WorkerState>,
+    /// Tasks not yet published in the shared queue (it was full, or the arena was), in order.
     pending: VecDeque<u64>,
+    /// The next queue sequence number to publish.
+    ring_tail: u64,
+    /// The task published in each queue slot (by slot index), for a dead worker's claimed slot.
+    slot_task: Vec<u64>,
     tasks: Table<Task>,
     jobs: Table<Job>,
     next_task: u64,
@@ -332,7 +354,6 @@ pub struct Inner {
     start_failures: u32,
     broken: Option<PoolError>,
     last_check: Instant,
-    next_worker: usize,
 }
 
 // SAFETY: Inner is only used under the pool's Mutex; its raw pointers point into the segment it owns.
@@ -368,7 +389,9 @@ impl Inner {
         params.msg_limit = arena_len as u64;
         let claim = Header::claim(region, &params, 4096).map_err(|e| os("initializing the pool", e))?;
         lay.base = region.as_ptr();
-        // The body is zeroed memory: every ring empty, every flag clear.
+        // The body is zeroed memory: every ring empty, every flag clear; the task queue's slots start
+        // "done, one lap ago" (see `TaskQueue`).
+        lay.task_queue().init();
         claim.publish::<DefaultWait>();
         let mut inner = Inner {
             seg,
@@ -376,6 +399,8 @@ impl Inner {
             key: Key::new(),
             workers: Vec::new(),
             pending: VecDeque::new(),
+            ring_tail: 0,
+            slot_task: Vec::new(),
             tasks: Table::new(1),
             jobs: Table::new(1),
             next_task: 1,
@@ -389,8 +414,8 @@ impl Inner {
             start_failures: 0,
             broken: None,
             last_check: Instant::now(),
-            next_worker: 0,
         };
+        inner.slot_task = vec![0; inner.lay.qcap as usize];
         for i in 0..workers {
             inner.workers.push(WorkerState::new(None));
             inner.spawn(i)?;
@@ -410,8 +435,11 @@ impl Inner {
                 let init = self.initializer.clone();
                 let maxtasks = self.maxtasks;
                 Child::Forked(
-                    try_fork_partner(move || worker::worker_main(&lay, i, &key, parent, init.as_deref(), maxtasks))
-                        .map_err(|e| os("fork", e))?,
+                    try_fork_partner(move || {
+                        crate::process::mark_child(parent as u32, StartMethod::Fork);
+                        worker::worker_main(&lay, i, &key, parent, init.as_deref(), maxtasks)
+                    })
+                    .map_err(|e| os("fork", e))?,
                 )
             }
             StartMethod::Spawn => {
@@ -499,6 +527,7 @@ impl Inner {
                     first,
                     count,
                     block: None,
+                    seq: None,
                 },
             );
             self.pending.push_back(t);
@@ -525,13 +554,22 @@ impl Inner {
         Ok(id)
     }
 
-    /// Moves pending tasks into worker rings, least-loaded worker first, then wakes the workers that
-    /// got work and were parked.
+    /// Publishes pending tasks into the shared queue (in order, while slots are free), then wakes
+    /// as many parked workers as there are new tasks.
     fn dispatch(&mut self) {
-        let mut touched: u64 = 0; // bit per worker (first 64); others are always checked
-        let mut any = false;
+        let mut published: usize = 0;
+        let queue_mask = self.lay.qcap - 1;
+        // Tasks published and not yet answered: at most `qcap`, so a worker's result ring (up to
+        // `qcap` slots) rarely fills while the parent is away.
+        let mut in_flight = self.tasks.live.saturating_sub(self.pending.len());
         while let Some(&t) = self.pending.front() {
-            let Some(w) = self.pick_worker() else { break };
+            if in_flight >= self.lay.qcap as usize {
+                break;
+            }
+            let seq = self.ring_tail;
+            if !self.lay.task_queue().slot_free(seq) {
+                break; // every slot holds an unclaimed task: all workers are busy
+            }
             let Some(task) = self.tasks.get(t) else {
                 self.pending.pop_front();
                 continue;
@@ -563,60 +601,30 @@ impl Inner {
             );
             if let Some(task) = self.tasks.get_mut(t) {
                 task.block = block;
+                task.seq = Some(seq);
             }
-            if !self
-                .lay
-                .task_ring(w)
-                .push_cached(slot, &mut self.workers[w].head_cache, false)
-            {
-                break;
-            }
+            self.lay.task_queue().publish(seq, slot);
+            self.slot_task[(seq & queue_mask) as usize] = t;
+            self.ring_tail = seq.wrapping_add(1);
             self.pending.pop_front();
-            let ws = &mut self.workers[w];
-            ws.outstanding.push_back(t);
-            ws.sent += 1;
-            touched |= 1u64.checked_shl(w as u32).unwrap_or(0);
-            any = true;
+            published += 1;
+            in_flight += 1;
         }
-        if !any {
+        if published == 0 {
             return;
         }
-        // Dekker pairing with `worker::idle_wait`: our Release pushes, one SeqCst fence, then each
-        // worker's flag (a worker that parked after the fence re-checks its ring and sees the pushes).
+        let queue = self.lay.task_queue();
+        queue.bump_published();
+        // Dekker pairing with `worker::idle_wait`: our Release publications, one SeqCst fence, then
+        // each worker's flag (a worker that parks after the fence re-checks the queue and sees them).
         fence(Ordering::SeqCst);
-        for w in 0..self.workers.len() {
-            if w < 64 && touched & (1 << w) == 0 {
-                continue;
-            }
+        let sleepers = (0..self.workers.len())
             // Ordering: Relaxed after the SeqCst fence.
-            if self.lay.worker(w).sleeping.load(Ordering::Relaxed) != 0 {
-                Futex::wake(self.lay.task_ring(w).tail_word(), 1);
-            }
+            .filter(|&w| self.lay.worker(w).sleeping.load(Ordering::Relaxed) != 0)
+            .count();
+        if sleepers > 0 {
+            Futex::wake(queue.published_word(), published.min(sleepers) as u32);
         }
-    }
-
-    fn pick_worker(&mut self) -> Option<usize> {
-        let n = self.workers.len();
-        let mut best: Option<(usize, usize)> = None;
-        for k in 0..n {
-            let i = (self.next_worker + k) % n;
-            let w = &self.workers[i];
-            if w.partner.is_none() || w.outstanding.len() >= self.lay.cap as usize {
-                continue;
-            }
-            if self.maxtasks.is_some_and(|m| w.sent >= m) {
-                continue;
-            }
-            if best.is_none_or(|(_, load)| w.outstanding.len() < load) {
-                best = Some((i, w.outstanding.len()));
-                if w.outstanding.is_empty() {
-                    break;
-                }
-            }
-        }
-        let (i, _) = best?;
-        self.next_worker = (i + 1) % n;
-        Some(i)
     }
 
     /// Collects every available result; returns how many.
@@ -637,14 +645,12 @@ impl Inner {
             };
             ring.advance();
             n += 1;
-            // A result must answer the oldest task we gave this worker (it runs them in order).
-            let expected = self.workers[w].outstanding.front().copied();
-            if expected != Some(r.id) {
-                // A corrupted or stale slot: ignore it; the task is still owed and will be failed or
-                // redone if the worker dies.
+            // A result must answer a published task that is still owed.
+            if self.tasks.get(r.id).is_none_or(|t| t.seq.is_none()) {
+                // A corrupted or stale slot: ignore it; the task is still owed and will be failed if
+                // the worker running it dies.
                 continue;
             }
-            self.workers[w].outstanding.pop_front();
             self.start_failures = 0;
             self.complete(r.id, Ok(&r));
         }
@@ -747,28 +753,53 @@ impl Inner {
     }
 
     fn worker_died(&mut self, w: usize, status: i32) {
-        self.workers[w].partner = None;
+        let child = self.workers[w].partner.take();
+        if child.as_ref().is_some_and(Child::not_dispatched) {
+            // Every replacement would fail the same way: say what to fix now.
+            self.break_pool(PoolError::Os {
+                op: "spawning a pool worker",
+                message: "the worker (a re-execution of this program) never reached ringfork::process::spawn_main; \
+                          add `ringfork::process::spawn_main(&[])` (or spawn_main_hook) as the first line of main"
+                    .into(),
+            });
+            return;
+        }
         // 1. Results it answered before dying count.
         self.collect_from(w);
         let ctl = self.lay.worker(w);
         // Ordering: Relaxed: the worker is dead and reaped (waitpid ordered its stores before us).
         let current = ctl.current.load(Ordering::Relaxed);
         let completed = ctl.completed.load(Ordering::Relaxed);
-        let mut outstanding = std::mem::take(&mut self.workers[w].outstanding);
-        // 2. The oldest unanswered task was running iff `current` names it.
-        if let Some(&front) = outstanding.front() {
-            if front == current {
-                outstanding.pop_front();
-                let (signal, exit_code) = if libc::WIFSIGNALED(status) {
-                    (Some(libc::WTERMSIG(status)), None)
-                } else {
-                    (None, Some(libc::WEXITSTATUS(status)))
-                };
-                self.complete(front, Err(PoolError::WorkerDied { signal, exit_code }));
+        // 2. A slot it claimed but had not copied out and released: that task never started (the
+        //    worker names its task in `current` before releasing the slot, and runs user code
+        //    only after): it goes back to the front of the line.
+        let queue = self.lay.task_queue();
+        let owner = owner_of(w);
+        let mut requeue = Vec::new();
+        let lo = self.ring_tail.saturating_sub(self.lay.qcap);
+        for seq in lo..self.ring_tail {
+            if queue.claimed_by(seq, owner) {
+                queue.force_done(seq);
+                let t = self.slot_task[(seq & (self.lay.qcap - 1)) as usize];
+                if let Some(task) = self.tasks.get_mut(t) {
+                    if task.seq == Some(seq) {
+                        task.seq = None;
+                        requeue.push(t);
+                    }
+                }
             }
         }
-        // 3. Everything else never started: give it to others, in order, ahead of newer work.
-        for t in outstanding.into_iter().rev() {
+        // 3. The task it was running (named in `current`, released from the queue, not answered)
+        //    fails with WorkerDied; nothing else it touched is lost.
+        if current != 0 && self.tasks.get(current).is_some_and(|t| t.seq.is_some()) {
+            let (signal, exit_code) = if libc::WIFSIGNALED(status) {
+                (Some(libc::WTERMSIG(status)), None)
+            } else {
+                (None, Some(libc::WEXITSTATUS(status)))
+            };
+            self.complete(current, Err(PoolError::WorkerDied { signal, exit_code }));
+        }
+        for t in requeue.into_iter().rev() {
             self.pending.push_front(t);
         }
         let retired = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
@@ -801,9 +832,6 @@ impl Inner {
             self.complete(t, Err(e.clone()));
         }
         self.pending.clear();
-        for w in &mut self.workers {
-            w.outstanding.clear();
-        }
     }
 
     /// One step of progress: dispatch, collect, check liveness; parks up to `wait` if nothing happened.
@@ -827,7 +855,7 @@ impl Inner {
     fn park(&self, d: Duration) {
         // Poll first (yielding the core to the workers): with tasks outstanding, results usually
         // arrive within microseconds, and a futex sleep/wake pair costs tens of them here.
-        let busy = self.workers.iter().any(|w| !w.outstanding.is_empty());
+        let busy = self.tasks.live > self.pending.len();
         if busy {
             for _ in 0..PARK_YIELDS {
                 if (0..self.workers.len()).any(|w| !self.lay.result_ring(w).is_empty()) {
@@ -924,13 +952,15 @@ impl Inner {
             self.pump(PARK_SLICE);
             return Ok(false);
         }
-        // Everything is done: ask every worker to stop, wake it, reap it.
+        // Everything is done: ask every worker to stop, wake them all, reap them.
         for w in 0..self.workers.len() {
             let ctl = self.lay.worker(w);
             // Ordering: Release pairs with the worker's Acquire load of `stop`.
             ctl.stop.store(1, Ordering::Release);
-            Futex::wake(self.lay.task_ring(w).tail_word(), 1);
         }
+        let queue = self.lay.task_queue();
+        queue.bump_published();
+        Futex::wake_all(queue.published_word());
         for w in 0..self.workers.len() {
             if let Some(p) = self.workers[w].partner.take() {
                 // A worker that does not stop within 5 s is killed (it is stuck in user code).
@@ -957,7 +987,6 @@ impl Inner {
                 // Past the grace period, wait_timeout SIGKILLs and reaps.
                 let _ = p.wait_timeout(left);
             }
-            self.workers[w].outstanding.clear();
         }
         let ids: Vec<u64> = self.tasks.ids();
         for t in ids {

@@ -26,11 +26,18 @@
 //! the task argument naming the range to work on. Two-argument functions go through
 //! [`Pool::starmap`].
 //!
+//! # Scheduling
+//! As in Python, tasks wait in one queue and whichever worker is free takes the next one: tasks
+//! *start* in submission order, no worker idles while a submitted task waits, and a slow task delays
+//! only itself. The queue is a ring in shared memory that the parent fills and idle workers claim
+//! from (see `shared.rs`, `TaskQueue`); up to `ring_slots × processes` tasks are in it at once, the
+//! rest wait in the parent and follow as the pool's calls run.
+//!
 //! # Dying workers
 //! A worker that is SIGKILLed (or crashes, or calls `exit`) in the middle of a task turns *that* task
-//! into [`PoolError::WorkerDied`]; the tasks it had queued but not started are given to other
-//! workers; a replacement worker is forked; every other task completes. (Python's `Pool` hangs
-//! forever here; `concurrent.futures` breaks the whole pool.) See `worker.rs` for the protocol.
+//! into [`PoolError::WorkerDied`]; a task it had claimed but not started goes back to the queue; a
+//! replacement worker is forked; every other task completes. (Python's `Pool` hangs forever here;
+//! `concurrent.futures` breaks the whole pool.) See `worker.rs` for the protocol.
 //!
 //! # No background threads
 //! The parent has no helper threads (forking from a multi-threaded process is unsafe in general):
@@ -236,7 +243,9 @@ impl PoolBuilder {
         self
     }
 
-    /// Task slots per worker (rounded up to a power of two; default 64).
+    /// Queue slots per worker (rounded up to a power of two; default 64): the shared task queue holds
+    /// `ring_slots × processes` tasks (rounded up to a power of two, at most 65536), and each
+    /// worker's result ring `min(queue, 4 × ring_slots)` results.
     pub fn ring_slots(mut self, n: u32) -> Self {
         self.ring_slots = n;
         self
@@ -250,6 +259,9 @@ impl PoolBuilder {
 
     /// Creates the pool and forks its workers.
     pub fn build(self) -> Result<Pool, PoolError> {
+        // A spawned child whose main skipped the dispatch call exits here instead of starting a pool
+        // (see `process::spawn`, "A forgotten dispatch call").
+        crate::process::exit_if_undispatched_child();
         if self.processes == 0 {
             return Err(PoolError::InvalidParameter {
                 name: "processes",

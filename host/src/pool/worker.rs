@@ -1,16 +1,20 @@
-//! The worker process's loop: take a task from its ring, run it, answer on its result ring.
+//! The worker process's loop: claim the oldest task from the shared queue, run it, answer on its
+//! own result ring.
 //!
 //! Crash protocol (what the parent relies on when a worker dies):
-//! 1. the worker *peeks* a task (it stays in the ring);
-//! 2. stores its id in `current` **before** running any user code;
-//! 3. runs it, pushes the result, clears `current`, and only then advances the task ring.
+//! 1. the worker *claims* a task: one CAS writes its owner code into the slot's state word (see
+//!    `TaskQueue`), so the parent knows who holds the slot even if the worker dies the next instant;
+//! 2. copies the task out and stores its id in `current`;
+//! 3. only then releases the slot (state "done"), and runs user code after that;
+//! 4. pushes the result, then clears `current`.
 //!
-//! So after a worker's death the parent drains its result ring (answered tasks complete normally), and
-//! the oldest unanswered task is the one that was running if and only if `current` names it: that task
-//! fails with `WorkerDied`; every other unanswered task never started and is dispatched again.
+//! So after a worker's death the parent drains its result ring (answered tasks complete normally);
+//! a slot still marked as claimed by it holds a task that never started: it is queued again; the
+//! task named in `current` (released, unanswered) was running: it fails with `WorkerDied`. Every
+//! other task is in the shared queue, untouched, for the other workers.
 
 use super::inner::Layout;
-use super::shared::ResultSlot;
+use super::shared::{owner_of, Claim, ResultSlot};
 use super::task::{run_slot, Arena, Key};
 use ringfork_core::atomic::{fence, Ordering};
 use ringfork_core::wait::{Futex, Wait};
@@ -42,7 +46,8 @@ pub fn worker_main(
         }
     }
     let ctl = lay.worker(idx);
-    let tasks = lay.task_ring(idx);
+    let queue = lay.task_queue();
+    let owner = owner_of(idx);
     let results = lay.result_ring(idx);
     let pool = lay.pool_ctl();
     let arena = Arena {
@@ -50,30 +55,46 @@ pub fn worker_main(
         len: lay.arena_len,
     };
     let mut done: u64 = 0;
-    let (mut tail_cache, mut head_cache) = (0u32, 0u32);
+    let mut head_cache = 0u32;
+    let mut full_spins = 0u32;
     loop {
-        let Some(slot) = tasks.peek_cached(&mut tail_cache, false) else {
+        // Claim a task only with room to answer it, so a finished result never waits inside a
+        // worker (where a crash would lose it). The ring is full only while the parent is busy
+        // outside the pool's calls; it drains every result ring whenever it runs.
+        if !results.has_room(&mut head_cache) {
+            // Give the core to the parent first (with more processes than cores it is often the
+            // one waiting for a CPU), then back off.
+            full_spins += 1;
+            if full_spins < FULL_YIELDS {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(50));
+                check_parent(parent);
+            }
+            continue;
+        }
+        full_spins = 0;
+        let Claim::Got(seq, slot) = queue.claim(owner) else {
             // Ordering: Acquire pairs with the parent's Release store of `stop` (nothing else is
-            // published through it, but the task ring is re-checked after).
+            // published through it, but the queue is re-checked after).
             if ctl.stop.load(Ordering::Acquire) != 0 {
                 exit(0);
             }
             idle_wait(lay, idx, parent);
             continue;
         };
-        // Step 2 of the crash protocol: name the task before running user code.
+        // Step 2 of the crash protocol: name the task before releasing the slot and running user code.
         // Ordering: Relaxed is enough: the parent reads `current` only after this process is dead
         // (reaped by waitpid), when every store it executed is in memory.
         ctl.current.store(slot.id, Ordering::Relaxed);
+        queue.release(seq, owner);
         let r: ResultSlot = run_slot(key, &slot, arena);
         while !results.push_cached(r, &mut head_cache, false) {
-            // Cannot happen while the parent respects the ring capacity (at most `cap` tasks
-            // outstanding, one result each); back off rather than overwrite.
+            // Cannot happen: we checked for room before claiming and only this worker pushes.
             std::thread::sleep(Duration::from_micros(50));
         }
         // Ordering: Relaxed: as the store of `current` above (read only after this process is reaped).
         ctl.current.store(0, Ordering::Relaxed);
-        tasks.advance();
         // Wake the parent if it parked waiting for results (Dekker pairing with `Inner::park`):
         // our Release push of the result, then a SeqCst fence, then the read of its flag.
         fence(Ordering::SeqCst);
@@ -91,6 +112,9 @@ pub fn worker_main(
     }
 }
 
+/// Yields before a worker whose result ring is full starts sleeping between checks.
+const FULL_YIELDS: u32 = 256;
+
 /// Polls before parking: a parent that is dispatching refills the ring within microseconds, and a
 /// futex sleep/wake pair costs tens of microseconds on these machines. Yielding (rather than spinning)
 /// lets the parent or another worker use this core meanwhile.
@@ -98,25 +122,31 @@ const IDLE_YIELDS: u32 = 64;
 
 fn idle_wait(lay: &Layout, idx: usize, parent: libc::pid_t) {
     let ctl = lay.worker(idx);
-    let tasks = lay.task_ring(idx);
+    let queue = lay.task_queue();
     for _ in 0..IDLE_YIELDS {
-        if !tasks.is_empty() {
+        if queue.maybe_ready() {
             return;
         }
         std::thread::yield_now();
     }
-    // Ordering: the flag store, then a SeqCst fence, then re-reading the ring: pairs with the parent's
-    // push, SeqCst fence, read of the flag (see `Inner::push_task`); one of us sees the other.
+    // Ordering: the flag store, then a SeqCst fence, then re-reading the queue: pairs with the
+    // parent's publications, SeqCst fence, read of the flag (see `Inner::dispatch`); one of us sees
+    // the other.
     ctl.sleeping.store(1, Ordering::Relaxed);
     fence(Ordering::SeqCst);
-    // Ordering: Acquire pairs with the parent's Release store of the tail.
-    let tail = tasks.tail_word().load(Ordering::Acquire);
-    if tasks.is_empty() && ctl.stop.load(Ordering::Acquire) == 0 {
+    // Ordering: Acquire pairs with the parent's Release bump of `published`.
+    let seen = queue.published_word().load(Ordering::Acquire);
+    if !queue.maybe_ready() && ctl.stop.load(Ordering::Acquire) == 0 {
         let d = Deadline::after::<<Futex as Wait>::Clock>(IDLE_SLICE);
-        let _ = Futex::wait(tasks.tail_word(), tail, d);
+        let _ = Futex::wait(queue.published_word(), seen, d);
     }
     // Ordering: Relaxed: a parent that still sees 1 makes a harmless extra wake; the flag is set again (with the fence) before every park.
     ctl.sleeping.store(0, Ordering::Relaxed);
+    check_parent(parent);
+}
+
+/// Exits if the parent is gone (PDEATHSIG covers most cases; this covers the rest).
+fn check_parent(parent: libc::pid_t) {
     // SAFETY: getppid has no preconditions.
     if unsafe { libc::getppid() } != parent {
         exit(0);

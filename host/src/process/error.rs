@@ -73,6 +73,18 @@ pub enum ProcessError {
     },
     /// Sending a signal failed.
     Signal(crate::signal::SignalError),
+    /// A child started with [`StartMethod::Spawn`](super::StartMethod::Spawn) exited without its
+    /// copy of the program reaching [`spawn_main`](super::spawn_main) /
+    /// [`spawn_main_hook`](super::spawn_main_hook): `main` lacks the dispatch call, so the child ran
+    /// `main` again instead of its target (and stopped itself before spawning again).
+    SpawnNotDispatched {
+        /// The process name.
+        name: String,
+        /// Its pid.
+        pid: u32,
+        /// Its exit code ([`EXIT_NOT_DISPATCHED`](super::EXIT_NOT_DISPATCHED) when it stopped itself).
+        exitcode: i32,
+    },
 }
 
 impl fmt::Display for ProcessError {
@@ -127,6 +139,13 @@ impl fmt::Display for ProcessError {
                  status is unknown; do not ignore SIGCHLD while using Process"
             ),
             ProcessError::Signal(e) => write!(f, "{e}"),
+            ProcessError::SpawnNotDispatched { name, pid, exitcode } => write!(
+                f,
+                "spawned process {name:?} (pid {pid}) exited with code {exitcode} without running its target: the \
+                 program's main does not call ringfork::process::spawn_main(&[(\"name\", target), ...]) (or \
+                 register_target + spawn_main_hook) first, so the child ran main again; add that call as the \
+                 first line of main"
+            ),
         }
     }
 }

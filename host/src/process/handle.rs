@@ -1,7 +1,7 @@
 //! [`Process`]: Python's `multiprocessing.Process`.
 
 use super::reap::{self, Child, Reaped};
-use super::spawn::{self, Boot, TargetArgs};
+use super::spawn::{self, Boot, BootAck, TargetArgs};
 use super::sys::{self, WaitStatus};
 use super::ProcessError;
 use crate::Segment;
@@ -18,7 +18,7 @@ pub enum StartMethod {
     /// other threads held, e.g. the allocator's); prefer `Spawn` there.
     #[default]
     Fork,
-    /// Re-execute the current program and run a registered target (see [`super::spawn`]). Safe from a
+    /// Re-execute the current program and run a registered target (see [`super::spawn_main`]). Safe from a
     /// multi-threaded parent; only [`Process::target`] processes can be spawned.
     Spawn,
 }
@@ -109,6 +109,8 @@ pub struct Process {
     /// The pid of the process that started the child (the only one that may wait for it).
     parent: u32,
     result: Cell<Option<Reaped>>,
+    /// A spawned child's bootstrap acknowledgement (see `spawn`, "A forgotten dispatch call").
+    ack: Option<BootAck>,
 }
 
 impl fmt::Debug for Process {
@@ -141,6 +143,7 @@ impl Process {
             pid: None,
             parent: 0,
             result: Cell::new(None),
+            ack: None,
         }
     }
 
@@ -155,7 +158,7 @@ impl Process {
         Process::with_body(Body::Run(Box::new(r)))
     }
 
-    /// A process that runs the spawn target registered as `target` (see [`super::spawn`]); works with
+    /// A process that runs the spawn target registered as `target` (see [`super::spawn_main`]); works with
     /// both start methods. Add arguments with [`arg`](Process::arg) and segments with
     /// [`segment`](Process::segment).
     pub fn target(target: &str) -> Process {
@@ -253,6 +256,10 @@ impl Process {
     /// first such `start` in a process prints a warning on stderr saying so (as Python 3.12 warns),
     /// once per process; [`fork_thread_warnings`] tells whether it was printed.
     pub fn start(&mut self) -> Result<(), ProcessError> {
+        // A spawned child whose main skipped the dispatch call must not start processes (it would
+        // recurse): it exits here, saying what to add. The reference keeps the constructor linked.
+        std::hint::black_box(&spawn::SPAWN_CHILD_CTOR);
+        spawn::exit_if_undispatched_child();
         if let Some(pid) = self.pid {
             return Err(ProcessError::AlreadyStarted {
                 name: self.name.clone(),
@@ -318,6 +325,7 @@ impl Process {
     }
 
     fn child_main(&mut self, parent: u32) -> ! {
+        super::mark_child(parent, StartMethod::Fork);
         if self.daemon {
             // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers.
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
@@ -361,7 +369,9 @@ impl Process {
             args: args.clone(),
             fds: segments.iter().map(Segment::raw_fd).collect(),
         };
-        spawn::spawn(&boot, segments, self.record())
+        let (pid, ack) = spawn::spawn(&boot, segments, self.record())?;
+        self.ack = Some(ack);
+        Ok(pid)
     }
 
     fn started(&self) -> Result<u32, ProcessError> {
@@ -407,14 +417,22 @@ impl Process {
 
     fn finish(&self, pid: u32, r: Reaped) -> Result<(), ProcessError> {
         match r {
+            Reaped::Status(WaitStatus::Exited(code)) if self.ack.as_ref().is_some_and(|a| !a.acknowledged()) => {
+                Err(ProcessError::SpawnNotDispatched {
+                    name: self.name.clone(),
+                    pid,
+                    exitcode: code,
+                })
+            }
             Reaped::Status(_) => Ok(()),
             Reaped::Lost => Err(ProcessError::ChildLost { pid }),
         }
     }
 
     /// Waits until the child ends and reaps it. [`NotStarted`](ProcessError::NotStarted) before
-    /// `start`; [`ChildLost`](ProcessError::ChildLost) if someone else reaped it. Joining again is a
-    /// no-op.
+    /// `start`; [`ChildLost`](ProcessError::ChildLost) if someone else reaped it;
+    /// [`SpawnNotDispatched`](ProcessError::SpawnNotDispatched) if a spawned child exited without
+    /// reaching the program's `spawn_main` call. Joining again gives the same answer.
     pub fn join(&self) -> Result<(), ProcessError> {
         let pid = self.started()?;
         let r = match self.poll() {

@@ -22,7 +22,8 @@ pub(crate) mod sys;
 pub use error::ProcessError;
 pub use handle::{fork_thread_warnings, get_start_method, set_start_method, Process, Run, StartMethod};
 pub use reap::{active_children, reap_detached, shutdown, ChildInfo, MainGuard, DAEMON_GRACE};
-pub use spawn::{register_target, spawn_main, spawn_main_hook, TargetArgs, TargetFn};
+pub(crate) use spawn::exit_if_undispatched_child;
+pub use spawn::{register_target, spawn_main, spawn_main_hook, TargetArgs, TargetFn, EXIT_NOT_DISPATCHED};
 
 /// The calling process as the process layer sees it (Python's `current_process()`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,9 +64,98 @@ pub fn set_current_process_name(name: impl Into<String>) {
 }
 
 /// The parent's pid (Python's `multiprocessing.parent_process().pid` / `os.getppid()`).
-#[doc(alias = "parent_process")]
 pub fn parent_pid() -> u32 {
     sys::getppid()
+}
+
+/// The pid of the process that started this one with [`Process`] (or a pool), 0 in a main process.
+static STARTED_BY: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Records, in a new child, who started it and how: [`parent_process`] and [`get_start_method`]
+/// answer from this (Python's child also reports its own start method).
+pub(crate) fn mark_child(parent: u32, method: StartMethod) {
+    // Ordering: Relaxed: written once at the start of the child, before its body runs on this thread.
+    STARTED_BY.store(parent, std::sync::atomic::Ordering::Relaxed);
+    set_start_method(method);
+}
+
+/// The process that started this one (Python 3.8's `multiprocessing.parent_process()`): `None` in a
+/// main process (one not started by [`Process`] or a pool).
+///
+/// ```
+/// assert!(ringfork::process::parent_process().is_none()); // a main process
+/// ```
+#[doc(alias = "multiprocessing.parent_process")]
+pub fn parent_process() -> Option<ParentProcess> {
+    // Ordering: see `mark_child`.
+    let pid = STARTED_BY.load(std::sync::atomic::Ordering::Relaxed);
+    (pid != 0).then_some(ParentProcess { pid })
+}
+
+/// The parent as seen from a child (see [`parent_process`]): its pid, whether it is alive, and a
+/// wait for its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentProcess {
+    pid: u32,
+}
+
+impl ParentProcess {
+    /// Its pid.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Whether the parent is still alive. A child is reparented (to init or a subreaper) the moment
+    /// its parent dies, so this is `getppid() == pid`: exact, and immune to pid reuse.
+    pub fn is_alive(&self) -> bool {
+        sys::getppid() == self.pid
+    }
+
+    /// Waits until the parent has ended (Python's `parent_process().join()`).
+    pub fn join(&self) {
+        while !self.join_timeout(std::time::Duration::from_secs(3600)) {}
+    }
+
+    /// Waits at most `timeout` for the parent to end: `true` once it has, `false` if it is still alive
+    /// when the timeout passed (never earlier).
+    #[doc(alias = "join")]
+    pub fn join_timeout(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        // A pidfd of the parent, valid only if the parent is still ours after opening it (otherwise
+        // the pid may already name another process).
+        // SAFETY: pidfd_open takes a pid and flags; the result is checked.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid as libc::pid_t, 0) } as i32;
+        let pidfd = (fd >= 0).then(|| {
+            // SAFETY: a fresh descriptor we own.
+            unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+        });
+        loop {
+            if !self.is_alive() {
+                return true;
+            }
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+                None => std::time::Duration::from_secs(3600),
+            };
+            if left.is_zero() {
+                return false;
+            }
+            match &pidfd {
+                Some(fd) => {
+                    let mut p = libc::pollfd {
+                        fd: std::os::fd::AsRawFd::as_raw_fd(fd),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                    // SAFETY: one valid pollfd; a pidfd becomes readable when the process ends.
+                    unsafe { libc::poll(&mut p, 1, ms) };
+                }
+                // No pidfd (old kernel): poll the parent's pid every few milliseconds.
+                None => std::thread::sleep(left.min(std::time::Duration::from_millis(5))),
+            }
+        }
+    }
 }
 
 /// The number of CPUs online (Python's `multiprocessing.cpu_count()`); at least 1.

@@ -14,6 +14,18 @@
 //! record, maps the segments ([`Segment::from_fd`]), runs the target, and exits: 0 when it returns,
 //! 1 if it panicked (its message is on stderr), or whatever it passed to `std::process::exit`.
 //!
+//! # A forgotten dispatch call
+//! A program that spawns but does not call [`spawn_main`] / [`spawn_main_hook`] at the top of `main`
+//! would run its whole `main` again in every child, which would spawn again, recursively. Instead:
+//! - the spawned child acknowledges the bootstrap record as soon as the hook reads it (it appends one
+//!   byte to the record's memfd, which the parent keeps);
+//! - a spawned child that has not reached the hook (its argv carries the spawn marker, and the hook
+//!   has not run) exits with [`EXIT_NOT_DISPATCHED`] and a message saying what to add, at the first
+//!   of: starting a process or a pool, or `main` returning (an `atexit` handler installed by a
+//!   process constructor, an `.init_array` entry that only looks at argv);
+//! - the parent's `join`/`join_timeout` of a spawned child that ended without acknowledging returns
+//!   [`ProcessError::SpawnNotDispatched`], naming the line to add.
+//!
 //! ```no_run
 //! use ringfork::process::{Process, StartMethod, TargetArgs};
 //! fn worker(args: TargetArgs) {
@@ -38,6 +50,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// A spawn target: what a spawned (or forked, for [`Process::target`](super::Process::target))
@@ -121,6 +134,76 @@ pub fn spawn_main(targets: &[(&str, TargetFn)]) {
     }
     spawn_main_hook();
 }
+
+/// The exit code of a spawned child whose `main` never reached [`spawn_main`] / [`spawn_main_hook`]
+/// (`EX_SOFTWARE`); its parent's `join` reports [`ProcessError::SpawnNotDispatched`].
+pub const EXIT_NOT_DISPATCHED: i32 = 70;
+
+/// Set once the dispatch hook ran in this process (a spawned child's target may then start
+/// processes of its own).
+static DISPATCHED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process was started by spawn (its argv carries the marker).
+fn spawned_by_argv() -> bool {
+    std::env::args_os().nth(1).as_deref() == Some(OsStr::new(SPAWN_MARKER))
+}
+
+fn not_dispatched_message() -> String {
+    format!(
+        "ringfork: this process (pid {}) was started with StartMethod::Spawn, but the program's main did not \
+         call ringfork::process::spawn_main(&[(\"name\", target), ...]) (or register_target + spawn_main_hook) \
+         as its first line, so the child ran main again instead of its target; add that call at the top of \
+         main. Exiting with code {EXIT_NOT_DISPATCHED}.",
+        std::process::id()
+    )
+}
+
+/// Called first by everything that starts processes: in a spawned child that has not reached the
+/// dispatch hook, prints what to add and exits with [`EXIT_NOT_DISPATCHED`] (instead of spawning
+/// again, recursively).
+pub(crate) fn exit_if_undispatched_child() {
+    // Ordering: Relaxed: set and read by this process's own threads around `main`; a stale false
+    // only leads to re-reading argv.
+    if DISPATCHED.load(Ordering::Relaxed) || !spawned_by_argv() {
+        return;
+    }
+    eprintln!("{}", not_dispatched_message());
+    let _ = io::stderr().flush();
+    // SAFETY: leave at once; nothing of this accidental run of `main` should be cleaned up.
+    unsafe { libc::_exit(EXIT_NOT_DISPATCHED) }
+}
+
+extern "C" fn undispatched_at_exit() {
+    // Ordering: as in `exit_if_undispatched_child`.
+    if !DISPATCHED.load(Ordering::Relaxed) {
+        eprintln!("{}", not_dispatched_message());
+        // SAFETY: _exit from an atexit handler ends the process at once with our code.
+        unsafe { libc::_exit(EXIT_NOT_DISPATCHED) }
+    }
+}
+
+/// Runs before `main` (glibc passes argc/argv to `.init_array` functions): in a spawned child,
+/// installs [`undispatched_at_exit`], so a `main` that returns without reaching the hook still exits
+/// with [`EXIT_NOT_DISPATCHED`]. It only reads argv and calls `atexit`.
+extern "C" fn spawn_child_ctor(argc: libc::c_int, argv: *const *const libc::c_char, _env: *const *const libc::c_char) {
+    if argc < 2 || argv.is_null() {
+        return;
+    }
+    // SAFETY: glibc passes the process's argv (argc entries, each a NUL-terminated string) to
+    // `.init_array` functions.
+    let arg1 = unsafe { std::ffi::CStr::from_ptr(*argv.add(1)) };
+    if arg1.to_bytes() == SPAWN_MARKER.as_bytes() {
+        // SAFETY: atexit with a plain extern "C" function.
+        unsafe { libc::atexit(undispatched_at_exit) };
+    }
+}
+
+/// The constructor entry (kept alive by a reference from [`exit_if_undispatched_child`]'s callers,
+/// so it is linked into every program that can start processes).
+#[used]
+#[link_section = ".init_array"]
+pub(crate) static SPAWN_CHILD_CTOR: extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char) =
+    spawn_child_ctor;
 
 /// The argv marker of a spawned child.
 pub(crate) const SPAWN_MARKER: &str = "--ringfork-spawn-child";
@@ -229,8 +312,23 @@ fn spawn_err(op: &'static str) -> impl FnOnce(io::Error) -> ProcessError {
     move |source| ProcessError::Spawn { op, source }
 }
 
+/// What the parent keeps of a spawned child's bootstrap record: the memfd and its length. The child
+/// appends a byte once its dispatch hook has read the record.
+#[derive(Debug)]
+pub(crate) struct BootAck {
+    file: std::fs::File,
+    len: u64,
+}
+
+impl BootAck {
+    /// Whether the child reached the dispatch hook.
+    pub(crate) fn acknowledged(&self) -> bool {
+        self.file.metadata().map(|m| m.len() > self.len).unwrap_or(true)
+    }
+}
+
 /// Starts the spawned child described by `boot` (whose `fds` are the raw fds of `segments`); `record`
-/// runs under the state lock with the child's pid. Returns the pid.
+/// runs under the state lock with the child's pid. Returns the pid and the record's acknowledgement.
 ///
 /// Between its `fork` and `exec` the child registers itself (lock-free, allocation-free) as an
 /// attacher of every segment passed, and as a holder of every ring side this process holds inside
@@ -240,7 +338,7 @@ pub(crate) fn spawn(
     boot: &Boot,
     segments: &[Segment],
     record: impl FnOnce(&mut reap::State, u32),
-) -> Result<u32, ProcessError> {
+) -> Result<(u32, BootAck), ProcessError> {
     let exe = std::env::current_exe().map_err(spawn_err("current_exe"))?;
     let memfd = rustix::fs::memfd_create("ringfork-spawn", rustix::fs::MemfdFlags::CLOEXEC).map_err(|e| {
         ProcessError::Spawn {
@@ -249,9 +347,8 @@ pub(crate) fn spawn(
         }
     })?;
     let file = std::fs::File::from(memfd);
-    (&file)
-        .write_all(&boot.encode())
-        .map_err(spawn_err("write bootstrap"))?;
+    let encoded = boot.encode();
+    (&file).write_all(&encoded).map_err(spawn_err("write bootstrap"))?;
     let boot_fd = file.as_raw_fd();
     let mut keep: Vec<i32> = boot.fds.clone();
     keep.push(boot_fd);
@@ -302,8 +399,13 @@ pub(crate) fn spawn(
     drop(child);
     record(&mut st, pid);
     drop(st);
-    drop(file);
-    Ok(pid)
+    Ok((
+        pid,
+        BootAck {
+            file,
+            len: encoded.len() as u64,
+        },
+    ))
 }
 
 /// Registers the calling process (a spawned child between `fork` and `exec`) as an attacher of the
@@ -327,6 +429,8 @@ fn register_spawned(headers: &[(usize, usize)], tables: &[usize]) {
 /// started by [`StartMethod::Spawn`](super::StartMethod::Spawn) it runs the target and exits, never
 /// returning; anywhere else it returns at once.
 pub fn spawn_main_hook() {
+    // Ordering: see `exit_if_undispatched_child`.
+    DISPATCHED.store(true, Ordering::Relaxed);
     let mut argv = std::env::args_os();
     let _exe = argv.next();
     if argv.next().as_deref() != Some(OsStr::new(SPAWN_MARKER)) {
@@ -371,6 +475,9 @@ fn run_spawned(fd_arg: Option<std::ffi::OsString>) -> Result<i32, String> {
         .ok_or("missing or malformed bootstrap fd argument")?;
     let file = std::fs::File::from(inherited_fd(fd)?);
     let len = file.metadata().map_err(|e| format!("bootstrap: {e}"))?.len();
+    // Acknowledge: the parent's join tells "never reached the hook" from any other exit by this.
+    file.write_at(&[1], len)
+        .map_err(|e| format!("acknowledging the bootstrap: {e}"))?;
     let len = usize::try_from(len).map_err(|_| "bootstrap too large")?;
     let mut buf = vec![0u8; len];
     file.read_exact_at(&mut buf, 0)
@@ -386,6 +493,7 @@ fn run_spawned(fd_arg: Option<std::ffi::OsString>) -> Result<i32, String> {
         st.identity = boot.identity.clone();
         st.daemon = boot.daemon;
     }
+    super::mark_child(boot.parent_pid, super::StartMethod::Spawn);
     let mut segments: Vec<Segment> = Vec::with_capacity(boot.fds.len());
     for (i, &fd) in boot.fds.iter().enumerate() {
         // The same segment passed twice arrives as the same fd: map it once, never own an fd twice.

@@ -130,6 +130,22 @@ def pool_map(n, chunksize):
     return n / dt / 1e6  # Mtasks/s
 
 
+def _uneven(i):
+    time.sleep(0.02 if i % 10 == 0 else 0.001)
+    return i
+
+
+def pool_uneven_makespan(n):
+    with CTX.Pool(2) as pool:
+        pool.map(_sq, range(100))  # warm: workers started
+        t = time.perf_counter()
+        rs = [pool.apply_async(_uneven, (i,)) for i in range(n)]
+        for i, r in enumerate(rs):
+            assert r.get() == i
+        dt = time.perf_counter() - t
+    return dt * 1e3  # ms/makespan
+
+
 def pool_apply_async_roundtrip(n):
     with CTX.Pool(2) as pool:
         pool.apply(_sq, (1,))
@@ -169,6 +185,7 @@ def main():
         "python_value_4p": (lambda: value_increments(4, 50_000 // s), "Mops/s", True),
         "python_pool_map_chunk1": (lambda: pool_map(100_000 // s, 1), "Mtasks/s", True),
         "python_pool_map": (lambda: pool_map(100_000 // s, None), "Mtasks/s", True),
+        "python_pool_uneven": (lambda: pool_uneven_makespan(10 if quick else 200), "ms/makespan", False),
         "python_pool_apply_async": (lambda: pool_apply_async_roundtrip(5_000 // s), "us/roundtrip", False),
         "python_process_start_join": (lambda: process_start_join(200 // s), "us/process", False),
     }

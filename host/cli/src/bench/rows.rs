@@ -105,6 +105,17 @@ pub fn python_pairs() -> Vec<PythonPair> {
             note: "100 000 tiny tasks, default chunking on both sides, Pool(2)",
         },
         PythonPair {
+            row: "pool_uneven_vs_python",
+            ours_name: "ringfork_pool2_uneven",
+            ours: |o| pool_uneven_makespan(o.iters(200)),
+            python: "python_pool_uneven",
+            unit: "ms/makespan",
+            higher_is_better: false,
+            target: Some(1.0),
+            note:
+                "200 apply_async tasks on Pool(2), every tenth sleeps 20 ms, the others 1 ms; submit all, then get all",
+        },
+        PythonPair {
             row: "pool_apply_async",
             ours_name: "ringfork_pool2_apply_async",
             ours: |o| pool_apply_roundtrip(o.iters(20_000)),
@@ -147,6 +158,30 @@ fn pool_map_rate(n: u64, chunksize: Option<usize>) -> f64 {
         Ok(v) if v.len() as u64 == n => rate,
         _ => f64::NAN,
     }
+}
+
+/// One of the uneven tasks: every tenth sleeps 20 ms, the others 1 ms.
+fn uneven_task(i: u64) -> u64 {
+    let ms = if i % 10 == 0 { 20 } else { 1 };
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    i
+}
+
+/// Makespan of `n` uneven tasks submitted with `apply_async` on a warm `Pool(2)`: ms.
+fn pool_uneven_makespan(n: u64) -> f64 {
+    let Ok(pool) = ringfork::Pool::new(2) else {
+        return f64::NAN;
+    };
+    let _ = pool.map(sq, 0..100u64);
+    let start = Instant::now();
+    let rs: Result<Vec<_>, _> = (0..n).map(|i| pool.apply_async(uneven_task, i)).collect();
+    let Ok(rs) = rs else { return f64::NAN };
+    for (i, r) in rs.iter().enumerate() {
+        if r.get().ok() != Some(i as u64) {
+            return f64::NAN;
+        }
+    }
+    start.elapsed().as_secs_f64() * 1e3
 }
 
 /// `apply_async(..).get()` round trips on `Pool(2)`: µs each.
