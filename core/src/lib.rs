@@ -42,6 +42,9 @@
 //! - `futex` (default): Linux shared futexes, a monotonic clock and process liveness probes, through
 //!   `rustix` without `std`. Without it only [`wait::Spin`] exists, and deadlines need a user
 //!   [`time::Clock`].
+//! - `derive`: `#[derive(ShmSafe)]` (`ringfork_core::ShmSafe` then names both the trait and the
+//!   derive), which checks a struct's layout at compile time; a build-time proc macro, nothing of it
+//!   is linked into the program.
 #![no_std]
 #![warn(missing_docs)]
 
@@ -78,6 +81,13 @@ pub use error::{AttachError, InitError};
 pub use header::{Header, Kind, ObjectParams, ABI_VERSION, MAGIC};
 pub use padded::CachePadded;
 pub use region::{Arena, ArenaError, Region};
+#[cfg(feature = "derive")]
+pub use ringfork_derive::ShmSafe;
 pub use shm_safe::ShmSafe;
+// The same derive for users of `ringfork` (its generated code names `::ringfork::core::ShmSafe`);
+// `ringfork` re-exports it as `ringfork::ShmSafe`.
+#[cfg(feature = "derive")]
+#[doc(hidden)]
+pub use ringfork_derive::RingforkShmSafe;
 pub use time::{Deadline, Instant};
 pub use wait::Wait;

@@ -15,6 +15,26 @@
 /// convert to and from `heapless` types).
 ///
 /// # Your own structs
+/// Derive it: `#[derive(Clone, Copy, ShmSafe)]` on a `#[repr(C)]` struct (with this crate's `derive`
+/// feature, or through `ringfork::ShmSafe`). The derive checks at compile time everything the
+/// `unsafe impl` below promises — `#[repr(C)]` or `#[repr(transparent)]`, every field `ShmSafe`, no
+/// padding — and explains what to change when a check fails:
+///
+// The example runs when the `derive` feature is on (as in `cargo test --workspace`).
+#[cfg_attr(feature = "derive", doc = "```")]
+#[cfg_attr(not(feature = "derive"), doc = "```ignore")]
+/// use ringfork_core::ShmSafe; // the trait and, with the `derive` feature, the derive
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, ShmSafe)]
+/// #[repr(C)]
+/// struct Tick { seq: u64, price: f64, venue: [u8; 8] }
+///
+/// fn stored<T: ShmSafe>(t: T) -> T { t }
+/// assert_eq!(stored(Tick { seq: 1, price: 2.5, venue: [0; 8] }).seq, 1);
+/// ```
+///
+/// Without the derive, implement it by hand and let [`crate::assert_shm_safe_fields!`] check what it
+/// can:
 /// ```
 /// use ringfork_core::ShmSafe;
 ///
@@ -32,6 +52,18 @@
 /// ```
 /// [`crate::assert_shm_safe_fields!`] checks at compile time that the field types you list are
 /// `ShmSafe` and that they add up to the struct's size (no padding, whose bytes would be undefined).
+///
+/// # Everything else goes through serde
+/// `String`, `Vec`, `Option`, enums, `HashMap`s and structs holding them are not plain data. Derive
+/// serde's `Serialize + Deserialize` for them instead: any serde type goes through ringfork's
+/// `Queue`, `Connection` (pipes) and the pool, encoded on the way in and decoded on the way out.
+/// `Value`, `Array` and the other objects that are read in place hold `ShmSafe` data only.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not plain shared-memory data (`ShmSafe`)",
+    label = "not `ShmSafe`",
+    note = "for a `#[repr(C)]` struct of numbers and arrays, add `#[derive(Clone, Copy, ShmSafe)]` to it",
+    note = "any other type (`String`, `Vec`, enums, ...): derive serde's `Serialize + Deserialize`; any serde type goes through `Queue`, `Connection` and the pool, while `Value`/`Array` hold plain data only"
+)]
 pub unsafe trait ShmSafe: Copy + Send + Sync + 'static {}
 
 macro_rules! impl_shm_safe {

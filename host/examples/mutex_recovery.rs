@@ -4,20 +4,23 @@
 //!
 //! `cargo run -p ringfork --example mutex_recovery`
 
-use ringfork::{Event, Mutex, Process};
+use ringfork::{Event, Mutex, Process, ShmSafe};
 use std::time::Duration;
 
-/// Two fields that must agree: `debit == credit`.
-#[derive(Clone, Copy, Debug, Default)]
+/// Two fields that must agree: `debit == credit`. Plain data: `#[derive(ShmSafe)]` checks at compile
+/// time that it is `#[repr(C)]`, made of `ShmSafe` fields and free of padding.
+#[derive(Clone, Copy, Debug, Default, ShmSafe)]
 #[repr(C)]
 struct Ledger {
     debit: u64,
     credit: u64,
 }
-// SAFETY: repr(C), two u64 fields, no padding, every bit pattern is a valid Ledger.
-unsafe impl ringfork::core::ShmSafe for Ledger {}
+
+/// `ringfork::ShmSafe` is also the trait.
+fn assert_plain<T: ShmSafe>() {}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    assert_plain::<Ledger>();
     let ledger = Mutex::new(Ledger::default())?;
     let halfway = Event::new()?;
     let (l2, h2) = (ledger.clone(), halfway.clone());

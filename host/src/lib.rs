@@ -85,6 +85,7 @@ pub use pool::{AsyncResult, Pool, PoolBuilder, PoolError};
 pub use process::{active_children, cpu_count, current_process, parent_process, Process, ProcessError, StartMethod};
 pub use queue::{ByteQueue, JoinableQueue, PopError, PushError, Queue, SimpleQueue, TaskDoneError};
 pub use ringfork_core as core;
+pub use ringfork_core::{shm_safe::ShmSafe, RingforkShmSafe as ShmSafe};
 pub use segment::{OpenOptions, Segment, SegmentError, UnsafeEntry};
 pub use sync::{
     Array, Barrier, BoundedSemaphore, Condition, Event, Lock, Mutex, RLock, RawArray, RawValue, Semaphore, SpinLock,
