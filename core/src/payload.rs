@@ -9,19 +9,21 @@
 use crate::ShmSafe;
 use core::fmt;
 
-/// Up to `N` bytes stored inline: `repr(C) { len: u32, bytes: [u8; N] }`.
+/// Up to `N` bytes stored inline: `repr(C) { len: [u8; 4] (a little-endian u32), bytes: [u8; N] }`.
+/// Every field is a byte array, so the type has alignment 1 and no padding for any `N` (padding bytes
+/// are uninitialized, and ShmSafe values are copied byte for byte into shared memory).
 ///
 /// Any bit pattern is valid: a length above `N` reads as `N` (the data of a corrupted message is
 /// garbage, never out of bounds).
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
 pub struct FixedBytes<const N: usize> {
-    len: u32,
+    len: [u8; 4],
     bytes: [u8; N],
 }
 
-// SAFETY: repr(C) of a u32 and a byte array: every bit pattern is valid (the length is clamped on
-// read), no pointers, no Drop. Trailing padding (when N % 4 != 0) is never read as data.
+// SAFETY: repr(C) of two byte arrays: every bit pattern is valid (the length is clamped on read), no
+// pointers, no Drop, and no padding (alignment 1), so every byte of a value is initialized.
 unsafe impl<const N: usize> ShmSafe for FixedBytes<N> {}
 
 /// Returned when data does not fit a fixed-capacity payload.
@@ -48,7 +50,7 @@ impl core::error::Error for CapacityError {}
 impl<const N: usize> FixedBytes<N> {
     /// Empty.
     pub const fn new() -> Self {
-        FixedBytes { len: 0, bytes: [0; N] }
+        FixedBytes { len: [0; 4], bytes: [0; N] }
     }
 
     /// A copy of `data`, or an error if it is longer than `N`.
@@ -61,18 +63,18 @@ impl<const N: usize> FixedBytes<N> {
         }
         let mut s = Self::new();
         s.bytes[..data.len()].copy_from_slice(data);
-        s.len = data.len() as u32;
+        s.len = (data.len() as u32).to_le_bytes();
         Ok(s)
     }
 
     /// The bytes (length clamped to `N`).
     pub fn as_slice(&self) -> &[u8] {
-        &self.bytes[..(self.len as usize).min(N)]
+        &self.bytes[..self.len()]
     }
 
     /// The length (clamped to `N`).
     pub fn len(&self) -> usize {
-        (self.len as usize).min(N)
+        (u32::from_le_bytes(self.len) as usize).min(N)
     }
 
     /// Whether empty.
@@ -217,9 +219,17 @@ mod tests {
     #[test]
     fn clamps_hostile_length() {
         let mut b = FixedBytes::<4>::from_slice(b"abcd").unwrap();
-        b.len = u32::MAX; // what a hostile peer could write
+        b.len = u32::MAX.to_le_bytes(); // what a hostile peer could write
         assert_eq!(b.as_slice(), b"abcd");
         assert!(FixedBytes::<4>::from_slice(b"abcde").is_err());
+    }
+
+    #[test]
+    fn no_padding_for_any_capacity() {
+        assert_eq!(core::mem::size_of::<FixedBytes<1>>(), 5);
+        assert_eq!(core::mem::size_of::<FixedBytes<7>>(), 11);
+        assert_eq!(core::mem::align_of::<FixedBytes<240>>(), 1);
+        assert_eq!(core::mem::size_of::<FixedStr<3>>(), 7);
     }
 
     #[test]
