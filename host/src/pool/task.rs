@@ -260,13 +260,22 @@ impl JobSpec {
     }
 }
 
-/// Two arguments packed for `starmap` (`repr(C)`; padding, if any, is never read as data).
-#[derive(Clone, Copy, Debug)]
-#[repr(C)]
+/// Two arguments for `starmap`. `repr(C, packed)`: no padding between or after the fields for any
+/// `A` and `B` (a `ShmSafe` value is copied byte for byte, so padding would be uninitialized bytes);
+/// read the fields by value (`p.0`), not by reference.
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
 pub struct Pair<A, B>(pub A, pub B);
 
-// SAFETY: every bit pattern of each field is valid (both ShmSafe); padding bytes are never read as
-// values; no pointers, no Drop.
+impl<A: Copy + std::fmt::Debug, B: Copy + std::fmt::Debug> std::fmt::Debug for Pair<A, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (a, b) = (self.0, self.1);
+        f.debug_tuple("Pair").field(&a).field(&b).finish()
+    }
+}
+
+// SAFETY: every bit pattern of each field is valid (both ShmSafe); packed, so no padding bytes;
+// no pointers, no Drop.
 unsafe impl<A: ShmSafe, B: ShmSafe> ShmSafe for Pair<A, B> {}
 
 /// The trampoline for `fn(A, B) -> R` over [`Pair`]s.
