@@ -3,7 +3,8 @@
 //! `JoinableQueue`, duplex and simplex pipes, and pool workers writing to a queue created before the
 //! pool (the notes' `Manager().Queue()`).
 
-use super::{say, scaled, Ctx, Demo};
+use super::transcript::{now_ns, secs_after};
+use super::{say, scaled, scaled_s, Ctx, Demo, Lines};
 use ringfork::process::Process;
 use ringfork::{pipe, JoinableQueue, Pool, PopError, PushError, Queue};
 use ringfork_core::payload::FixedStr;
@@ -137,6 +138,7 @@ fn run_prodcons(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
             .name(format!("c{k}"))
         })
         .collect();
+    let started = now_ns();
     for p in producers.iter_mut().chain(consumers.iter_mut()) {
         p.start()?;
     }
@@ -145,10 +147,11 @@ fn run_prodcons(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     }
     q.put(msg(""))?; // one None per consumer: "相当low", as the notes say
     q.put(msg(""))?;
+    let main_at = now_ns();
+    say("主"); // the notes' main ends here; the consumers are still eating
     for c in &consumers {
-        c.join()?;
+        c.join()?; // (Python's main waits for its children at exit)
     }
-    say("主");
     let mut all = Vec::new();
     while let Ok(m) = eaten.try_get() {
         all.push(m.to_str_lossy_prefix().to_owned());
@@ -160,6 +163,30 @@ fn run_prodcons(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     ctx.check(
         all.len() == 9 && unique.len() == 9,
         "all nine 包子 were eaten, each exactly once",
+    );
+    let lines = ctx.lines();
+    let pids = |ps: &[Process]| -> Vec<u32> { ps.iter().filter_map(|p| p.pid()).collect() };
+    let (pp, cp) = (pids(&producers), pids(&consumers));
+    let made = lines.with("生产者生产了");
+    let ate = lines.with("消费者吃了");
+    ctx.check(
+        made.len() == 9
+            && made.iter().all(|l| pp.contains(&l.pid))
+            && ate.len() == 9
+            && ate.iter().all(|l| cp.contains(&l.pid)),
+        "each producer printed its own 生产了 lines and each consumer its own 吃了 lines",
+    );
+    // Producers finish after 3 x 0.5 s; eating nine 包子 at 1 s each on two consumers takes >= 5 s:
+    // 主 is printed while the consumers are still eating, as in the notes.
+    let main_pos = lines.pos("主");
+    ctx.fact("eaten_after_main", ate.iter().filter(|l| l.t_ns > main_at).count());
+    // Only producers slowed down past the consumers' schedule (a busy machine) could reverse that.
+    let produced_in = made.last().map(|l| secs_after(l, started)).unwrap_or(0.0);
+    let late = (produced_in > scaled_s(4.0)).then(|| format!("the producers' 1.5 s took {produced_in:.3} s"));
+    ctx.check_timed(
+        main_pos.is_some() && main_pos < lines.last_pos("消费者吃了"),
+        late,
+        "主 is printed before the consumers have finished (main does not wait for them)",
     );
     Ok(())
 }
