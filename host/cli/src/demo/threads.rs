@@ -5,8 +5,9 @@
 //! The CPU-bound work is large enough (about 1 s single-process in `--quick`, 5 s without) that the
 //! speed-up on N cores is plain: on 2 cores, 4 processes must take at most 0.7× the single-process time.
 //! The machine may be shared (other people's builds), so the demo measures, for every run, its own CPU
-//! time and the CPU time the *rest* of the machine used (from `/proc/stat`): single and processes runs
-//! alternate twice and the best of each is compared; if the target is missed while other processes
+//! time and the CPU time the *rest* of the machine used (from `/proc/stat`): single, threads and
+//! processes runs alternate (a second round only if the first misses the target) and the best of each
+//! is compared; if the target is missed while other processes
 //! visibly took a share of the cores, the demo reports that instead of failing. On an idle machine the
 //! speed-up must show.
 
@@ -226,20 +227,24 @@ fn run(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     let pool = Pool::new(WORKERS as usize)?;
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     say(format!(
-        "{UNITS} units of work per run on {cpus} CPU(s); CPU-bound runs alternate twice, the best of each counts"
+        "{UNITS} units of work per run on {cpus} CPU(s); CPU-bound runs alternate (twice if the first round misses), the best of each counts"
     ));
     say(format!(
         "{:<10} {:>12} {:>12} {:>14}",
         "", "single", "4 threads", "4 processes"
     ));
-    // CPU-bound: single, threads, processes, twice over (a burst of someone else's load hits one
-    // run, not every run of a mode).
+    // CPU-bound: single, threads, processes; a second round only if the first missed the target (a
+    // burst of someone else's load then hits one run, not every run of a mode).
     let (mut s, mut t, mut p) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..2 {
         s.push(single(cpu_task)?);
         t.push(threads(cpu_task)?);
         p.push(processes(&pool, cpu_task)?);
+        if best(&p).wall / best(&s).wall <= TARGET_RATIO {
+            break;
+        }
     }
+    ctx.fact("cpu_rounds", s.len());
     let same = s.iter().chain(&t).chain(&p).all(|r| r.sum == s[0].sum);
     let (bs, bt, bp) = (best(&s), best(&t), best(&p));
     say(format!(
