@@ -7,9 +7,8 @@
 //! The machine may be shared (other people's builds), so the demo measures, for every run, its own CPU
 //! time and the CPU time the *rest* of the machine used (from `/proc/stat`): single, threads and
 //! processes runs alternate (a second round only if the first misses the target) and the best of each
-//! is compared; if the target is missed while other processes
-//! visibly took a share of the cores, the demo reports that instead of failing. On an idle machine the
-//! speed-up must show.
+//! is compared; if the target is missed while other processes visibly took a share of the cores, the
+//! demo reports that instead of failing. On an idle machine the speed-up must show.
 
 use super::{say, Ctx, Demo};
 use ringfork::Pool;
