@@ -123,17 +123,17 @@ fn run_process(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
         say("吃饭");
     });
     say(format!("main: {me}"));
-    p.start()?;
     let t = Instant::now();
+    p.start()?;
     let alive = p.is_alive();
-    let gap = t.elapsed().as_secs_f64();
+    let gap = t.elapsed().as_secs_f64(); // the child cannot have ended before 2 s after start() began
     say(if alive { "True" } else { "False" });
     p.join()?;
     let lines = ctx.lines();
     let child = p.pid().unwrap_or(0);
     ctx.check_timed(
         alive,
-        (gap > scaled_s(2.0)).then(|| format!("is_alive() ran {gap:.3} s after start()")),
+        (gap > scaled_s(2.0)).then(|| format!("is_alive() ran {gap:.3} s after start() began")),
         "p.is_alive() is True while the child sleeps",
     );
     ctx.check(pos_by(&lines, child, "吃饭").is_some(), "the child printed 吃饭 itself");
