@@ -137,6 +137,7 @@ fn threads_vs_processes_reports_every_mode() {
         // held the cores (then the demo reports it, with the load it measured).
         if f["speedup_checked"] == true {
             assert!(ratio <= 0.7, "{f}");
+            assert!(f["cpu_processes_parallelism"].as_f64().unwrap() >= 1.3, "{f}");
         } else {
             assert!(reported(&f, "single-process time"), "{f}");
             assert!(f["others_cores"].as_f64().unwrap() >= 0.3, "{f}");

@@ -3,7 +3,8 @@
 //! 密集型程序中都明显的提高了程序的执行效率". Rust has no GIL: threads and processes both use every core.
 //!
 //! The CPU-bound work is large enough (about 1 s single-process in `--quick`, 5 s without) that the
-//! speed-up on N cores is plain: on 2 cores, 4 processes must take at most 0.7× the single-process time.
+//! speed-up on N cores is plain: on 2 cores, 4 processes must take at most 0.7× the single-process time
+//! and keep at least 1.3 cores busy on average (their CPU time over their wall time).
 //! The machine may be shared (other people's builds), so the demo measures, for every run, its own CPU
 //! time and the CPU time the *rest* of the machine used (from `/proc/stat`): single, threads and
 //! processes runs alternate (a second round only if the first misses the target) and the best of each
@@ -30,6 +31,9 @@ const UNITS: u64 = 8;
 const WORKERS: u64 = 4;
 /// With 2 or more cores, the processes' CPU-bound time may be at most this fraction of the single time.
 const TARGET_RATIO: f64 = 0.7;
+/// The processes must also have kept at least this many cores busy on average: the speed-up comes
+/// from running at the same time, not from a single-process run that someone else's load slowed down.
+const MIN_PARALLELISM: f64 = 1.3;
 /// Other processes using this many cores on average during a run make the machine "visibly
 /// oversubscribed" (the run could not have had the cores to itself).
 const BUSY_OTHERS_CORES: f64 = 0.3;
@@ -239,7 +243,8 @@ fn run(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
         s.push(single(cpu_task)?);
         t.push(threads(cpu_task)?);
         p.push(processes(&pool, cpu_task)?);
-        if best(&p).wall / best(&s).wall <= TARGET_RATIO {
+        let bp = best(&p);
+        if bp.wall / best(&s).wall <= TARGET_RATIO && bp.cpu / bp.wall >= MIN_PARALLELISM {
             break;
         }
     }
@@ -287,7 +292,11 @@ fn run(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     ctx.fact("cpu_processes_parent_cpu_s", bp.overhead);
     ctx.fact("others_cores", others);
     ctx.fact("target_ratio", TARGET_RATIO);
-    let what = format!("cpu-bound work on 4 processes takes <= {TARGET_RATIO}x the single-process time ({cpus} cores)");
+    let what = format!(
+        "cpu-bound work on 4 processes takes <= {TARGET_RATIO}x the single-process time, \
+         keeping >= {MIN_PARALLELISM} of the {cpus} cores busy"
+    );
+    let shown = ratio <= TARGET_RATIO && parallelism >= MIN_PARALLELISM;
     if cpus < 2 {
         ctx.fact("speedup_checked", false);
         say(format!("(one CPU: no speed-up is possible, {what} is not checked)"));
@@ -295,8 +304,8 @@ fn run(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
         let late = (others >= BUSY_OTHERS_CORES).then(|| {
             format!("other programs kept {others:.2} of the {cpus} cores busy during the runs; ratio {ratio:.2}")
         });
-        ctx.fact("speedup_checked", ratio <= TARGET_RATIO || late.is_none());
-        ctx.check_timed(ratio <= TARGET_RATIO, late, what);
+        ctx.fact("speedup_checked", shown || late.is_none());
+        ctx.check_timed(shown, late, what);
     }
     say("The notes measured CPython: threads made CPU-bound work slower (85 s -> 97 s) because the GIL");
     say("lets one thread run Python at a time, and processes were faster in both cases. Rust has no GIL:");
