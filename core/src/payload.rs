@@ -50,7 +50,10 @@ impl core::error::Error for CapacityError {}
 impl<const N: usize> FixedBytes<N> {
     /// Empty.
     pub const fn new() -> Self {
-        FixedBytes { len: [0; 4], bytes: [0; N] }
+        FixedBytes {
+            len: [0; 4],
+            bytes: [0; N],
+        }
     }
 
     /// A copy of `data`, or an error if it is longer than `N`.

@@ -1,7 +1,7 @@
 //! Seed 002 "进程退出函数", "僵尸/孤儿进程", "os.wait / os.waitpid", "nice": exit codes and how they are
 //! read, zombies and the four cures, orphans, and priorities.
 
-use super::{say, scaled, Ctx, Demo};
+use super::{say, scaled, Ctx, Demo, Lines};
 use ringfork::os::{self as sys, ForkResult, WaitStatus};
 use ringfork::ShmCell;
 use std::time::{Duration, Instant};
@@ -72,6 +72,15 @@ fn run_exitcodes(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
             WaitStatus::Exited(1),
         ),
         (
+            "sys.exit(\"再见\") (prints its message, exit 1)",
+            child(|| {
+                // sys.exit with a non-number: the child itself prints the message, and exits 1.
+                say(format!("  child {}: 再见", sys::getpid()));
+                std::process::exit(1)
+            })?,
+            WaitStatus::Exited(1),
+        ),
+        (
             "is killed by SIGKILL",
             child(|| loop {
                 std::thread::sleep(Duration::from_millis(10));
@@ -79,7 +88,7 @@ fn run_exitcodes(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
             WaitStatus::Signaled(9),
         ),
     ];
-    ringfork::signal::send(cases[4].1 as u32, ringfork::signal::Signal::Kill)?;
+    ringfork::signal::send(cases[5].1 as u32, ringfork::signal::Signal::Kill)?;
     for (what, pid, expected) in cases {
         let (p, st) = sys::waitpid(pid, false)?.ok_or("waitpid returned nothing")?;
         let raw = match st {
@@ -93,12 +102,22 @@ fn run_exitcodes(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
             st.exitcode()
         ));
         ctx.check(st == expected, format!("{what} decodes as {expected:?}"));
-        ctx.fact(&what.replace(' ', "_"), st.exitcode());
+        if !what.starts_with("sys.exit(") {
+            ctx.fact(&what.replace(' ', "_"), st.exitcode());
+        } else {
+            let lines = ctx.lines();
+            ctx.fact("sys.exit(message)", st.exitcode());
+            ctx.check(
+                lines.iter().any(|l| l.pid == pid as u32 && l.text.ends_with("再见")),
+                "sys.exit(message): the child printed the message itself",
+            );
+        }
     }
     Ok(())
 }
 
 fn run_zombie(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
+    let me0 = sys::getpid();
     // A child exits; nobody reaps it yet.
     let pid = child(|| {})?;
     let mut state = b'?';
@@ -141,7 +160,12 @@ fn run_zombie(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
 
     // Cure 3: signal(SIGCHLD, SIG_IGN): the kernel reaps children itself.
     sys::ignore_sigchld()?;
-    let pid = child(|| {})?;
+    let pid = child(|| {
+        say("The new process");
+        say(format!("child pid: {}", sys::getpid()));
+    })?;
+    say("The old process");
+    say(format!("main pid: {}", sys::getpid()));
     let mut ever_zombie = false;
     let end = Instant::now() + Duration::from_secs(2);
     while Instant::now() < end {
@@ -160,6 +184,16 @@ fn run_zombie(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     ctx.check(
         gone && !ever_zombie,
         "with SIGCHLD ignored the child never becomes a zombie",
+    );
+    let lines = ctx.lines();
+    ctx.check(
+        lines
+            .iter()
+            .any(|l| l.pid == pid as u32 && l.text == format!("child pid: {pid}"))
+            && lines
+                .iter()
+                .any(|l| l.pid == me0 && l.text == format!("main pid: {me0}")),
+        "each process printed its own pid (seed 004's fork example)",
     );
 
     // Cure 4: double fork: the grandchild is an orphan, adopted (and later reaped) by init.
@@ -212,6 +246,11 @@ fn run_orphan(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
                 std::thread::sleep(Duration::from_millis(1));
             }
             r3.set([parent, b3.get(), sys::getppid()]);
+            say(format!(
+                "orphan {}: my parent {parent} is gone; my ppid is now {} (I was adopted)",
+                sys::getpid(),
+                sys::getppid()
+            ));
         });
         // Exit only once the child has seen us as its parent.
         let end = Instant::now() + Duration::from_secs(5);
@@ -230,6 +269,23 @@ fn run_orphan(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     say(format!(
         "the orphan's ppid was {before} (its parent {parent}); now it is {after}, the process that adopted it"
     ));
+    // The orphan prints its own line; wait (bounded) until it has.
+    let end = Instant::now() + Duration::from_secs(5);
+    while ctx.lines().with("(I was adopted)").is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let lines = ctx.lines();
+    let own = lines.with("(I was adopted)");
+    let parent_line = lines.with("exits first, leaving its child behind");
+    ctx.check(
+        own.len() == 1
+            && own[0].pid != parent
+            && own[0].pid != sys::getpid()
+            && parent_line.len() == 1
+            && parent_line[0].pid == parent
+            && lines.pos("exits first") < lines.pos("(I was adopted)"),
+        "the parent printed its exit line, then the orphan printed its own line with its new ppid",
+    );
     ctx.fact("old_ppid", before);
     ctx.fact("new_ppid", after);
     ctx.check(
@@ -259,6 +315,11 @@ fn run_nice(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
                 }
                 c.set(k);
             }
+            let nice = sys::proc_state(sys::getpid()).map(|s| s.nice).unwrap_or(0);
+            say(format!(
+                "worker {} (nice {nice}) stops after {k} iterations",
+                sys::getpid()
+            ));
         })?);
     }
     std::thread::sleep(Duration::from_millis(50));
@@ -280,6 +341,15 @@ fn run_nice(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     ctx.fact("nice_values", values.clone());
     ctx.fact("iterations", c.clone());
     ctx.check(values == wanted, "each worker's nice value reads back as set");
+    let lines = ctx.lines();
+    ctx.check(
+        pids.iter().all(|&p| {
+            lines
+                .iter()
+                .any(|l| l.pid == p as u32 && l.text.contains("stops after"))
+        }),
+        "each worker printed its own closing line",
+    );
     say("(a higher nice value gets a smaller share of a busy CPU; the exact split varies)");
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! `JoinableQueue`, duplex and simplex pipes, and pool workers writing to a queue created before the
 //! pool (the notes' `Manager().Queue()`).
 
-use super::{say, scaled, Ctx, Demo};
+use super::transcript::{now_ns, secs_after};
+use super::{say, scaled, scaled_s, Ctx, Demo, Lines};
 use ringfork::process::Process;
 use ringfork::{pipe, JoinableQueue, Pool, PopError, PushError, Queue};
 use ringfork_core::payload::FixedStr;
@@ -40,7 +41,8 @@ pub const PIPE: Demo = Demo {
 
 pub const POOL_QUEUE: Demo = Demo {
     name: "poolqueue",
-    summary: "pool workers put results on a Queue created before the pool; the parent reads them",
+    summary:
+        "writer and reader tasks share a Queue created before the pool (dongGe); apply_async tasks report progress",
     seed: "001 进程池使用进程间通信 (Manager().Queue())",
     run: run_pool_queue,
 };
@@ -100,6 +102,55 @@ fn run_queue(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     let v = q.get_timeout(Duration::from_secs(10))?;
     p.join()?;
     ctx.check(v == 99, "a value put by a child arrives in the parent");
+
+    // Seed 001 "使用process形式": a writer process puts A, B, C (sleeping random.random() between);
+    // the parent joins it and prints ----; then a reader process gets until the queue is empty.
+    let q = Queue::<Msg>::new(16)?;
+    let q2 = q.clone();
+    let mut pw = Process::new(move || {
+        for (val, pause) in [("A", 0.3), ("B", 0.7), ("C", 0.2)] {
+            say(format!("put {val} to queue...."));
+            let _ = q2.put(msg(val));
+            std::thread::sleep(scaled(pause));
+        }
+    });
+    let q3 = q.clone();
+    let mut pr = Process::new(move || {
+        while !q3.empty() {
+            if let Ok(val) = q3.get() {
+                say(format!("Get {} from queue", val.to_str_lossy_prefix()));
+            }
+            std::thread::sleep(scaled(0.4));
+        }
+    });
+    pw.start()?;
+    pw.join()?;
+    say("----");
+    pr.start()?;
+    pr.join()?;
+    let lines = ctx.lines();
+    let me = std::process::id();
+    let (wp, rp) = (pw.pid().unwrap_or(0), pr.pid().unwrap_or(0));
+    let puts: Vec<&super::Line> = lines.with(" to queue....");
+    let gets: Vec<String> = lines
+        .iter()
+        .filter(|l| l.pid == rp && l.text.starts_with("Get "))
+        .map(|l| l.text.clone())
+        .collect();
+    let sep = lines.iter().position(|l| l.pid == me && l.text == "----");
+    ctx.fact("reader_got", gets.clone());
+    ctx.check(
+        puts.len() == 3 && puts.iter().all(|l| l.pid == wp),
+        "the writer printed its own three put lines",
+    );
+    ctx.check(
+        gets == ["Get A from queue", "Get B from queue", "Get C from queue"],
+        "the reader printed its own Get lines, A, B, C in order, and stopped when the queue was empty",
+    );
+    ctx.check(
+        sep.is_some() && lines.last_pos(" to queue....") < sep && sep < lines.pos("Get A from queue"),
+        "---- (the parent, after joining the writer) separates the writer's lines from the reader's",
+    );
     Ok(())
 }
 
@@ -137,6 +188,7 @@ fn run_prodcons(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
             .name(format!("c{k}"))
         })
         .collect();
+    let started = now_ns();
     for p in producers.iter_mut().chain(consumers.iter_mut()) {
         p.start()?;
     }
@@ -145,10 +197,11 @@ fn run_prodcons(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     }
     q.put(msg(""))?; // one None per consumer: "相当low", as the notes say
     q.put(msg(""))?;
+    let main_at = now_ns();
+    say("主"); // the notes' main ends here; the consumers are still eating
     for c in &consumers {
-        c.join()?;
+        c.join()?; // (Python's main waits for its children at exit)
     }
-    say("主");
     let mut all = Vec::new();
     while let Ok(m) = eaten.try_get() {
         all.push(m.to_str_lossy_prefix().to_owned());
@@ -160,6 +213,30 @@ fn run_prodcons(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     ctx.check(
         all.len() == 9 && unique.len() == 9,
         "all nine 包子 were eaten, each exactly once",
+    );
+    let lines = ctx.lines();
+    let pids = |ps: &[Process]| -> Vec<u32> { ps.iter().filter_map(|p| p.pid()).collect() };
+    let (pp, cp) = (pids(&producers), pids(&consumers));
+    let made = lines.with("生产者生产了");
+    let ate = lines.with("消费者吃了");
+    ctx.check(
+        made.len() == 9
+            && made.iter().all(|l| pp.contains(&l.pid))
+            && ate.len() == 9
+            && ate.iter().all(|l| cp.contains(&l.pid)),
+        "each producer printed its own 生产了 lines and each consumer its own 吃了 lines",
+    );
+    // Producers finish after 3 x 0.5 s; eating nine 包子 at 1 s each on two consumers takes >= 5 s:
+    // 主 is printed while the consumers are still eating, as in the notes.
+    let main_pos = lines.pos("主");
+    ctx.fact("eaten_after_main", ate.iter().filter(|l| l.t_ns > main_at).count());
+    // Only producers slowed down past the consumers' schedule (a busy machine) could reverse that.
+    let produced_in = made.last().map(|l| secs_after(l, started)).unwrap_or(0.0);
+    let late = (produced_in > scaled_s(4.0)).then(|| format!("the producers' 1.5 s took {produced_in:.3} s"));
+    ctx.check_timed(
+        main_pos.is_some() && main_pos < lines.last_pos("消费者吃了"),
+        late,
+        "主 is printed before the consumers have finished (main does not wait for them)",
     );
     Ok(())
 }
@@ -202,6 +279,28 @@ fn run_joinable(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
         p.join()?;
     }
     say("主");
+    let lines = ctx.lines();
+    let me = std::process::id();
+    let cp: Vec<u32> = consumers.iter().filter_map(|c| c.pid()).collect();
+    let pp: Vec<u32> = producers.iter().filter_map(|c| c.pid()).collect();
+    let ate = lines.with("消费者吃了");
+    let main_pos = lines.iter().position(|l| l.pid == me && l.text == "主");
+    ctx.check(
+        ate.len() == 6 && ate.iter().all(|l| cp.contains(&l.pid)),
+        "the consumers printed their own six 吃了 lines",
+    );
+    ctx.check(
+        lines
+            .with("everything I made was eaten")
+            .iter()
+            .filter(|l| pp.contains(&l.pid))
+            .count()
+            == 3
+            && main_pos.is_some()
+            && lines.last_pos("消费者吃了") < lines.pos("everything I made was eaten")
+            && lines.last_pos("everything I made was eaten") < main_pos,
+        "each producer's join() returned after the last 吃了, and printed its own line; then 主",
+    );
     let left = q.unfinished_tasks();
     ctx.fact("unfinished_after_join", left);
     ctx.check(
@@ -258,8 +357,39 @@ fn run_pipe(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The queue pool tasks report to: created before the pool, so every worker inherits it (a task is
-/// an `fn`, which cannot capture; this global is the Rust form of the notes' module-level queue).
+/// an `fn`, which cannot capture; this global is the Rust form of the notes' `Manager().Queue()`).
 static PROGRESS: OnceLock<Queue<u64>> = OnceLock::new();
+/// The queue of the notes' writer/reader pair (same reason).
+static LETTERS: OnceLock<Queue<u32>> = OnceLock::new();
+
+/// The notes' `writer(q)`: puts the letters of "dongGe".
+fn writer(_: u32) -> u32 {
+    say(format!(
+        "write启动({}),父进程({})",
+        ringfork::os::getpid(),
+        ringfork::os::getppid()
+    ));
+    let Some(q) = LETTERS.get() else { return 0 };
+    "dongGe".chars().filter(|c| q.put(u32::from(*c)).is_ok()).count() as u32
+}
+
+/// The notes' `reader(q)`: gets `qsize()` messages.
+fn reader(_: u32) -> u32 {
+    say(format!(
+        "reader启动({}), 父进程为({})",
+        ringfork::os::getpid(),
+        ringfork::os::getppid()
+    ));
+    let Some(q) = LETTERS.get() else { return 0 };
+    let mut n = 0;
+    for _ in 0..q.qsize() {
+        if let Ok(c) = q.get_timeout(Duration::from_secs(5)) {
+            say(format!("reader从Queue中获取消息:{}", char::from_u32(c).unwrap_or('?')));
+            n += 1;
+        }
+    }
+    n
+}
 
 fn copy_file_task(i: u64) -> u32 {
     std::thread::sleep(scaled(0.1));
@@ -270,6 +400,43 @@ fn copy_file_task(i: u64) -> u32 {
 }
 
 fn run_pool_queue(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
+    let me = std::process::id();
+    // The notes: writer and reader run one after the other on Pool() with the blocking apply.
+    say(format!("{me} start"));
+    let letters = LETTERS.get_or_init(|| Queue::new(16).expect("queue"));
+    let po = Pool::new(ringfork::cpu_count())?;
+    let put = po.apply(writer, 0)?;
+    let got = po.apply(reader, 0)?;
+    po.close();
+    po.join()?;
+    say(format!("({me}) End"));
+    let lines = ctx.lines();
+    let w = lines.iter().find(|l| l.text.starts_with("write启动"));
+    let r = lines.iter().find(|l| l.text.starts_with("reader启动"));
+    let msgs: String = lines
+        .iter()
+        .filter(|l| Some(l.pid) == r.map(|r| r.pid))
+        .filter_map(|l| l.text.strip_prefix("reader从Queue中获取消息:"))
+        .collect();
+    ctx.fact("reader_messages", msgs.clone());
+    ctx.check(
+        put == 6 && got == 6 && msgs == "dongGe" && letters.empty(),
+        "the writer task put d o n g G e; the reader task got them in order and printed each itself",
+    );
+    ctx.check(
+        [w, r].iter().all(|l| {
+            l.is_some_and(|l| {
+                l.pid != me && l.text.contains(&format!("({})", l.pid)) && l.text.contains(&format!("({me})"))
+            })
+        }),
+        "writer and reader each printed their own pid, and the parent's pid as their ppid (pool workers are children)",
+    );
+    ctx.check(
+        lines.pos(&format!("({me}) End")) > lines.last_pos("reader从Queue中获取消息"),
+        "(pid) End comes last, after close and join",
+    );
+
+    // Then: many apply_async tasks reporting progress through a queue the parent reads.
     let q = PROGRESS.get_or_init(|| Queue::new(64).expect("queue"));
     let pool = Pool::new(3)?;
     let all_num = 10u64;

@@ -1,7 +1,7 @@
 //! Seed 002 "信号" and the homework "司机和售票员的故事": sending signals, alarm and pause, handlers,
 //! SIG_IGN and SIG_DFL; then the driver and the conductor.
 
-use super::{say, Ctx, Demo};
+use super::{say, Ctx, Demo, Lines};
 use ringfork::os::{self as sys, ForkResult, WaitStatus};
 use ringfork::signal::{self, Signal};
 use ringfork::ShmCell;
@@ -72,8 +72,13 @@ fn run_signals(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     // 2. signal.alarm(1) + signal.pause(): the alarm arrives, pause returns.
     signal::catch(Signal::Alrm)?;
     let t = Instant::now();
-    signal::alarm(1);
-    say("alarm(1) set; pause() ...");
+    // 一个进程中只能挂起一个时钟信号: a second alarm replaces the first and returns what was left of it.
+    signal::alarm(3);
+    let left = signal::alarm(1);
+    say(format!(
+        "alarm(3), then alarm(1) -> {left} (the 3 s alarm is replaced: one alarm per process)"
+    ));
+    say("pause() ...");
     let got = signal::pause_timeout(Duration::from_secs(5));
     let waited = t.elapsed();
     say(format!(
@@ -81,10 +86,17 @@ fn run_signals(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
         got.map(|s| s.name()),
         waited.as_secs_f64()
     ));
+    // Only one alarm was pending: nothing else arrives within the old alarm's 3 s.
+    let second = signal::pause_timeout(Duration::from_millis(2300));
     signal::default(Signal::Alrm)?;
     ctx.check(
         got == Some(Signal::Alrm) && waited >= Duration::from_millis(900),
         "alarm(1) interrupted pause after ~1 s",
+    );
+    ctx.fact("previous_alarm_left", left);
+    ctx.check(
+        (2..=3).contains(&left) && second.is_none(),
+        "a second alarm replaced the first (it returned the seconds left; no second SIGALRM came)",
     );
 
     // 3. SIG_IGN: a child ignoring SIGINT survives it; SIG_DFL: the default action kills.
@@ -195,6 +207,19 @@ fn run_bus(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     ctx.check(
         st == WaitStatus::Exited(0) && conductor_gone,
         "the conductor got off before the driver left",
+    );
+    let lines = ctx.lines();
+    let me = sys::getpid();
+    let off = lines
+        .iter()
+        .position(|l| l.pid == conductor as u32 && l.text == "售票员: 下车了");
+    let leave = lines.iter().position(|l| l.pid == me && l.text.contains("司机下班"));
+    ctx.check(
+        lines.with("司机: ").iter().all(|l| l.pid == me)
+            && lines.with("售票员: (").iter().all(|l| l.pid == conductor as u32)
+            && off.is_some()
+            && off < leave,
+        "driver and conductor each printed their own lines; the conductor's 下车了 before the driver's 下班",
     );
     for s in [Signal::Int, Signal::Quit, Signal::Usr1, Signal::Usr2] {
         signal::default(s)?;

@@ -2,7 +2,8 @@
 //! comparison, seed 002/004 "Event": locks make concurrent work serial where it must be; shared
 //! values need them; events signal between processes.
 
-use super::{say, scaled, Ctx, Demo};
+use super::transcript::{now_ns, secs_after};
+use super::{say, scaled, scaled_s, Ctx, Demo, Lines};
 use ringfork::process::Process;
 use ringfork::{pipe, Array, Event, Lock, Queue, RawValue, Value};
 use std::time::{Duration, Instant};
@@ -37,16 +38,15 @@ pub const EVENT: Demo = Demo {
 
 fn run_mutex(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     let mentu = Lock::new(())?;
-    let order = Queue::<u32>::new(64)?; // (process * 10 + line), in the order printed
     let mut ps = Vec::new();
     for i in 0..3u32 {
-        let (mentu, order) = (mentu.clone(), order.clone());
+        let mentu = mentu.clone();
         let mut p = Process::new(move || {
-            let Ok(_guard) = mentu.lock() else { return }; // 加锁 (released when the guard drops)
+            let Ok(_guard) = mentu.lock() else { return }; // 加锁 (released when the guard drops: 解锁)
+                                                           // The notes' sleeps: 1 s, 2 s, 3 s under the lock (all divided alike by --quick).
             for (line, secs) in [(1, 1.0), (2, 2.0), (3, 3.0)] {
                 say(format!("进程{i} {line}"));
-                let _ = order.put(i * 10 + line);
-                std::thread::sleep(scaled(secs / 3.0));
+                std::thread::sleep(scaled(secs));
             }
         });
         p.start()?;
@@ -55,16 +55,32 @@ fn run_mutex(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     for p in &ps {
         p.join()?;
     }
-    let mut lines = Vec::new();
-    while let Ok(v) = order.try_get() {
-        lines.push(v);
-    }
+    let lines: Vec<super::Line> = ctx.lines().into_iter().filter(|l| l.text.starts_with("进程")).collect();
     let grouped = lines.len() == 9
-        && lines
-            .chunks(3)
-            .all(|c| c[0] / 10 == c[1] / 10 && c[1] / 10 == c[2] / 10);
-    ctx.fact("lines", lines.clone());
-    ctx.check(grouped, "each process printed its three lines together");
+        && lines.chunks(3).all(|c| {
+            c.iter()
+                .all(|l| l.pid == c[0].pid && l.text[..l.text.len() - 2] == c[0].text[..c[0].text.len() - 2])
+        })
+        && lines.chunks(3).all(|c| {
+            c.iter()
+                .map(|l| l.text.chars().last())
+                .eq([Some('1'), Some('2'), Some('3')])
+        });
+    ctx.fact("lines", lines.iter().map(|l| l.text.clone()).collect::<Vec<_>>());
+    ctx.check(
+        grouped,
+        "each process printed its three lines together, 1 2 3 (并发变成了串行)",
+    );
+    // Gaps: 1 s between line 1 and 2, 2 s between 2 and 3, and the next holder starts >= 3 s after
+    // line 3 (the holder sleeps 3 s before it releases). Sleeps last at least as long as asked, so
+    // these lower bounds hold however busy the machine is.
+    let gaps: Vec<f64> = lines.windows(2).map(|w| w[1].t - w[0].t).collect();
+    ctx.fact("gaps_s", gaps.clone());
+    let want: Vec<f64> = (0..gaps.len()).map(|k| scaled_s([1.0, 2.0, 3.0][k % 3])).collect();
+    ctx.check(
+        gaps.len() == 8 && gaps.iter().zip(&want).all(|(g, w)| *g >= w * 0.99),
+        "the lines are 1, 2, then 3 units apart, and the next process waits out the 3 under the lock",
+    );
     Ok(())
 }
 
@@ -84,20 +100,25 @@ fn run_tickets(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(&db, r#"{"count": 1}"#)?; // 把文件db.json的内容重置为：{"count":1}
     let mutex = Lock::new(())?;
     let sold = ringfork::RawValue::new(0u32)?;
+    let started = now_ns();
     let mut buyers = Vec::new();
     for i in 0..10 {
         let (mutex, sold, db) = (mutex.clone(), sold.clone(), db.clone());
         let mut p = Process::new(move || {
             let name = format!("路人{i}");
-            // search: no lock needed to look
+            // search(name): sleep 1 s, then look (no lock needed to look)
             std::thread::sleep(scaled(1.0));
             say(format!("<{name}>查看到剩余票数{{{}}}", read_count(&db)));
-            // get: under the lock (or not, with --no-lock)
+            // with mutex: get(name) -- sleep 1 s, read, buy if one is left
             let guard = if locked { mutex.lock().ok() } else { None };
             std::thread::sleep(scaled(1.0));
             let count = read_count(&db);
             if count > 0 {
-                std::thread::sleep(scaled(0.2)); // the time it takes to pay
+                if !locked {
+                    // --no-lock only (not in the notes): paying takes a moment, which makes the race
+                    // between reading and writing the file easy to see.
+                    std::thread::sleep(scaled(0.2));
+                }
                 let _ = std::fs::write(&db, format!(r#"{{"count": {}}}"#, count - 1));
                 say(format!("<{name}> 购票成功!"));
                 sold.fetch_add(1);
@@ -109,22 +130,55 @@ fn run_tickets(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
         p.start()?;
         buyers.push(p);
     }
+    let start_took = (now_ns() - started) as f64 / 1e9;
     for p in &buyers {
         p.join()?;
     }
+    let took = (now_ns() - started) as f64 / 1e9;
     let left = read_count(&db);
     let n = sold.load();
     say(format!(
-        "{n} ticket(s) sold, db.json says {left} left ({})",
+        "{n} ticket(s) sold, db.json says {left} left ({}); {took:.2} s in all",
         if locked { "with the lock" } else { "WITHOUT the lock" }
     ));
     ctx.fact("locked", locked);
     ctx.fact("sold", n);
     ctx.fact("left", left);
+    ctx.fact("took_s", took);
+    let lines = ctx.lines();
+    let saw: Vec<&str> = lines
+        .with("查看到剩余票数")
+        .iter()
+        .map(|l| if l.text.ends_with("{1}") { "1" } else { "0" })
+        .collect();
+    let last_search = lines
+        .with("查看到剩余票数")
+        .iter()
+        .map(|l| secs_after(l, started))
+        .fold(0.0f64, f64::max);
+    ctx.fact("searches_saw_one", saw.iter().filter(|s| **s == "1").count());
     if locked {
         ctx.check(
             n == 1 && left == 0,
             "exactly one buyer succeeded and the file ends at 0",
+        );
+        ctx.check(
+            lines.with("购票成功").len() == 1 && lines.with("没有足够的票").len() == 9,
+            "one 购票成功!, nine 没有足够的票!, each printed by its buyer",
+        );
+        // Everyone searches at 1 s, the first purchase is at 2 s: all ten see the one ticket (the
+        // notes' output). Only buyers started more than 1 s late could see 0.
+        ctx.check_timed(
+            saw.len() == 10 && saw.iter().all(|s| *s == "1"),
+            (last_search > scaled_s(1.9)).then(|| {
+                format!("a search planned at 1 s ran at {last_search:.3} s (starting took {start_took:.3} s)")
+            }),
+            "every buyer's search (at 1 s) saw the one ticket; purchases (from 2 s) come after",
+        );
+        // The purchases are serial: ten times 1 s under the lock, after the 1 s search.
+        ctx.check(
+            took >= scaled_s(11.0) * 0.99,
+            "the lock made the ten 1 s purchases serial (>= 11 s in all, scaled)",
         );
     } else {
         say("without the lock, several buyers can see the last ticket and all \"buy\" it (overselling)");
@@ -141,6 +195,10 @@ fn run_sharedmem(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     let mut p = Process::new(move || {
         let _ = n2.set(std::f64::consts::PI);
         let _ = a2.with_lock(|a| a.iter_mut().for_each(|x| *x = -*x));
+        say(format!(
+            "child {}: set num.value = π and negated arr",
+            std::process::id()
+        ));
     });
     p.start()?;
     p.join()?;
@@ -267,6 +325,14 @@ fn run_event(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     ));
     setter.join()?;
     e.clear();
+    let lines = ctx.lines();
+    let set_line = lines
+        .iter()
+        .position(|l| Some(l.pid) == setter.pid() && l.text.ends_with("sets the event"));
+    ctx.check(
+        set_line.is_some() && set_line < lines.pos("the waiter woke"),
+        "the setter printed its own line, then the waiter woke",
+    );
     ctx.fact("woke", got);
     ctx.check(
         !before && got && !e.is_set(),
