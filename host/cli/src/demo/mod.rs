@@ -1,6 +1,7 @@
-//! `ringfork demo`: every runnable example of the user's course notes (`shared/seeds/`), rebuilt with
-//! ringfork's API. Each demo is one file that reads like the note it comes from, prints its story, and
-//! checks its own invariant: a failed check makes `ringfork demo NAME` exit non-zero.
+//! `ringfork demo`: every runnable example of the course notes on Python `multiprocessing` (five
+//! notes, numbered 000-004, listed in `docs/demos.md`), rebuilt with ringfork's API. Each demo is one
+//! file that reads like the note it comes from, prints its story, and checks its own invariant: a
+//! failed check makes `ringfork demo NAME` exit non-zero.
 //!
 //! With `--json`, the story goes to stderr and stdout carries one object
 //! `{"demo", "ok", "facts": {...}, "failures": [...]}`; tests assert on the facts.
