@@ -13,10 +13,11 @@
 //! # Ok::<(), ringfork::SegmentError>(())
 //! ```
 
+use ringfork_core::header::HeaderSnapshot;
 use ringfork_core::os::{probe, Liveness, ProcessStamp};
 use ringfork_core::region::ArenaError;
 use ringfork_core::segment::{Attacher, ObjectEntry, SegmentHeader, SegmentInfo, DATA_START};
-use ringfork_core::{AttachError, InitError, Kind, Region};
+use ringfork_core::{AttachError, Header, InitError, Kind, Region};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::Mode;
 use rustix::mm::{MapFlags, ProtFlags};
@@ -73,6 +74,12 @@ pub enum SegmentError {
     Init(InitError),
     /// An object (queue, lock, value, ...) could not be created with the parameters given.
     ObjectInit(InitError),
+    /// The segment is mapped read-only ([`Segment::open_read_only`]): objects in it can be listed
+    /// and inspected, not created or opened (every object writes to its memory).
+    ReadOnly {
+        /// The segment name, if any.
+        name: Option<String>,
+    },
     /// No object of that name in the segment's directory.
     NoSuchObject {
         /// The object name.
@@ -171,6 +178,14 @@ impl fmt::Display for SegmentError {
             SegmentError::Attach { name: None, source } => write!(f, "segment is not usable: {source}"),
             SegmentError::Init(e) => write!(f, "cannot initialize the segment's header: {e}"),
             SegmentError::ObjectInit(e) => write!(f, "cannot create the object: {e}"),
+            SegmentError::ReadOnly { name: Some(n) } => write!(
+                f,
+                "segment {n:?} is mapped read-only: objects can be listed and inspected, not created or \
+                 opened; open it with Segment::open to use them"
+            ),
+            SegmentError::ReadOnly { name: None } => f.write_str(
+                "the segment is mapped read-only: objects can be listed and inspected, not created or opened",
+            ),
             SegmentError::NoSuchObject { name } => {
                 write!(f, "the segment has no object named {name:?} (`ringfork inspect` lists its objects)")
             }
@@ -223,6 +238,9 @@ struct Mapping {
     len: usize,
     fd: OwnedFd,
     name: Option<String>,
+    /// Mapped `PROT_READ` only: every call that would write through the mapping refuses with
+    /// [`SegmentError::ReadOnly`] (a write would be a SIGSEGV).
+    read_only: bool,
     /// The pid of the process that holds a registry slot for this mapping (0: none). A forked child
     /// has its own copy of this word, set when it adopts the slot its parent registered for it.
     attached: AtomicU32,
@@ -630,6 +648,7 @@ impl Segment {
             len,
             fd,
             name,
+            read_only,
             attached: AtomicU32::new(0),
         });
         if map.name.is_some() {
@@ -674,16 +693,65 @@ impl Segment {
         }
     }
 
-    /// The whole mapping as a region (valid while `self` lives).
-    pub fn region(&self) -> Region<'_> {
+    /// The whole mapping as a region (valid while `self` lives), for reading the segment header and
+    /// for the constructors (which write only on writable mappings).
+    pub(crate) fn region(&self) -> Region<'_> {
         // SAFETY: ptr..ptr+len is our live shared mapping; it stays mapped while `self` (an Arc to the
         // Mapping) is borrowed; its contents are only accessed through ringfork objects.
         unsafe { Region::from_raw_parts(self.map.ptr, self.map.len) }
     }
 
-    /// The region `offset..offset+len` of this segment, bounds-checked.
+    /// Whether the segment is mapped read-only ([`Segment::open_read_only`]): objects cannot be
+    /// created or opened in it (they write: registrations, locks, positions), only listed and
+    /// inspected ([`Segment::objects`], [`Segment::inspect_object`], [`Segment::attachers`]).
+    pub fn is_read_only(&self) -> bool {
+        self.map.read_only
+    }
+
+    fn writable(&self) -> Result<(), SegmentError> {
+        if self.map.read_only {
+            return Err(SegmentError::ReadOnly {
+                name: self.map.name.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The region `offset..offset+len` of this segment, bounds-checked, for building
+    /// [`ringfork_core`] objects in it. [`SegmentError::ReadOnly`] on a read-only mapping: every core
+    /// object writes through its region.
     pub fn sub_region(&self, offset: usize, len: usize) -> Result<Region<'_>, SegmentError> {
+        self.writable()?;
         Ok(self.region().sub(offset, len)?)
+    }
+
+    /// The validated header of the object `entry` (from [`Segment::objects`]), without waiting: a
+    /// snapshot of its fields, and whether it attaches as the kind its directory entry names (a
+    /// typed [`AttachError`] if not). Reads only, so it works on read-only mappings (`ringfork
+    /// inspect`).
+    pub fn inspect_object(&self, entry: &ObjectEntry) -> (Option<HeaderSnapshot>, Result<(), AttachError>) {
+        let r = match self.region().sub(entry.offset, entry.size) {
+            Ok(r) => r,
+            Err(_) => {
+                return (
+                    None,
+                    Err(AttachError::Corrupted {
+                        what: "the directory entry points outside the segment",
+                    }),
+                )
+            }
+        };
+        let snap = Header::peek(r).ok().map(|h| h.snapshot());
+        let status = match Kind::from_raw(entry.kind) {
+            // Header::attach only loads (it waits for READY, here not at all).
+            Some(kind) => {
+                Header::attach::<ringfork_core::wait::Spin>(r, kind, ringfork_core::Deadline::Immediate).map(|_| ())
+            }
+            None => Err(AttachError::Corrupted {
+                what: "unknown kind in the directory",
+            }),
+        };
+        (snap, status)
     }
 
     /// The region `offset..offset+len` with a `'static` lifetime, for handle types that keep a clone
@@ -692,14 +760,16 @@ impl Segment {
     /// # Safety
     /// The caller must keep a clone of this `Segment` alive for as long as the region (or any
     /// reference derived from it) is used.
-    pub unsafe fn sub_region_static(&self, offset: usize, len: usize) -> Result<Region<'static>, SegmentError> {
+    pub(crate) unsafe fn sub_region_static(&self, offset: usize, len: usize) -> Result<Region<'static>, SegmentError> {
+        self.writable()?;
         let r = self.region().sub(offset, len)?;
         // SAFETY: the caller keeps the mapping alive (see above); the bounds were checked by `sub`.
         Ok(unsafe { Region::from_raw_parts(r.as_ptr(), r.len()) })
     }
 
-    /// The segment header.
-    pub fn header(&self) -> &SegmentHeader {
+    /// The segment header (read by `objects`, `find`, `attachers`, `info`; written only through
+    /// calls that check [`Segment::is_read_only`] first).
+    pub(crate) fn header(&self) -> &SegmentHeader {
         // Every constructor validated the header; a peer can only scribble over atomics, which every
         // reader bounds. If it was overwritten since, fall back to a re-validation failure being
         // impossible to report here: SegmentHeader::attach cannot fail on a region we initialized
@@ -716,6 +786,7 @@ impl Segment {
     /// Reserves `size` bytes aligned to `align` for an object of `kind` called `name`; returns the
     /// offset. Objects are never freed individually (the segment is the unit of lifetime).
     pub fn alloc(&self, kind: Kind, name: &str, size: usize, align: usize) -> Result<usize, SegmentError> {
+        self.writable()?;
         Ok(self.header().alloc(self.map.len, kind, name, size, align)?)
     }
 

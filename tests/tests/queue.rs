@@ -694,7 +694,7 @@ fn hostile_peer_scribbles_over_indices() {
         .iter()
         .map(|s| {
             let e = &s.objects()[0];
-            (s.region().as_ptr() as usize + e.offset, e.size)
+            (s.sub_region(e.offset, e.size).unwrap().as_ptr() as usize, e.size)
         })
         .collect();
     let pid = fork_child(move || {

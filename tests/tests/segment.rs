@@ -125,7 +125,7 @@ fn anonymous_segment_cannot_be_truncated() {
             c2.set(c2.get() + 1);
             std::thread::sleep(Duration::from_millis(1));
         }
-        let r = c2.segment().region();
+        let r = c2.segment().sub_region(0, c2.segment().len()).unwrap();
         for off in (0..r.len()).step_by(4096) {
             // SAFETY: reading a byte inside our own live mapping.
             let _ = unsafe { std::ptr::read_volatile(r.as_ptr().add(off)) };
@@ -283,9 +283,50 @@ fn fifo_and_symlink_are_refused_without_blocking() {
     }
 }
 
+/// Issue 15.3: a read-only mapping refuses every call that would write through it with a typed
+/// `ReadOnly` error (it used to SIGSEGV in `cell.set`, `queue.try_put`, `seg.alloc`), and still
+/// lists and inspects its objects. The victim is a child; its exit status is the verdict.
+fn read_only_segment_refuses_writes_with_a_typed_error() {
+    let name = format!("/rf-ro-{}", std::process::id());
+    let seg = Segment::create(&name, 1 << 16).unwrap();
+    ShmCell::new_in(&seg, "n", 7u64).unwrap();
+    ringfork::Queue::<u64>::new_in(&seg, "q", 4).unwrap();
+    let n2 = name.clone();
+    let mut victim = Process::new(move || {
+        let ro = Segment::open_read_only(&n2, Duration::from_secs(1)).unwrap();
+        assert!(ro.is_read_only());
+        let is_ro = |e: &SegmentError| matches!(e, SegmentError::ReadOnly { .. });
+        assert!(is_ro(&ShmCell::<u64>::open(&ro, "n").unwrap_err()));
+        assert!(is_ro(&ShmCell::new_in(&ro, "m", 1u64).unwrap_err()));
+        assert!(is_ro(&ringfork::Queue::<u64>::open(&ro, "q").unwrap_err()));
+        assert!(is_ro(&ro.alloc(Kind::Cell, "x", 64, 8).unwrap_err()));
+        assert!(is_ro(&ro.sub_region(0, 64).unwrap_err()));
+        assert!(ShmCell::<u64>::open(&ro, "n")
+            .unwrap_err()
+            .to_string()
+            .contains("read-only"));
+        // Listing and inspecting read only.
+        let objs = ro.objects();
+        assert_eq!(objs.len(), 2);
+        for e in &objs {
+            let (snap, status) = ro.inspect_object(e);
+            assert!(snap.is_some() && status.is_ok(), "{e:?}: {status:?}");
+        }
+    });
+    victim.start().unwrap();
+    assert!(victim.join_timeout(Duration::from_secs(20)).unwrap());
+    assert_eq!(victim.exitcode(), Some(0), "the read-only victim must exit normally");
+    drop(seg);
+    Segment::unlink(&name).unwrap();
+}
+
 fn main() {
     ringfork::process::register_target("hold_segments", hold_segments).unwrap();
     run(&[
+        Case::new(
+            "read_only_segment_refuses_writes_with_a_typed_error",
+            read_only_segment_refuses_writes_with_a_typed_error,
+        ),
         Case::new("child_write_is_seen_by_parent", child_write_is_seen_by_parent),
         Case::new(
             "named_segment_opened_by_name_in_child",

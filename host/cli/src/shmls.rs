@@ -6,7 +6,7 @@
 //! its liveness cannot be determined), or if some attacher could not be registered (registry full).
 
 use ringfork::segment::{Segment, SegmentError};
-use ringfork_core::header::{Header, HEADER_SIZE};
+use ringfork_core::header::HEADER_SIZE;
 use ringfork_core::os::Liveness;
 use ringfork_core::{AttachError, Kind};
 use serde_json::{json, Value};
@@ -180,34 +180,16 @@ pub fn inspect(seg: &Segment) -> Vec<ObjectReport> {
         .into_iter()
         .map(|e| {
             let name = e.name().unwrap_or("(invalid utf-8)").to_owned();
-            let region = seg.sub_region(e.offset, e.size);
-            let (header, status) = match region {
-                Ok(r) if e.size >= HEADER_SIZE => {
-                    let snap = Header::peek(r).ok().map(|h| h.snapshot());
-                    let status = match Kind::from_raw(e.kind) {
-                        Some(kind) => {
-                            Header::attach::<ringfork_core::wait::Spin>(r, kind, ringfork_core::Deadline::Immediate)
-                                .map(|_| ())
-                        }
-                        None => Err(AttachError::Corrupted {
-                            what: "unknown kind in the directory",
-                        }),
-                    };
-                    (snap, status)
-                }
-                Ok(_) => (
+            let (header, status) = if e.size >= HEADER_SIZE {
+                seg.inspect_object(&e)
+            } else {
+                (
                     None,
                     Err(AttachError::TooSmall {
                         needed: HEADER_SIZE,
                         available: e.size,
                     }),
-                ),
-                Err(_) => (
-                    None,
-                    Err(AttachError::Corrupted {
-                        what: "directory entry out of bounds",
-                    }),
-                ),
+                )
             };
             ObjectReport {
                 name,
