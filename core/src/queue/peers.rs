@@ -81,7 +81,7 @@ const _: () = {
     assert!(core::mem::size_of::<Peer>() == 64);
     assert!(core::mem::offset_of!(Peer, start_time) == 8);
     assert!(core::mem::offset_of!(Peer, gen) == 4);
-    assert!(core::mem::offset_of!(Peer, pending) == 16);
+    assert!(core::mem::offset_of!(Peer, pending) == 8 + core::mem::size_of::<AtomicWord>());
     assert!(core::mem::offset_of!(PeerTable, shared) == 4);
     assert!(core::mem::offset_of!(PeerTable, first) == 8);
     assert!(core::mem::offset_of!(PeerTable, entries) == 64);
