@@ -114,6 +114,7 @@ pub const fn align_up(x: usize, align: usize) -> Option<usize> {
 
 /// Why a placement failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ArenaError {
     /// The arena has no room for `size` more bytes at the required alignment.
     OutOfSpace {
@@ -140,6 +141,20 @@ pub enum ArenaError {
     },
     /// An offset or size computation overflowed.
     Overflow,
+    /// An object name longer than the directory holds (names are never silently cut).
+    NameTooLong {
+        /// The name's length in bytes.
+        len: usize,
+        /// The longest name that fits.
+        max: usize,
+    },
+    /// The directory already lists an object of that name (names are unique in a segment).
+    NameTaken {
+        /// Its directory entry.
+        index: usize,
+    },
+    /// The directory lock was not acquired within the deadline.
+    DirectoryBusy,
     /// The segment's object directory is full.
     DirectoryFull,
 }
@@ -164,6 +179,18 @@ impl fmt::Display for ArenaError {
             ArenaError::BadAlign { align } => write!(f, "alignment {align} is not a power of two"),
             ArenaError::Overflow => f.write_str("offset or size overflows the address space"),
             ArenaError::DirectoryFull => f.write_str("the segment's object directory is full"),
+            ArenaError::NameTooLong { len, max } => write!(
+                f,
+                "object name of {len} bytes is too long: at most {max} bytes fit in a segment's directory"
+            ),
+            ArenaError::NameTaken { index } => write!(
+                f,
+                "an object of that name already exists (directory entry {index}); open it, or use open_or_create"
+            ),
+            ArenaError::DirectoryBusy => f.write_str(
+                "the segment's directory lock could not be taken in time (a live process holds it, or its word \
+                 was overwritten); retry, or create a new segment",
+            ),
         }
     }
 }

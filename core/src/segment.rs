@@ -18,6 +18,9 @@
 //! | 56     | 8    | `reserved1`      | nobody                      | zero                                    |
 //! | 64     | 1024 | `attachers[64]`  | each attacher, its own slot | [`AttachSlot`]: who has it mapped       |
 //! | 1088   | 4096 | `dir[64]`        | each allocator, its entry   | [`DirEntry`]: the objects, by name      |
+//! | 5184   | 16   | `dir_lock`       | allocators                  | [`RawMutex`]: one `alloc` at a time (unique names) |
+//!
+//! Total 5200 bytes, align 8; objects start at [`DATA_START`].
 //!
 //! Every field is atomic; every value read from here (`len`, `used`, `dir_len`, offsets, sizes) is
 //! bounded by the *real* mapping length, which the caller passes in, before use.
@@ -26,6 +29,9 @@ use crate::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::error::{AttachError, InitError};
 use crate::header::{Kind, INITIALIZING, READY, UNINIT};
 use crate::region::{placement, ArenaError, Region};
+use crate::sync::raw_mutex::{LockOutcome, RawMutex};
+use crate::time::Deadline;
+use crate::wait::Wait;
 use core::fmt;
 
 /// `"RINGFORK"` as a little-endian `u64`.
@@ -85,6 +91,10 @@ pub struct SegmentHeader {
     reserved1: AtomicU64,
     attachers: [AttachSlot; MAX_ATTACHERS],
     dir: [DirEntry; MAX_OBJECTS],
+    /// Serializes [`SegmentHeader::alloc`]: names are unique, so creating an object and checking
+    /// that no other has its name must be one step. Robust: a creator killed inside takes only its
+    /// half-written entry with it (the next locker voids it).
+    dir_lock: RawMutex,
 }
 
 #[cfg(not(loom))]
@@ -93,7 +103,8 @@ const _: () = {
     assert!(core::mem::size_of::<DirEntry>() == 64);
     assert!(core::mem::offset_of!(SegmentHeader, attachers) == 64);
     assert!(core::mem::offset_of!(SegmentHeader, dir) == 1088);
-    assert!(core::mem::size_of::<SegmentHeader>() == 5184);
+    assert!(core::mem::offset_of!(SegmentHeader, dir_lock) == 5184);
+    assert!(core::mem::size_of::<SegmentHeader>() == 5200);
     assert!(core::mem::size_of::<SegmentHeader>() <= DATA_START);
 };
 
@@ -263,21 +274,68 @@ impl SegmentHeader {
     }
 
     /// Reserves `size` bytes at `align` (≤ [`MAX_ALIGN`]) for an object of `kind` called `name` and
-    /// lists it in the directory. Returns the offset. Lock-free and safe to call from several
-    /// processes at once. `map_len` is the real mapping length.
-    pub fn alloc(
+    /// lists it in the directory. Returns the offset. Safe to call from several processes at once:
+    /// calls are serialized by the directory lock (waiting at most until `deadline`:
+    /// [`ArenaError::DirectoryBusy`]), so of N processes creating the same name exactly one succeeds
+    /// and the others get [`ArenaError::NameTaken`]. A name longer than [`NAME_MAX`] is
+    /// [`ArenaError::NameTooLong`] (never cut). `map_len` is the real mapping length.
+    pub fn alloc<W: Wait>(
         &self,
         map_len: usize,
         kind: Kind,
         name: &str,
         size: usize,
         align: usize,
+        deadline: Deadline,
     ) -> Result<usize, ArenaError> {
+        if name.len() > NAME_MAX {
+            return Err(ArenaError::NameTooLong {
+                len: name.len(),
+                max: NAME_MAX,
+            });
+        }
         if align == 0 || !align.is_power_of_two() || align > MAX_ALIGN {
             return Err(ArenaError::BadAlign { align });
         }
-        let name = name.as_bytes();
-        let name = &name[..name.len().min(NAME_MAX)];
+        match self.dir_lock.lock::<W>(deadline) {
+            Ok(LockOutcome::Acquired) => {}
+            Ok(LockOutcome::OwnerDied) => {
+                // The previous creator died inside: its entry (if it claimed one) is half written.
+                for e in &self.dir {
+                    // Ordering: Relaxed load; the Release store publishes VOID to readers.
+                    if e.state.load(Ordering::Relaxed) == ENTRY_WRITING {
+                        e.state.store(ENTRY_VOID, Ordering::Release);
+                    }
+                }
+                // We hold the lock; an error means a peer rewrote the word: the unlock below fails
+                // the same way and the next locker repairs again.
+                let _ = self.dir_lock.mark_consistent();
+            }
+            Err(_) => return Err(ArenaError::DirectoryBusy),
+        }
+        let r = match self.find_index(map_len, name) {
+            Some(index) => Err(ArenaError::NameTaken { index }),
+            None => self.alloc_locked(map_len, kind, name.as_bytes(), size, align),
+        };
+        // A failure here means a hostile peer rewrote the lock word; nothing of ours to undo.
+        let _ = self.dir_lock.unlock::<W>();
+        r
+    }
+
+    /// The directory index of the published object called `name`, if any.
+    fn find_index(&self, map_len: usize, name: &str) -> Option<usize> {
+        (0..MAX_OBJECTS).find(|&i| self.object(map_len, i).is_some_and(|e| e.name() == Some(name)))
+    }
+
+    /// `alloc` with the directory lock held and the name checked.
+    fn alloc_locked(
+        &self,
+        map_len: usize,
+        kind: Kind,
+        name: &[u8],
+        size: usize,
+        align: usize,
+    ) -> Result<usize, ArenaError> {
         // 1. Claim a directory entry.
         // Ordering: Relaxed; the CAS only hands out indices; the entry's contents are published by
         // its own Release store of ENTRY_READY.
@@ -471,6 +529,9 @@ mod tests {
     use super::*;
     use std::vec;
 
+    type W = crate::wait::DefaultWait;
+    const D: Deadline = Deadline::Never;
+
     #[repr(C, align(4096))]
     struct Page([u8; 4096]);
 
@@ -486,41 +547,52 @@ mod tests {
         let r = unsafe { Region::from_raw_parts(b.as_mut_ptr() as *mut u8, len) };
         let h = SegmentHeader::init(r, (1, 2)).unwrap();
         assert!(SegmentHeader::init(r, (1, 2)).is_err());
-        let a = h.alloc(len, Kind::Mutex, "lock", 100, 64).unwrap();
-        let q = h
-            .alloc(
+        let a = h.alloc::<W>(len, Kind::Mutex, "lock", 100, 64, D).unwrap();
+        assert_eq!(
+            h.alloc::<W>(
                 len,
                 Kind::Spsc,
-                "queue-with-a-long-name-that-gets-cut-at-forty-bytes",
+                "queue-with-a-long-name-that-does-not-fit-in-forty",
                 1000,
                 128,
-            )
-            .unwrap();
+                D
+            ),
+            Err(ArenaError::NameTooLong { len: 49, max: NAME_MAX })
+        );
+        let long = "q".repeat(NAME_MAX);
+        let q = h.alloc::<W>(len, Kind::Spsc, &long, 1000, 128, D).unwrap();
+        assert_eq!(
+            h.alloc::<W>(len, Kind::Cell, "lock", 8, 8, D),
+            Err(ArenaError::NameTaken { index: 0 })
+        );
         assert_eq!(a, DATA_START);
         assert_eq!(q % 128, 0);
         assert!(q >= a + 100);
         assert!(matches!(
-            h.alloc(len, Kind::Cell, "big", len, 8),
+            h.alloc::<W>(len, Kind::Cell, "big", len, 8, D),
             Err(ArenaError::OutOfSpace { .. })
         ));
         assert_eq!(
-            h.alloc(len, Kind::Cell, "x", 8, 8192),
+            h.alloc::<W>(len, Kind::Cell, "x", 8, 8192, D),
             Err(ArenaError::BadAlign { align: 8192 })
         );
         let objs: vec::Vec<_> = h.objects(len).collect();
-        assert_eq!(objs.len(), 2, "the failed alloc is void, not listed");
+        assert_eq!(objs.len(), 2, "the failed allocs are void or never claimed, not listed");
         assert_eq!(objs[0].name(), Some("lock"));
         assert_eq!(objs[1].name().unwrap().len(), NAME_MAX);
         assert_eq!(h.find(len, "lock").unwrap().offset, a);
         // A mapping shorter than an entry's range hides the entry instead of reading past the end.
         assert!(h.object(DATA_START + 50, 0).is_none());
         for i in 0..MAX_OBJECTS {
-            if h.alloc(len, Kind::Cell, "c", 8, 8).is_err() {
+            if h.alloc::<W>(len, Kind::Cell, &std::format!("c{i}"), 8, 8, D).is_err() {
                 assert!(i >= MAX_OBJECTS - 3);
                 break;
             }
         }
-        assert_eq!(h.alloc(len, Kind::Cell, "c", 8, 8), Err(ArenaError::DirectoryFull));
+        assert_eq!(
+            h.alloc::<W>(len, Kind::Cell, "one-more", 8, 8, D),
+            Err(ArenaError::DirectoryFull)
+        );
     }
 
     #[test]

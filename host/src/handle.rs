@@ -49,6 +49,25 @@ pub(crate) fn attach_err(seg: &Segment, source: ringfork_core::AttachError) -> S
     }
 }
 
+/// Defines `open_or_create` on a handle type from its `new_in` and `open`: race-free "create if
+/// missing" (the segment's directory serializes creation and names are unique).
+macro_rules! open_or_create {
+    ($($arg:ident: $ty:ty),*) => {
+        /// Opens the object `name` in `seg`, creating it with these parameters if the segment has none.
+        /// Race-free: when several processes do this at once, exactly one object results (the
+        /// segment's directory serializes creation and names are unique); the others open what the
+        /// winner created, waiting up to two seconds for it to be ready. If the object already
+        /// existed, its own parameters win (`open` checks its kind and element type).
+        pub fn open_or_create(seg: &Segment, name: &str, $($arg: $ty),*) -> Result<Self, SegmentError> {
+            match Self::new_in(seg, name, $($arg),*) {
+                Err(SegmentError::ObjectExists { .. }) => Self::open(seg, name),
+                r => r,
+            }
+        }
+    };
+}
+pub(crate) use open_or_create;
+
 /// A `T` in shared memory with no lock (see [`ringfork_core::cell`]): for data written before the
 /// reader looks, e.g. a result slot a child fills before it exits.
 ///
@@ -77,6 +96,8 @@ impl<T: ShmSafe> ShmCell<T> {
         let seg = Segment::anonymous(ringfork_core::cell::ShmCell::<T>::size())?;
         Self::new_in(&seg, "cell", value)
     }
+
+    crate::handle::open_or_create!(value: T);
 
     /// A cell holding `value`, placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, value: T) -> Result<Self, SegmentError> {

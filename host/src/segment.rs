@@ -26,6 +26,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+/// How long object creation waits for the segment's directory lock (held for microseconds by a live
+/// creator; taken over at once from a dead one).
+const DIR_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Why a segment operation failed.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -74,6 +78,12 @@ pub enum SegmentError {
     Init(InitError),
     /// An object (queue, lock, value, ...) could not be created with the parameters given.
     ObjectInit(InitError),
+    /// An object of that name already exists in the segment (names are unique; `open` it, or use
+    /// the type's `open_or_create`).
+    ObjectExists {
+        /// The object name.
+        name: String,
+    },
     /// The segment is mapped read-only ([`Segment::open_read_only`]): objects in it can be listed
     /// and inspected, not created or opened (every object writes to its memory).
     ReadOnly {
@@ -178,6 +188,11 @@ impl fmt::Display for SegmentError {
             SegmentError::Attach { name: None, source } => write!(f, "segment is not usable: {source}"),
             SegmentError::Init(e) => write!(f, "cannot initialize the segment's header: {e}"),
             SegmentError::ObjectInit(e) => write!(f, "cannot create the object: {e}"),
+            SegmentError::ObjectExists { name } => write!(
+                f,
+                "the segment already has an object named {name:?}; open it (or use open_or_create to \
+                 create it only if missing)"
+            ),
             SegmentError::ReadOnly { name: Some(n) } => write!(
                 f,
                 "segment {n:?} is mapped read-only: objects can be listed and inspected, not created or \
@@ -787,7 +802,15 @@ impl Segment {
     /// offset. Objects are never freed individually (the segment is the unit of lifetime).
     pub fn alloc(&self, kind: Kind, name: &str, size: usize, align: usize) -> Result<usize, SegmentError> {
         self.writable()?;
-        Ok(self.header().alloc(self.map.len, kind, name, size, align)?)
+        let deadline = ringfork_core::Deadline::after::<ringfork_core::wait::DefaultClock>(DIR_LOCK_TIMEOUT);
+        match self
+            .header()
+            .alloc::<ringfork_core::wait::DefaultWait>(self.map.len, kind, name, size, align, deadline)
+        {
+            Ok(off) => Ok(off),
+            Err(ArenaError::NameTaken { .. }) => Err(SegmentError::ObjectExists { name: name.to_owned() }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The objects listed in the directory.

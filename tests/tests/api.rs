@@ -154,6 +154,54 @@ fn lock_free_cells_are_race_free_across_threads() {
     assert_eq!(raw.get(), 20_001);
 }
 
+/// Issue 15.11: object names are never cut (a long one is a typed error), a duplicate is
+/// `ObjectExists`, and `open_or_create` raced by eight processes yields exactly one object.
+fn object_names_are_unique_and_never_cut() {
+    let seg = ringfork::Segment::anonymous(1 << 20).unwrap();
+    let long = "n".repeat(41);
+    match ringfork::Queue::<u64>::new_in(&seg, &long, 4) {
+        Err(ringfork::SegmentError::Alloc(e)) => assert!(e.to_string().contains("too long"), "{e}"),
+        other => panic!("a 41-byte name: {other:?}"),
+    }
+    let fits = "n".repeat(40);
+    ringfork::Queue::<u64>::new_in(&seg, &fits, 4).unwrap();
+    ringfork::Queue::<u64>::open(&seg, &fits).unwrap();
+    ringfork::Value::new_in(&seg, "v", 1u64).unwrap();
+    match ringfork::Value::new_in(&seg, "v", 2u64) {
+        Err(ringfork::SegmentError::ObjectExists { name }) => assert_eq!(name, "v"),
+        other => panic!("a duplicate name: {other:?}"),
+    }
+    match Event::new_in(&seg, "v") {
+        Err(ringfork::SegmentError::ObjectExists { .. }) => {}
+        other => panic!("a duplicate name of another kind: {other:?}"),
+    }
+    // open_or_create on an existing object opens it (its parameters win).
+    assert_eq!(ringfork::Value::open_or_create(&seg, "v", 9u64).unwrap().get(), Ok(1));
+    // Eight processes race to create the same queue; each puts its number.
+    let go = Event::new_in(&seg, "go").unwrap();
+    let pids: Vec<_> = (0..8u64)
+        .map(|i| {
+            let (seg, go) = (seg.clone(), go.clone());
+            fork_child(move || {
+                assert!(go.wait_timeout(Duration::from_secs(10)));
+                let q = ringfork::Queue::<u64>::open_or_create(&seg, "jobs", 16).unwrap();
+                q.put(i).unwrap();
+            })
+        })
+        .collect();
+    go.set();
+    for p in pids {
+        let st = wait_child(p, Duration::from_secs(20));
+        assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "racer failed: {st}");
+    }
+    let jobs: Vec<_> = seg.objects().into_iter().filter(|e| e.name() == Some("jobs")).collect();
+    assert_eq!(jobs.len(), 1, "exactly one object results: {jobs:?}");
+    let q = ringfork::Queue::<u64>::open(&seg, "jobs").unwrap();
+    let mut got: Vec<u64> = (0..8).map(|_| q.get_timeout(Duration::from_secs(5)).unwrap()).collect();
+    got.sort();
+    assert_eq!(got, (0..8).collect::<Vec<_>>());
+}
+
 fn main() {
     run(&[
         Case::new("every_error_is_static_send_sync", every_error_is_static_send_sync),
@@ -167,6 +215,10 @@ fn main() {
             mutex_owner_died_comes_back_inside_ok,
         ),
         Case::new("errors_name_the_right_thing", errors_name_the_right_thing),
+        Case::new(
+            "object_names_are_unique_and_never_cut",
+            object_names_are_unique_and_never_cut,
+        ),
         Case::new(
             "lock_free_cells_are_race_free_across_threads",
             lock_free_cells_are_race_free_across_threads,

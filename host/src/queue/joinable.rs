@@ -78,6 +78,8 @@ impl<T: ShmSafe> JoinableQueue<T> {
         })
     }
 
+    crate::handle::open_or_create!(maxsize: usize);
+
     /// As [`Self::new`], placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, maxsize: usize) -> Result<Self, SegmentError> {
         Ok(JoinableQueue {
@@ -246,6 +248,8 @@ impl<T: ShmSafe> SimpleQueue<T> {
             q: Queue::create(None, "simplequeue", Kind::SimpleQueue, capacity)?,
         })
     }
+
+    crate::handle::open_or_create!(capacity: usize);
 
     /// As [`Self::with_capacity`], placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, capacity: usize) -> Result<Self, SegmentError> {

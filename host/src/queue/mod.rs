@@ -266,6 +266,8 @@ impl<T: ShmSafe> Queue<T> {
         Self::create(None, "queue", Kind::Queue, maxsize)
     }
 
+    crate::handle::open_or_create!(maxsize: usize);
+
     /// A queue of at most `maxsize` items placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, maxsize: usize) -> Result<Self, SegmentError> {
         Self::create(Some(seg), name, Kind::Queue, maxsize)
@@ -471,6 +473,8 @@ impl ByteQueue {
     pub fn new(maxsize: usize, msg_limit: usize) -> Result<Self, SegmentError> {
         Self::create(None, "bytequeue", maxsize, msg_limit)
     }
+
+    crate::handle::open_or_create!(maxsize: usize, msg_limit: usize);
 
     /// As [`Self::new`], placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, maxsize: usize, msg_limit: usize) -> Result<Self, SegmentError> {

@@ -69,6 +69,8 @@ impl<T: ShmSafe> Mutex<T> {
         Self::new_in(&seg, "mutex", value)
     }
 
+    crate::handle::open_or_create!(value: T);
+
     /// A mutex holding `value`, placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, value: T) -> Result<Self, SegmentError> {
         let (size, align) = (core_sync::Mutex::<T>::size(), core_sync::Mutex::<T>::align());
@@ -154,6 +156,8 @@ impl RLock {
         let seg = anon(<core_sync::RLock<'static>>::SIZE, <core_sync::RLock<'static>>::ALIGN)?;
         Self::new_in(&seg, "rlock")
     }
+
+    crate::handle::open_or_create!();
 
     /// An RLock placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str) -> Result<Self, SegmentError> {
@@ -258,6 +262,8 @@ impl<T: ShmSafe> SpinLock<T> {
         let seg = anon(core_sync::SpinLock::<T>::size(), core_sync::SpinLock::<T>::align())?;
         Self::new_in(&seg, "spinlock", value)
     }
+
+    crate::handle::open_or_create!(value: T);
 
     /// A spin lock placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, value: T) -> Result<Self, SegmentError> {

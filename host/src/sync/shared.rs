@@ -60,6 +60,8 @@ impl<T: ShmSafe> Value<T> {
         Self::new_in(&seg, "value", value)
     }
 
+    crate::handle::open_or_create!(value: T);
+
     /// A value placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, value: T) -> Result<Self, SegmentError> {
         let (size, align) = (core_sync::Value::<T>::size(), core_sync::Value::<T>::align());
@@ -148,6 +150,8 @@ impl<T: ShmSafe> Array<T> {
         Self::new_in(&anon(size, core_sync::Array::<T>::align())?, "array", items)
     }
 
+    crate::handle::open_or_create!(items: &[T]);
+
     /// An array holding a copy of `items`, placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, items: &[T]) -> Result<Self, SegmentError> {
         let size = core_sync::Array::<T>::size(items.len()).ok_or_else(len_err)?;
@@ -225,6 +229,8 @@ impl<T: ShmSafe> RawValue<T> {
         let seg = anon(core_sync::RawValue::<T>::size(), core_sync::RawValue::<T>::align())?;
         Self::new_in(&seg, "rawvalue", value)
     }
+
+    crate::handle::open_or_create!(value: T);
 
     /// A value placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, value: T) -> Result<Self, SegmentError> {
@@ -309,6 +315,8 @@ impl<T: ShmSafe> RawArray<T> {
         let size = core_sync::RawArray::<T>::size(items.len()).ok_or_else(len_err)?;
         Self::new_in(&anon(size, core_sync::RawArray::<T>::align())?, "rawarray", items)
     }
+
+    crate::handle::open_or_create!(items: &[T]);
 
     /// An array holding a copy of `items`, placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, items: &[T]) -> Result<Self, SegmentError> {

@@ -37,6 +37,8 @@ impl Semaphore {
         Self::new_in(&anon(<core_sync::Semaphore<'static>>::SIZE, 8)?, "semaphore", value)
     }
 
+    crate::handle::open_or_create!(value: u32);
+
     /// A semaphore placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, value: u32) -> Result<Self, SegmentError> {
         Self::make(seg, name, value, false)
@@ -129,6 +131,8 @@ impl BoundedSemaphore {
         Self::new_in(&anon(<core_sync::Semaphore<'static>>::SIZE, 8)?, "semaphore", value)
     }
 
+    crate::handle::open_or_create!(value: u32);
+
     /// A bounded semaphore placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, value: u32) -> Result<Self, SegmentError> {
         Semaphore::make(seg, name, value, true).map(BoundedSemaphore)
@@ -184,6 +188,8 @@ impl Event {
     pub fn new() -> Result<Self, SegmentError> {
         Self::new_in(&anon(<core_sync::Event<'static>>::SIZE, 8)?, "event")
     }
+
+    crate::handle::open_or_create!();
 
     /// A cleared event placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str) -> Result<Self, SegmentError> {
@@ -291,6 +297,8 @@ impl<T: ShmSafe> Condition<T> {
         Self::new_in(&seg, "condition", value)
     }
 
+    crate::handle::open_or_create!(value: T);
+
     /// A condition placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, value: T) -> Result<Self, SegmentError> {
         let (size, align) = (core_sync::Condition::<T>::size(), core_sync::Condition::<T>::align());
@@ -361,6 +369,8 @@ impl Barrier {
     pub fn new(parties: u32) -> Result<Self, SegmentError> {
         Self::new_in(&anon(<core_sync::Barrier<'static>>::SIZE, 8)?, "barrier", parties)
     }
+
+    crate::handle::open_or_create!(parties: u32);
 
     /// A barrier placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, parties: u32) -> Result<Self, SegmentError> {
