@@ -11,6 +11,23 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 /// How a child process is created.
+///
+/// ```
+/// use ringfork::process::{get_start_method, set_start_method, Process, ProcessError, StartMethod};
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     assert_eq!(get_start_method(), StartMethod::Fork); // the default
+///     let mut p = Process::new(|| {}).start_method(StartMethod::Spawn);
+///     // A closure cannot cross `exec`: spawn needs a registered target.
+///     assert!(matches!(p.start(), Err(ProcessError::SpawnNeedsTarget { .. })));
+///     set_start_method(StartMethod::Fork);
+///     let mut q = Process::new(|| std::process::exit(4));
+///     q.start()?;
+///     q.join()?;
+///     assert_eq!(q.exitcode(), Some(4));
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum StartMethod {
     /// `fork(2)`: the child is a copy of the parent and runs the closure directly. Fast, and any

@@ -275,6 +275,28 @@ pub fn reap_detached() -> usize {
 }
 
 /// One running child, as listed by [`active_children`].
+///
+/// ```
+/// use ringfork::{active_children, Event, Process};
+/// use std::time::Duration;
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let go = Event::new()?;
+///     let go2 = go.clone();
+///     let mut p = Process::new(move || {
+///         go2.wait_timeout(Duration::from_secs(30));
+///     })
+///     .name("waiter");
+///     p.start()?;
+///     let kids = active_children();
+///     go.set();
+///     p.join()?;
+///     assert_eq!(kids.len(), 1);
+///     assert_eq!((Some(kids[0].pid), kids[0].name.as_str(), kids[0].daemon), (p.pid(), "waiter", false));
+///     assert!(active_children().is_empty());
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChildInfo {
     /// Its pid.
