@@ -13,18 +13,21 @@ use std::time::{Duration, Instant};
 /// How a child process is created.
 ///
 /// ```
-/// use ringfork::process::{get_start_method, set_start_method, Process, ProcessError, StartMethod};
+/// use ringfork::process::{spawn_main, Process, ProcessError, StartMethod, TargetArgs};
+///
+/// fn exit5(_: TargetArgs) {
+///     std::process::exit(5);
+/// }
 ///
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
-///     assert_eq!(get_start_method(), StartMethod::Fork); // the default
-///     let mut p = Process::new(|| {}).start_method(StartMethod::Spawn);
+///     spawn_main(&[("exit5", exit5)]); // first line of main: a spawned child runs its target here
+///     let mut p = Process::target("exit5").start_method(StartMethod::Spawn); // re-executes this program
+///     p.start()?;
+///     p.join()?;
+///     assert_eq!(p.exitcode(), Some(5));
 ///     // A closure cannot cross `exec`: spawn needs a registered target.
-///     assert!(matches!(p.start(), Err(ProcessError::SpawnNeedsTarget { .. })));
-///     set_start_method(StartMethod::Fork);
-///     let mut q = Process::new(|| std::process::exit(4));
-///     q.start()?;
-///     q.join()?;
-///     assert_eq!(q.exitcode(), Some(4));
+///     let mut q = Process::new(|| {}).start_method(StartMethod::Spawn);
+///     assert!(matches!(q.start(), Err(ProcessError::SpawnNeedsTarget { .. })));
 ///     Ok(())
 /// }
 /// ```
