@@ -333,8 +333,20 @@ pub fn active_children() -> Vec<ChildInfo> {
 /// `atexit` hook); the guard makes the moment explicit and also covers a panicking `main`.
 ///
 /// ```
-/// let _guard = ringfork::process::MainGuard::new();
-/// // start processes; when `_guard` drops they are joined (non-daemon) or terminated (daemon).
+/// use ringfork::{process::MainGuard, Process};
+/// use std::time::Duration;
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let guard = MainGuard::new(); // normally `let _guard = ...` on the first line of main
+///     let mut worker = Process::new(|| std::thread::sleep(Duration::from_millis(100)));
+///     let mut daemon = Process::new(|| std::thread::sleep(Duration::from_secs(30))).daemon(true);
+///     worker.start()?;
+///     daemon.start()?;
+///     drop(guard); // joins `worker`, terminates `daemon`
+///     assert_eq!(worker.exitcode(), Some(0));
+///     assert_eq!(daemon.exitcode(), Some(-libc::SIGTERM));
+///     Ok(())
+/// }
 /// ```
 #[derive(Debug, Default)]
 #[must_use = "the guard joins children when dropped; bind it with `let _guard = ...`"]
