@@ -48,6 +48,23 @@ pub const DEFAULT_PIPE_CAPACITY: usize = 1 << 18;
 pub const DEFAULT_MSG_LIMIT: usize = 1 << 16;
 
 /// Why a pipe operation failed.
+///
+/// ```
+/// use ringfork::{pipe_with, PipeError};
+/// use std::time::Duration;
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let (mut a, mut b) = pipe_with(true, 4096, 16)?; // messages of at most 16 bytes
+///     assert_eq!(a.send_bytes(&[0; 17]), Err(PipeError::TooLarge { len: 17, limit: 16 }));
+///     assert_eq!(b.recv_bytes_timeout(Duration::from_millis(10)), Err(PipeError::TimedOut));
+///     a.send(&7u32)?;
+///     assert_eq!(b.recv::<u64>(), Err(PipeError::WrongSize { expected: 8, found: 4 }));
+///     a.close();
+///     assert_eq!(b.recv_bytes(), Err(PipeError::Eof)); // Python's EOFError
+///     assert_eq!(b.send_bytes(b"hi"), Err(PipeError::BrokenPipe));
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PipeError {
@@ -120,6 +137,26 @@ impl fmt::Display for PipeError {
 impl std::error::Error for PipeError {}
 
 /// One end of a pipe. See the module docs.
+///
+/// Move one end into a child and talk to it:
+///
+/// ```
+/// use ringfork::{pipe, Process};
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let (mut here, mut there) = pipe(true)?;
+///     let mut p = Process::new(move || {
+///         let n: u64 = there.recv().expect("a number from the parent");
+///         there.send(&(n * 2)).expect("the parent reads the answer");
+///     });
+///     p.start()?;
+///     here.send(&21u64)?;
+///     assert_eq!(here.recv::<u64>()?, 42);
+///     p.join()?;
+///     assert_eq!(p.exitcode(), Some(0));
+///     Ok(())
+/// }
+/// ```
 pub struct Connection {
     // Field order: the rings, halves and holds borrow the mapping `seg` keeps alive.
     rx: Option<(ByteRing<'static>, Option<ByteReceiver<'static>>)>,

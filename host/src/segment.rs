@@ -31,6 +31,26 @@ use std::time::{Duration, Instant};
 const DIR_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why a segment operation failed.
+///
+/// ```
+/// use ringfork::{Segment, SegmentError};
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let name = format!("ringfork-doc-error-{}", std::process::id());
+///     let seg = Segment::create(&name, 4096)?;
+///     match Segment::create(&name, 4096) {
+///         Err(SegmentError::AlreadyExists { name: taken }) => assert_eq!(taken, format!("/{name}")),
+///         other => panic!("expected AlreadyExists, got {other:?}"),
+///     }
+///     Segment::unlink(&name)?;
+///     drop(seg);
+///     let gone = Segment::open(&name).unwrap_err();
+///     assert!(matches!(gone, SegmentError::NotFound { .. }));
+///     assert!(gone.to_string().contains("no segment named"));
+///     assert!(matches!(Segment::anonymous(0), Err(SegmentError::InvalidLength { len: 0, .. })));
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SegmentError {
@@ -119,6 +139,26 @@ pub enum SegmentError {
 
 /// Why [`Segment::open_at`] refused a directory entry (checked with `fstat` on a descriptor opened
 /// with `O_NOFOLLOW | O_NONBLOCK`, so neither a symlink nor a FIFO can redirect or block the open).
+///
+/// ```
+/// use ringfork::{OpenOptions, Segment, SegmentError, UnsafeEntry};
+/// use std::os::fd::AsFd;
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let dir = std::env::temp_dir().join(format!("ringfork-doc-unsafe-{}", std::process::id()));
+///     std::fs::create_dir_all(dir.join("subdir"))?;
+///     std::os::unix::fs::symlink("/etc/passwd", dir.join("link"))?;
+///     let d = std::fs::File::open(&dir)?;
+///     let link = Segment::open_at(d.as_fd(), "link", OpenOptions::default()).unwrap_err();
+///     let ro = OpenOptions { read_only: true, ..OpenOptions::default() };
+///     let sub = Segment::open_at(d.as_fd(), "subdir", ro).unwrap_err();
+///     std::fs::remove_dir_all(&dir)?;
+///     assert!(matches!(link, SegmentError::Unsafe { reason: UnsafeEntry::Symlink, .. }));
+///     let expected = UnsafeEntry::NotRegular { file_type: "directory" };
+///     assert!(matches!(sub, SegmentError::Unsafe { reason, .. } if reason == expected));
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UnsafeEntry {
@@ -150,6 +190,26 @@ impl fmt::Display for UnsafeEntry {
 }
 
 /// How [`Segment::open_at`] opens a segment file.
+///
+/// A read-only view, as an inspection tool opens a segment: it maps the same bytes but does not
+/// register as an attacher.
+///
+/// ```
+/// use ringfork::{OpenOptions, Segment};
+/// use std::time::Duration;
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let name = format!("ringfork-doc-options-{}", std::process::id());
+///     let seg = Segment::create(&name, 4096)?;
+///     let opts = OpenOptions { read_only: true, wait: Duration::from_millis(100), ..OpenOptions::default() };
+///     let view = Segment::open_with(&name, opts)?;
+///     Segment::unlink(&name)?;
+///     assert_eq!(view.len(), seg.len());
+///     let attachers: Vec<u32> = view.attachers().iter().map(|(a, _)| a.pid).collect();
+///     assert_eq!(attachers, vec![std::process::id()]); // the creator only
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OpenOptions {
     /// Map it read-only and do not register as an attacher (inspection tools).
@@ -376,6 +436,29 @@ impl NamedGuard {
 
 /// A mapped shared-memory segment. Cloning is cheap (a reference count); the mapping lives until the
 /// last clone is dropped. Clones moved into a forked child's closure refer to the same memory.
+///
+/// Two handles on one named segment, as two unrelated programs would open it (the second one by
+/// name only), see the same objects:
+///
+/// ```
+/// use ringfork::{Segment, ShmCell};
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let name = format!("ringfork-doc-segment-{}", std::process::id());
+///     let creator = Segment::create(&name, 64 * 1024)?;
+///     let counter = ShmCell::new_in(&creator, "counter", 7u64)?;
+///
+///     let opener = Segment::open(&name)?; // another program: by name only
+///     Segment::unlink(&name)?; // the name goes; both mappings stay valid
+///     let same = ShmCell::<u64>::open(&opener, "counter")?;
+///     assert_eq!(same.get(), 7);
+///     same.set(8);
+///     assert_eq!(counter.get(), 8);
+///     assert!(!opener.same_mapping(&creator));
+///     assert_eq!(opener.name(), Some(format!("/{name}").as_str()));
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone)]
 pub struct Segment {
     map: Arc<Mapping>,

@@ -34,6 +34,23 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// A POSIX signal (the Linux numbering). Real-time signals are not listed.
+///
+/// ```
+/// use ringfork::signal::{self, Signal};
+/// use ringfork::Process;
+/// use std::time::Duration;
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     assert_eq!(Signal::from_raw(libc::SIGTERM), Some(Signal::Term));
+///     assert_eq!(Signal::Term.to_string(), "SIGTERM");
+///     let mut p = Process::new(|| std::thread::sleep(Duration::from_secs(30)));
+///     p.start()?;
+///     signal::send(p.pid().expect("started"), Signal::Term)?;
+///     p.join()?;
+///     assert_eq!(p.exitcode(), Some(-Signal::Term.as_raw())); // Python's -15
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
 #[allow(missing_docs)] // each variant is the signal of the same name
@@ -167,6 +184,20 @@ impl fmt::Display for Signal {
 }
 
 /// Why a signal operation failed.
+///
+/// ```
+/// use ringfork::signal::{self, Signal, SignalError};
+///
+/// let e = signal::set_handler(Signal::Kill, |_| {}).unwrap_err();
+/// assert!(matches!(e, SignalError::Uncatchable(Signal::Kill)));
+/// assert!(e.to_string().contains("cannot be caught"));
+/// assert!(matches!(signal::send(0, Signal::Term), Err(SignalError::InvalidPid(0))));
+/// // A pid above the kernel's `pid_max`: no such process.
+/// match signal::send(i32::MAX as u32, Signal::Term) {
+///     Err(SignalError::Os { op: "kill", source }) => assert_eq!(source.raw_os_error(), Some(libc::ESRCH)),
+///     other => panic!("expected ESRCH, got {other:?}"),
+/// }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SignalError {

@@ -89,6 +89,34 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Why a pool call or a task failed.
+///
+/// ```
+/// use ringfork::{Pool, PoolError};
+///
+/// fn checked(x: u32) -> u32 {
+///     assert!(x != 3, "three is not allowed");
+///     x
+/// }
+///
+/// fn quits(_: u32) -> u32 {
+///     std::process::exit(5) // a task must return, not exit
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     assert!(matches!(Pool::new(0), Err(PoolError::InvalidParameter { name: "processes", .. })));
+///     let pool = Pool::new(2)?;
+///     match pool.apply(checked, 3) {
+///         Err(PoolError::TaskPanicked { message }) => assert!(message.contains("three is not allowed")),
+///         other => panic!("expected a panic, got {other:?}"),
+///     }
+///     let died = pool.apply(quits, 0);
+///     assert_eq!(died, Err(PoolError::WorkerDied { signal: None, exit_code: Some(5) }));
+///     assert_eq!(pool.apply(checked, 4)?, 4); // the pool replaced the worker and goes on
+///     pool.close();
+///     pool.join()?;
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PoolError {
@@ -181,6 +209,34 @@ impl fmt::Display for PoolError {
 impl std::error::Error for PoolError {}
 
 /// Options for a [`Pool`].
+///
+/// ```
+/// use ringfork::{Pool, RawValue};
+///
+/// fn worker_pid(_: u32) -> u32 {
+///     std::process::id()
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let inits = RawValue::new(0u64)?;
+///     let inits2 = inits.clone();
+///     let pool = Pool::builder()
+///         .processes(2)
+///         .maxtasksperchild(1) // a fresh worker for every task
+///         .initializer(move || {
+///             inits2.fetch_add(1);
+///         })
+///         .build()?;
+///     let mut pids = pool.map_chunked(worker_pid, 0..4u32, 1)?;
+///     pool.close();
+///     pool.join()?;
+///     pids.sort_unstable();
+///     pids.dedup();
+///     assert_eq!(pids.len(), 4);
+///     assert!(inits.load() >= 4 && pool.workers_started() >= 4);
+///     Ok(())
+/// }
+/// ```
 pub struct PoolBuilder {
     processes: usize,
     start_method: crate::StartMethod,
@@ -309,6 +365,33 @@ impl PoolBuilder {
 }
 
 /// A pool of worker processes (Python's `multiprocessing.Pool`). See the module docs.
+///
+/// A worker killed in the middle of a task fails that task only:
+///
+/// ```
+/// use ringfork::signal::{self, Signal};
+/// use ringfork::{Pool, PoolError};
+/// use std::time::Duration;
+///
+/// fn tenfold(x: u64) -> u64 {
+///     if x == 2 {
+///         signal::send(std::process::id(), Signal::Kill).expect("kill this worker");
+///         std::thread::sleep(Duration::from_secs(60));
+///     }
+///     x * 10
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let pool = Pool::new(2)?;
+///     let pending = (0..4).map(|x| pool.apply_async(tenfold, x)).collect::<Result<Vec<_>, _>>()?;
+///     let results: Vec<_> = pending.iter().map(|r| r.get()).collect();
+///     pool.close();
+///     pool.join()?;
+///     assert_eq!(results[2], Err(PoolError::WorkerDied { signal: Some(9), exit_code: None }));
+///     assert_eq!((&results[..2], &results[3]), (&[Ok(0), Ok(10)][..], &Ok(30)));
+///     Ok(())
+/// }
+/// ```
 pub struct Pool {
     inner: Arc<Mutex<Inner>>,
 }

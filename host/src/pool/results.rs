@@ -57,6 +57,27 @@ fn drive<T>(
 }
 
 /// The result of [`super::Pool::apply_async`] (Python's `AsyncResult`).
+///
+/// ```
+/// use ringfork::Pool;
+/// use std::time::Duration;
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let pool = Pool::new(1)?;
+///     let r = pool.apply_async(square, 12)?;
+///     assert!(r.wait_timeout(Duration::from_secs(30)));
+///     assert!(r.ready());
+///     assert_eq!(r.successful()?, true);
+///     assert_eq!(r.get()?, 144);
+///     pool.close();
+///     pool.join()?;
+///     Ok(())
+/// }
+/// ```
 pub struct AsyncResult<R: ShmSafe> {
     inner: Arc<Mutex<Inner>>,
     job: u64,
@@ -127,6 +148,25 @@ impl<R: ShmSafe> Drop for AsyncResult<R> {
 }
 
 /// The result of [`super::Pool::map_async`].
+///
+/// ```
+/// use ringfork::Pool;
+/// use std::time::Duration;
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let pool = Pool::new(2)?;
+///     let m = pool.map_async(square, 1..=6u64, Some(2))?; // three tasks of two items
+///     assert_eq!(m.get_timeout(Duration::from_secs(30))?, vec![1, 4, 9, 16, 25, 36]);
+///     assert!(m.ready());
+///     pool.close();
+///     pool.join()?;
+///     Ok(())
+/// }
+/// ```
 pub struct MapResult<R: ShmSafe> {
     inner: Arc<Mutex<Inner>>,
     job: u64,
@@ -185,6 +225,26 @@ impl<R: ShmSafe> Drop for MapResult<R> {
 }
 
 /// Ordered lazy results of [`super::Pool::imap`].
+///
+/// ```
+/// use ringfork::Pool;
+/// use std::time::Duration;
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let pool = Pool::new(2)?;
+///     let mut it = pool.imap(square, 0..5u64, 1)?;
+///     assert_eq!(it.next_timeout(Duration::from_secs(30)), Some(Ok(0)));
+///     let rest = it.collect::<Result<Vec<_>, _>>()?; // in input order
+///     assert_eq!(rest, vec![1, 4, 9, 16]);
+///     pool.close();
+///     pool.join()?;
+///     Ok(())
+/// }
+/// ```
 pub struct IMap<R: ShmSafe> {
     inner: Arc<Mutex<Inner>>,
     job: u64,
@@ -258,6 +318,27 @@ impl<R: ShmSafe> Drop for IMap<R> {
 }
 
 /// Completion-order results of [`super::Pool::imap_unordered`]: `(input index, result)`.
+///
+/// ```
+/// use ringfork::Pool;
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let pool = Pool::new(2)?;
+///     let mut got = Vec::new();
+///     for (index, result) in pool.imap_unordered(square, 0..5u64, 1)? {
+///         got.push((index, result?));
+///     }
+///     got.sort_unstable(); // completion order varies; each index comes exactly once
+///     assert_eq!(got, vec![(0, 0), (1, 1), (2, 4), (3, 9), (4, 16)]);
+///     pool.close();
+///     pool.join()?;
+///     Ok(())
+/// }
+/// ```
 pub struct IMapUnordered<R: ShmSafe> {
     inner: Arc<Mutex<Inner>>,
     job: u64,

@@ -263,6 +263,25 @@ impl JobSpec {
 /// Two arguments for `starmap`. `repr(C, packed)`: no padding between or after the fields for any
 /// `A` and `B` (a `ShmSafe` value is copied byte for byte, so padding would be uninitialized bytes);
 /// read the fields by value (`p.0`), not by reference.
+///
+/// [`Pool::starmap`](crate::Pool::starmap) packs its tuples into `Pair`s; a one-argument task can
+/// take one directly:
+///
+/// ```
+/// use ringfork::{pool::Pair, Pool};
+///
+/// fn area(p: Pair<u32, u64>) -> u64 {
+///     u64::from(p.0) * p.1
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let pool = Pool::new(2)?;
+///     assert_eq!(pool.map(area, [Pair(2, 3), Pair(4, 5)])?, vec![6, 20]);
+///     pool.close();
+///     pool.join()?;
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Copy)]
 #[repr(C, packed)]
 pub struct Pair<A, B>(pub A, pub B);

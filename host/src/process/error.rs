@@ -4,6 +4,21 @@ use std::fmt;
 use std::io;
 
 /// Why a process operation failed. Every variant says what to do about it.
+///
+/// ```
+/// use ringfork::{Process, ProcessError};
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let mut p = Process::new(|| {}).name("once");
+///     assert!(matches!(p.join(), Err(ProcessError::NotStarted { .. })));
+///     p.start()?;
+///     let twice = p.start().unwrap_err();
+///     assert!(matches!(twice, ProcessError::AlreadyStarted { ref name, .. } if name == "once"));
+///     p.join()?;
+///     assert_eq!(p.exitcode(), Some(0));
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ProcessError {

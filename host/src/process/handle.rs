@@ -11,6 +11,26 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 /// How a child process is created.
+///
+/// ```
+/// use ringfork::process::{spawn_main, Process, ProcessError, StartMethod, TargetArgs};
+///
+/// fn exit5(_: TargetArgs) {
+///     std::process::exit(5);
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     spawn_main(&[("exit5", exit5)]); // first line of main: a spawned child runs its target here
+///     let mut p = Process::target("exit5").start_method(StartMethod::Spawn); // re-executes this program
+///     p.start()?;
+///     p.join()?;
+///     assert_eq!(p.exitcode(), Some(5));
+///     // A closure cannot cross `exec`: spawn needs a registered target.
+///     let mut q = Process::new(|| {}).start_method(StartMethod::Spawn);
+///     assert!(matches!(q.start(), Err(ProcessError::SpawnNeedsTarget { .. })));
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum StartMethod {
     /// `fork(2)`: the child is a copy of the parent and runs the closure directly. Fast, and any

@@ -26,6 +26,28 @@ pub(crate) use spawn::exit_if_undispatched_child;
 pub use spawn::{register_target, spawn_main, spawn_main_hook, TargetArgs, TargetFn, EXIT_NOT_DISPATCHED};
 
 /// The calling process as the process layer sees it (Python's `current_process()`).
+///
+/// ```
+/// use ringfork::{current_process, Process, ShmCell};
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let me = current_process();
+///     assert_eq!((me.name.as_str(), me.daemon, me.identity.len()), ("MainProcess", false, 0));
+///     let seen = ShmCell::new(0u32)?;
+///     let seen2 = seen.clone();
+///     let mut p = Process::new(move || {
+///         let me = current_process();
+///         if me.name == "worker" && me.identity.len() == 1 {
+///             seen2.set(me.pid);
+///         }
+///     })
+///     .name("worker");
+///     p.start()?;
+///     p.join()?;
+///     assert_eq!(Some(seen.get()), p.pid());
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CurrentProcess {
     /// Its pid.
@@ -94,6 +116,25 @@ pub fn parent_process() -> Option<ParentProcess> {
 
 /// The parent as seen from a child (see [`parent_process`]): its pid, whether it is alive, and a
 /// wait for its end.
+///
+/// ```
+/// use ringfork::{process::parent_process, Process, ShmCell};
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let seen = ShmCell::new(0u32)?;
+///     let seen2 = seen.clone();
+///     let mut p = Process::new(move || {
+///         let parent = parent_process().expect("started by a Process");
+///         if parent.is_alive() {
+///             seen2.set(parent.pid());
+///         }
+///     });
+///     p.start()?;
+///     p.join()?;
+///     assert_eq!(seen.get(), std::process::id());
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParentProcess {
     pid: u32,

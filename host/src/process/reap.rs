@@ -275,6 +275,28 @@ pub fn reap_detached() -> usize {
 }
 
 /// One running child, as listed by [`active_children`].
+///
+/// ```
+/// use ringfork::{active_children, Event, Process};
+/// use std::time::Duration;
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let go = Event::new()?;
+///     let go2 = go.clone();
+///     let mut p = Process::new(move || {
+///         go2.wait_timeout(Duration::from_secs(30));
+///     })
+///     .name("waiter");
+///     p.start()?;
+///     let kids = active_children();
+///     go.set();
+///     p.join()?;
+///     assert_eq!(kids.len(), 1);
+///     assert_eq!((Some(kids[0].pid), kids[0].name.as_str(), kids[0].daemon), (p.pid(), "waiter", false));
+///     assert!(active_children().is_empty());
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChildInfo {
     /// Its pid.
@@ -311,8 +333,20 @@ pub fn active_children() -> Vec<ChildInfo> {
 /// `atexit` hook); the guard makes the moment explicit and also covers a panicking `main`.
 ///
 /// ```
-/// let _guard = ringfork::process::MainGuard::new();
-/// // start processes; when `_guard` drops they are joined (non-daemon) or terminated (daemon).
+/// use ringfork::{process::MainGuard, Process};
+/// use std::time::Duration;
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let guard = MainGuard::new(); // normally `let _guard = ...` on the first line of main
+///     let mut worker = Process::new(|| std::thread::sleep(Duration::from_millis(100)));
+///     let mut daemon = Process::new(|| std::thread::sleep(Duration::from_secs(30))).daemon(true);
+///     worker.start()?;
+///     daemon.start()?;
+///     drop(guard); // joins `worker`, terminates `daemon`
+///     assert_eq!(worker.exitcode(), Some(0));
+///     assert_eq!(daemon.exitcode(), Some(-libc::SIGTERM));
+///     Ok(())
+/// }
 /// ```
 #[derive(Debug, Default)]
 #[must_use = "the guard joins children when dropped; bind it with `let _guard = ...`"]

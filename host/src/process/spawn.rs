@@ -26,20 +26,24 @@
 //! - the parent's `join`/`join_timeout` of a spawned child that ended without acknowledging returns
 //!   [`ProcessError::SpawnNotDispatched`], naming the line to add.
 //!
-//! ```no_run
-//! use ringfork::process::{Process, StartMethod, TargetArgs};
+//! ```
+//! use ringfork::process::{spawn_main, Process, StartMethod, TargetArgs};
+//! use ringfork::{Segment, ShmCell};
+//!
 //! fn worker(args: TargetArgs) {
-//!     let cell = ringfork::ShmCell::<u64>::open(&args.segments()[0], "out").unwrap();
-//!     cell.set(args.arg_str(0).unwrap().parse().unwrap());
+//!     let cell = ShmCell::<u64>::open(&args.segments()[0], "out").expect("the parent placed it");
+//!     cell.set(args.arg_str(0).and_then(|s| s.parse().ok()).unwrap_or(0));
 //! }
-//! fn main() {
-//!     ringfork::process::spawn_main(&[("worker", worker)]); // first line of main
-//!     let seg = ringfork::Segment::anonymous(4096).unwrap();
-//!     let cell = ringfork::ShmCell::new_in(&seg, "out", 0u64).unwrap();
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     spawn_main(&[("worker", worker)]); // first line of main
+//!     let seg = Segment::anonymous(4096)?;
+//!     let cell = ShmCell::new_in(&seg, "out", 0u64)?;
 //!     let mut p = Process::target("worker").arg("42").segment(&seg).start_method(StartMethod::Spawn);
-//!     p.start().unwrap();
-//!     p.join().unwrap();
+//!     p.start()?;
+//!     p.join()?;
 //!     assert_eq!(cell.get(), 42);
+//!     Ok(())
 //! }
 //! ```
 
@@ -55,10 +59,49 @@ use std::sync::{Mutex, MutexGuard};
 
 /// A spawn target: what a spawned (or forked, for [`Process::target`](super::Process::target))
 /// child runs.
+///
+/// ```
+/// use ringfork::process::{register_target, Process, TargetArgs, TargetFn};
+///
+/// fn exit_with(args: TargetArgs) {
+///     std::process::exit(args.arg_str(0).and_then(|s| s.parse().ok()).unwrap_or(1));
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let f: TargetFn = exit_with;
+///     register_target("exit-with", f)?;
+///     let mut p = Process::target("exit-with").arg("3"); // forked (the default start method)
+///     p.start()?;
+///     p.join()?;
+///     assert_eq!(p.exitcode(), Some(3));
+///     Ok(())
+/// }
+/// ```
 pub type TargetFn = fn(TargetArgs);
 
 /// What a target receives: the byte-string arguments and the segments passed by its parent, in the
 /// order they were added.
+///
+/// ```
+/// use ringfork::process::{register_target, Process, TargetArgs};
+/// use ringfork::{Segment, ShmCell};
+///
+/// fn store(args: TargetArgs) {
+///     let out = ShmCell::<u64>::open(&args.segments()[0], "out").expect("the parent placed it");
+///     out.set(args.arg_str(0).and_then(|s| s.parse().ok()).unwrap_or(0));
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     register_target("store", store)?;
+///     let seg = Segment::anonymous(4096)?;
+///     let out = ShmCell::new_in(&seg, "out", 0u64)?;
+///     let mut p = Process::target("store").arg("42").segment(&seg);
+///     p.start()?;
+///     p.join()?;
+///     assert_eq!(out.get(), 42);
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Default)]
 pub struct TargetArgs {
     pub(crate) args: Vec<Vec<u8>>,

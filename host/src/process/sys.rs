@@ -6,7 +6,21 @@ use super::ProcessError;
 use ringfork_core::os::{ProcStat, StatError};
 use std::io::{self, Write};
 
-/// What [`fork`] returns on each side.
+/// What [`fork`] returns on each side. The [`os`](crate::os) module shows a whole `fork`/`waitpid`
+/// round trip; code that forks usually hands each side to its own function:
+///
+/// ```
+/// use ringfork::os::ForkResult;
+///
+/// fn role(r: ForkResult) -> String {
+///     match r {
+///         ForkResult::Parent { child } => format!("parent of {child}"),
+///         ForkResult::Child => "child".to_owned(),
+///     }
+/// }
+/// assert_eq!(role(ForkResult::Parent { child: 4242 }), "parent of 4242");
+/// assert_eq!(role(ForkResult::Child), "child");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ForkResult {
     /// In the parent: the new child's pid.
@@ -19,6 +33,26 @@ pub enum ForkResult {
 }
 
 /// How a child changed state (decoded `waitpid` status).
+///
+/// ```
+/// use ringfork::{os::WaitStatus, Process};
+/// use std::time::Duration;
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let mut p = Process::new(|| std::process::exit(3));
+///     p.start()?;
+///     p.join()?;
+///     assert_eq!(p.wait_status(), Some(WaitStatus::Exited(3)));
+///
+///     let mut q = Process::new(|| std::thread::sleep(Duration::from_secs(30)));
+///     q.start()?;
+///     q.kill()?;
+///     q.join()?;
+///     assert_eq!(q.wait_status(), Some(WaitStatus::Signaled(libc::SIGKILL)));
+///     assert_eq!(q.wait_status().and_then(WaitStatus::exitcode), Some(-9)); // Python's exitcode
+///     Ok(())
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WaitStatus {
     /// It exited with this code (`WEXITSTATUS`).

@@ -418,6 +418,20 @@ pub struct ByteQueue {
 }
 
 /// Why [`ByteQueue::get_string`] failed.
+///
+/// ```
+/// use ringfork::{queue::StrGetError, ByteQueue};
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let q = ByteQueue::new(4, 16)?;
+///     q.put(&[0xff, 0xfe])?;
+///     q.put_str("ok")?;
+///     // The bad message is taken and handed back; the next one is unaffected.
+///     assert_eq!(q.get_string(), Err(StrGetError::NotUtf8(vec![0xff, 0xfe])));
+///     assert_eq!(q.get_string()?, "ok");
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StrGetError {
     /// The queue operation failed.

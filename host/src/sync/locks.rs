@@ -236,6 +236,23 @@ impl RLock {
 
 /// A pure spin lock protecting a `T`: no OS, not robust, not fair (see
 /// [`ringfork_core::sync::spinlock`]). For measurements and one-process-per-core setups.
+///
+/// ```
+/// use ringfork::{sync::LockError, Process, SpinLock};
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let total = SpinLock::new(0u64)?;
+///     let total2 = total.clone();
+///     let mut p = Process::new(move || (0..1000).for_each(|_| *total2.lock() += 1));
+///     p.start()?;
+///     (0..1000).for_each(|_| *total.lock() += 1);
+///     p.join()?;
+///     let g = total.lock();
+///     assert_eq!(*g, 2000);
+///     assert!(matches!(total.try_lock(), Err(LockError::TimedOut))); // held (and not re-entrant)
+///     Ok(())
+/// }
+/// ```
 pub struct SpinLock<T: ShmSafe> {
     inner: core_sync::SpinLock<'static, T>,
     seg: Segment,

@@ -24,6 +24,35 @@ pub use ringfork_core::sync::{
 /// lock was taken over from a holder that died, so the data may need repair (call
 /// `mark_consistent()` on the guard once it is repaired; dropping it unrepaired makes the mutex
 /// unusable for everyone, as POSIX robust mutexes do) — or a `'static` [`LockError`], so `?` works.
+///
+/// A child dies holding the lock; the parent's next `lock()` still returns `Ok`, flagged:
+///
+/// ```
+/// use ringfork::sync::{LockResult, MutexGuard};
+/// use ringfork::{Mutex, Process};
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let m = Mutex::new(0u64)?;
+///     let m2 = m.clone();
+///     let mut p = Process::new(move || {
+///         let mut g = m2.lock().expect("free");
+///         *g = 99; // half-way through an update...
+///         std::mem::forget(g);
+///         std::process::exit(0); // ...and gone, still holding the lock
+///     });
+///     p.start()?;
+///     p.join()?;
+///     let r: LockResult<MutexGuard<'_, u64>> = m.lock();
+///     let mut g = r?;
+///     assert!(g.owner_died());
+///     assert_eq!(*g, 99);
+///     *g = 0; // repair, then declare it consistent
+///     g.mark_consistent();
+///     drop(g);
+///     assert!(!m.lock()?.owner_died());
+///     Ok(())
+/// }
+/// ```
 pub type LockResult<G> = Result<G, LockError>;
 
 /// Core's lock result (a dead owner's guard inside the error) to ours (the guard in `Ok`, flagged).
