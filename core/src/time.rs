@@ -110,7 +110,9 @@ impl Clock for NoClock {
 
 /// When a blocking operation gives up.
 ///
-/// ```
+// The example needs the `futex` feature (the default): the OS monotonic clock (`OsClock`) for its deadline.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::time::OsClock;
 /// use ringfork_core::Deadline;
 /// use std::time::Duration;
@@ -172,6 +174,9 @@ impl Deadline {
 
 /// A monotonic clock from `std`, standing in (in unit tests without the `futex` feature) for the
 /// clock an embedded user supplies.
+///
+/// No doc example: this type exists only in unit-test builds (`cfg(test)`), which rustdoc neither
+/// documents nor runs doc tests for.
 #[cfg(all(test, not(feature = "futex")))]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StdTestClock;

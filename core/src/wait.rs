@@ -143,6 +143,9 @@ pub type DefaultClock = crate::time::OsClock;
 #[cfg(all(not(feature = "futex"), not(test)))]
 pub type DefaultClock = crate::time::NoClock;
 /// Unit tests without the `futex` feature: the clock an embedded user supplies, played by `std`.
+///
+/// No doc example: this alias exists only in unit-test builds (`cfg(test)`), which rustdoc neither
+/// documents nor runs doc tests for.
 #[cfg(all(not(feature = "futex"), test))]
 pub type DefaultClock = crate::time::StdTestClock;
 

@@ -214,7 +214,9 @@ impl SpinState {
 /// What a waiter's `give_up` check is told about the wait so far.
 ///
 /// What a `give_up` check of [`Signal::wait_for`] sees:
-/// ```
+// The example needs the `futex` feature (the default): the OS monotonic clock (`OsClock`) for its deadline.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use core::cell::Cell;
 /// use ringfork_core::queue::spsc::Spsc;
 /// use ringfork_core::{time::OsClock, wait::DefaultWait, Deadline, Region};

@@ -27,7 +27,9 @@ use core::fmt;
 
 /// Why a push (put / send) failed.
 ///
-/// ```
+// The example needs the `futex` feature (the default): the OS monotonic clock (`OsClock`) for its deadline.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::queue::{spsc::Spsc, PushError};
 /// use ringfork_core::{time::OsClock, wait::DefaultWait, Deadline, Region};
 /// #[repr(C, align(128))]
@@ -83,7 +85,9 @@ impl fmt::Display for PushError {
 
 /// Why a pop (get / recv) failed.
 ///
-/// ```
+// The example needs the `futex` feature (the default): the OS monotonic clock (`OsClock`) for its deadline.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::queue::{spsc::Spsc, PopError};
 /// use ringfork_core::{time::OsClock, wait::DefaultWait, Deadline, Region};
 /// #[repr(C, align(128))]

@@ -285,7 +285,9 @@ impl core::fmt::Debug for Mpmc<'_> {
 
 /// Who is operating: the registration of the calling process on that side, if any.
 ///
-/// ```
+// The example needs the `futex` feature (the default): `register_current` and liveness probes of peers.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::queue::mpmc::{Mpmc, MpmcLayout, Who};
 /// use ringfork_core::{wait::DefaultWait, Kind, Region};
 /// #[repr(C, align(128))]

@@ -86,7 +86,9 @@ pub struct Peer {
 
 /// The participants on one side of a ring. See the module docs for the layout.
 ///
-/// ```
+// The example needs the `futex` feature (the default): `register_current` and liveness probes of peers.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::queue::{peers::SideState, spsc::Spsc};
 /// use ringfork_core::{wait::DefaultWait, Region};
 /// #[repr(C, align(128))]
@@ -121,7 +123,9 @@ const _: () = {
 
 /// What the table says about one side.
 ///
-/// ```
+// The example needs the `futex` feature (the default): `register_current` and liveness probes of peers.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::queue::{peers::SideState, spsc::Spsc};
 /// use ringfork_core::{wait::DefaultWait, Region};
 /// #[repr(C, align(128))]

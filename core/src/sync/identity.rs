@@ -17,7 +17,9 @@ use core::sync::atomic::AtomicPtr;
 
 /// The calling thread as a lock owner: TID and start time (0 = unknown).
 ///
-/// ```
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::sync::identity::{self, ThreadIdentity};
 /// let me = identity::current(); // what a lock records as its owner
 /// assert_ne!(me.tid, 0);

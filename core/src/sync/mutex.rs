@@ -75,7 +75,9 @@ pub(crate) fn locked_data_offset<T>() -> usize {
 
 /// Why a lock on a data-carrying object failed. `G` is the guard type.
 ///
-/// ```
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::sync::mutex::{Mutex, MutexError};
 /// use ringfork_core::{wait::DefaultWait, Region};
 /// #[repr(C, align(128))]
@@ -109,7 +111,9 @@ pub enum MutexError<G> {
 
 /// The result of locking a data-carrying object.
 ///
-/// ```
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::sync::mutex::{LockResult, Mutex, MutexError, MutexGuard};
 /// use ringfork_core::{wait::DefaultWait, Region};
 /// #[repr(C, align(128))]

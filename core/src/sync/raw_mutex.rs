@@ -112,7 +112,9 @@ const SPIN_LIMIT: u32 = 1;
 
 /// How a successful lock went.
 ///
-/// ```
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::sync::raw_mutex::{LockOutcome, RawMutex};
 /// use ringfork_core::{time::OsClock, wait::DefaultWait, Deadline};
 /// let m = RawMutex::new();
@@ -146,7 +148,9 @@ impl LockOutcome {
 
 /// Why a lock attempt failed.
 ///
-/// ```
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::sync::raw_mutex::{LockError, LockOutcome, RawMutex};
 /// use ringfork_core::{wait::DefaultWait, Deadline};
 /// let m = RawMutex::new();
@@ -197,7 +201,9 @@ impl core::error::Error for LockError {}
 
 /// Why an unlock (or `mark_consistent`) was refused.
 ///
-/// ```
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::sync::raw_mutex::{RawMutex, UnlockError};
 /// use ringfork_core::{wait::DefaultWait, Deadline};
 /// let m = RawMutex::new();
@@ -245,7 +251,9 @@ impl core::error::Error for UnlockError {}
 ///
 /// Fresh (zeroed) shared memory is a valid unlocked `RawMutex`.
 ///
-/// ```
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::sync::raw_mutex::RawMutex;
 /// use ringfork_core::{wait::DefaultWait, Deadline};
 /// let m = RawMutex::new(); // as zeroed shared memory: unlocked
@@ -685,7 +693,9 @@ impl RawMutex {
 /// If the lock was taken over from a dead owner ([`RawGuard::owner_died`]) and the guard is dropped
 /// without [`RawGuard::mark_consistent`], the mutex becomes NOT_RECOVERABLE.
 ///
-/// ```
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
 /// use ringfork_core::sync::raw_mutex::{LockError, RawMutex};
 /// use ringfork_core::{time::OsClock, wait::DefaultWait, Deadline};
 /// let m = RawMutex::new();
