@@ -42,23 +42,71 @@ pub mod native {
 }
 
 /// The width of free-running positions and counters in shared layouts (see the module docs).
+///
+/// ```
+/// use ringfork_core::atomic::{SignedWord, Word};
+/// // Positions are free-running and wrap: compare them by a wrapping difference read as signed.
+/// let (tail, head): (Word, Word) = (Word::MAX - 1, 2); // head has wrapped past the end
+/// assert_eq!(head.wrapping_sub(tail) as SignedWord, 4); // head is 4 ahead
+/// assert_eq!(tail.wrapping_sub(head) as SignedWord, -4);
+/// assert_eq!(Word::BITS, if cfg!(target_has_atomic = "64") { 64 } else { 32 });
+/// ```
 #[cfg(target_has_atomic = "64")]
 pub type Word = u64;
 /// The width of free-running positions and counters in shared layouts (see the module docs).
+///
+/// ```
+/// use ringfork_core::atomic::{SignedWord, Word};
+/// // Positions are free-running and wrap: compare them by a wrapping difference read as signed.
+/// let (tail, head): (Word, Word) = (Word::MAX - 1, 2); // head has wrapped past the end
+/// assert_eq!(head.wrapping_sub(tail) as SignedWord, 4); // head is 4 ahead
+/// assert_eq!(tail.wrapping_sub(head) as SignedWord, -4);
+/// assert_eq!(Word::BITS, if cfg!(target_has_atomic = "64") { 64 } else { 32 });
+/// ```
 #[cfg(not(target_has_atomic = "64"))]
 pub type Word = u32;
 
 /// [`Word`] read as a signed number: the sign of a wrapping difference of two positions.
+///
+/// ```
+/// use ringfork_core::atomic::{SignedWord, Word};
+/// assert_eq!(SignedWord::BITS, Word::BITS);
+/// let (a, b): (Word, Word) = (3, 5);
+/// assert!((a.wrapping_sub(b) as SignedWord) < 0); // a is behind b
+/// ```
 #[cfg(target_has_atomic = "64")]
 pub type SignedWord = i64;
 /// [`Word`] read as a signed number: the sign of a wrapping difference of two positions.
+///
+/// ```
+/// use ringfork_core::atomic::{SignedWord, Word};
+/// assert_eq!(SignedWord::BITS, Word::BITS);
+/// let (a, b): (Word, Word) = (3, 5);
+/// assert!((a.wrapping_sub(b) as SignedWord) < 0); // a is behind b
+/// ```
 #[cfg(not(target_has_atomic = "64"))]
 pub type SignedWord = i32;
 
 /// The atomic [`Word`].
+///
+/// ```
+/// use ringfork_core::atomic::{AtomicWord, Ordering, Word};
+/// let pos = AtomicWord::new(Word::MAX);
+/// pos.fetch_add(2, Ordering::Relaxed); // wraps, as positions do
+/// assert_eq!(pos.load(Ordering::Relaxed), 1);
+/// assert_eq!(core::mem::size_of::<AtomicWord>(), core::mem::size_of::<Word>());
+/// ```
 #[cfg(target_has_atomic = "64")]
 pub type AtomicWord = AtomicU64;
 /// The atomic [`Word`].
+///
+/// ```
+/// use ringfork_core::atomic::{AtomicWord, Ordering, Word};
+/// let pos = AtomicWord::new(Word::MAX);
+/// pos.fetch_add(2, Ordering::Relaxed); // wraps, as positions do
+/// assert_eq!(pos.load(Ordering::Relaxed), 1);
+/// assert_eq!(core::mem::size_of::<AtomicWord>(), core::mem::size_of::<Word>());
+/// ```
 #[cfg(not(target_has_atomic = "64"))]
 pub type AtomicWord = AtomicU32;
 
@@ -75,11 +123,27 @@ pub const WORDS32: bool = Word::BITS == 32;
 /// A 64-bit field of a shared layout that is only ever loaded and stored, never read-modify-written:
 /// `AtomicU64` where the target has 64-bit atomics, else [`SplitU64`] (same size, alignment and
 /// bytes). Used for header parameters (written before the object is published) and for hints.
+///
+/// ```
+/// use ringfork_core::atomic::{AtomicU64Field, Ordering};
+/// let field = AtomicU64Field::new(0);
+/// field.store(0x1234_5678_9abc_def0, Ordering::Release); // before the object is published
+/// assert_eq!(field.load(Ordering::Acquire), 0x1234_5678_9abc_def0);
+/// assert_eq!(core::mem::size_of::<AtomicU64Field>(), 8);
+/// ```
 #[cfg(any(loom, target_has_atomic = "64"))]
 pub type AtomicU64Field = AtomicU64;
 /// A 64-bit field of a shared layout that is only ever loaded and stored, never read-modify-written:
 /// `AtomicU64` where the target has 64-bit atomics, else [`SplitU64`] (same size, alignment and
 /// bytes). Used for header parameters (written before the object is published) and for hints.
+///
+/// ```
+/// use ringfork_core::atomic::{AtomicU64Field, Ordering};
+/// let field = AtomicU64Field::new(0);
+/// field.store(0x1234_5678_9abc_def0, Ordering::Release); // before the object is published
+/// assert_eq!(field.load(Ordering::Acquire), 0x1234_5678_9abc_def0);
+/// assert_eq!(core::mem::size_of::<AtomicU64Field>(), 8);
+/// ```
 #[cfg(not(any(loom, target_has_atomic = "64")))]
 pub type AtomicU64Field = SplitU64;
 
@@ -90,6 +154,16 @@ pub type AtomicU64Field = SplitU64;
 /// value and the high half of the other. Shared layouts use it only where that cannot matter: fields
 /// written before the object is published (the header's parameters; readers load them after the
 /// Acquire load of `READY`), and hints whose every value is validated or harmless.
+///
+/// ```
+/// use ringfork_core::atomic::{Ordering, SplitU64};
+/// let field = SplitU64::new(u64::MAX - 1);
+/// assert_eq!(field.load(Ordering::Acquire), u64::MAX - 1);
+/// field.store(1 << 40, Ordering::Release);
+/// assert_eq!(field.load(Ordering::Acquire), 1 << 40);
+/// // The size and alignment of an `AtomicU64`, so layouts do not change.
+/// assert_eq!((core::mem::size_of::<SplitU64>(), core::mem::align_of::<SplitU64>()), (8, 8));
+/// ```
 #[cfg(not(loom))]
 #[repr(C, align(8))]
 pub struct SplitU64 {

@@ -20,6 +20,20 @@ use core::marker::PhantomData;
 
 /// A `T` in shared memory. See the module docs. A `ShmCell` is a view (a reference to the header and
 /// a pointer to the value): copying it is free.
+///
+/// ```
+/// use ringfork_core::cell::ShmCell;
+/// use ringfork_core::{wait::DefaultWait, Deadline, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let region = Region::from_mut(&mut buf.0);
+/// assert!(ShmCell::<[u32; 4]>::size() <= region.len());
+/// let cell = ShmCell::<[u32; 4]>::init::<DefaultWait>(region, [1, 2, 3, 4]).unwrap();
+/// let seen = ShmCell::<[u32; 4]>::attach::<DefaultWait>(region, Deadline::Immediate).unwrap();
+/// cell.set([5; 4]);
+/// assert_eq!(seen.get(), [5; 4]);
+/// ```
 #[derive(Clone, Copy)]
 pub struct ShmCell<'a, T: ShmSafe> {
     header: &'a Header,

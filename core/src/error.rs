@@ -7,6 +7,20 @@ use core::fmt;
 ///
 /// Every variant says what was found and what was expected, so a user can tell a stale segment from
 /// the wrong name from a corrupted one.
+///
+/// ```
+/// use ringfork_core::cell::ShmCell;
+/// use ringfork_core::{wait::DefaultWait, AttachError, Deadline, Header, Kind, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let region = Region::from_mut(&mut buf.0);
+/// ShmCell::<u64>::init::<DefaultWait>(region, 7).unwrap();
+/// let err = Header::attach::<DefaultWait>(region, Kind::Mutex, Deadline::Immediate).unwrap_err();
+/// assert!(matches!(err, AttachError::KindMismatch { expected: Kind::Mutex, found: 17 }));
+/// let err = ShmCell::<u32>::attach::<DefaultWait>(region, Deadline::Immediate).unwrap_err();
+/// assert!(matches!(err, AttachError::LayoutMismatch { field: "elem_size", expected: 4, found: 8 }));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttachError {
     /// The region is smaller than the header or than the size the header claims.
@@ -135,6 +149,20 @@ impl fmt::Display for AttachError {
 }
 
 /// Why an object could not be initialized in a region.
+///
+/// ```
+/// use ringfork_core::cell::ShmCell;
+/// use ringfork_core::{wait::DefaultWait, InitError, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let region = Region::from_mut(&mut buf.0);
+/// ShmCell::<u64>::init::<DefaultWait>(region, 7).unwrap();
+/// let again = ShmCell::<u64>::init::<DefaultWait>(region, 8); // one object per region
+/// assert!(matches!(again, Err(InitError::AlreadyInitialized { .. })));
+/// let small = ShmCell::<[u8; 100]>::init::<DefaultWait>(region, [0; 100]);
+/// assert!(matches!(small, Err(InitError::TooSmall { needed: 164, available: 128 })));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InitError {
     /// The region is too small for the requested parameters.

@@ -78,6 +78,19 @@ pub const READY: u32 = 2;
 pub const HEADER_SIZE: usize = 64;
 
 /// What kind of primitive an object is. The numbers are ABI: never reuse one.
+///
+/// ```
+/// use ringfork_core::cell::ShmCell;
+/// use ringfork_core::{wait::DefaultWait, Kind, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let cell = ShmCell::<u64>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 0).unwrap();
+/// let raw = cell.header().snapshot().kind; // the number stored in shared memory
+/// assert_eq!(Kind::from_raw(raw), Some(Kind::Cell));
+/// assert_eq!(Kind::from_raw(999), None); // a number this build does not know: no guess
+/// assert!(Kind::ALL.contains(&Kind::Cell));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 #[repr(u32)]
@@ -184,6 +197,17 @@ impl fmt::Display for Kind {
 }
 
 /// The parameters that fix an object's layout, written into its header at init.
+///
+/// ```
+/// use ringfork_core::{Header, Kind, ObjectParams, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let params = ObjectParams::new(Kind::Cell, 72).with_elem::<u64>();
+/// assert_eq!((params.elem_size, params.elem_align, params.capacity), (8, 8, 0));
+/// let claim = Header::claim(Region::from_mut(&mut buf.0), &params, 8).unwrap();
+/// assert_eq!((claim.header().size(), claim.header().elem_size()), (72, 8));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ObjectParams {
     /// The kind of object.
@@ -228,6 +252,22 @@ impl ObjectParams {
 }
 
 /// The 64-byte header at the start of every shared object. See the module docs for the layout table.
+///
+/// Writing an object by hand: claim, fill the body, publish; the other side attaches and checks.
+/// ```
+/// use ringfork_core::{wait::DefaultWait, Deadline, Header, Kind, ObjectParams, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let region = Region::from_mut(&mut buf.0);
+/// let params = ObjectParams::new(Kind::Cell, 96).with_elem::<u32>();
+/// let claim = Header::claim(region, &params, 8).unwrap();
+/// // ... write the body through `claim.region()` here ...
+/// claim.publish::<DefaultWait>();
+/// let h = Header::attach::<DefaultWait>(region, Kind::Cell, Deadline::Immediate).unwrap();
+/// assert_eq!(h.size(), 96);
+/// assert!(h.expect_elem::<u32>().is_ok() && h.expect_elem::<u64>().is_err());
+/// ```
 #[repr(C)]
 pub struct Header {
     magic: AtomicU32,
@@ -255,6 +295,20 @@ const _: () = {
 };
 
 /// A snapshot of a header's fields, read without validation (for `ringfork inspect`).
+///
+/// ```
+/// use ringfork_core::cell::ShmCell;
+/// use ringfork_core::header::{Header, READY};
+/// use ringfork_core::{wait::DefaultWait, Region, MAGIC};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let region = Region::from_mut(&mut buf.0);
+/// ShmCell::<u32>::init::<DefaultWait>(region, 9).unwrap();
+/// let snap = Header::peek(region).unwrap().snapshot(); // no validation: any bytes give a snapshot
+/// assert_eq!((snap.magic, snap.state, snap.elem_size), (MAGIC, READY, 4));
+/// assert_eq!(snap.size, ShmCell::<u32>::size() as u64);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeaderSnapshot {
     /// Raw magic.
@@ -284,6 +338,21 @@ pub struct HeaderSnapshot {
 /// An object claimed by [`Header::claim`]: the header is written, the state is `INITIALIZING`, and the
 /// caller owns the body until [`Claim::publish`]. Dropping a claim without publishing returns the
 /// region to `UNINIT`, so a failed init can be retried.
+///
+/// ```
+/// use ringfork_core::header::{Claim, READY};
+/// use ringfork_core::{wait::DefaultWait, Deadline, Header, Kind, ObjectParams, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let region = Region::from_mut(&mut buf.0);
+/// let params = ObjectParams::new(Kind::Cell, 128);
+/// let failed: Claim<'_> = Header::claim(region, &params, 8).unwrap();
+/// drop(failed); // never published: rolled back, so a retry may claim the region
+/// let claim = Header::claim(region, &params, 8).unwrap();
+/// assert_eq!(claim.publish::<DefaultWait>().state(), READY);
+/// assert!(Header::attach::<DefaultWait>(region, Kind::Cell, Deadline::Immediate).is_ok());
+/// ```
 #[must_use = "an unpublished claim is rolled back when dropped"]
 pub struct Claim<'a> {
     region: Region<'a>,

@@ -20,6 +20,16 @@ pub fn gettid() -> u32 {
 }
 
 /// A process (or thread) identity that survives pid reuse: pid/tid plus start time.
+///
+/// ```
+/// use ringfork_core::os::{probe, Liveness, ProcessStamp};
+/// let me = ProcessStamp::current_process().unwrap();
+/// assert_eq!(me.pid, std::process::id());
+/// assert_eq!(probe(me), Liveness::Alive);
+/// // The same pid with another start time is another (reused-pid) process.
+/// let reused = ProcessStamp { start_time: me.start_time + 1, ..me };
+/// assert_eq!(probe(reused), Liveness::Dead);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProcessStamp {
     /// The pid or tid.
@@ -49,6 +59,12 @@ impl ProcessStamp {
 }
 
 /// What a liveness probe found.
+///
+/// ```
+/// use ringfork_core::os::{pid_exists, Liveness};
+/// assert_eq!(pid_exists(std::process::id()), Liveness::Alive);
+/// assert_eq!(pid_exists(u32::MAX), Liveness::Dead); // no such pid
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Liveness {
     /// The stamped process runs (or sleeps): same pid, same start time, not a zombie.
@@ -60,6 +76,13 @@ pub enum Liveness {
 }
 
 /// Fields of `/proc/<pid>/stat` that ringfork uses.
+///
+/// ```
+/// use ringfork_core::os::{getpid, stat};
+/// let s = stat(getpid()).unwrap();
+/// assert_eq!(s.ppid, std::os::unix::process::parent_id());
+/// assert!(s.threads >= 1 && s.state != b'Z');
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProcStat {
     /// State letter: `R`, `S`, `D`, `Z`, `T`, `t`, `X`, `I`...
@@ -75,6 +98,12 @@ pub struct ProcStat {
 }
 
 /// Why `/proc/<pid>/stat` could not be read.
+///
+/// ```
+/// use ringfork_core::os::{stat, StatError};
+/// assert_eq!(stat(u32::MAX), Err(StatError::NoSuchProcess));
+/// assert_eq!(StatError::NoSuchProcess.to_string(), "no such process");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatError {
     /// No such process.

@@ -11,6 +11,18 @@ use core::ops::{Deref, DerefMut};
 /// AArch64 big cores (Apple M-series, Neoverse) use 128-byte lines outright. Everything else gets 64.
 /// The size is part of the ABI of every layout that uses it; it is fixed per target and recorded in
 /// `docs/layout.md`.
+///
+/// ```
+/// use ringfork_core::padded::{CachePadded, CACHE_LINE};
+/// #[repr(C)]
+/// struct Ends {
+///     head: CachePadded<u64>, // written by the consumer
+///     tail: CachePadded<u64>, // written by the producer
+/// }
+/// let e = Ends { head: CachePadded::new(1), tail: CachePadded::new(2) };
+/// assert_eq!(*e.head + *e.tail, 3); // derefs to the value
+/// assert_eq!(core::mem::offset_of!(Ends, tail), CACHE_LINE); // never on one line
+/// ```
 #[cfg_attr(
     any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "powerpc64"),
     repr(C, align(128))

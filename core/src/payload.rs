@@ -15,6 +15,15 @@ use core::fmt;
 ///
 /// Any bit pattern is valid: a length above `N` reads as `N` (the data of a corrupted message is
 /// garbage, never out of bounds).
+///
+/// ```
+/// use ringfork_core::payload::FixedBytes;
+/// let b = FixedBytes::<8>::from_slice(b"ping").unwrap();
+/// assert_eq!((b.as_slice(), b.len()), (&b"ping"[..], 4));
+/// assert!(FixedBytes::<8>::new().is_empty());
+/// assert!(FixedBytes::<2>::from_slice(b"ping").is_err()); // longer than N
+/// assert_eq!(core::mem::align_of::<FixedBytes<8>>(), 1); // no padding, for any N
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
 pub struct FixedBytes<const N: usize> {
@@ -27,6 +36,14 @@ pub struct FixedBytes<const N: usize> {
 unsafe impl<const N: usize> ShmSafe for FixedBytes<N> {}
 
 /// Returned when data does not fit a fixed-capacity payload.
+///
+/// ```
+/// use ringfork_core::payload::{CapacityError, FixedBytes, FixedStr};
+/// let err = FixedBytes::<4>::from_slice(b"too long").unwrap_err();
+/// assert_eq!(err, CapacityError { len: 8, capacity: 4 });
+/// assert!(matches!(FixedStr::<2>::from_text("abc"), Err(CapacityError { len: 3, .. })));
+/// assert_eq!(err.to_string(), "8 bytes do not fit a payload of capacity 4");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CapacityError {
     /// Bytes offered.
@@ -116,6 +133,15 @@ impl<const N: usize> From<&FixedBytes<N>> for heapless::Vec<u8, N> {
 ///
 /// Reading is checked: [`FixedStr::as_str`] returns `None` if a peer wrote invalid UTF-8;
 /// [`FixedStr::to_str_lossy_prefix`] returns the longest valid prefix.
+///
+/// ```
+/// use ringfork_core::payload::FixedStr;
+/// let s: FixedStr<16> = "héllo".parse().unwrap();
+/// assert_eq!(s.as_str(), Some("héllo"));
+/// assert_eq!(s.as_bytes().len(), 6); // N counts bytes, not characters
+/// assert_eq!(s.to_string(), "héllo");
+/// assert!(FixedStr::<4>::try_from("too long").is_err());
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 #[repr(C)]
 pub struct FixedStr<const N: usize>(FixedBytes<N>);

@@ -10,6 +10,18 @@ use core::ptr::NonNull;
 ///
 /// A region hands out no byte access of its own; objects placed in it are made of atomics and
 /// `UnsafeCell`s, so several `Region`s over the same memory (in one process or many) are fine.
+///
+/// ```
+/// use ringfork_core::Region;
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 256]);
+/// let mut buf = Buf([0; 256]);
+/// let region = Region::from_mut(&mut buf.0);
+/// assert_eq!((region.len(), region.addr() % 128), (256, 0));
+/// let tail = region.sub(192, 64).unwrap(); // bytes 192..256, for a second object
+/// assert_eq!(tail.addr(), region.addr() + 192);
+/// assert!(region.sub(200, 64).is_err()); // would leave the region
+/// ```
 #[derive(Clone, Copy)]
 pub struct Region<'a> {
     ptr: NonNull<u8>,
@@ -113,6 +125,18 @@ pub const fn align_up(x: usize, align: usize) -> Option<usize> {
 }
 
 /// Why a placement failed.
+///
+/// ```
+/// use ringfork_core::{Arena, ArenaError, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 256]);
+/// let mut buf = Buf([0; 256]);
+/// let mut arena = Arena::new(Region::from_mut(&mut buf.0));
+/// let err = arena.place(512, 8).unwrap_err();
+/// assert!(matches!(err, ArenaError::OutOfSpace { size: 512, free: 256, .. }));
+/// assert_eq!(arena.place(8, 3).unwrap_err(), ArenaError::BadAlign { align: 3 });
+/// assert!(err.to_string().contains("create a larger segment"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ArenaError {
@@ -203,6 +227,19 @@ impl core::error::Error for ArenaError {}
 /// previous one, aligned, and is checked against the region's end. The arena itself lives in the
 /// placing process; to let *other* processes find objects, use a segment directory
 /// ([`crate::segment::SegmentHeader`]).
+///
+/// ```
+/// use ringfork_core::{Arena, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 512]);
+/// let mut buf = Buf([0; 512]);
+/// let mut arena = Arena::new(Region::from_mut(&mut buf.0));
+/// let (a, _) = arena.place(10, 8).unwrap();
+/// let (b, rb) = arena.place(64, 64).unwrap();
+/// assert_eq!((a, b), (0, 64)); // `b` starts at the next multiple of its alignment
+/// assert_eq!(rb.len(), 64);
+/// assert_eq!((arena.used(), arena.free()), (128, 384));
+/// ```
 #[derive(Debug)]
 pub struct Arena<'a> {
     region: Region<'a>,

@@ -51,6 +51,20 @@ pub const MAX_ALIGN: usize = 4096;
 /// One registry slot: a process that has the segment mapped.
 ///
 /// `pid == 0` is a free slot; `start_time == 0` with a pid means "being registered" (treated as alive).
+///
+/// Slots are reached through [`SegmentHeader::register`] and read back as [`Attacher`]s:
+/// ```
+/// use ringfork_core::segment::{AttachSlot, SegmentHeader, MAX_ATTACHERS};
+/// use ringfork_core::Region;
+/// #[repr(C, align(4096))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let seg = SegmentHeader::init(Region::from_mut(&mut buf.0), (1, 1)).unwrap();
+/// let me = (std::process::id(), 42); // (pid, start time)
+/// let slot = seg.register(me, |_pid, _start| false).unwrap();
+/// assert!(slot < MAX_ATTACHERS && seg.find_attacher(me) == Some(slot));
+/// assert_eq!(core::mem::size_of::<AttachSlot>(), 16);
+/// ```
 #[derive(Debug)]
 #[repr(C)]
 pub struct AttachSlot {
@@ -65,6 +79,22 @@ const ENTRY_READY: u32 = 2;
 const ENTRY_VOID: u32 = 3;
 
 /// One object directory entry (64 bytes).
+///
+/// Entries are written by [`SegmentHeader::alloc`] and read back, bounds-checked, as [`ObjectEntry`]s:
+/// ```
+/// use ringfork_core::segment::{DirEntry, SegmentHeader};
+/// use ringfork_core::{Kind, Region};
+/// #[repr(C, align(4096))]
+/// struct Buf([u8; 16384]);
+/// let mut buf = Buf([0; 16384]);
+/// let seg = SegmentHeader::init(Region::from_mut(&mut buf.0), (1, 1)).unwrap();
+/// for name in ["a", "b"] {
+///     seg.alloc(16384, Kind::Cell, name, 128, 8).unwrap();
+/// }
+/// let names: Vec<String> = seg.objects(16384).map(|e| e.name().unwrap().into()).collect();
+/// assert_eq!(names, ["a", "b"]);
+/// assert_eq!(core::mem::size_of::<DirEntry>(), 64);
+/// ```
 #[derive(Debug)]
 #[repr(C)]
 pub struct DirEntry {
@@ -76,6 +106,21 @@ pub struct DirEntry {
 }
 
 /// The header at offset 0 of a ringfork segment. See the module docs.
+///
+/// ```
+/// use ringfork_core::segment::SegmentHeader;
+/// use ringfork_core::{Kind, Region};
+/// #[repr(C, align(4096))]
+/// struct Buf([u8; 16384]);
+/// let mut buf = Buf([0; 16384]);
+/// let region = Region::from_mut(&mut buf.0);
+/// let seg = SegmentHeader::init(region, (std::process::id(), 1)).unwrap();
+/// let offset = seg.alloc(region.len(), Kind::Cell, "counter", 128, 64).unwrap();
+/// // Another process maps the segment, validates it and finds the object by name.
+/// let entry = SegmentHeader::attach(region).unwrap().find(region.len(), "counter").unwrap();
+/// assert_eq!((entry.offset, Kind::from_raw(entry.kind)), (offset, Some(Kind::Cell)));
+/// assert!(region.sub(entry.offset, entry.size).is_ok());
+/// ```
 #[repr(C)]
 pub struct SegmentHeader {
     magic: AtomicU64,
@@ -109,6 +154,20 @@ const _: () = {
 };
 
 /// An object listed in a segment's directory (values already bounds-checked).
+///
+/// ```
+/// use ringfork_core::segment::{SegmentHeader, DATA_START};
+/// use ringfork_core::{Kind, Region};
+/// #[repr(C, align(4096))]
+/// struct Buf([u8; 16384]);
+/// let mut buf = Buf([0; 16384]);
+/// let seg = SegmentHeader::init(Region::from_mut(&mut buf.0), (1, 1)).unwrap();
+/// seg.alloc(16384, Kind::Event, "ready", 64, 8).unwrap();
+/// let e = seg.find(16384, "ready").unwrap();
+/// assert_eq!((e.index, e.name(), e.size), (0, Some("ready"), 64));
+/// assert!(e.offset >= DATA_START); // objects start after the segment header
+/// assert!(seg.find(16384, "other").is_none());
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ObjectEntry {
     /// Directory index.
@@ -146,6 +205,21 @@ impl ObjectEntry {
 }
 
 /// A registered attacher, as read from the registry.
+///
+/// ```
+/// use ringfork_core::segment::{Attacher, SegmentHeader};
+/// use ringfork_core::Region;
+/// #[repr(C, align(4096))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let seg = SegmentHeader::init(Region::from_mut(&mut buf.0), (1, 1)).unwrap();
+/// let me = (std::process::id(), 42);
+/// let slot = seg.register(me, |_, _| false).unwrap();
+/// let all: Vec<Attacher> = seg.attachers().collect();
+/// assert_eq!(all, [Attacher { slot, pid: me.0, start_time: me.1 }]);
+/// seg.unregister(slot, me);
+/// assert_eq!(seg.attachers().count(), 0);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attacher {
     /// Slot index.
@@ -157,6 +231,19 @@ pub struct Attacher {
 }
 
 /// Summary numbers of a segment header.
+///
+/// ```
+/// use ringfork_core::segment::{SegmentHeader, DATA_START};
+/// use ringfork_core::{Kind, Region};
+/// #[repr(C, align(4096))]
+/// struct Buf([u8; 16384]);
+/// let mut buf = Buf([0; 16384]);
+/// let seg = SegmentHeader::init(Region::from_mut(&mut buf.0), (7, 99)).unwrap();
+/// seg.alloc(16384, Kind::Cell, "x", 256, 64).unwrap();
+/// let info = seg.info(16384);
+/// assert_eq!((info.creator_pid, info.creator_start, info.objects), (7, 99, 1));
+/// assert_eq!((info.len, info.used), (16384, DATA_START as u64 + 256));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SegmentInfo {
     /// Length the header claims.

@@ -10,6 +10,17 @@ use core::time::Duration;
 ///
 /// Two `Instant`s are comparable only when they come from the same [`Clock`]. `CLOCK_MONOTONIC` is
 /// system-wide on Linux, so instants taken in different processes compare correctly.
+///
+/// ```
+/// use ringfork_core::Instant;
+/// use std::time::Duration;
+/// let t = Instant(1_000);
+/// let later = t.saturating_add(Duration::from_micros(1));
+/// assert_eq!(later, Instant(2_000));
+/// assert_eq!(later.saturating_duration_since(t), Duration::from_nanos(1_000));
+/// assert_eq!(t.saturating_duration_since(later), Duration::ZERO); // never negative
+/// assert_eq!(Instant(u64::MAX).saturating_add(Duration::MAX), Instant(u64::MAX));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant(pub u64);
 
@@ -27,6 +38,22 @@ impl Instant {
 }
 
 /// A source of monotonic time.
+///
+/// A clock for a target without an OS, e.g. a board's timer counting nanoseconds:
+/// ```
+/// use ringfork_core::time::Clock;
+/// use ringfork_core::{Deadline, Instant};
+/// use std::time::Duration;
+/// struct Timer;
+/// impl Clock for Timer {
+///     fn now() -> Option<Instant> {
+///         Some(Instant(5_000)) // read the hardware counter here
+///     }
+/// }
+/// let d = Deadline::after::<Timer>(Duration::from_micros(1));
+/// assert_eq!(d, Deadline::At(Instant(6_000)));
+/// assert_eq!(d.remaining::<Timer>(), Some(Duration::from_micros(1)));
+/// ```
 pub trait Clock {
     /// The current instant, or `None` if this clock cannot tell time (then every finite deadline is
     /// treated as already expired: operations degrade to "try once", never to "wait forever").
@@ -35,6 +62,15 @@ pub trait Clock {
 
 /// The operating system's monotonic clock (`clock_gettime(CLOCK_MONOTONIC)` through rustix's vDSO
 /// path; no `std`).
+///
+/// ```
+/// use ringfork_core::time::{Clock, OsClock};
+/// use std::time::Duration;
+/// let a = OsClock::now().unwrap();
+/// std::thread::sleep(Duration::from_millis(2));
+/// let b = OsClock::now().unwrap();
+/// assert!(b.saturating_duration_since(a) >= Duration::from_millis(2));
+/// ```
 #[cfg(feature = "futex")]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OsClock;
@@ -53,6 +89,16 @@ impl Clock for OsClock {
 }
 
 /// A clock that cannot tell time, for targets without one. Finite deadlines expire at once.
+///
+/// ```
+/// use ringfork_core::time::{Clock, NoClock};
+/// use ringfork_core::Deadline;
+/// use std::time::Duration;
+/// assert_eq!(NoClock::now(), None);
+/// // A finite timeout degrades to "try once", never to "wait forever".
+/// assert_eq!(Deadline::after::<NoClock>(Duration::from_secs(5)), Deadline::Immediate);
+/// assert_eq!(Deadline::from_timeout::<NoClock>(None), Deadline::Never);
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoClock;
 
@@ -63,6 +109,20 @@ impl Clock for NoClock {
 }
 
 /// When a blocking operation gives up.
+///
+// The example needs the `futex` feature (the default): the OS monotonic clock (`OsClock`) for its deadline.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::time::OsClock;
+/// use ringfork_core::Deadline;
+/// use std::time::Duration;
+/// let d = Deadline::after::<OsClock>(Duration::from_secs(60)); // fixed once, at the start
+/// assert!(matches!(d, Deadline::At(_)) && !d.expired::<OsClock>());
+/// assert!(d.remaining::<OsClock>().unwrap() > Duration::from_secs(59));
+/// assert!(Deadline::Immediate.expired::<OsClock>());
+/// assert_eq!(Deadline::from_timeout::<OsClock>(None), Deadline::Never);
+/// assert_eq!(Deadline::Never.remaining::<OsClock>(), None);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Deadline {
     /// Wait as long as it takes.
@@ -114,6 +174,9 @@ impl Deadline {
 
 /// A monotonic clock from `std`, standing in (in unit tests without the `futex` feature) for the
 /// clock an embedded user supplies.
+///
+/// No doc example: this type exists only in unit-test builds (`cfg(test)`), which rustdoc neither
+/// documents nor runs doc tests for.
 #[cfg(all(test, not(feature = "futex")))]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StdTestClock;

@@ -18,6 +18,18 @@ use crate::time::{Clock, Deadline};
 use core::marker::PhantomData;
 
 /// The deadline passed before the condition was met.
+///
+/// ```
+/// use ringfork_core::atomic::AtomicU32;
+/// use ringfork_core::wait::{Spin, TimedOut, Wait};
+/// use ringfork_core::Deadline;
+/// let word = AtomicU32::new(7);
+/// // The word still holds 7 and the deadline is now: the wait gives up.
+/// assert_eq!(<Spin as Wait>::wait(&word, 7, Deadline::Immediate), Err(TimedOut));
+/// // It no longer holds 5: return at once, the caller re-checks its condition.
+/// assert_eq!(<Spin as Wait>::wait(&word, 5, Deadline::Immediate), Ok(()));
+/// assert_eq!(TimedOut.to_string(), "the operation timed out");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimedOut;
 
@@ -31,6 +43,24 @@ impl core::fmt::Display for TimedOut {
 ///
 /// Implementations must work across processes: a waiter in one process is woken by a `wake` in
 /// another process on the same physical word (so no per-process, address-keyed wait queues).
+///
+/// Waiting for a word to change, the futex way (re-check after every return):
+/// ```
+/// use ringfork_core::atomic::{AtomicU32, Ordering};
+/// use ringfork_core::wait::{DefaultWait, Wait};
+/// use ringfork_core::Deadline;
+/// let word = AtomicU32::new(0);
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         word.store(1, Ordering::Release);
+///         DefaultWait::wake_all(&word);
+///     });
+///     while word.load(Ordering::Acquire) == 0 {
+///         DefaultWait::wait(&word, 0, Deadline::Never).unwrap();
+///     }
+/// });
+/// assert_eq!(word.load(Ordering::Relaxed), 1);
+/// ```
 pub trait Wait {
     /// The clock deadlines are measured with.
     type Clock: Clock;
@@ -64,6 +94,21 @@ pub trait Wait {
 /// (more runnable processes than cores, or a lower priority), the waiter burns its whole time slice
 /// for nothing, and a priority inversion can last forever on a real-time scheduler. Use it where no OS
 /// exists, or with one process per core.
+///
+/// Any primitive blocks by spinning when given `Spin` as its wait parameter:
+/// ```
+/// use ringfork_core::sync::semaphore::Semaphore;
+/// use ringfork_core::{wait::Spin, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let s = Semaphore::<Spin>::init(Region::from_mut(&mut buf.0), 0, false).unwrap();
+/// std::thread::scope(|t| {
+///     t.spawn(|| s.release(1).unwrap());
+///     s.acquire(); // spins until the other thread releases
+/// });
+/// assert_eq!(s.get_value(), 0);
+/// ```
 pub struct Spin<R = spin::relax::Spin, C = DefaultClock> {
     _p: PhantomData<(R, C)>,
 }
@@ -76,13 +121,31 @@ impl<R, C> core::fmt::Debug for Spin<R, C> {
 
 /// The default clock: the OS monotonic clock with the `futex` feature, [`crate::time::NoClock`]
 /// otherwise.
+///
+/// ```
+/// use ringfork_core::time::Clock;
+/// use ringfork_core::wait::DefaultClock;
+/// // With the `futex` feature: the OS monotonic clock.
+/// let (a, b) = (DefaultClock::now().unwrap(), DefaultClock::now().unwrap());
+/// assert!(b >= a);
+/// ```
 #[cfg(feature = "futex")]
 pub type DefaultClock = crate::time::OsClock;
 /// The default clock: the OS monotonic clock with the `futex` feature, [`crate::time::NoClock`]
 /// otherwise.
+///
+/// ```
+/// use ringfork_core::time::Clock;
+/// use ringfork_core::wait::DefaultClock;
+/// // Without the `futex` feature: no clock, finite timeouts mean "try once".
+/// assert_eq!(DefaultClock::now(), None);
+/// ```
 #[cfg(all(not(feature = "futex"), not(test)))]
 pub type DefaultClock = crate::time::NoClock;
 /// Unit tests without the `futex` feature: the clock an embedded user supplies, played by `std`.
+///
+/// No doc example: this alias exists only in unit-test builds (`cfg(test)`), which rustdoc neither
+/// documents nor runs doc tests for.
 #[cfg(all(not(feature = "futex"), test))]
 pub type DefaultClock = crate::time::StdTestClock;
 
@@ -121,6 +184,20 @@ impl<R: spin::relax::RelaxStrategy, C: Clock> Wait for Spin<R, C> {
 /// Linux shared futexes (`FUTEX_WAIT`/`FUTEX_WAKE` *without* `FUTEX_PRIVATE_FLAG`, so the kernel keys
 /// the wait queue by the physical page and a waiter in one process is woken from another), after a
 /// short spin.
+///
+/// ```
+/// use ringfork_core::atomic::AtomicU32;
+/// use ringfork_core::time::OsClock;
+/// use ringfork_core::wait::{Futex, Wait};
+/// use ringfork_core::Deadline;
+/// use std::time::{Duration, Instant};
+/// let word = AtomicU32::new(0);
+/// let (start, deadline) = (Instant::now(), Deadline::after::<OsClock>(Duration::from_millis(20)));
+/// // Nobody changes the word: the waiter sleeps in the kernel until the deadline.
+/// while Futex::wait(&word, 0, deadline).is_ok() {} // `Ok` = re-check (a spurious wake-up)
+/// assert!(start.elapsed() >= Duration::from_millis(20));
+/// assert_eq!(Futex::wake(&word, 1), 0); // nobody was parked on it
+/// ```
 #[cfg(feature = "futex")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Futex;
@@ -243,10 +320,34 @@ impl Wait for Futex {
 
 /// The blocking strategy primitives use by default: [`Futex`] with the `futex` feature, [`Spin`]
 /// otherwise.
+///
+/// ```
+/// use ringfork_core::sync::semaphore::Semaphore;
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// // Leaving the wait parameter out means `DefaultWait`.
+/// let s: Semaphore<'_> = Semaphore::<DefaultWait>::init(Region::from_mut(&mut buf.0), 0, false).unwrap();
+/// s.release(2).unwrap();
+/// assert!(s.try_acquire() && s.try_acquire() && !s.try_acquire());
+/// ```
 #[cfg(feature = "futex")]
 pub type DefaultWait = Futex;
 /// The blocking strategy primitives use by default: [`Futex`] with the `futex` feature, [`Spin`]
 /// otherwise.
+///
+/// ```
+/// use ringfork_core::sync::semaphore::Semaphore;
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// // Leaving the wait parameter out means `DefaultWait`.
+/// let s: Semaphore<'_> = Semaphore::<DefaultWait>::init(Region::from_mut(&mut buf.0), 0, false).unwrap();
+/// s.release(2).unwrap();
+/// assert!(s.try_acquire() && s.try_acquire() && !s.try_acquire());
+/// ```
 #[cfg(not(feature = "futex"))]
 pub type DefaultWait = Spin;
 

@@ -117,6 +117,18 @@ pub fn spin_limit() -> Duration {
 /// The adaptive spin policy's state: how long the next wait spins, and the back-off after a spin
 /// proved useless. Pure functions of the outcomes the waits report, kept process-local in one
 /// atomic word (threads of a process share it; a lost update only delays adaptation).
+///
+/// ```
+/// use ringfork_core::queue::blocking::SpinState;
+/// let st = SpinState { budget_ns: 1000, cooldown: 0, backoff: 0, strikes: 0 };
+/// // Woken sooner after parking than it had spun, twice in a row: the partner shares our core.
+/// let once = st.on_park(1000, 300, 200_000);
+/// let twice = once.on_park(1000, 300, 200_000);
+/// assert_eq!((once.strikes, twice.budget_ns, twice.cooldown), (1, 0, 2)); // park at once, twice
+/// // A short wait that a longer spin would have caught: spin twice as long next time.
+/// assert_eq!(st.on_park(1000, 2000, 200_000).budget_ns, 6000);
+/// assert_eq!(twice.on_spin_success().backoff, 0);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpinState {
     /// How long the next wait spins before it registers as a sleeper (ns).
@@ -200,6 +212,27 @@ impl SpinState {
 }
 
 /// What a waiter's `give_up` check is told about the wait so far.
+///
+/// What a `give_up` check of [`Signal::wait_for`] sees:
+// The example needs the `futex` feature (the default): the OS monotonic clock (`OsClock`) for its deadline.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use core::cell::Cell;
+/// use ringfork_core::queue::spsc::Spsc;
+/// use ringfork_core::{time::OsClock, wait::DefaultWait, Deadline, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let ring = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap();
+/// let soon = Deadline::after::<OsClock>(std::time::Duration::from_millis(5));
+/// let mut infos = Vec::new();
+/// let r = ring.ctrl().control.not_empty.wait_for::<DefaultWait, (), _>(
+///     soon, &Cell::new(false), || None, |info| { infos.push(info); None }, "timed out");
+/// assert_eq!(r, Err("timed out"));
+/// assert!(!infos[0].parked); // asked before the first sleep, too
+/// let last = infos.last().unwrap(); // asked once more when the deadline has passed
+/// assert!(last.last && last.parked && last.since.is_some());
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct WaitInfo {
     /// Whether the waiter has parked in the kernel at least once (liveness probes are only worth
@@ -354,6 +387,23 @@ pub const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 pub const BUSY_SLICE: Duration = Duration::from_micros(20);
 
 /// A futex word plus a sleeper count. See the module docs.
+///
+/// ```
+/// use core::cell::Cell;
+/// use ringfork_core::queue::spsc::Spsc;
+/// use ringfork_core::{wait::DefaultWait, Deadline, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let ring = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap();
+/// let not_empty = &ring.ctrl().control.not_empty; // consumers sleep on it, producers notify it
+/// let (mut tx, mut rx) = ring.split();
+/// tx.try_push(1).unwrap();
+/// not_empty.notify_one::<DefaultWait>(); // nobody sleeps: no system call
+/// let busy = Cell::new(false);
+/// let got = not_empty.wait_for::<DefaultWait, _, _>(Deadline::Never, &busy, || rx.try_pop().ok(), |_| None, ());
+/// assert_eq!(got, Ok(1));
+/// ```
 #[repr(C)]
 pub struct Signal {
     seq: AtomicU32,
@@ -541,6 +591,22 @@ impl Signal {
 }
 
 /// The control block every ring carries. See the module docs for the layout.
+///
+/// ```
+/// use ringfork_core::queue::spsc::Spsc;
+/// use ringfork_core::{wait::DefaultWait, Deadline, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let ring = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap();
+/// let control = &ring.ctrl().control;
+/// control.add_task().unwrap(); // a JoinableQueue put
+/// assert_eq!(control.unfinished_tasks(), 1);
+/// control.task_done::<DefaultWait>().unwrap();
+/// assert!(control.join::<DefaultWait>(Deadline::Immediate).is_ok());
+/// control.close::<DefaultWait>();
+/// assert!(control.is_closed() && control.lost() == 0);
+/// ```
 #[repr(C)]
 pub struct Control {
     state: CachePadded<State>,
@@ -573,6 +639,19 @@ const _: () = {
 };
 
 /// `task_done` was called more times than items were put.
+///
+/// ```
+/// use ringfork_core::queue::{blocking::TaskDoneError, spsc::Spsc};
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let ring = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap();
+/// // More `task_done`s than puts (Python raises `ValueError`).
+/// let err = ring.ctrl().control.task_done::<DefaultWait>().unwrap_err();
+/// assert!(matches!(err, TaskDoneError));
+/// assert_eq!(ring.ctrl().control.unfinished_tasks(), 0);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TaskDoneError;
 

@@ -49,6 +49,25 @@ pub fn record_size(len: usize) -> Option<usize> {
 /// A view of a byte ring. Not `Copy` or `Clone`: turn it into its ends with [`ByteRing::split`],
 /// [`ByteRing::sender`] or [`ByteRing::receiver`] (each consumes the view), so one view yields at
 /// most one sender and one receiver (see [`crate::queue::spsc::Spsc`] for the reasoning).
+///
+/// ```
+/// use ringfork_core::queue::bytering::ByteRing;
+/// use ringfork_core::{wait::DefaultWait, Deadline, Kind, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let region = Region::from_mut(&mut buf.0);
+/// let ring = ByteRing::init::<DefaultWait>(region, Kind::ByteRing, 256, 64).unwrap();
+/// let peer = ByteRing::attach::<DefaultWait>(region, Kind::ByteRing, Deadline::Immediate).unwrap();
+/// let (mut tx, mut rx) = (ring.sender(), peer.receiver());
+/// for msg in [&b"a"[..], b"bcd", b""] {
+///     tx.try_send(msg).unwrap();
+/// }
+/// let mut out = [0u8; 64];
+/// assert_eq!(rx.try_recv_into(&mut out), Ok(1));
+/// assert_eq!(rx.try_recv_into(&mut out).map(|n| &out[..n]), Ok(&b"bcd"[..]));
+/// assert_eq!(rx.try_recv_into(&mut out), Ok(0)); // empty messages are messages too
+/// ```
 pub struct ByteRing<'a> {
     ctrl: &'a RingCtrl,
     data: *mut u8,
@@ -280,6 +299,21 @@ impl<'a> ByteRing<'a> {
 }
 
 /// The sending half of a [`ByteRing`].
+///
+/// ```
+/// use ringfork_core::queue::{bytering::ByteRing, PushError};
+/// use ringfork_core::{wait::DefaultWait, Kind, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let ring = ByteRing::init::<DefaultWait>(Region::from_mut(&mut buf.0), Kind::ByteRing, 64, 16).unwrap();
+/// let (mut tx, _rx) = ring.split();
+/// tx.try_send(b"hello").unwrap(); // an 8-byte frame, then 5 bytes rounded up to 8
+/// assert_eq!(tx.ring().pending_bytes(), 16);
+/// assert_eq!(tx.try_send(&[0; 17]), Err(PushError::TooLarge { len: 17, limit: 16 }));
+/// while tx.try_send(b"x").is_ok() {}
+/// assert_eq!(tx.try_send(b"x"), Err(PushError::Full));
+/// ```
 #[derive(Debug)]
 pub struct ByteSender<'a> {
     ring: ByteRing<'a>,
@@ -357,6 +391,23 @@ impl<'a> ByteSender<'a> {
 }
 
 /// The receiving half of a [`ByteRing`].
+///
+/// ```
+/// use ringfork_core::queue::{bytering::ByteRing, PopError};
+/// use ringfork_core::{wait::DefaultWait, Kind, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let ring = ByteRing::init::<DefaultWait>(Region::from_mut(&mut buf.0), Kind::ByteRing, 64, 16).unwrap();
+/// let (mut tx, mut rx) = ring.split();
+/// tx.try_send(b"hello").unwrap();
+/// assert_eq!(rx.next_len(), Ok(5));
+/// let mut small = [0u8; 2];
+/// assert_eq!(rx.try_recv_into(&mut small), Err(PopError::BufferTooSmall { needed: 5 })); // stays queued
+/// let mut out = [0u8; 16];
+/// assert_eq!(rx.try_recv_into(&mut out).map(|n| &out[..n]), Ok(&b"hello"[..]));
+/// assert_eq!(rx.try_recv_into(&mut out), Err(PopError::Empty));
+/// ```
 #[derive(Debug)]
 pub struct ByteReceiver<'a> {
     ring: ByteRing<'a>,

@@ -26,6 +26,24 @@ pub mod spsc;
 use core::fmt;
 
 /// Why a push (put / send) failed.
+///
+// The example needs the `futex` feature (the default): the OS monotonic clock (`OsClock`) for its deadline.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::queue::{spsc::Spsc, PushError};
+/// use ringfork_core::{time::OsClock, wait::DefaultWait, Deadline, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let (mut tx, _rx) = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 2).unwrap().split();
+/// tx.push_slice(&[1, 2]).unwrap();
+/// assert_eq!(tx.try_push(3), Err(PushError::Full));
+/// let soon = Deadline::after::<OsClock>(std::time::Duration::from_millis(5));
+/// assert_eq!(tx.push::<DefaultWait>(3, soon), Err(PushError::TimedOut));
+/// tx.ring().close::<DefaultWait>();
+/// let later = Deadline::after::<OsClock>(std::time::Duration::from_secs(5));
+/// assert_eq!(tx.push::<DefaultWait>(3, later), Err(PushError::Closed)); // at once, no wait
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PushError {
@@ -66,6 +84,25 @@ impl fmt::Display for PushError {
 }
 
 /// Why a pop (get / recv) failed.
+///
+// The example needs the `futex` feature (the default): the OS monotonic clock (`OsClock`) for its deadline.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::queue::{spsc::Spsc, PopError};
+/// use ringfork_core::{time::OsClock, wait::DefaultWait, Deadline, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let (mut tx, mut rx) = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 2).unwrap().split();
+/// assert_eq!(rx.try_pop(), Err(PopError::Empty));
+/// let soon = Deadline::after::<OsClock>(std::time::Duration::from_millis(5));
+/// assert_eq!(rx.pop::<DefaultWait>(soon), Err(PopError::TimedOut));
+/// tx.try_push(1).unwrap();
+/// rx.ring().close::<DefaultWait>();
+/// let later = Deadline::after::<OsClock>(std::time::Duration::from_secs(5));
+/// assert_eq!(rx.pop::<DefaultWait>(later), Ok(1)); // pushed before the close: still delivered
+/// assert_eq!(rx.pop::<DefaultWait>(later), Err(PopError::Closed)); // at once, no wait
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PopError {
@@ -174,6 +211,24 @@ use peers::PeerTable;
 /// | 896    | 2112  | `producers`  | see [`peers::PeerTable`]                                |
 /// | 3008   | 2112  | `consumers`  | see [`peers::PeerTable`]                                |
 /// | 5120   | ...   | data         | ring-specific (slots / bytes), aligned to `CACHE_LINE`   |
+///
+/// Every ring starts with one, reached through the ring's `ctrl()`:
+/// ```
+/// use ringfork_core::atomic::Ordering;
+/// use ringfork_core::queue::{spsc::Spsc, RingCtrl, CTRL_OFFSET};
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let region = Region::from_mut(&mut buf.0);
+/// let (mut tx, _rx) = Spsc::<u32>::init::<DefaultWait>(region, 4).unwrap().split();
+/// let ctrl: &RingCtrl = tx.ring().ctrl();
+/// assert_eq!(ctrl as *const RingCtrl as usize, region.addr() + CTRL_OFFSET);
+/// tx.push_slice(&[7, 8]).unwrap();
+/// let (head, tail) = (ctrl.head.load(Ordering::Acquire), ctrl.tail.load(Ordering::Acquire));
+/// assert_eq!(tail.wrapping_sub(head), 2); // free-running positions
+/// assert!(!ctrl.control.is_closed());
+/// ```
 #[repr(C)]
 pub struct RingCtrl {
     /// Consumer position (free-running; in the MPMC ring, a hint of where to start looking).

@@ -196,6 +196,15 @@ fn advance(h: &AtomicU64, v: u64) {
 }
 
 /// Layout parameters of an MPMC ring.
+///
+/// ```
+/// use ringfork_core::queue::{mpmc::MpmcLayout, DATA_OFFSET};
+/// let layout = MpmcLayout { capacity: 1024, slot_size: 24, align: 8 };
+/// // Each slot: an 8-byte sequence word, then the payload, rounded up to 8.
+/// assert_eq!(layout.size(), Some(DATA_OFFSET + 1024 * 32));
+/// assert_eq!(layout.region_align() % 8, 0);
+/// assert_eq!(MpmcLayout { capacity: u64::MAX, ..layout }.size(), None); // overflow, not a panic
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MpmcLayout {
     /// Slots.
@@ -230,6 +239,22 @@ impl MpmcLayout {
 /// A view of an MPMC ring of untyped slots. Copying it is free. Typed and byte flavours live in the
 /// host crate (`Queue<T>`, `ByteQueue`); the core API is slot-level: [`Mpmc::try_push_with`] and
 /// [`Mpmc::try_pop_with`] hand the caller a pointer to the slot's payload.
+///
+/// ```
+/// use ringfork_core::queue::mpmc::{Mpmc, MpmcLayout};
+/// use ringfork_core::{wait::DefaultWait, Kind, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let layout = MpmcLayout { capacity: 4, slot_size: 8, align: 8 };
+/// let q = Mpmc::init::<DefaultWait>(Region::from_mut(&mut buf.0), Kind::Mpmc, layout, 0, 0).unwrap();
+/// // SAFETY: a slot's payload is `slot_size` (8) bytes aligned to `align` (8).
+/// q.try_push_with(None, |slot| unsafe { slot.cast::<u64>().write(42) }).unwrap();
+/// // SAFETY: as above; the slot was committed with a u64.
+/// let got = q.try_pop_with(None, |slot| unsafe { slot.cast::<u64>().read() });
+/// assert_eq!(got, Ok(42));
+/// assert!(q.is_empty());
+/// ```
 #[derive(Clone, Copy)]
 pub struct Mpmc<'a> {
     ctrl: &'a RingCtrl,
@@ -259,6 +284,24 @@ impl core::fmt::Debug for Mpmc<'_> {
 }
 
 /// Who is operating: the registration of the calling process on that side, if any.
+///
+// The example needs the `futex` feature (the default): `register_current` and liveness probes of peers.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::queue::mpmc::{Mpmc, MpmcLayout, Who};
+/// use ringfork_core::{wait::DefaultWait, Kind, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let layout = MpmcLayout { capacity: 4, slot_size: 1, align: 1 };
+/// let q = Mpmc::init::<DefaultWait>(Region::from_mut(&mut buf.0), Kind::Mpmc, layout, 0, 0).unwrap();
+/// // Registered: a claim this process leaves half done when killed can be recovered by others.
+/// let me: Who = q.ctrl().producers.register_current();
+/// assert!(me.is_some());
+/// // SAFETY: the payload is one byte.
+/// q.try_push_with(me, |slot| unsafe { slot.write(7) }).unwrap();
+/// assert_eq!(q.len(), 1);
+/// ```
 pub type Who = Option<PeerId>;
 
 impl<'a> Mpmc<'a> {

@@ -59,6 +59,23 @@ const TAG_GEN_BITS: u32 = 11;
 const _: () = assert!(PEERS <= 32, "a tag holds a 5-bit entry index");
 
 /// One participant. See the module docs for the layout.
+///
+/// Entries are reached through a ring's tables and named by [`PeerId`]s:
+/// ```
+/// use ringfork_core::queue::peers::{Peer, PeerTable, PEERS};
+/// use ringfork_core::queue::spsc::Spsc;
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let ring = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap();
+/// let consumers = &ring.ctrl().consumers;
+/// let id = consumers.register(1234, 5).unwrap(); // pid 1234, start time 5
+/// consumers.add_pending(id, 1); // took an item, owes a `task_done`
+/// assert!(consumers.take_pending(id) && !consumers.take_pending(id));
+/// assert_eq!(core::mem::size_of::<Peer>(), 64); // one entry per cache line
+/// assert_eq!(core::mem::size_of::<PeerTable>(), 64 + 64 * PEERS);
+/// ```
 #[repr(C, align(64))]
 pub struct Peer {
     pid: AtomicU32,
@@ -68,6 +85,22 @@ pub struct Peer {
 }
 
 /// The participants on one side of a ring. See the module docs for the layout.
+///
+// The example needs the `futex` feature (the default): `register_current` and liveness probes of peers.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::queue::{peers::SideState, spsc::Spsc};
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let ring = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap();
+/// let producers = &ring.ctrl().producers;
+/// let me = producers.register_current().unwrap(); // before the first push
+/// assert_eq!(producers.register_current(), Some(me)); // one entry per process
+/// assert_eq!(producers.side_state(), SideState::Unknown); // nobody else ever held it
+/// assert_eq!(producers.unregister(me), 0); // no `task_done`s owed
+/// ```
 #[repr(C, align(64))]
 pub struct PeerTable {
     overflow: AtomicU32,
@@ -89,6 +122,22 @@ const _: () = {
 };
 
 /// What the table says about one side.
+///
+// The example needs the `futex` feature (the default): `register_current` and liveness probes of peers.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::queue::{peers::SideState, spsc::Spsc};
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let ring = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap();
+/// let producers = &ring.ctrl().producers;
+/// producers.register(0x7fff_fff0, 1).unwrap(); // a pid no process has
+/// assert_eq!(producers.side_state_for(0), SideState::AllDead); // nobody can put any more
+/// producers.register_current().unwrap();
+/// assert_eq!(producers.side_state_for(0), SideState::Alive);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SideState {
     /// Only one process ever held this side, or a holder has no entry (the table was full):
@@ -101,6 +150,20 @@ pub enum SideState {
 }
 
 /// A registration: the index of this process's entry in a [`PeerTable`].
+///
+/// ```
+/// use ringfork_core::queue::spsc::Spsc;
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let ring = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap();
+/// let producers = &ring.ctrl().producers;
+/// let id = producers.register(1234, 5).unwrap();
+/// assert_eq!(producers.find(1234, 5), Some(id));
+/// assert_eq!(producers.id(id.index()), Some(id)); // an index stored in a cache names it again
+/// assert_ne!(producers.tag(id), 0); // what an MPMC claim is stamped with
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerId(pub(crate) u32);
 

@@ -58,6 +58,16 @@ use core::marker::PhantomData;
 pub const MAX_CAPACITY: usize = (1 << 31) - 1;
 
 /// One slot of an [`Spsc`] ring: the stamp that publishes it, then the element.
+///
+/// ```
+/// use ringfork_core::queue::spsc::{Slot, Spsc};
+/// use ringfork_core::queue::DATA_OFFSET;
+/// // A 4-byte stamp, then the element (padded to the element's alignment).
+/// assert_eq!(core::mem::size_of::<Slot<u32>>(), 8);
+/// assert_eq!(core::mem::size_of::<Slot<u64>>(), 16);
+/// // The slots follow the control block.
+/// assert_eq!(Spsc::<u64>::size(16), Some(DATA_OFFSET + 16 * 16));
+/// ```
 #[repr(C)]
 pub struct Slot<T> {
     /// `position + 1` (truncated to 32 bits) once the element for `position` is written.
@@ -366,6 +376,22 @@ impl<'a, T: ShmSafe> Spsc<'a, T> {
 }
 
 /// The writing half of an [`Spsc`] ring, with its process-local cache of the consumer's position.
+///
+/// ```
+/// use ringfork_core::queue::spsc::Spsc;
+/// use ringfork_core::{wait::DefaultWait, Deadline, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let (mut tx, mut rx) = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap().split();
+/// assert_eq!(tx.push_slice(&[1, 2, 3, 4, 5]), Ok(4)); // as many as fit
+/// let sum = std::thread::scope(|s| {
+///     let consumer = s.spawn(move || (0..5).map(|_| rx.pop::<DefaultWait>(Deadline::Never).unwrap()).sum::<u32>());
+///     tx.push::<DefaultWait>(5, Deadline::Never).unwrap(); // waits for room
+///     consumer.join().unwrap()
+/// });
+/// assert_eq!(sum, 15);
+/// ```
 pub struct Producer<'a, T: ShmSafe> {
     ring: Spsc<'a, T>,
     tail: Word,
@@ -479,6 +505,20 @@ impl<'a, T: ShmSafe> Producer<'a, T> {
 }
 
 /// The reading half of an [`Spsc`] ring (it follows the slot stamps; see the module docs).
+///
+/// ```
+/// use ringfork_core::queue::{spsc::Spsc, PopError};
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let (mut tx, mut rx) = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 8).unwrap().split();
+/// assert_eq!(rx.try_pop(), Err(PopError::Empty));
+/// tx.push_slice(&[7, 8, 9]).unwrap();
+/// let mut out = [0; 8];
+/// assert_eq!(rx.pop_slice(&mut out), Ok(3));
+/// assert_eq!(out[..3], [7, 8, 9]);
+/// ```
 pub struct Consumer<'a, T: ShmSafe> {
     ring: Spsc<'a, T>,
     head: Word,
@@ -599,6 +639,22 @@ impl<T: ShmSafe> Spsc<'_, T> {
 /// Header (`capacity` = slots per direction, `elem_size`/`elem_align` = `T`'s), the forward ring's
 /// [`RingCtrl`] at [`super::CTRL_OFFSET`], the backward ring's at [`super::DATA_OFFSET`], then `capacity`
 /// pairs of [`Slot`]s from `align_up(DATA_OFFSET + size_of::<RingCtrl>(), max(CACHE_LINE, align T))`.
+///
+/// ```
+/// use ringfork_core::queue::spsc::SpscPair;
+/// use ringfork_core::{wait::DefaultWait, Deadline, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 16384]);
+/// let mut buf = Buf([0; 16384]);
+/// let region = Region::from_mut(&mut buf.0);
+/// let (fwd, bwd) = SpscPair::<u64>::init::<DefaultWait>(region, 8).unwrap().split();
+/// let (mut ask, mut answers) = (fwd.producer(), bwd.consumer()); // the creating side
+/// let (fwd, bwd) = SpscPair::<u64>::attach::<DefaultWait>(region, Deadline::Immediate).unwrap().split();
+/// let (mut questions, mut reply) = (fwd.consumer(), bwd.producer()); // the other side
+/// ask.try_push(20).unwrap();
+/// reply.try_push(questions.try_pop().unwrap() + 1).unwrap();
+/// assert_eq!(answers.try_pop(), Ok(21));
+/// ```
 pub struct SpscPair<'a, T: ShmSafe> {
     fwd: Spsc<'a, T>,
     bwd: Spsc<'a, T>,

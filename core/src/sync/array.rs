@@ -31,6 +31,18 @@ use core::marker::PhantomData;
 use core::time::Duration;
 
 /// An index past the end of an array.
+///
+/// ```
+/// use ringfork_core::sync::array::{IndexError, RawArray};
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let a = RawArray::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4, |_| 0).unwrap();
+/// assert_eq!(a.set(9, 1), Err(IndexError { index: 9, len: 4 }));
+/// assert_eq!(a.get(9), None); // reads past the end are `None`, never a panic
+/// assert_eq!(IndexError { index: 9, len: 4 }.to_string(), "index 9 out of range for an array of length 4");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IndexError {
     /// The index asked for.
@@ -244,6 +256,27 @@ impl<'a, T: ShmSafe, W: Wait> Array<'a, T, W> {
 /// `len` elements of `T` without a lock (Python's `RawArray`): element copies made of atomic
 /// accesses, atomic read-modify-writes for integers. Its locked twin is [`Array`], which has no
 /// unlocked access.
+///
+/// ```
+/// use ringfork_core::sync::array::RawArray;
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 256]);
+/// let mut buf = Buf([0; 256]);
+/// let a = RawArray::<u64>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 8, |i| i as u64).unwrap();
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         s.spawn(|| {
+///             for _ in 0..100 {
+///                 a.fetch_add(0, 1); // lock-free counters
+///             }
+///         });
+///     }
+/// });
+/// assert_eq!(a.load(0), Some(400));
+/// a.set(7, 70).unwrap();
+/// assert_eq!((a.get(6), a.get(7), a.len()), (Some(6), Some(70), 8));
+/// ```
 pub struct RawArray<'a, T: ShmSafe> {
     header: &'a Header,
     data: *mut T,

@@ -62,6 +62,21 @@ const _: () = {
 };
 
 /// Why a barrier wait failed.
+///
+/// ```
+/// use ringfork_core::sync::barrier::{Barrier, BarrierError};
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let b = Barrier::<DefaultWait>::init(Region::from_mut(&mut buf.0), 2).unwrap();
+/// // The other party never comes: the time-out breaks the barrier for everyone.
+/// assert_eq!(b.wait_timeout(std::time::Duration::from_millis(5)), Err(BarrierError::Broken));
+/// assert!(b.broken());
+/// assert_eq!(b.wait(), Err(BarrierError::Broken)); // at once
+/// b.reset();
+/// assert!(!b.broken());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BarrierError {
     /// The barrier is broken (aborted, reset while waiting, or a party timed out). Python's

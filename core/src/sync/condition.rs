@@ -80,6 +80,26 @@ fn data_offset<T>() -> usize {
 /// | 4      | 4    | `sleepers` | waiters (+1 before parking, −1 after)    |
 ///
 /// Zeroed memory is a valid `RawCondvar`. See the module docs for why no wake-up is lost.
+///
+/// ```
+/// use ringfork_core::atomic::{AtomicBool, Ordering::Relaxed};
+/// use ringfork_core::sync::{condition::RawCondvar, raw_mutex::RawMutex};
+/// use ringfork_core::{wait::DefaultWait, Deadline};
+/// let (m, cv, ready) = (RawMutex::new(), RawCondvar::new(), AtomicBool::new(false));
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         let _guard = m.lock_guard::<DefaultWait>(Deadline::Never).unwrap();
+///         ready.store(true, Relaxed);
+///         cv.notify_all::<DefaultWait>();
+///     });
+///     let _guard = m.lock_guard::<DefaultWait>(Deadline::Never).unwrap();
+///     while !ready.load(Relaxed) {
+///         // Releases `m` while it sleeps, holds it again when it returns.
+///         let (_outcome, timed_out) = cv.wait_until::<DefaultWait>(&m, Deadline::Never).unwrap();
+///         assert!(!timed_out);
+///     }
+/// });
+/// ```
 #[repr(C)]
 pub struct RawCondvar {
     seq: AtomicU32,
@@ -313,6 +333,25 @@ fn notify<W: Wait>(words: &RawCondvar, n: u32) {
 }
 
 /// The condition's mutex, held; derefs to the data. Waiting consumes and returns it.
+///
+/// ```
+/// use ringfork_core::sync::condition::Condition;
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 256]);
+/// let mut buf = Buf([0; 256]);
+/// let c = Condition::<u32, DefaultWait>::init(Region::from_mut(&mut buf.0), 0).unwrap();
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         let mut g = c.lock().unwrap();
+///         *g = 1;
+///         g.notify_all();
+///     });
+///     // Releases the lock while it sleeps; holds it again when it returns.
+///     let g = c.lock().unwrap().wait_while(|ready| *ready == 0).unwrap();
+///     assert_eq!(*g, 1);
+/// });
+/// ```
 #[must_use = "dropping the guard unlocks at once"]
 pub struct CondGuard<'a, T: ShmSafe, W: Wait = DefaultWait> {
     inner: MutexGuard<'a, T, W>,

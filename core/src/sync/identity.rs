@@ -16,6 +16,17 @@ use crate::atomic::Ordering;
 use core::sync::atomic::AtomicPtr;
 
 /// The calling thread as a lock owner: TID and start time (0 = unknown).
+///
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::sync::identity::{self, ThreadIdentity};
+/// let me = identity::current(); // what a lock records as its owner
+/// assert_ne!(me.tid, 0);
+/// assert_eq!(ThreadIdentity::unpack(me.pack()), me); // the owner-stamp word format
+/// let other = std::thread::spawn(identity::current).join().unwrap();
+/// assert_ne!(other.tid, me.tid);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ThreadIdentity {
     /// Kernel thread id (non-zero, below 2^22 on Linux).

@@ -74,6 +74,28 @@ pub(crate) fn locked_data_offset<T>() -> usize {
 }
 
 /// Why a lock on a data-carrying object failed. `G` is the guard type.
+///
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::sync::mutex::{Mutex, MutexError};
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let m = Mutex::<u32, DefaultWait>::init(Region::from_mut(&mut buf.0), 0).unwrap();
+/// // A thread dies holding the lock half-way through an update.
+/// std::thread::scope(|s| {
+///     s.spawn(|| core::mem::forget(m.lock().unwrap()));
+/// });
+/// let err = m.lock_timeout(std::time::Duration::from_secs(5)).unwrap_err();
+/// assert!(matches!(err, MutexError::OwnerDied(_)));
+/// let mut g = err.into_owner_died().unwrap(); // the lock is held: repair the data
+/// *g = 0;
+/// g.mark_consistent();
+/// drop(g);
+/// assert!(m.try_lock().is_ok());
+/// ```
 pub enum MutexError<G> {
     /// The lock *was* acquired, but from an owner that died holding it: the data may be half
     /// updated. Repair it through the guard and call its `mark_consistent`, or drop the guard to
@@ -88,6 +110,24 @@ pub enum MutexError<G> {
 }
 
 /// The result of locking a data-carrying object.
+///
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::sync::mutex::{LockResult, Mutex, MutexError, MutexGuard};
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let m = Mutex::<u32, DefaultWait>::init(Region::from_mut(&mut buf.0), 5).unwrap();
+/// let held: LockResult<MutexGuard<'_, u32, DefaultWait>> = m.lock();
+/// let g = held.unwrap();
+/// std::thread::scope(|s| {
+///     s.spawn(|| assert!(matches!(m.try_lock(), Err(MutexError::TimedOut))));
+/// });
+/// assert!(matches!(m.try_lock(), Err(MutexError::Deadlock))); // this thread holds it
+/// assert_eq!(*g, 5);
+/// ```
 pub type LockResult<G> = Result<G, MutexError<G>>;
 
 impl<G> MutexError<G> {
@@ -165,6 +205,21 @@ impl<G> core::error::Error for MutexError<G> {}
 /// Exclusive access to data in shared memory while a [`RawMutex`] is held; unlocks on drop.
 ///
 /// Not `Send`: the lock is owned by the thread that took it (its TID is in the lock word).
+///
+/// ```
+/// use ringfork_core::sync::mutex::Mutex;
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let m = Mutex::<[u32; 4], DefaultWait>::init(Region::from_mut(&mut buf.0), [0; 4]).unwrap();
+/// {
+///     let mut g = m.lock().unwrap();
+///     g[1] = 7; // derefs to the data in shared memory
+///     assert!(m.is_locked() && !g.owner_died());
+/// } // unlocked here
+/// assert_eq!(m.lock().unwrap()[1], 7);
+/// ```
 #[must_use = "dropping the guard unlocks at once"]
 pub struct MutexGuard<'a, T: ?Sized, W: Wait = DefaultWait> {
     raw: &'a RawMutex,
@@ -270,6 +325,23 @@ impl<T: ?Sized, W: Wait> Drop for MutexGuard<'_, T, W> {
 
 /// A robust mutex with data `T`, in shared memory. A view: `Copy`, cheap. Python's `Lock` is
 /// `Mutex<()>`. See the module docs.
+///
+/// ```
+/// use ringfork_core::sync::mutex::Mutex;
+/// use ringfork_core::{wait::DefaultWait, Deadline, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let region = Region::from_mut(&mut buf.0);
+/// let m = Mutex::<u64, DefaultWait>::init(region, 0).unwrap();
+/// let other = Mutex::<u64, DefaultWait>::attach(region, Deadline::Immediate).unwrap();
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         s.spawn(|| (0..100).for_each(|_| *other.lock().unwrap() += 1));
+///     }
+/// });
+/// assert_eq!(*m.lock().unwrap(), 400);
+/// ```
 pub struct Mutex<'a, T: ShmSafe, W: Wait = DefaultWait> {
     pub(crate) header: &'a Header,
     pub(crate) raw: &'a RawMutex,

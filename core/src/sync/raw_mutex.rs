@@ -111,6 +111,23 @@ const SPIN_LIMIT: u32 = 64;
 const SPIN_LIMIT: u32 = 1;
 
 /// How a successful lock went.
+///
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::sync::raw_mutex::{LockOutcome, RawMutex};
+/// use ringfork_core::{time::OsClock, wait::DefaultWait, Deadline};
+/// let m = RawMutex::new();
+/// // A thread takes the lock and ends without releasing it, as a killed process would.
+/// std::thread::scope(|s| {
+///     s.spawn(|| assert_eq!(m.try_lock(), Ok(LockOutcome::Acquired)));
+/// });
+/// let soon = Deadline::after::<OsClock>(std::time::Duration::from_secs(5));
+/// assert_eq!(m.lock::<DefaultWait>(soon), Ok(LockOutcome::OwnerDied)); // held; the data is suspect
+/// m.mark_consistent().unwrap(); // ... after repairing the data
+/// m.unlock::<DefaultWait>().unwrap();
+/// assert_eq!(m.try_lock(), Ok(LockOutcome::Acquired));
+/// ```
 #[must_use = "OwnerDied means the protected data may be inconsistent: repair it and call mark_consistent"]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LockOutcome {
@@ -130,6 +147,20 @@ impl LockOutcome {
 }
 
 /// Why a lock attempt failed.
+///
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::sync::raw_mutex::{LockError, LockOutcome, RawMutex};
+/// use ringfork_core::{wait::DefaultWait, Deadline};
+/// let m = RawMutex::new();
+/// assert_eq!(m.try_lock(), Ok(LockOutcome::Acquired));
+/// assert_eq!(m.lock::<DefaultWait>(Deadline::Never), Err(LockError::Deadlock)); // not reentrant
+/// std::thread::scope(|s| {
+///     s.spawn(|| assert_eq!(m.try_lock(), Err(LockError::TimedOut))); // held by another thread
+/// });
+/// assert!(LockError::Deadlock.to_string().contains("use RLock"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LockError {
     /// The deadline passed while another thread held the lock (for `try_lock`: it was held).
@@ -169,6 +200,20 @@ impl fmt::Display for LockError {
 impl core::error::Error for LockError {}
 
 /// Why an unlock (or `mark_consistent`) was refused.
+///
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::sync::raw_mutex::{RawMutex, UnlockError};
+/// use ringfork_core::{wait::DefaultWait, Deadline};
+/// let m = RawMutex::new();
+/// assert_eq!(m.unlock::<DefaultWait>(), Err(UnlockError::NotOwner { owner: 0 })); // not held
+/// let _guard = m.lock_guard::<DefaultWait>(Deadline::Never).unwrap();
+/// assert_eq!(m.mark_consistent(), Err(UnlockError::NotInconsistent)); // nothing to repair
+/// std::thread::scope(|s| {
+///     s.spawn(|| assert!(matches!(m.unlock::<DefaultWait>(), Err(UnlockError::NotOwner { .. }))));
+/// });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnlockError {
     /// The calling thread does not hold the lock.
@@ -205,6 +250,22 @@ impl core::error::Error for UnlockError {}
 /// A robust, process-shared mutex word. See the module docs for the layout and the protocol.
 ///
 /// Fresh (zeroed) shared memory is a valid unlocked `RawMutex`.
+///
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::sync::raw_mutex::RawMutex;
+/// use ringfork_core::{wait::DefaultWait, Deadline};
+/// let m = RawMutex::new(); // as zeroed shared memory: unlocked
+/// assert_eq!(core::mem::size_of::<RawMutex>(), 16);
+/// let guard = m.lock_guard::<DefaultWait>(Deadline::Never).unwrap();
+/// assert!(m.is_held_by_current_thread() && m.owner_tid().is_some());
+/// std::thread::scope(|s| {
+///     s.spawn(|| assert!(m.is_locked() && !m.is_held_by_current_thread()));
+/// });
+/// drop(guard);
+/// assert!(!m.is_locked());
+/// ```
 #[repr(C)]
 pub struct RawMutex {
     word: AtomicU32,
@@ -631,6 +692,24 @@ impl RawMutex {
 ///
 /// If the lock was taken over from a dead owner ([`RawGuard::owner_died`]) and the guard is dropped
 /// without [`RawGuard::mark_consistent`], the mutex becomes NOT_RECOVERABLE.
+///
+// The example needs the `futex` feature (the default): per-thread owner identities and owner liveness probes.
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::sync::raw_mutex::{LockError, RawMutex};
+/// use ringfork_core::{time::OsClock, wait::DefaultWait, Deadline};
+/// let m = RawMutex::new();
+/// // A thread dies holding the lock.
+/// std::thread::scope(|s| {
+///     s.spawn(|| core::mem::forget(m.lock_guard::<DefaultWait>(Deadline::Never).unwrap()));
+/// });
+/// let soon = Deadline::after::<OsClock>(std::time::Duration::from_secs(5));
+/// let guard = m.lock_guard::<DefaultWait>(soon).unwrap();
+/// assert!(guard.owner_died());
+/// drop(guard); // without `mark_consistent`: the data is declared lost, for everyone
+/// assert!(m.is_not_recoverable());
+/// assert_eq!(m.try_lock(), Err(LockError::NotRecoverable));
+/// ```
 #[must_use = "dropping the guard unlocks at once"]
 pub struct RawGuard<'a, W: Wait> {
     mutex: &'a RawMutex,

@@ -106,6 +106,19 @@ impl Body {
 }
 
 /// Why a release was refused.
+///
+/// ```
+/// use ringfork_core::sync::semaphore::{Semaphore, SemaphoreError};
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let s = Semaphore::<DefaultWait>::init(Region::from_mut(&mut buf.0), 1, true).unwrap();
+/// // Bounded (Python's `BoundedSemaphore`): released more often than acquired.
+/// let err = s.release(1).unwrap_err();
+/// assert_eq!(err, SemaphoreError::Overflow { value: 1, n: 1, max: 1 });
+/// assert_eq!(s.get_value(), 1); // unchanged
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SemaphoreError {
     /// Releasing would raise the count above the bound (Python's `ValueError: Semaphore released

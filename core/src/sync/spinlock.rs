@@ -177,6 +177,21 @@ impl<'a, T: ShmSafe, C: Clock> SpinLock<'a, T, C> {
 }
 
 /// A held [`SpinLock`]; derefs to the data; unlocks on drop.
+///
+/// ```
+/// use ringfork_core::sync::spinlock::SpinLock;
+/// use ringfork_core::Region;
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let l = SpinLock::<u32>::init(Region::from_mut(&mut buf.0), 1).unwrap();
+/// {
+///     let mut g = l.lock();
+///     *g += 1; // derefs to the data in shared memory
+///     assert!(l.is_locked() && l.try_lock().is_none());
+/// } // unlocked here
+/// assert_eq!(*l.lock(), 2);
+/// ```
 #[must_use = "dropping the guard unlocks at once"]
 pub struct SpinGuard<'a, T: ShmSafe> {
     word: &'a AtomicU32,

@@ -225,6 +225,27 @@ impl<'a, T: ShmSafe, W: Wait> Value<'a, T, W> {
 /// made of atomic accesses, plus atomic read-modify-writes for integers. Concurrent `set`s of a `T`
 /// wider than a machine word can tear. Its locked twin is [`Value`], which has no unlocked access
 /// (one access mode per type, so a locked update can never race with an atomic one).
+///
+/// ```
+/// use ringfork_core::sync::value::RawValue;
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let v = RawValue::<u64>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 0).unwrap();
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         s.spawn(|| {
+///             for _ in 0..100 {
+///                 v.fetch_add(1); // lock-free
+///             }
+///         });
+///     }
+/// });
+/// assert_eq!(v.load(), 400);
+/// assert_eq!(v.compare_exchange(400, 1), Ok(400));
+/// assert_eq!(v.compare_exchange(400, 2), Err(1));
+/// ```
 pub struct RawValue<'a, T: ShmSafe> {
     header: &'a Header,
     data: *mut T,
