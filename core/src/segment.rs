@@ -89,7 +89,7 @@ const ENTRY_VOID: u32 = 3;
 /// let mut buf = Buf([0; 16384]);
 /// let seg = SegmentHeader::init(Region::from_mut(&mut buf.0), (1, 1)).unwrap();
 /// for name in ["a", "b"] {
-///     seg.alloc(16384, Kind::Cell, name, 128, 8).unwrap();
+///     seg.alloc::<ringfork_core::wait::Spin>(16384, Kind::Cell, name, 128, 8, ringfork_core::Deadline::Never).unwrap();
 /// }
 /// let names: Vec<String> = seg.objects(16384).map(|e| e.name().unwrap().into()).collect();
 /// assert_eq!(names, ["a", "b"]);
@@ -115,7 +115,7 @@ pub struct DirEntry {
 /// let mut buf = Buf([0; 16384]);
 /// let region = Region::from_mut(&mut buf.0);
 /// let seg = SegmentHeader::init(region, (std::process::id(), 1)).unwrap();
-/// let offset = seg.alloc(region.len(), Kind::Cell, "counter", 128, 64).unwrap();
+/// let offset = seg.alloc::<ringfork_core::wait::Spin>(region.len(), Kind::Cell, "counter", 128, 64, ringfork_core::Deadline::Never).unwrap();
 /// // Another process maps the segment, validates it and finds the object by name.
 /// let entry = SegmentHeader::attach(region).unwrap().find(region.len(), "counter").unwrap();
 /// assert_eq!((entry.offset, Kind::from_raw(entry.kind)), (offset, Some(Kind::Cell)));
@@ -162,7 +162,7 @@ const _: () = {
 /// struct Buf([u8; 16384]);
 /// let mut buf = Buf([0; 16384]);
 /// let seg = SegmentHeader::init(Region::from_mut(&mut buf.0), (1, 1)).unwrap();
-/// seg.alloc(16384, Kind::Event, "ready", 64, 8).unwrap();
+/// seg.alloc::<ringfork_core::wait::Spin>(16384, Kind::Event, "ready", 64, 8, ringfork_core::Deadline::Never).unwrap();
 /// let e = seg.find(16384, "ready").unwrap();
 /// assert_eq!((e.index, e.name(), e.size), (0, Some("ready"), 64));
 /// assert!(e.offset >= DATA_START); // objects start after the segment header
@@ -239,7 +239,7 @@ pub struct Attacher {
 /// struct Buf([u8; 16384]);
 /// let mut buf = Buf([0; 16384]);
 /// let seg = SegmentHeader::init(Region::from_mut(&mut buf.0), (7, 99)).unwrap();
-/// seg.alloc(16384, Kind::Cell, "x", 256, 64).unwrap();
+/// seg.alloc::<ringfork_core::wait::Spin>(16384, Kind::Cell, "x", 256, 64, ringfork_core::Deadline::Never).unwrap();
 /// let info = seg.info(16384);
 /// assert_eq!((info.creator_pid, info.creator_start, info.objects), (7, 99, 1));
 /// assert_eq!((info.len, info.used), (16384, DATA_START as u64 + 256));
