@@ -139,3 +139,30 @@ fn duration_runs_count_targets_in_rounds() {
     assert!(r["kills"].as_u64().unwrap() >= 1, "{r}");
     assert!(r["ops"].as_u64().unwrap() >= 3000 * rounds, "{r}");
 }
+
+#[test]
+fn scribble_keeps_every_deadline_under_a_hostile_writer() {
+    // Issue 15: random bytes over every object while the other participants operate with
+    // deadlines. `stress` checks no crash, no deadline overrun past the margin, no hang; here the
+    // run must also have scribbled and measured something.
+    for procs in ["4", "8"] {
+        let r = &stress(&["scribble", "--procs", procs, "--ops", "4000", "--seed", "3", "--json"])[0];
+        assert!(r["ops"].as_u64().unwrap() > 0, "{r}");
+        for k in ["participant_failed", "deadline", "completed"] {
+            assert_eq!(r["violations"][k], 0, "{r}");
+        }
+        let over = r["metrics"]["max_overrun_ms"].as_f64().unwrap();
+        assert!((0.0..2000.0).contains(&over), "{r}");
+        let note = r["notes"][0].as_str().unwrap();
+        let writes: u64 = note
+            .split(" made ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(writes > 0, "{note}");
+    }
+}
