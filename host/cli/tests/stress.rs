@@ -39,6 +39,20 @@ fn stress(args: &[&str]) -> Vec<Value> {
     reports
 }
 
+/// The number that follows the first `marker` in a report's note.
+fn number_after(note: &str, marker: &str) -> u64 {
+    let after = note
+        .split(marker)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {marker:?} in {note}"));
+    after
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}: {note}"))
+}
+
 fn targets() -> Vec<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_ringfork"))
         .args(["stress", "list"])
@@ -125,15 +139,7 @@ fn duration_runs_count_targets_in_rounds() {
         .find(|n| n.starts_with("--duration"))
         .unwrap_or_else(|| panic!("no rounds note: {r}"))
         .to_owned();
-    let rounds: u64 = note
-        .split(": ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let rounds = number_after(&note, ": ");
     assert!(rounds >= 2, "{note}");
     // Kills are best effort per round (a round may finish before its kill point); most land.
     assert!(r["kills"].as_u64().unwrap() >= 1, "{r}");
@@ -154,15 +160,7 @@ fn scribble_keeps_every_deadline_under_a_hostile_writer() {
         let over = r["metrics"]["max_overrun_ms"].as_f64().unwrap();
         assert!((0.0..2000.0).contains(&over), "{r}");
         let note = r["notes"][0].as_str().unwrap();
-        let writes: u64 = note
-            .split(" made ")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let writes = number_after(note, " made ");
         assert!(writes > 0, "{note}");
     }
 }

@@ -25,7 +25,7 @@
 
 use super::sync::{finish, supervise_with, Counters, PROGRESS_EVERY};
 use super::{Rng, StressOpts, StressReport};
-use ringfork::sync::LockOutcome;
+use ringfork::sync::{LockOutcome, MutexGuard};
 use ringfork::{
     Array, Barrier, BoundedSemaphore, ByteQueue, Condition, Connection, Event, JoinableQueue, Lock, Mutex, Queue,
     RLock, RawArray, RawValue, Segment, Semaphore, ShmCell, SimpleQueue, SpinLock, Value,
@@ -159,6 +159,15 @@ fn recovered(c: &Counters) {
     c.get(Counters::RECOVER).fetch_add(1, Ordering::SeqCst);
 }
 
+/// Counts and marks consistent a guard taken over from a dead holder (garbage data needs no repair).
+fn repair<'a, T: ?Sized>(mut g: MutexGuard<'a, T>, c: &Counters) -> MutexGuard<'a, T> {
+    if g.owner_died() {
+        recovered(c);
+        g.mark_consistent();
+    }
+    g
+}
+
 /// One round: every primitive, every call with a deadline `t` (or none, for the non-blocking ones).
 fn round(o: &Objects, pipe: &mut (Connection, Connection), rng: &mut Rng, tm: &mut Timer<'_>, c: &Counters) {
     let t = Duration::from_micros(100 + rng.below(1000));
@@ -189,17 +198,11 @@ fn round(o: &Objects, pipe: &mut (Connection, Connection), rng: &mut Rng, tm: &m
     let _ = tm.res(t, || b.send_bytes_timeout(&msg, t));
     let _ = tm.res(t, || a.recv_bytes_timeout(t));
 
-    if let Ok(mut g) = tm.res(t, || o.lock.lock_timeout(t)) {
-        if g.owner_died() {
-            recovered(c);
-            g.mark_consistent();
-        }
+    if let Ok(g) = tm.res(t, || o.lock.lock_timeout(t)) {
+        drop(repair(g, c));
     }
-    if let Ok(mut g) = tm.res(t, || o.mutex.lock_timeout(t)) {
-        if g.owner_died() {
-            recovered(c);
-            g.mark_consistent();
-        }
+    if let Ok(g) = tm.res(t, || o.mutex.lock_timeout(t)) {
+        let mut g = repair(g, c);
         g[(x % 4) as usize] = g[0].wrapping_add(x);
     }
     if let Ok(outcome) = tm.res(t, || o.rlock.acquire_timeout(t)) {
@@ -255,18 +258,12 @@ fn round(o: &Objects, pipe: &mut (Connection, Connection), rng: &mut Rng, tm: &m
     }
     let _ = tm.call(z, || (o.barrier.n_waiting(), o.barrier.broken(), o.barrier.parties()));
 
-    if let Ok(mut g) = tm.res(t, || o.value.lock_timeout(t)) {
-        if g.owner_died() {
-            recovered(c);
-            g.mark_consistent();
-        }
+    if let Ok(g) = tm.res(t, || o.value.lock_timeout(t)) {
+        let mut g = repair(g, c);
         *g = g.wrapping_add(1);
     }
-    if let Ok(mut g) = tm.res(t, || o.array.lock_timeout(t)) {
-        if g.owner_died() {
-            recovered(c);
-            g.mark_consistent();
-        }
+    if let Ok(g) = tm.res(t, || o.array.lock_timeout(t)) {
+        let mut g = repair(g, c);
         let n = g.len();
         if n > 0 {
             g[(x as usize) % n] = x;
