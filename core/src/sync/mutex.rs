@@ -368,13 +368,14 @@ impl<T: ShmSafe, W: Wait> fmt::Debug for Mutex<'_, T, W> {
     }
 }
 
-/// Places a header + lock + `T` object of `kind` and returns its parts (shared by Mutex and Value).
+/// Places a header + lock + `T` object of `kind` (a `Mutex`, or a `Value`: the same layout under
+/// another kind and flags) and returns the mutex view of it.
 pub(crate) fn init_locked<'a, T: ShmSafe, W: Wait>(
     region: Region<'a>,
     kind: Kind,
     flags: u32,
     value: T,
-) -> Result<(&'a Header, &'a RawMutex, *mut T), InitError> {
+) -> Result<Mutex<'a, T, W>, InitError> {
     let size = locked_data_offset::<T>().saturating_add(core::mem::size_of::<T>());
     let mut params = ObjectParams::new(kind, size as u64).with_elem::<T>();
     params.flags = flags;
@@ -385,16 +386,21 @@ pub(crate) fn init_locked<'a, T: ShmSafe, W: Wait>(
     // data pointer is in bounds and aligned; we own the body until publish.
     unsafe { data.write_volatile(value) };
     let header = claim.publish::<W>();
-    Ok((header, raw, data))
+    Ok(Mutex {
+        header,
+        raw,
+        data,
+        _p: PhantomData,
+    })
 }
 
-/// Attaches to a header + lock + `T` object of `kind` with `flags`.
+/// Attaches to a header + lock + `T` object of `kind` with `flags`; returns the mutex view of it.
 pub(crate) fn attach_locked<'a, T: ShmSafe, W: Wait>(
     region: Region<'a>,
     kind: Kind,
     flags: u32,
     deadline: Deadline,
-) -> Result<(&'a Header, &'a RawMutex, *mut T), AttachError> {
+) -> Result<Mutex<'a, T, W>, AttachError> {
     let header = Header::attach::<W>(region, kind, deadline)?;
     let size = locked_data_offset::<T>().saturating_add(core::mem::size_of::<T>());
     header.expect_elem::<T>()?;
@@ -402,7 +408,12 @@ pub(crate) fn attach_locked<'a, T: ShmSafe, W: Wait>(
     Header::expect("flags", flags.into(), header.flags().into())?;
     check_align(region, data_align::<T>())?;
     let (raw, data) = locked_parts::<T>(region);
-    Ok((header, raw, data))
+    Ok(Mutex {
+        header,
+        raw,
+        data,
+        _p: PhantomData,
+    })
 }
 
 pub(crate) fn check_align(region: Region<'_>, align: usize) -> Result<(), AttachError> {
@@ -440,24 +451,12 @@ impl<'a, T: ShmSafe, W: Wait> Mutex<'a, T, W> {
 
     /// Creates an unlocked mutex holding `value` at the start of `region` (zeroed memory).
     pub fn init(region: Region<'a>, value: T) -> Result<Self, InitError> {
-        let (header, raw, data) = init_locked::<T, W>(region, Kind::Mutex, 0, value)?;
-        Ok(Mutex {
-            header,
-            raw,
-            data,
-            _p: PhantomData,
-        })
+        init_locked(region, Kind::Mutex, 0, value)
     }
 
     /// Attaches to the mutex at the start of `region`, validating kind and element type.
     pub fn attach(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
-        let (header, raw, data) = attach_locked::<T, W>(region, Kind::Mutex, 0, deadline)?;
-        Ok(Mutex {
-            header,
-            raw,
-            data,
-            _p: PhantomData,
-        })
+        attach_locked(region, Kind::Mutex, 0, deadline)
     }
 
     /// Locks, waiting as long as it takes.

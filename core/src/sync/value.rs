@@ -116,10 +116,10 @@ atomic_value!(
 /// assert_eq!(v.get().unwrap(), 12);
 /// ```
 pub struct Value<'a, T: ShmSafe, W: Wait = DefaultWait> {
-    header: &'a Header,
-    raw: &'a RawMutex,
-    data: *mut T,
-    _p: crate::sync::mutex::Marker<'a, T, W>,
+    /// The same layout as a [`Mutex`](crate::sync::mutex::Mutex) (header, lock, `T`), under its own
+    /// kind and the "has a lock" flag; every access goes through this view. `Send`/`Sync` as the
+    /// mutex's.
+    lock: crate::sync::mutex::Mutex<'a, T, W>,
 }
 
 impl<T: ShmSafe, W: Wait> Clone for Value<'_, T, W> {
@@ -128,14 +128,10 @@ impl<T: ShmSafe, W: Wait> Clone for Value<'_, T, W> {
     }
 }
 impl<T: ShmSafe, W: Wait> Copy for Value<'_, T, W> {}
-// SAFETY: data reached only under the lock or atomically; T is plain ShmSafe data.
-unsafe impl<T: ShmSafe, W: Wait> Send for Value<'_, T, W> {}
-// SAFETY: as for Send.
-unsafe impl<T: ShmSafe, W: Wait> Sync for Value<'_, T, W> {}
 
 impl<T: ShmSafe, W: Wait> fmt::Debug for Value<'_, T, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Value").field("lock", self.raw).finish()
+        f.debug_struct("Value").field("lock", self.lock.raw()).finish()
     }
 }
 
@@ -152,41 +148,32 @@ impl<'a, T: ShmSafe, W: Wait> Value<'a, T, W> {
 
     /// Creates a value at the start of `region` (zeroed memory).
     pub fn init(region: Region<'a>, value: T) -> Result<Self, InitError> {
-        let (header, raw, data) = init_locked::<T, W>(region, Kind::Value, FLAG_LOCKED, value)?;
         Ok(Value {
-            header,
-            raw,
-            data,
-            _p: PhantomData,
+            lock: init_locked(region, Kind::Value, FLAG_LOCKED, value)?,
         })
     }
 
     /// Attaches to the locked value at the start of `region`.
     pub fn attach(region: Region<'a>, deadline: Deadline) -> Result<Self, AttachError> {
-        let (header, raw, data) = attach_locked::<T, W>(region, Kind::Value, FLAG_LOCKED, deadline)?;
         Ok(Value {
-            header,
-            raw,
-            data,
-            _p: PhantomData,
+            lock: attach_locked(region, Kind::Value, FLAG_LOCKED, deadline)?,
         })
     }
 
     /// Locks the value and returns a guard that derefs to it (Python's `with v.get_lock():`).
     #[doc(alias = "acquire")]
     pub fn get_lock(&self) -> LockResult<MutexGuard<'a, T, W>> {
-        self.lock_until(Deadline::Never)
+        self.lock.lock()
     }
 
     /// Locks, giving up after `timeout`.
     pub fn lock_timeout(&self, timeout: Duration) -> LockResult<MutexGuard<'a, T, W>> {
-        self.lock_until(Deadline::after::<W::Clock>(timeout))
+        self.lock.lock_timeout(timeout)
     }
 
     /// Locks, giving up at `deadline`.
     pub fn lock_until(&self, deadline: Deadline) -> LockResult<MutexGuard<'a, T, W>> {
-        // SAFETY: `data` is the validated, aligned ShmSafe slot the lock protects, valid for 'a.
-        unsafe { MutexGuard::acquire(self.raw, self.data, deadline) }
+        self.lock.lock_until(deadline)
     }
 
     /// Runs `f` on the value under the lock. If the previous owner died, `f` does not run and the
@@ -212,12 +199,12 @@ impl<'a, T: ShmSafe, W: Wait> Value<'a, T, W> {
 
     /// The embedded lock.
     pub fn raw(&self) -> &'a RawMutex {
-        self.raw
+        self.lock.raw()
     }
 
     /// The object header.
     pub fn header(&self) -> &'a Header {
-        self.header
+        self.lock.header()
     }
 }
 

@@ -39,6 +39,20 @@ fn stress(args: &[&str]) -> Vec<Value> {
     reports
 }
 
+/// The number that follows the first `marker` in a report's note.
+fn number_after(note: &str, marker: &str) -> u64 {
+    let after = note
+        .split(marker)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {marker:?} in {note}"));
+    after
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}: {note}"))
+}
+
 fn targets() -> Vec<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_ringfork"))
         .args(["stress", "list"])
@@ -125,17 +139,28 @@ fn duration_runs_count_targets_in_rounds() {
         .find(|n| n.starts_with("--duration"))
         .unwrap_or_else(|| panic!("no rounds note: {r}"))
         .to_owned();
-    let rounds: u64 = note
-        .split(": ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let rounds = number_after(&note, ": ");
     assert!(rounds >= 2, "{note}");
     // Kills are best effort per round (a round may finish before its kill point); most land.
     assert!(r["kills"].as_u64().unwrap() >= 1, "{r}");
     assert!(r["ops"].as_u64().unwrap() >= 3000 * rounds, "{r}");
+}
+
+#[test]
+fn scribble_keeps_every_deadline_under_a_hostile_writer() {
+    // Issue 15: random bytes over every object while the other participants operate with
+    // deadlines. `stress` checks no crash, no deadline overrun past the margin, no hang; here the
+    // run must also have scribbled and measured something.
+    for procs in ["4", "8"] {
+        let r = &stress(&["scribble", "--procs", procs, "--ops", "4000", "--seed", "3", "--json"])[0];
+        assert!(r["ops"].as_u64().unwrap() > 0, "{r}");
+        for k in ["participant_failed", "deadline", "completed"] {
+            assert_eq!(r["violations"][k], 0, "{r}");
+        }
+        let over = r["metrics"]["max_overrun_ms"].as_f64().unwrap();
+        assert!((0.0..2000.0).contains(&over), "{r}");
+        let note = r["notes"][0].as_str().unwrap();
+        let writes = number_after(note, " made ");
+        assert!(writes > 0, "{note}");
+    }
 }

@@ -33,6 +33,16 @@ macro_rules! shared_handle {
                 fmt::Debug::fmt(&self.inner, f)
             }
         }
+
+        impl<T: ShmSafe> $name<T> {
+            /// The handle for a view created or attached in `seg`.
+            fn wrap(inner: core_sync::$core<'static, T>, seg: &Segment) -> Self {
+                $name {
+                    inner,
+                    seg: seg.clone(),
+                }
+            }
+        }
     };
 }
 
@@ -65,22 +75,15 @@ impl<T: ShmSafe> Value<T> {
     /// A value placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, value: T) -> Result<Self, SegmentError> {
         let (size, align) = (core_sync::Value::<T>::size(), core_sync::Value::<T>::align());
-        let inner = create(seg, Kind::Value, name, size, align, |r| {
+        create(seg, Kind::Value, name, size, align, |r| {
             core_sync::Value::init(r, value)
-        })?;
-        Ok(Value {
-            inner,
-            seg: seg.clone(),
         })
+        .map(|inner| Self::wrap(inner, seg))
     }
 
     /// Attaches to the value `name` in `seg` (kind, `T` and "has a lock" validated).
     pub fn open(seg: &Segment, name: &str) -> Result<Self, SegmentError> {
-        let inner = open(seg, name, core_sync::Value::attach)?;
-        Ok(Value {
-            inner,
-            seg: seg.clone(),
-        })
+        open(seg, name, core_sync::Value::attach).map(|inner| Self::wrap(inner, seg))
     }
 
     /// Locks the value; the guard derefs to it.
@@ -156,22 +159,15 @@ impl<T: ShmSafe> Array<T> {
     pub fn new_in(seg: &Segment, name: &str, items: &[T]) -> Result<Self, SegmentError> {
         let size = core_sync::Array::<T>::size(items.len()).ok_or_else(len_err)?;
         let align = core_sync::Array::<T>::align();
-        let inner = create(seg, Kind::Array, name, size, align, |r| {
+        create(seg, Kind::Array, name, size, align, |r| {
             core_sync::Array::init(r, items.len(), |i| items[i])
-        })?;
-        Ok(Array {
-            inner,
-            seg: seg.clone(),
         })
+        .map(|inner| Self::wrap(inner, seg))
     }
 
     /// Attaches to the array `name` in `seg`; the length comes from its header.
     pub fn open(seg: &Segment, name: &str) -> Result<Self, SegmentError> {
-        let inner = open(seg, name, core_sync::Array::attach)?;
-        Ok(Array {
-            inner,
-            seg: seg.clone(),
-        })
+        open(seg, name, core_sync::Array::attach).map(|inner| Self::wrap(inner, seg))
     }
 
     /// The number of elements.
@@ -235,26 +231,20 @@ impl<T: ShmSafe> RawValue<T> {
     /// A value placed in `seg` under `name`.
     pub fn new_in(seg: &Segment, name: &str, value: T) -> Result<Self, SegmentError> {
         let (size, align) = (core_sync::RawValue::<T>::size(), core_sync::RawValue::<T>::align());
-        let inner = create(seg, Kind::Value, name, size, align, |r| {
+        create(seg, Kind::Value, name, size, align, |r| {
             core_sync::RawValue::init::<ringfork_core::wait::DefaultWait>(r, value)
-        })?;
-        Ok(RawValue {
-            inner,
-            seg: seg.clone(),
         })
+        .map(|inner| Self::wrap(inner, seg))
     }
 
     /// Attaches to the lock-less value `name` in `seg`.
     pub fn open(seg: &Segment, name: &str) -> Result<Self, SegmentError> {
-        let inner = open(
+        open(
             seg,
             name,
             core_sync::RawValue::attach::<ringfork_core::wait::DefaultWait>,
-        )?;
-        Ok(RawValue {
-            inner,
-            seg: seg.clone(),
-        })
+        )
+        .map(|inner| Self::wrap(inner, seg))
     }
 
     /// A copy of the value.
@@ -322,26 +312,20 @@ impl<T: ShmSafe> RawArray<T> {
     pub fn new_in(seg: &Segment, name: &str, items: &[T]) -> Result<Self, SegmentError> {
         let size = core_sync::RawArray::<T>::size(items.len()).ok_or_else(len_err)?;
         let align = core_sync::RawArray::<T>::align();
-        let inner = create(seg, Kind::Array, name, size, align, |r| {
+        create(seg, Kind::Array, name, size, align, |r| {
             core_sync::RawArray::init::<ringfork_core::wait::DefaultWait>(r, items.len(), |i| items[i])
-        })?;
-        Ok(RawArray {
-            inner,
-            seg: seg.clone(),
         })
+        .map(|inner| Self::wrap(inner, seg))
     }
 
     /// Attaches to the lock-less array `name` in `seg`.
     pub fn open(seg: &Segment, name: &str) -> Result<Self, SegmentError> {
-        let inner = open(
+        open(
             seg,
             name,
             core_sync::RawArray::attach::<ringfork_core::wait::DefaultWait>,
-        )?;
-        Ok(RawArray {
-            inner,
-            seg: seg.clone(),
-        })
+        )
+        .map(|inner| Self::wrap(inner, seg))
     }
 
     /// The number of elements.

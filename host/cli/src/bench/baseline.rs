@@ -51,41 +51,55 @@ impl Words {
     }
 }
 
-/// Round trips of a busy-spinning atomic ping-pong on one word between two processes: ns/roundtrip.
-/// The hardware limit for cross-core signalling.
-pub fn atomic_pingpong(iters: u64) -> f64 {
-    let w = Words::new(1);
-    let n = iters as u32;
-    let child = {
-        let w = &w;
-        fork_partner(None, move || {
-            let word = w.word(0);
-            for i in 0..n {
-                // Ordering: Acquire pairs with the parent's Release store of the odd value.
-                while word.load(Ordering::Acquire) != 2 * i + 1 {
-                    std::hint::spin_loop();
-                }
-                // Ordering: Release publishes the answer.
-                word.store(2 * i + 2, Ordering::Release);
-            }
-        })
-    };
-    let word = w.word(0);
-    let start = Instant::now();
-    for i in 0..n {
-        // Ordering: Release publishes our turn to the partner's Acquire load.
-        word.store(2 * i + 1, Ordering::Release);
-        // Ordering: Acquire pairs with the partner's Release store.
-        while word.load(Ordering::Acquire) != 2 * i + 2 {
-            std::hint::spin_loop();
-        }
+/// The fork-partner skeleton of every ping-pong row: forks a partner (pinned to `cpu`, as this
+/// process is for the run, if given) that runs `answer(i)` for `i` in `0..iters`, then times this
+/// process running `ask(i)` for the same `i`s: ns per round trip, NaN if the partner failed.
+pub fn pingpong(iters: u64, cpu: Option<usize>, mut answer: impl FnMut(u64), mut ask: impl FnMut(u64)) -> f64 {
+    if let Some(c) = cpu {
+        pin(c);
     }
+    let child = fork_partner(cpu, move || (0..iters).for_each(&mut answer));
+    let start = Instant::now();
+    (0..iters).for_each(&mut ask);
     let ns = start.elapsed().as_nanos() as f64 / iters as f64;
-    if child.join() {
+    let ok = child.join();
+    if cpu.is_some() {
+        unpin();
+    }
+    if ok {
         ns
     } else {
         f64::NAN
     }
+}
+
+/// Round trips of a busy-spinning atomic ping-pong on one word between two processes: ns/roundtrip.
+/// The hardware limit for cross-core signalling.
+pub fn atomic_pingpong(iters: u64) -> f64 {
+    let w = Words::new(1);
+    let word = w.word(0);
+    pingpong(
+        iters,
+        None,
+        |i| {
+            let i = i as u32;
+            // Ordering: Acquire pairs with the parent's Release store of the odd value.
+            while word.load(Ordering::Acquire) != 2 * i + 1 {
+                std::hint::spin_loop();
+            }
+            // Ordering: Release publishes the answer.
+            word.store(2 * i + 2, Ordering::Release);
+        },
+        |i| {
+            let i = i as u32;
+            // Ordering: Release publishes our turn to the partner's Acquire load.
+            word.store(2 * i + 1, Ordering::Release);
+            // Ordering: Acquire pairs with the partner's Release store.
+            while word.load(Ordering::Acquire) != 2 * i + 2 {
+                std::hint::spin_loop();
+            }
+        },
+    )
 }
 
 /// Round trips of a raw shared-futex ping-pong (no spinning: every wait parks): ns/roundtrip. With
@@ -106,55 +120,34 @@ fn futex_pingpong_with(iters: u64, pinned: bool, timeout: Option<Duration>) -> f
         Some(t) => Deadline::after::<<Futex as ringfork_core::Wait>::Clock>(t),
     };
     let w = Words::new(1);
-    let n = iters as u32;
-    let cpu = pinned.then_some(0);
-    if pinned {
-        pin(0);
-    }
-    let child = {
-        let w = &w;
-        fork_partner(cpu, move || {
-            let word = w.word(0);
-            for i in 0..n {
-                loop {
-                    // Ordering: Acquire pairs with the parent's Release store.
-                    let v = word.load(Ordering::Acquire);
-                    if v == 2 * i + 1 {
-                        break;
-                    }
-                    let _ = <Futex as ringfork_core::Wait>::park(word, v, deadline());
-                }
-                // Ordering: Release publishes the answer to the parent's Acquire load.
-                word.store(2 * i + 2, Ordering::Release);
-                <Futex as ringfork_core::Wait>::wake(word, 1);
-            }
-        })
-    };
     let word = w.word(0);
-    let start = Instant::now();
-    for i in 0..n {
-        // Ordering: Release publishes our turn; the partner loads it with Acquire.
-        word.store(2 * i + 1, Ordering::Release);
-        <Futex as ringfork_core::Wait>::wake(word, 1);
-        loop {
-            // Ordering: Acquire pairs with the partner's Release store.
-            let v = word.load(Ordering::Acquire);
-            if v == 2 * i + 2 {
-                break;
-            }
-            let _ = <Futex as ringfork_core::Wait>::park(word, v, deadline());
+    // Parks until the word holds `want`.
+    let park_until = |want: u32| loop {
+        // Ordering: Acquire pairs with the other side's Release store.
+        let v = word.load(Ordering::Acquire);
+        if v == want {
+            break;
         }
-    }
-    let ns = start.elapsed().as_nanos() as f64 / iters as f64;
-    let ok = child.join();
-    if pinned {
-        unpin();
-    }
-    if ok {
-        ns
-    } else {
-        f64::NAN
-    }
+        let _ = <Futex as ringfork_core::Wait>::park(word, v, deadline());
+    };
+    pingpong(
+        iters,
+        pinned.then_some(0),
+        |i| {
+            let i = i as u32;
+            park_until(2 * i + 1);
+            // Ordering: Release publishes the answer to the parent's Acquire load.
+            word.store(2 * i + 2, Ordering::Release);
+            <Futex as ringfork_core::Wait>::wake(word, 1);
+        },
+        |i| {
+            let i = i as u32;
+            // Ordering: Release publishes our turn; the partner loads it with Acquire.
+            word.store(2 * i + 1, Ordering::Release);
+            <Futex as ringfork_core::Wait>::wake(word, 1);
+            park_until(2 * i + 2);
+        },
+    )
 }
 
 fn fd_pingpong(iters: u64, pinned: bool, socket: bool) -> f64 {

@@ -230,46 +230,31 @@ pub fn wait_pingpong(o: &BenchOpts) -> Vec<Row> {
 
 fn ours_wait_pingpong(iters: u64, pinned: bool) -> f64 {
     let w = Words::new(1);
-    let n = iters as u32;
-    if pinned {
-        b::pin(0);
-    }
-    let child = {
-        let w = &w;
-        b::fork_partner(pinned.then_some(0), move || {
-            let word = w.word(0);
-            for i in 0..n {
-                // Ordering: Acquire pairs with the parent's Release store.
-                while word.load(Ordering::Acquire) != 2 * i + 1 {
-                    let _ = Futex::wait(word, 2 * i, Deadline::Never);
-                }
-                // Ordering: Release publishes the answer to the parent's Acquire load.
-                word.store(2 * i + 2, Ordering::Release);
-                Futex::wake(word, 1);
-            }
-        })
-    };
     let word = w.word(0);
-    let start = Instant::now();
-    for i in 0..n {
-        // Ordering: Release publishes our turn to the partner's Acquire load.
-        word.store(2 * i + 1, Ordering::Release);
-        Futex::wake(word, 1);
-        // Ordering: Acquire pairs with the partner's Release store.
-        while word.load(Ordering::Acquire) != 2 * i + 2 {
-            let _ = Futex::wait(word, 2 * i + 1, Deadline::Never);
-        }
-    }
-    let ns = start.elapsed().as_nanos() as f64 / iters as f64;
-    let ok = child.join();
-    if pinned {
-        b::unpin();
-    }
-    if ok {
-        ns
-    } else {
-        f64::NAN
-    }
+    b::pingpong(
+        iters,
+        pinned.then_some(0),
+        |i| {
+            let i = i as u32;
+            // Ordering: Acquire pairs with the parent's Release store.
+            while word.load(Ordering::Acquire) != 2 * i + 1 {
+                let _ = Futex::wait(word, 2 * i, Deadline::Never);
+            }
+            // Ordering: Release publishes the answer to the parent's Acquire load.
+            word.store(2 * i + 2, Ordering::Release);
+            Futex::wake(word, 1);
+        },
+        |i| {
+            let i = i as u32;
+            // Ordering: Release publishes our turn to the partner's Acquire load.
+            word.store(2 * i + 1, Ordering::Release);
+            Futex::wake(word, 1);
+            // Ordering: Acquire pairs with the partner's Release store.
+            while word.load(Ordering::Acquire) != 2 * i + 2 {
+                let _ = Futex::wait(word, 2 * i + 1, Deadline::Never);
+            }
+        },
+    )
 }
 
 /// Baselines against each other, so the table shows the machine's limits: atomic vs futex vs pipe vs

@@ -62,24 +62,18 @@ pub fn semaphore_pingpong(iters: u64) -> f64 {
     let (Ok(ping), Ok(pong)) = (Semaphore::new(0), Semaphore::new(0)) else {
         return f64::NAN;
     };
-    let (p2, q2) = (ping.clone(), pong.clone());
-    let child = b::fork_partner(None, move || {
-        for _ in 0..iters {
-            p2.acquire();
-            let _ = q2.release();
-        }
-    });
-    let start = Instant::now();
-    for _ in 0..iters {
-        let _ = ping.release();
-        pong.acquire();
-    }
-    let ns = start.elapsed().as_nanos() as f64 / iters as f64;
-    if child.join() {
-        ns
-    } else {
-        f64::NAN
-    }
+    b::pingpong(
+        iters,
+        None,
+        |_| {
+            ping.acquire();
+            let _ = pong.release();
+        },
+        |_| {
+            let _ = ping.release();
+            pong.acquire();
+        },
+    )
 }
 
 /// Ping-pong through two events (set by one side, waited and cleared by the other): ns/roundtrip.
@@ -87,26 +81,20 @@ pub fn event_pingpong(iters: u64) -> f64 {
     let (Ok(ping), Ok(pong)) = (Event::new(), Event::new()) else {
         return f64::NAN;
     };
-    let (p2, q2) = (ping.clone(), pong.clone());
-    let child = b::fork_partner(None, move || {
-        for _ in 0..iters {
-            p2.wait();
-            p2.clear();
-            q2.set();
-        }
-    });
-    let start = Instant::now();
-    for _ in 0..iters {
-        ping.set();
-        pong.wait();
-        pong.clear();
-    }
-    let ns = start.elapsed().as_nanos() as f64 / iters as f64;
-    if child.join() {
-        ns
-    } else {
-        f64::NAN
-    }
+    b::pingpong(
+        iters,
+        None,
+        |_| {
+            ping.wait();
+            ping.clear();
+            pong.set();
+        },
+        |_| {
+            ping.set();
+            pong.wait();
+            pong.clear();
+        },
+    )
 }
 
 /// `Process::new(no-op).start()` + `join()`: µs per process.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub mod pool;
 pub mod queue;
 pub mod rings;
+pub mod scribble;
 pub mod sync;
 pub mod targets;
 
@@ -54,6 +55,8 @@ pub struct StressReport {
     pub max_detect_ms: f64,
     /// Whether the watchdog had to kill a stuck run.
     pub hung: bool,
+    /// Target-specific measurements (e.g. `max_overrun_ms`); a merge keeps each one's maximum.
+    pub metrics: BTreeMap<String, f64>,
     /// Free-form notes (what was stuck, what the numbers mean).
     pub notes: Vec<String>,
 }
@@ -95,6 +98,10 @@ impl StressReport {
             *self.violations.entry(k).or_insert(0) += v;
         }
         self.max_detect_ms = self.max_detect_ms.max(r.max_detect_ms);
+        for (k, v) in r.metrics {
+            let m = self.metrics.entry(k).or_insert(v);
+            *m = m.max(v);
+        }
         self.hung |= r.hung;
         // Notes describe one round; the first round's stand for all (a failing round's are kept).
         if failed {
@@ -117,7 +124,7 @@ impl StressReport {
         json!({"target": self.target, "procs": self.procs, "ops": self.ops, "ops_per_sec": self.ops_per_sec(),
                "seconds": self.seconds, "kills": self.kills, "recoveries": self.recoveries,
                "violations": self.violations, "max_detect_ms": self.max_detect_ms, "hung": self.hung,
-               "passed": self.passed(), "notes": self.notes})
+               "passed": self.passed(), "metrics": self.metrics, "notes": self.notes})
     }
 
     /// A human-readable report.
@@ -136,6 +143,9 @@ impl StressReport {
         );
         for (k, v) in &self.violations {
             s.push_str(&format!("  {:<28} {:>6} violation(s)\n", k, v));
+        }
+        for (k, v) in &self.metrics {
+            s.push_str(&format!("  {:<28} {:>10.3}\n", k, v));
         }
         for n in &self.notes {
             s.push_str(&format!("  note: {n}\n"));

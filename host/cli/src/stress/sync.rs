@@ -15,38 +15,39 @@ use ringfork_core::Kind;
 use std::time::{Duration, Instant};
 
 /// How often participants report progress.
-const PROGRESS_EVERY: u64 = 64;
+pub(super) const PROGRESS_EVERY: u64 = 64;
 
-fn now_ns() -> u64 {
+pub(super) fn now_ns() -> u64 {
     OsClock::now().map(|i| i.0).unwrap_or(0)
 }
 
 /// A few shared u64 counters (violations, recoveries, detection times, the last kill's time).
 #[derive(Clone)]
-struct Counters {
+pub(super) struct Counters {
     seg: Segment,
 }
 
 impl Counters {
-    const VIOL: usize = 0;
-    const RECOVER: usize = 1;
+    pub(super) const VIOL: usize = 0;
+    pub(super) const RECOVER: usize = 1;
     const DETECT_NS: usize = 2;
-    const LAST_KILL_NS: usize = 3;
-    const DONE: usize = 4;
+    pub(super) const LAST_KILL_NS: usize = 3;
+    pub(super) const DONE: usize = 4;
     /// Operations done so far, bumped by participants every `PROGRESS_EVERY` operations: kills are
     /// planned by progress, not by time, so they land mid-run however fast the machine is.
-    const PROGRESS: usize = 5;
+    pub(super) const PROGRESS: usize = 5;
     /// Set by the supervisor once every participant is forked: all start together.
     const GO: usize = 6;
-    const N: usize = 8;
+    /// Slots 7..N are the targets' own (a second violation count is `N - 1`).
+    pub(super) const N: usize = 16;
 
-    fn new() -> Result<Counters, ringfork::SegmentError> {
+    pub(super) fn new() -> Result<Counters, ringfork::SegmentError> {
         let seg = Segment::anonymous(4096)?;
         seg.alloc(Kind::Cell, "counters", Self::N * 8, 64)?;
         Ok(Counters { seg })
     }
 
-    fn get(&self, i: usize) -> &AtomicU64 {
+    pub(super) fn get(&self, i: usize) -> &AtomicU64 {
         let e = self.seg.find("counters").expect("counters");
         let r = self
             .seg
@@ -62,14 +63,15 @@ impl Counters {
 }
 
 /// Forks `n` participants running `body(i)`, kills per the options, reaps all; returns the
-/// participants that were killed.
-fn supervise(o: &StressOpts, rep: &mut StressReport, c: &Counters, n: usize, body: impl Fn(usize)) -> usize {
+/// participants that were killed. A participant that exits non-zero (101: it panicked) or dies of a
+/// signal the supervisor did not send (SIGSEGV, SIGBUS, an abort) is a `participant_failed` violation.
+pub(super) fn supervise(o: &StressOpts, rep: &mut StressReport, c: &Counters, n: usize, body: impl Fn(usize)) -> usize {
     supervise_with(o, rep, c, n, body, &|| None)
 }
 
 /// [`supervise`], with `prefer` naming a victim to kill when one is due (e.g. the lock's current
 /// owner), if it is a live participant; otherwise a random live participant dies.
-fn supervise_with(
+pub(super) fn supervise_with(
     o: &StressOpts,
     rep: &mut StressReport,
     c: &Counters,
@@ -104,6 +106,7 @@ fn supervise_with(
     let deadline = start + super::watchdog(o);
     let mut done = vec![false; kids.len()];
     let mut killed = 0;
+    let mut victims: Vec<libc::pid_t> = Vec::new();
     loop {
         for (i, k) in kids.iter().enumerate() {
             if !done[i] {
@@ -112,6 +115,13 @@ fn supervise_with(
                     if libc::WIFEXITED(st) && libc::WEXITSTATUS(st) != 0 {
                         rep.notes
                             .push(format!("participant {} exited with {}", k.pid(), libc::WEXITSTATUS(st)));
+                        rep.violate("participant_failed", 1);
+                    } else if libc::WIFSIGNALED(st) && !victims.contains(&k.pid()) {
+                        rep.notes.push(format!(
+                            "participant {} died of signal {} (not one of the supervisor's kills)",
+                            k.pid(),
+                            libc::WTERMSIG(st)
+                        ));
                         rep.violate("participant_failed", 1);
                     }
                 }
@@ -139,6 +149,7 @@ fn supervise_with(
                 c.get(Counters::LAST_KILL_NS).store(now_ns(), Ordering::SeqCst);
                 // SAFETY: kill(2) on a child's pid; no memory effects.
                 unsafe { libc::kill(victim, libc::SIGKILL) };
+                victims.push(victim);
                 if o.duration.is_some() {
                     let _ = killer.tick_pids(&[]);
                 }
@@ -167,7 +178,7 @@ fn supervise_with(
     killed
 }
 
-fn finish(rep: &mut StressReport, c: &Counters) {
+pub(super) fn finish(rep: &mut StressReport, c: &Counters) {
     rep.recoveries = c.get(Counters::RECOVER).load(Ordering::SeqCst);
     rep.max_detect_ms = c.get(Counters::DETECT_NS).load(Ordering::SeqCst) as f64 / 1e6;
     if rep.hung {

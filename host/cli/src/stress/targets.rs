@@ -18,5 +18,6 @@ pub fn all() -> Vec<Target> {
         ("queue", super::queue::run),
         ("pipe", super::sync::pipe),
         ("pool", super::pool::run),
+        ("scribble", super::scribble::run),
     ]
 }
