@@ -16,7 +16,7 @@ QEMU_M0=(qemu-system-arm -machine microbit "${SEMIHOSTING[@]}")
 cargo build --release --bins
 cargo build --release --target thumbv6m-none-eabi --bin selftest
 
-echo "--- selftest on a Cortex-M4 (SysTick handler vs main loop: SPSC, byte ring, spin lock, Value, Event)"
+echo "--- selftest on a Cortex-M4 (SysTick handler vs main loop: SPSC, MPMC, byte ring, spin lock, Value, Event)"
 timeout 120 "${QEMU[@]}" -kernel "$BIN/selftest"
 echo "--- selftest on a Cortex-M0 (the same, with read-modify-writes in critical sections)"
 timeout 120 "${QEMU_M0[@]}" -kernel "$BIN_M0/selftest"

@@ -720,7 +720,6 @@ impl Control {
         crate::atomic::widen(self.state.lost.load(Ordering::Relaxed))
     }
 
-    #[cfg(target_has_atomic = "64")] // only the MPMC ring loses messages
     pub(crate) fn add_lost(&self) {
         // Ordering: Relaxed; a statistic.
         self.state.lost.fetch_add(1, Ordering::Relaxed);

@@ -18,9 +18,9 @@
 
 pub mod blocking;
 pub mod bytering;
-#[cfg(target_has_atomic = "64")]
 pub mod mpmc;
 pub mod peers;
+mod slotword;
 pub mod spsc;
 
 use core::fmt;
@@ -149,17 +149,15 @@ impl core::error::Error for PopError {}
 
 /// Slot index of free-running position `pos` in a ring of `cap` slots: a mask when `cap` is a power
 /// of two (`mask = cap - 1`), a division otherwise (`mask = 0`). Always `< cap`.
-#[cfg(target_has_atomic = "64")]
 #[inline(always)]
-pub(crate) fn slot_of(pos: u64, cap: u64, mask: u64) -> usize {
+pub(crate) fn slot_of(pos: Word, cap: Word, mask: Word) -> usize {
     debug_assert!(cap >= 1);
     let i = if mask != 0 || cap == 1 { pos & mask } else { pos % cap };
     i as usize
 }
 
 /// `cap - 1` if `cap` is a power of two, else 0 (see [`slot_of`]).
-#[cfg(target_has_atomic = "64")]
-pub(crate) const fn mask_for(cap: u64) -> u64 {
+pub(crate) const fn mask_for(cap: Word) -> Word {
     if cap.is_power_of_two() {
         cap - 1
     } else {
@@ -191,7 +189,7 @@ mod tests {
     }
 }
 
-use crate::atomic::{AtomicWord, Ordering};
+use crate::atomic::{AtomicWord, Ordering, Word};
 use crate::padded::{CachePadded, CACHE_LINE};
 use blocking::Control;
 use peers::PeerTable;

@@ -13,7 +13,8 @@
 //! is Vyukov's. Per message: one locked instruction per side (the claim), one plain store (the
 //! commit), no fence (the claim CAS is SeqCst and doubles as the sleeper-check fence, see below).
 //!
-//! Slot word (`u64`):
+//! Slot word (`u64`; the encodings are plain functions in `super::slotword`, unit-tested for both
+//! widths on every host):
 //!
 //! | bits    | field    | meaning                                                              |
 //! |---------|----------|----------------------------------------------------------------------|
@@ -22,8 +23,51 @@
 //! | 3-19    | tag      | the claimant's [`super::peers::PeerTable::tag`] (0 = unregistered)   |
 //! | 20-63   | position | the position the slot holds, modulo 2^44 (compared as a signed distance) |
 //!
+//! Where the target has no 64-bit atomics (layouts with 32-bit words, [`crate::atomic::Word`]), the
+//! slot word is a `u32`, its own ABI variant (the header's `WORDS32` bit): the peer tables have 4
+//! entries there, so the tag's entry index is packed into 2 bits (lossless; presence and all 11
+//! generation bits are kept), which leaves 15 bits of position:
+//!
+//! | bits    | field    | meaning                                                              |
+//! |---------|----------|----------------------------------------------------------------------|
+//! | 0-1     | state    | as above                                                             |
+//! | 2       | skip     | as above                                                             |
+//! | 3-16    | tag      | the claimant's tag, packed: presence (3), entry index (4-5), generation (6-16) |
+//! | 17-31   | position | the position the slot holds, modulo 2^15 (compared as a signed distance) |
+//!
 //! A slot moves `free(p) -> writing(p, tag) -> full(p) -> reading(p, tag) -> free(p + cap)`; the
 //! first and third arrows are the claim CASes, the others plain Release stores by the claimant.
+//!
+//! # Positions modulo 2^k
+//! A slot word keeps its position modulo 2^k (k = 44, or 15 with 32-bit words), and every decision
+//! reads it as the signed distance from the position the caller is at, which is exact while the true
+//! distance is below 2^(k-1) in magnitude. Every word the ring writes depends only on positions
+//! modulo 2^k, so the ring behaves exactly like one whose positions live modulo 2^k as long as the
+//! distances it reads are exact. Capacities are kept far below that: below 2^40 (64-bit words), or
+//! powers of two of at most 2^12 (32-bit words; a power of two also keeps the slot a position maps to
+//! consecutive across the wrap of the 32-bit positions at 2^32, as in the other rings). The
+//! distances legitimately read are:
+//! - within a lap (`-cap ..= cap`) of the frontier, for a participant whose position is current;
+//! - for a hint moved back by a claimant preempted inside `advance`: at most about a lap, because
+//!   that claimant holds its claimed slot while it stores the hint, so the other side cannot pass
+//!   that slot and its own side cannot get more than a lap ahead of it;
+//! - for a participant stalled *inside one operation* (between loading a hint or a slot word and its
+//!   CAS, holding nothing; this includes a consumer preempted inside `advance` after discarding a
+//!   skipped position, which holds nothing either): whatever the others moved that side's frontier
+//!   meanwhile.
+//!
+//! So the bound is on a stall: the ring is exact as long as no participant stalls inside one operation
+//! while the others move the frontier it works on by 2^(k-1) − capacity positions or more (64-bit
+//! words: 2^43 − 2^40, never; 32-bit words: 2^14 − 2^12 = 12,288 operations). A stale claim CAS
+//! needs more: free and full words carry no tag, so the word the claimant loaded recurs only when the
+//! slot holds a position exactly a multiple of 2^k later, i.e. after 2^k (32,768 with 32-bit words)
+//! operations of the others on that side, and before that the CAS fails and the claimant re-reads.
+//! Beyond the bound, the misread is a wrong `Full` / `Empty` / `Corrupted` answer, or a claim out of
+//! frontier order that can leave the ring reporting full and empty forever (recreate it); never an
+//! access out of bounds (slots are always reduced modulo the capacity) and never a torn or duplicated
+//! message (a claimed slot is still held by one claimant only). On a microcontroller, "stalled inside
+//! an operation" means the main loop interrupted mid-call while handlers perform 12,288 operations on
+//! the same ring before it resumes, or one core halted mid-call (a debugger) while the other runs on.
 //!
 //! # Waking
 //! A waiter registers as a sleeper and re-checks (see [`super::blocking`]); a claimant reads the
@@ -81,16 +125,19 @@
 //!
 //! | offset in slot | size        | field  | written by                                     |
 //! |---------------:|------------:|--------|------------------------------------------------|
-//! | 0              | 8           | `word` | claimants (CAS), committers (store), recovery (CAS) |
+//! | 0              | 8 (4)       | `word` | claimants (CAS), committers (store), recovery (CAS) |
 //! | `data_off`     | `slot_size` | data   | the producer that claimed the slot             |
 //!
-//! `data_off = max(8, elem_align)`, `stride = align_up(data_off + slot_size, data_off)`. Header:
-//! `capacity` = slots (below 2^40), `elem_size` = `slot_size`, `elem_align`, `msg_limit` = byte-slot
-//! limit (byte flavour) or 0.
+//! `data_off = max(8, elem_align)` (with 32-bit words: `max(4, elem_align)`),
+//! `stride = align_up(data_off + slot_size, data_off)`. Header: `capacity` = slots (below 2^40; with
+//! 32-bit words a power of two, at most 2^12), `elem_size` = `slot_size`, `elem_align`, `msg_limit` =
+//! byte-slot limit (byte flavour) or 0.
 
 use super::peers::{PeerId, PeerTable, TAG_BITS};
 use super::{check_ring, mask_for, slot_of, PopError, PushError, RingCtrl, DATA_OFFSET, RING_ALIGN};
-use crate::atomic::{AtomicU64, Ordering};
+#[cfg(target_has_atomic = "64")]
+use crate::atomic::AtomicU64;
+use crate::atomic::{AtomicWord, Ordering, SignedWord, Word};
 use crate::error::{AttachError, InitError};
 use crate::header::{Header, Kind, ObjectParams};
 use crate::region::{align_up, Region};
@@ -99,29 +146,37 @@ use crate::wait::Wait;
 use core::cell::Cell;
 use core::time::Duration;
 
-/// The state bits of a slot word.
-const STATE: u64 = 0b11;
-/// State: free for the producer of the slot's position.
-const FREE: u64 = 0;
-/// State: claimed by a producer, being written.
-const WRITING: u64 = 1;
-/// State: committed, waiting for a consumer.
-const FULL: u64 = 2;
-/// State: claimed by a consumer, being read.
-const READING: u64 = 3;
+// The slot word of this target's ABI variant (`u64`, or `u32` without 64-bit atomics): its fields
+// and functions (`word`, `dist`, `tag_of`, ...) are in `super::slotword`.
 /// With the "full" state: the position was skipped by recovery and carries no message.
-pub const SKIP: u64 = 1 << 2;
-/// Where the owner tag starts.
-const TAG_SHIFT: u32 = 3;
-/// Where the position starts; below it: state, skip, tag.
-const POS_SHIFT: u32 = TAG_SHIFT + TAG_BITS;
-/// Capacities must stay far below the position field's range (2^44), so that signed distances
-/// between positions are exact.
-const MAX_CAPACITY: u64 = 1 << 40;
+pub use super::slotword::native::SKIP;
+#[cfg(all(test, not(loom)))]
+use super::slotword::native::TAG_SHIFT;
+use super::slotword::native::{
+    dist, pos_of, tag_bits, tag_of, word, SlotWord, FREE, FULL, MAX_CAPACITY, READING, STATE, WRITING,
+};
+
+/// Why `init` refuses a capacity of `MAX_CAPACITY` or more.
+#[cfg(target_has_atomic = "64")]
+const CAPACITY_LIMIT: &str = "must be below 2^40";
+#[cfg(not(target_has_atomic = "64"))]
+const CAPACITY_LIMIT: &str = "must be at most 4096 (2^12) on targets without 64-bit atomics";
+
+/// The atomic slot word.
+#[cfg(target_has_atomic = "64")]
+type AtomicSlotWord = AtomicU64;
+/// The atomic slot word.
+#[cfg(not(target_has_atomic = "64"))]
+type AtomicSlotWord = crate::atomic::AtomicU32;
+
+// The 32-bit slot word keeps 2 bits of a tag's entry index.
+#[cfg(not(target_has_atomic = "64"))]
+const _: () = assert!(super::peers::PEERS <= 1 << super::slotword::w32::INDEX_BITS);
+
 /// Iterations one non-blocking attempt may take, beyond two laps of steps, before it calls the
 /// ring corrupted: far more than any legitimate contention produces (each iteration is a lost race
 /// or a step past a claimed position), and a bound for a peer that scribbles slot words.
-const MAX_STEPS: u64 = 1 << 20;
+const MAX_STEPS: Word = 1 << 20;
 
 /// How long a non-blocking attempt waits for a claim in progress at the frontier before it gives
 /// up and answers `Empty` / `Full` (see "Linearizable `try_*`" in the module docs).
@@ -137,25 +192,6 @@ const CLAIM_FIRST_PROBE: Duration = Duration::from_millis(1);
 #[cfg(all(feature = "futex", not(loom)))]
 const CLAIM_PROBE_EVERY: Duration = Duration::from_millis(10);
 
-/// The slot word for position `pos` with state/skip/tag `bits`.
-#[inline(always)]
-const fn word(pos: u64, bits: u64) -> u64 {
-    pos << POS_SHIFT | bits
-}
-
-/// The signed distance from `pos` to the position held in slot word `w` (exact while the true
-/// distance is below 2^43 in magnitude).
-#[inline(always)]
-const fn dist(w: u64, pos: u64) -> i64 {
-    (w & !((1 << POS_SHIFT) - 1)).wrapping_sub(pos << POS_SHIFT) as i64 >> POS_SHIFT
-}
-
-/// The owner tag in slot word `w`.
-#[inline(always)]
-const fn tag_of(w: u64) -> u32 {
-    ((w >> TAG_SHIFT) & ((1 << TAG_BITS) - 1)) as u32
-}
-
 /// The next position to look at after the slot of `pos` was found holding the later position
 /// `pos + d` (`d > 0`) in word `w`: claims and takes happen at the frontier only, so every position
 /// below a claimed one is claimed, and every position up to a freed one's previous lap is taken. On
@@ -165,8 +201,8 @@ const fn tag_of(w: u64) -> u32 {
 /// lands within a lap of the frontier, so a hint left arbitrarily stale by a preempted claimant costs
 /// at most about one lap of steps.
 #[inline(always)]
-fn step(pos: u64, d: i64, w: u64, cap: u64, consumer: bool) -> u64 {
-    let q = pos.wrapping_add(d as u64);
+fn step(pos: Word, d: SignedWord, w: SlotWord, cap: Word, consumer: bool) -> Word {
+    let q = pos.wrapping_add(d as Word);
     let st = w & STATE;
     let own_position_done = if consumer { st == READING } else { st != FREE };
     let next = if own_position_done {
@@ -174,7 +210,7 @@ fn step(pos: u64, d: i64, w: u64, cap: u64, consumer: bool) -> u64 {
     } else {
         q.wrapping_sub(cap).wrapping_add(1)
     };
-    if (next.wrapping_sub(pos) as i64) > 0 {
+    if (next.wrapping_sub(pos) as SignedWord) > 0 {
         next
     } else {
         pos.wrapping_add(1)
@@ -183,9 +219,9 @@ fn step(pos: u64, d: i64, w: u64, cap: u64, consumer: bool) -> u64 {
 
 /// Stores `v` into the hint `h` unless `h` is already at or past it.
 #[inline(always)]
-fn advance(h: &AtomicU64, v: u64) {
+fn advance(h: &AtomicWord, v: Word) {
     // Ordering: Relaxed; only decides whether to store.
-    if (v.wrapping_sub(h.load(Ordering::Relaxed)) as i64) > 0 {
+    if (v.wrapping_sub(h.load(Ordering::Relaxed)) as SignedWord) > 0 {
         // Ordering: Release, so a reader that Acquire-loads the hint also sees the claim behind it
         // (and the slot word it will read next is no older than that claim). A claimant preempted
         // between the load above and this store may move the hint back by any amount; readers step
@@ -217,7 +253,7 @@ pub struct MpmcLayout {
 
 impl MpmcLayout {
     fn data_off(&self) -> usize {
-        self.align.max(8)
+        self.align.max(core::mem::size_of::<SlotWord>())
     }
 
     fn stride(&self) -> Option<usize> {
@@ -259,8 +295,8 @@ impl MpmcLayout {
 pub struct Mpmc<'a> {
     ctrl: &'a RingCtrl,
     slots: *mut u8,
-    cap: u64,
-    mask: u64,
+    cap: Word,
+    mask: Word,
     stride: usize,
     data_off: usize,
     slot_size: usize,
@@ -324,7 +360,13 @@ impl<'a> Mpmc<'a> {
         if layout.capacity >= MAX_CAPACITY {
             return Err(InitError::InvalidParameter {
                 name: "capacity",
-                reason: "must be below 2^40",
+                reason: CAPACITY_LIMIT,
+            });
+        }
+        if crate::atomic::WORDS32 && !layout.capacity.is_power_of_two() {
+            return Err(InitError::InvalidParameter {
+                name: "capacity",
+                reason: "must be a power of two on targets without 64-bit atomics (32-bit positions wrap)",
             });
         }
         if !layout.align.is_power_of_two() || u32::try_from(layout.slot_size).is_err() {
@@ -385,19 +427,25 @@ impl<'a> Mpmc<'a> {
                 what: "capacity is 0 or absurdly large",
             });
         }
+        if crate::atomic::WORDS32 && !layout.capacity.is_power_of_two() {
+            return Err(AttachError::Corrupted {
+                what: "capacity is not a power of two (required with 32-bit words)",
+            });
+        }
         check_ring(region, header, layout.size())?;
         // SAFETY: check_ring validated size >= DATA_OFFSET and alignment.
         let ctrl = unsafe { RingCtrl::at(region) };
         Ok(Self::view(region, ctrl, layout, header.msg_limit()))
     }
 
+    #[allow(clippy::unnecessary_cast)] // the identity where `Word` is `u64`; capacity < MAX_CAPACITY
     fn view(region: Region<'a>, ctrl: &'a RingCtrl, layout: MpmcLayout, msg_limit: u64) -> Self {
         let data = align_up(DATA_OFFSET, layout.region_align()).unwrap_or(usize::MAX);
         Mpmc {
             ctrl,
             slots: region.as_ptr().wrapping_add(data),
-            cap: layout.capacity,
-            mask: mask_for(layout.capacity),
+            cap: layout.capacity as Word,
+            mask: mask_for(layout.capacity as Word),
             stride: layout.stride().unwrap_or(0),
             data_off: layout.data_off(),
             slot_size: layout.slot_size,
@@ -406,8 +454,9 @@ impl<'a> Mpmc<'a> {
     }
 
     /// The word slot `index` starts with: free for position `index`.
-    pub const fn initial_word(index: u64) -> u64 {
-        word(index, FREE)
+    #[allow(clippy::unnecessary_cast)] // the identity where `Word` is `u64`
+    pub const fn initial_word(index: u64) -> SlotWord {
+        word(index as Word, FREE)
     }
 
     /// A view over memory a loom model built: `slots` holds `cap` slots of `stride` bytes, each an
@@ -431,16 +480,16 @@ impl<'a> Mpmc<'a> {
     }
 
     #[inline(always)]
-    fn slot_word(&self, slot: usize) -> &'a AtomicU64 {
-        debug_assert!((slot as u64) < self.cap);
+    fn slot_word(&self, slot: usize) -> &'a AtomicSlotWord {
+        debug_assert!((slot as Word) < self.cap);
         // SAFETY: slot < cap (every caller reduces positions with `slot_of`), so the slot lies inside
         // the validated region; slots are stride-aligned to >= 8 from a CACHE_LINE-aligned base.
-        unsafe { &*(self.slots.add(slot * self.stride) as *const AtomicU64) }
+        unsafe { &*(self.slots.add(slot * self.stride) as *const AtomicSlotWord) }
     }
 
     #[inline(always)]
     fn payload(&self, slot: usize) -> *mut u8 {
-        debug_assert!((slot as u64) < self.cap);
+        debug_assert!((slot as Word) < self.cap);
         // SAFETY: as in `seq`; data_off + slot_size <= stride.
         unsafe { self.slots.add(slot * self.stride + self.data_off) }
     }
@@ -478,7 +527,7 @@ impl<'a> Mpmc<'a> {
             // Bounded: a peer rewriting slot words non-stop must not keep us here.
             if self.frontier(false) == tail || tries >= 64 {
                 // Signed: under load the head read last may have passed the tail read first.
-                return (tail.wrapping_sub(head) as i64).clamp(0, self.cap as i64) as usize;
+                return (tail.wrapping_sub(head) as SignedWord).clamp(0, self.cap as SignedWord) as usize;
             }
         }
     }
@@ -487,7 +536,7 @@ impl<'a> Mpmc<'a> {
     /// position) frontier: the hint, walked forward over the slots that show it is stale (hints are
     /// advanced after claims and may lag, or have been moved back by a preempted claimant). Read-only;
     /// at most one lap of steps (a scribbled region can only make the answer wrong).
-    fn frontier(&self, consumer: bool) -> u64 {
+    fn frontier(&self, consumer: bool) -> Word {
         let hint = if consumer { &self.ctrl.head } else { &self.ctrl.tail };
         // Ordering: Acquire pairs with the Release store in `advance`.
         let mut pos = hint.load(Ordering::Acquire);
@@ -516,7 +565,7 @@ impl<'a> Mpmc<'a> {
     }
 
     /// The bound of one non-blocking attempt's loop (see [`MAX_STEPS`]).
-    fn max_steps(&self) -> u64 {
+    fn max_steps(&self) -> Word {
         self.cap.saturating_mul(2).saturating_add(MAX_STEPS)
     }
 
@@ -527,7 +576,7 @@ impl<'a> Mpmc<'a> {
 
     /// Whether the ring looked full at some instant during the call.
     pub fn is_full(&self) -> bool {
-        self.len() as u64 >= self.cap
+        self.len() as Word >= self.cap
     }
 
     /// Claims a slot, lets `write` fill its `slot_size` payload bytes, and commits it. Never sleeps,
@@ -571,7 +620,7 @@ impl<'a> Mpmc<'a> {
     /// Whether position `pos + 1` is claimed by a producer (read from its slot word; `pos` itself is
     /// being written): then a pop at `pos` must not report `Empty`.
     #[inline(never)]
-    fn claimed_after(&self, pos: u64) -> bool {
+    fn claimed_after(&self, pos: Word) -> bool {
         let next = pos.wrapping_add(1);
         // Ordering: Relaxed: only decides whether to wait; what we then read is re-loaded with
         // Acquire.
@@ -588,7 +637,7 @@ impl<'a> Mpmc<'a> {
     /// the slot of `pos` still holds `pos - cap`, being read): then a push at `pos` must not report
     /// `Full`.
     #[inline(never)]
-    fn taken_after(&self, pos: u64) -> bool {
+    fn taken_after(&self, pos: Word) -> bool {
         let q = pos.wrapping_sub(self.cap).wrapping_add(1);
         // Ordering: Relaxed, as in `claimed_after`.
         let w = self.slot_word(slot_of(q, self.cap, self.mask)).load(Ordering::Relaxed);
@@ -604,7 +653,7 @@ impl<'a> Mpmc<'a> {
     /// `false` when it gave up.
     #[cold]
     #[inline(never)]
-    fn await_claim(&self, slot: usize, w: u64, consumer_claim: bool) -> bool {
+    fn await_claim(&self, slot: usize, w: SlotWord, consumer_claim: bool) -> bool {
         let sw = self.slot_word(slot);
         for _ in 0..CLAIM_SPINS {
             crate::atomic::spin_hint();
@@ -652,8 +701,8 @@ impl<'a> Mpmc<'a> {
 
     /// The slot-word tag bits of `who` on the side whose table is `table`.
     #[inline(always)]
-    fn tag(&self, table: &PeerTable, who: Who) -> u64 {
-        who.map_or(0, |id| u64::from(table.tag(id)) << TAG_SHIFT)
+    fn tag(&self, table: &PeerTable, who: Who) -> SlotWord {
+        who.map_or(0, |id| tag_bits(table.tag(id)))
     }
 
     /// One non-blocking push attempt. `claimed` runs right after the claim CAS (the blocking layer
@@ -663,14 +712,14 @@ impl<'a> Mpmc<'a> {
     #[inline(always)]
     fn push_once<X>(
         &self,
-        tag: u64,
+        tag: SlotWord,
         patient: bool,
         busy: &Cell<bool>,
         write: &mut impl FnMut(*mut u8),
         claimed: impl FnOnce() -> X,
     ) -> Result<X, PushError> {
         let ctrl = self.ctrl;
-        let cap = self.cap as i64;
+        let cap = self.cap as SignedWord;
         // Ordering: Acquire pairs with the Release store in `advance` (see there).
         let mut pos = ctrl.tail.load(Ordering::Acquire);
         for _ in 0..self.max_steps() {
@@ -738,14 +787,14 @@ impl<'a> Mpmc<'a> {
     #[inline(always)]
     fn pop_once<R, X>(
         &self,
-        tag: u64,
+        tag: SlotWord,
         patient: bool,
         busy: &Cell<bool>,
         read: &mut impl FnMut(*const u8) -> R,
         claimed: impl FnOnce() -> X,
     ) -> Result<(R, X), PopError> {
         let ctrl = self.ctrl;
-        let cap = self.cap as i64;
+        let cap = self.cap as SignedWord;
         // Ordering: Acquire pairs with the Release store in `advance` (see there).
         let mut pos = ctrl.head.load(Ordering::Acquire);
         for _ in 0..self.max_steps() {
@@ -830,7 +879,7 @@ impl<'a> Mpmc<'a> {
     pub fn recover_frontier(&self) -> bool {
         let tail = self.frontier(false);
         let head = self.frontier(true);
-        let queued = (tail.wrapping_sub(head) as i64).clamp(0, self.cap as i64 - 1) as u64;
+        let queued = (tail.wrapping_sub(head) as SignedWord).clamp(0, self.cap as SignedWord - 1) as Word;
         self.recover_slots((0..=queued).map(|i| slot_of(head.wrapping_add(i), self.cap, self.mask)))
     }
 
@@ -863,7 +912,7 @@ impl<'a> Mpmc<'a> {
             if tag == 0 || (st != WRITING && st != READING) {
                 continue;
             }
-            let pos = w >> POS_SHIFT;
+            let pos = pos_of(w);
             if st == WRITING && gone(false, tag) {
                 // Ordering: Release pairs with the consumers' Acquire load of the word (nothing of
                 // ours to publish, but the skip must not be reordered before our checks).

@@ -5,6 +5,11 @@
 //! - SPSC ring of `u32`: the SysTick handler produces [`MESSAGES`] sequence numbers, the main loop
 //!   consumes each exactly once and in order. The positions start just below 2^32, so the run
 //!   crosses the wrap of the 32-bit words.
+//! - MPMC ring (`queue::mpmc::Mpmc`, 32-bit slot words): the handler `try_push`es [`MPMC_MESSAGES`]
+//!   sequence numbers, the main loop pops each exactly once and in order. The hints start just below
+//!   2^32 at a multiple of 2^15: the slot words keep positions modulo 2^15, so a fresh ring's words
+//!   (positions 0..cap) already hold those positions, and the run crosses both the 2^15 wrap of the
+//!   slot words' position field (three times) and the 2^32 wrap of the positions.
 //! - Byte ring: the handler sends [`FRAMES`] variable-length frames (0..=32 bytes, content derived
 //!   from the frame number, built as `heapless::Vec`s); the main loop checks every byte, after a
 //!   round trip through `FixedBytes` (the `ShmSafe` payload type) back to a `heapless::Vec`.
@@ -30,6 +35,7 @@ use ringfork_core::cell::ShmCell;
 use ringfork_core::header::{Header, Kind, VERSION_WORD, WORDS32};
 use ringfork_core::payload::FixedBytes;
 use ringfork_core::queue::bytering::{ByteReceiver, ByteRing, ByteSender};
+use ringfork_core::queue::mpmc::{Mpmc, MpmcLayout};
 use ringfork_core::queue::spsc::{Consumer, Producer, Spsc, SpscPair};
 use ringfork_core::queue::{PopError, PushError};
 use ringfork_core::sync::{Event, MutexError, SpinLock, Value};
@@ -39,6 +45,16 @@ use ringfork_firmware::{fail, SharedBuf};
 
 /// Messages the handler produces into the SPSC ring.
 const MESSAGES: u32 = 100_000;
+/// Messages the handler produces into the MPMC ring.
+const MPMC_MESSAGES: u32 = 100_000;
+/// The MPMC ring: `u32` payloads, a power of two of slots (at most 2^12 with 32-bit words).
+const MPMC: MpmcLayout = MpmcLayout {
+    capacity: 16,
+    slot_size: 4,
+    align: 4,
+};
+/// Where the MPMC ring's positions start: 2^32 - 2^16, a multiple of 2^15 (see the module docs).
+const MPMC_START: u32 = 0u32.wrapping_sub(1 << 16);
 /// Frames the handler sends through the byte ring.
 const FRAMES: u32 = 20_000;
 /// SPSC ring capacity (a power of two: 32-bit positions wrap).
@@ -66,6 +82,7 @@ static HANDLER_ERROR: AtomicU32 = AtomicU32::new(0);
 /// out of them.
 struct Objects {
     ring: Option<Spsc<'static, u32>>,
+    mpmc: Mpmc<'static>,
     bytes: Option<ByteRing<'static>>,
     lock: SpinLock<'static, u32>,
     value: Value<'static, u32, Spin>,
@@ -74,7 +91,7 @@ struct Objects {
 }
 
 /// Where each object goes: the same arena walk on both sides gives the same regions.
-fn regions() -> [Region<'static>; 6] {
+fn regions() -> [Region<'static>; 7] {
     let mut arena = Arena::new(SHARED.region());
     let mut place = |size: usize, align: usize| match arena.place(size, align) {
         Ok((_, r)) => r,
@@ -90,11 +107,16 @@ fn regions() -> [Region<'static>; 6] {
         place(Value::<u32, Spin>::size(), Value::<u32, Spin>::align()),
         place(Event::<Spin>::SIZE, Event::<Spin>::ALIGN),
         place(Event::<Spin>::SIZE, Event::<Spin>::ALIGN),
+        place(MPMC.size().unwrap_or(usize::MAX), MPMC.region_align()),
     ]
 }
 
 fn init() -> Objects {
-    let [r0, r1, r2, r3, r4, r5] = regions();
+    let [r0, r1, r2, r3, r4, r5, r6] = regions();
+    let mpmc = Mpmc::init::<Spin>(r6, Kind::Mpmc, MPMC, 0, 0).unwrap_or_else(|_| fail("mpmc init"));
+    // Positions modulo 2^15 in the slot words: at a multiple of 2^15, the fresh words are right.
+    mpmc.ctrl().head.store(MPMC_START, Ordering::Relaxed);
+    mpmc.ctrl().tail.store(MPMC_START, Ordering::Relaxed);
     let ring = Spsc::<u32>::init::<Spin>(r0, CAP).unwrap_or_else(|_| fail("spsc init"));
     let bytes = ByteRing::init::<Spin>(r1, Kind::ByteRing, 256, FRAME_LIMIT).unwrap_or_else(|_| fail("bytering init"));
     // Start both rings' positions just below 2^32 (before any handle exists), so the run wraps.
@@ -104,6 +126,7 @@ fn init() -> Objects {
     bytes.ctrl().tail.store((u32::MAX - 100_000) & !7, Ordering::Relaxed);
     Objects {
         ring: Some(ring),
+        mpmc,
         bytes: Some(bytes),
         lock: SpinLock::init(r2, 0).unwrap_or_else(|_| fail("spinlock init")),
         value: Value::init(r3, 0).unwrap_or_else(|_| fail("value init")),
@@ -114,10 +137,12 @@ fn init() -> Objects {
 
 /// What the handler side does: attach (validating every header) rather than reuse main's views.
 fn attach() -> Objects {
-    let [r0, r1, r2, r3, r4, r5] = regions();
+    let [r0, r1, r2, r3, r4, r5, r6] = regions();
     let d = Deadline::Immediate;
     Objects {
         ring: Some(Spsc::attach::<Spin>(r0, d).unwrap_or_else(|_| fail("spsc attach"))),
+        mpmc: Mpmc::attach::<Spin>(r6, Kind::Mpmc, MPMC.slot_size, MPMC.align, None, 0, d)
+            .unwrap_or_else(|_| fail("mpmc attach")),
         bytes: Some(ByteRing::attach::<Spin>(r1, Kind::ByteRing, d).unwrap_or_else(|_| fail("bytering attach"))),
         lock: SpinLock::attach(r2, d).unwrap_or_else(|_| fail("spinlock attach")),
         value: Value::attach(r3, d).unwrap_or_else(|_| fail("value attach")),
@@ -140,6 +165,7 @@ struct HandlerSide {
     producer: Producer<'static, u32>,
     sender: ByteSender<'static>,
     next: u32,
+    mpmc_next: u32,
     frames: u32,
 }
 
@@ -154,6 +180,19 @@ impl HandlerSide {
                 Ok(()) => self.next += 1,
                 Err(PushError::Full) => break,
                 Err(_) => HANDLER_ERROR.store(1, Ordering::Relaxed),
+            }
+        }
+        for _ in 0..BURST {
+            if self.mpmc_next == MPMC_MESSAGES {
+                break;
+            }
+            let v = self.mpmc_next;
+            // SAFETY: the claimed slot's payload: 4 bytes, 4-aligned (MPMC.align), ours until the
+            // commit.
+            match o.mpmc.try_push_with(None, |p| unsafe { (p as *mut u32).write(v) }) {
+                Ok(()) => self.mpmc_next += 1,
+                Err(PushError::Full) => break,
+                Err(_) => HANDLER_ERROR.store(4, Ordering::Relaxed),
             }
         }
         if self.frames < FRAMES {
@@ -189,7 +228,7 @@ impl HandlerSide {
             Err(_) => HANDLER_ERROR.store(3, Ordering::Relaxed),
         }
         o.tick.set();
-        if self.next == MESSAGES && self.frames == FRAMES {
+        if self.next == MESSAGES && self.mpmc_next == MPMC_MESSAGES && self.frames == FRAMES {
             o.done.set();
         }
     }
@@ -208,6 +247,7 @@ fn SysTick() {
             producer,
             sender,
             next: 0,
+            mpmc_next: 0,
             frames: 0,
         }
     });
@@ -232,6 +272,17 @@ fn check_abi_variant() {
     match Spsc::<u32>::init::<Spin>(SMALL.region(), 3) {
         Err(InitError::InvalidParameter { name: "capacity", .. }) => {}
         _ => fail("a 3-slot SPSC ring was accepted with 32-bit words"),
+    }
+    // The 32-bit MPMC slot word is 4 bytes: 4-byte payloads at offset 4 of 8-byte slots.
+    if MPMC.size() != Some(1088 + 16 * 8) {
+        fail("the MPMC ring size differs from the 32-bit table in docs/layout.md");
+    }
+    for capacity in [3, 1 << 13] {
+        let layout = MpmcLayout { capacity, ..MPMC };
+        match Mpmc::init::<Spin>(SMALL.region(), Kind::Mpmc, layout, 0, 0) {
+            Err(InitError::InvalidParameter { name: "capacity", .. }) => {}
+            _ => fail("an MPMC capacity that is not a power of two of at most 2^12 was accepted"),
+        }
     }
     if ByteRing::data_capacity(300, 32) != Some(512) {
         fail("a byte ring's data area is not rounded up to a power of two");
@@ -272,10 +323,10 @@ fn main() -> ! {
     cp.SYST.enable_interrupt();
     cp.SYST.enable_counter();
 
-    let (mut expect, mut frames) = (0u32, 0u32);
+    let (mut expect, mut mpmc_expect, mut frames) = (0u32, 0u32, 0u32);
     let (mut main_lock, mut main_value, mut tick_waits) = (0u32, 0u32, 0u32);
     let mut buf = [0u8; FRAME_LIMIT];
-    while expect < MESSAGES || frames < FRAMES {
+    while expect < MESSAGES || mpmc_expect < MPMC_MESSAGES || frames < FRAMES {
         match consumer.try_pop() {
             Ok(v) if v == expect => {
                 expect += 1;
@@ -295,6 +346,16 @@ fn main() -> ! {
             }
             Err(PopError::Empty) => {}
             Err(_) => fail("SPSC pop error"),
+        }
+        // SAFETY: the claimed slot's payload: 4 bytes, 4-aligned, committed by the handler.
+        match o.mpmc.try_pop_with(None, |p| unsafe { (p as *const u32).read() }) {
+            Ok(v) if v == mpmc_expect => mpmc_expect += 1,
+            Ok(v) => {
+                hprintln!("expected MPMC message {}, got {}", mpmc_expect, v);
+                fail("MPMC message lost, duplicated or out of order");
+            }
+            Err(PopError::Empty) => {}
+            Err(_) => fail("MPMC pop error"),
         }
         match receiver.try_recv_into(&mut buf) {
             Ok(len) => {
@@ -344,6 +405,13 @@ fn main() -> ! {
     if consumer.ring().ctrl().head.load(Ordering::Relaxed) >= u32::MAX - MESSAGES / 2 {
         fail("the SPSC positions did not wrap");
     }
+    if o.mpmc.try_pop_with(None, |_| ()) != Err(PopError::Empty) || !o.mpmc.is_empty() {
+        fail("an MPMC message beyond the last one");
+    }
+    let end = MPMC_START.wrapping_add(MPMC_MESSAGES);
+    if o.mpmc.ctrl().head.load(Ordering::Relaxed) != end || o.mpmc.ctrl().tail.load(Ordering::Relaxed) != end {
+        fail("the MPMC positions did not end where 100,000 messages past 2^32 - 2^16 are");
+    }
     let lock_total = *o.lock.lock();
     let (lh, lm) = (LOCK_HITS.load(Ordering::Relaxed), LOCK_MISSES.load(Ordering::Relaxed));
     if lock_total != main_lock + lh {
@@ -357,8 +425,9 @@ fn main() -> ! {
         fail("value is not exact");
     }
     hprintln!(
-        "selftest ok: {} messages and {} frames in order across the 2^32 wrap, {} interrupts",
+        "selftest ok: {} SPSC messages, {} MPMC messages and {} frames in order across the 2^32 wrap, {} interrupts",
         MESSAGES,
+        MPMC_MESSAGES,
         FRAMES,
         TICKS.load(Ordering::Relaxed)
     );
