@@ -51,10 +51,9 @@ pub unsafe fn load<T: ShmSafe>(src: *const T) -> T {
     let mut i = 0;
     while i < size_of::<T>() {
         debug_assert!(i + w <= size_of::<T>());
-        // SAFETY: `src + i` is inside the caller's range and aligned to `w` (T is aligned to at
-        // least `w`, and `i` is a multiple of `w`); the atomic types have the size and alignment
-        // of the integers they wrap. `dst + i` is inside `out` and aligned to `w` likewise.
         // Ordering: Acquire, see the module docs.
+        // SAFETY: `src + i`/`dst + i` are inside the caller's range / `out` and aligned to `w` (T is
+        // aligned to at least `w`, `i` is a multiple of `w`); atomics are laid out as their integers.
         unsafe {
             match w {
                 1 => *dst.add(i) = (*(src.add(i) as *const AtomicU8)).load(Ordering::Acquire),

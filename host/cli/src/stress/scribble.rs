@@ -307,12 +307,13 @@ fn scribble(ranges: &[(usize, usize)], rng: &mut Rng, c: &Counters, stop: impl F
                     _ => rng.next_u64(),
                 };
                 let p = base + off;
-                // SAFETY: `p..p + width` lies inside an object of a segment this process maps (the
-                // ranges come from the directory, bounded by the segment's length, and the mapping
-                // is inherited across fork), and is `width`-aligned (object offsets are at least
-                // 8-aligned). Every ringfork object is accessed only atomically or through copies
-                // that tolerate concurrent writers, so an atomic store of any width is what a hostile
-                // peer can do. Ordering: Relaxed; a scribble synchronizes with nothing.
+                // `p..p + width` lies inside an object of a segment this process maps (directory
+                // ranges, bounded by the segment's length; the mapping is inherited across fork) and
+                // is `width`-aligned (object offsets are at least 8-aligned). Every ringfork object is
+                // accessed only atomically or through copies that tolerate concurrent writers, so an
+                // atomic store of any width is what a hostile peer can do.
+                // Ordering: Relaxed; a scribble synchronizes with nothing.
+                // SAFETY: in bounds, aligned, and atomic against every other access (see above).
                 unsafe {
                     match width {
                         1 => (*(p as *const AtomicU8)).store(v as u8, Ordering::Relaxed),
