@@ -72,7 +72,9 @@ pub fn summarize(seg: &Segment) -> SegmentSummary {
     }
 }
 
-/// Every ringfork segment in `/dev/shm` (foreign and half-created files are skipped).
+/// Every ringfork segment in `/dev/shm` (foreign and half-created files are skipped silently). An
+/// entry that is not a regular file (a FIFO, a symbolic link, a socket, ...) or that `open` refuses as
+/// unsafe (another owner) is skipped with a note on stderr: it is never opened, followed or blocked on.
 pub fn list() -> Result<Vec<SegmentSummary>, SegmentError> {
     let rd = std::fs::read_dir(SHM_DIR).map_err(|source| SegmentError::Os {
         op: "read_dir",
@@ -82,12 +84,22 @@ pub fn list() -> Result<Vec<SegmentSummary>, SegmentError> {
     let mut out = Vec::new();
     for e in rd.flatten() {
         let Ok(ft) = e.file_type() else { continue };
+        let name = e.file_name().to_string_lossy().into_owned();
         if !ft.is_file() {
+            if !ft.is_dir() {
+                let what = if ft.is_symlink() {
+                    "a symbolic link (not followed)"
+                } else {
+                    "not a regular file"
+                };
+                eprintln!("ringfork: skipped {SHM_DIR}/{name}: {what}");
+            }
             continue;
         }
-        let name = e.file_name().to_string_lossy().into_owned();
-        if let Ok(seg) = Segment::open_read_only(&name, Duration::ZERO) {
-            out.push(summarize(&seg));
+        match Segment::open_read_only(&name, Duration::ZERO) {
+            Ok(seg) => out.push(summarize(&seg)),
+            Err(e @ SegmentError::Unsafe { .. }) => eprintln!("ringfork: skipped {SHM_DIR}/{name}: {e}"),
+            Err(_) => {} // not a ringfork segment, or one still being created
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

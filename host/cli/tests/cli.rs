@@ -321,6 +321,12 @@ fn fifo_and_symlink_neither_block_nor_mislead_the_tools() {
     assert!(err.contains("symbolic link"), "{err}");
     let (code, err) = run_with_deadline(&["ls"]);
     assert_eq!(code, Some(0), "{err}");
+    // Skipped with a note, never opened.
+    assert!(err.contains(&format!("skipped /dev/shm/{fifo}")), "{err}");
+    assert!(
+        err.contains(&format!("skipped /dev/shm/{link}: a symbolic link")),
+        "{err}"
+    );
     let (code, err) = run_with_deadline(&["clean", "--dry-run"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(std::path::Path::new(&format!("/dev/shm/{fifo}")).exists());
