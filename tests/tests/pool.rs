@@ -59,10 +59,10 @@ fn map_keeps_input_order_for_10000_items() {
     let out = pool.map(square, 0..10_000u64).unwrap();
     assert_eq!(out.len(), 10_000);
     assert!(out.iter().enumerate().all(|(i, &v)| v == (i as u64) * (i as u64)));
-    let out1 = pool.map_chunked(square, 0..500u64, 1).unwrap();
+    let out1 = pool.map_chunked(square, 0..500u64, Some(1)).unwrap();
     assert_eq!(out1, (0..500u64).map(square).collect::<Vec<_>>());
     // Results too large to travel inline go through the arena.
-    let big = pool.map_chunked(|x: u64| [x; 16], 0..1000u64, 50).unwrap();
+    let big = pool.map_chunked(|x: u64| [x; 16], 0..1000u64, Some(50)).unwrap();
     assert!(big.iter().enumerate().all(|(i, a)| a.iter().all(|&v| v == i as u64)));
     assert!(pool.map(square, std::iter::empty::<u64>()).unwrap().is_empty());
     pool.close();
@@ -72,10 +72,14 @@ fn map_keeps_input_order_for_10000_items() {
 
 fn imap_and_imap_unordered_yield_everything_once() {
     let pool = Pool::new(2).unwrap();
-    let ordered: Vec<u64> = pool.imap(square, 0..1000u64, 7).unwrap().map(|r| r.unwrap()).collect();
+    let ordered: Vec<u64> = pool
+        .imap(square, 0..1000u64, Some(7))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     assert_eq!(ordered, (0..1000u64).map(square).collect::<Vec<_>>());
     let mut seen = HashSet::new();
-    for (i, r) in pool.imap_unordered(square, 0..1000u64, 3).unwrap() {
+    for (i, r) in pool.imap_unordered(square, 0..1000u64, Some(3)).unwrap() {
         assert_eq!(r.unwrap(), square(i as u64));
         assert!(seen.insert(i), "index {i} yielded twice");
     }
@@ -127,7 +131,7 @@ fn panicking_task_reports_its_message_and_pool_lives_on() {
         pool.map(panics_on_13, 0..50u64),
         Err(PoolError::TaskPanicked { .. })
     ));
-    let items: Vec<_> = pool.imap(panics_on_13, 0..20u64, 1).unwrap().collect();
+    let items: Vec<_> = pool.imap(panics_on_13, 0..20u64, Some(1)).unwrap().collect();
     assert!(items[13].is_err());
     assert_eq!(items.iter().filter(|r| r.is_ok()).count(), 19);
     // Callbacks run in the parent, exactly one of the two.
@@ -181,7 +185,7 @@ fn a_killed_worker_fails_only_its_task() {
     assert_eq!(pool.worker_pids().len(), 3);
     // The pool still works, also for a map with a dying item.
     assert_eq!(pool.map(square, 0..100u64).unwrap()[99], 9801);
-    let m: Vec<_> = pool.imap(kills_self_on_42, 0..100u64, 1).unwrap().collect();
+    let m: Vec<_> = pool.imap(kills_self_on_42, 0..100u64, Some(1)).unwrap().collect();
     assert!(matches!(m[42], Err(PoolError::WorkerDied { signal: Some(9), .. })));
     assert_eq!(m.iter().filter(|r| r.is_ok()).count(), 99);
     pool.close();
@@ -326,7 +330,7 @@ fn initializer_runs_once_per_worker_process_with_maxtasksperchild() {
         .map(|i| pool.apply_async(pid_and_inits, i).unwrap())
         .collect();
     let mut outs: Vec<u64> = rs.iter().map(|r| r.get().unwrap()).collect();
-    outs.extend(pool.map_chunked(pid_and_inits, 0..20u64, 1).unwrap());
+    outs.extend(pool.map_chunked(pid_and_inits, 0..20u64, Some(1)).unwrap());
     pool.close();
     pool.join().unwrap();
     let count = words[0].load(Ordering::SeqCst) as usize;
@@ -400,11 +404,11 @@ fn bad_parameters_are_typed_errors() {
     ));
     let pool = Pool::builder().processes(1).arena_size(4096).build().unwrap();
     assert!(matches!(
-        pool.map_chunked(square, 0..10u64, 0),
+        pool.map_chunked(square, 0..10u64, Some(0)),
         Err(PoolError::InvalidParameter { name: "chunksize", .. })
     ));
     assert!(matches!(
-        pool.map_chunked(|x: u64| [x; 64], 0..100u64, 100),
+        pool.map_chunked(|x: u64| [x; 64], 0..100u64, Some(100)),
         Err(PoolError::TooLarge { .. })
     ));
     drop(pool);

@@ -1146,7 +1146,9 @@ fn fork_while_a_thread_opens_segments() {
         x * 2
     }
     // maxtasksperchild(1): every task forks a fresh worker through the same path.
-    let out = pool.map_chunked(double, (0..300u64).collect::<Vec<_>>(), 1).unwrap();
+    let out = pool
+        .map_chunked(double, (0..300u64).collect::<Vec<_>>(), Some(1))
+        .unwrap();
     assert_eq!(out, (0..300u64).map(|x| x * 2).collect::<Vec<_>>());
     assert!(pool.workers_started() >= 300);
     pool.close();

@@ -227,7 +227,7 @@ impl std::error::Error for PoolError {}
 ///             inits2.fetch_add(1);
 ///         })
 ///         .build()?;
-///     let mut pids = pool.map_chunked(worker_pid, 0..4u32, 1)?;
+///     let mut pids = pool.map_chunked(worker_pid, 0..4u32, Some(1))?;
 ///     pool.close();
 ///     pool.join()?;
 ///     pids.sort_unstable();
@@ -464,14 +464,16 @@ impl Pool {
         self.map_async(f, items, None)?.get()
     }
 
-    /// [`Pool::map`] with an explicit chunk size (`chunksize=1`: one task per item).
+    /// [`Pool::map`] with a chunk size (`Some(1)`: one task per item; `None`: as [`Pool::map`]).
+    /// Every chunk-size parameter of the pool is an `Option<usize>` whose `None` means Python's
+    /// default for that method.
     pub fn map_chunked<A: ShmSafe, R: ShmSafe>(
         &self,
         f: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
-        chunksize: usize,
+        chunksize: Option<usize>,
     ) -> Result<Vec<R>, PoolError> {
-        self.map_async(f, items, Some(chunksize))?.get()
+        self.map_async(f, items, chunksize)?.get()
     }
 
     /// Submits a whole map; the [`MapResult`] gives the results later (Python's `map_async`).
@@ -498,36 +500,37 @@ impl Pool {
         MapResult::new(self.inner.clone(), job).get()
     }
 
-    /// Results in input order, each as soon as it and all before it are ready (Python's `imap`).
+    /// Results in input order, each as soon as it and all before it are ready (Python's `imap`;
+    /// `chunksize` `None` is Python's default there, 1).
     pub fn imap<A: ShmSafe, R: ShmSafe>(
         &self,
         f: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
-        chunksize: usize,
+        chunksize: Option<usize>,
     ) -> Result<IMap<R>, PoolError> {
         let items: Vec<A> = items.into_iter().collect();
         let job = self.submit_items(
             task::JobSpec::new(f, &items),
             items.len(),
-            Some(chunksize),
+            Some(chunksize.unwrap_or(1)),
             JobKind::Map,
         )?;
         Ok(IMap::new(self.inner.clone(), job, items.len()))
     }
 
     /// Results in completion order, each exactly once, as `(input index, result)` (Python's
-    /// `imap_unordered`, plus the index).
+    /// `imap_unordered`, plus the index; `chunksize` `None` is Python's default there, 1).
     pub fn imap_unordered<A: ShmSafe, R: ShmSafe>(
         &self,
         f: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
-        chunksize: usize,
+        chunksize: Option<usize>,
     ) -> Result<IMapUnordered<R>, PoolError> {
         let items: Vec<A> = items.into_iter().collect();
         let job = self.submit_items(
             task::JobSpec::new(f, &items),
             items.len(),
-            Some(chunksize),
+            Some(chunksize.unwrap_or(1)),
             JobKind::Unordered,
         )?;
         Ok(IMapUnordered::new(self.inner.clone(), job, items.len()))

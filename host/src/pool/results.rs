@@ -236,7 +236,7 @@ impl<R: ShmSafe> Drop for MapResult<R> {
 ///
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let pool = Pool::new(2)?;
-///     let mut it = pool.imap(square, 0..5u64, 1)?;
+///     let mut it = pool.imap(square, 0..5u64, Some(1))?;
 ///     assert_eq!(it.next_timeout(Duration::from_secs(30)), Some(Ok(0)));
 ///     let rest = it.collect::<Result<Vec<_>, _>>()?; // in input order
 ///     assert_eq!(rest, vec![1, 4, 9, 16]);
@@ -329,7 +329,7 @@ impl<R: ShmSafe> Drop for IMap<R> {
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let pool = Pool::new(2)?;
 ///     let mut got = Vec::new();
-///     for (index, result) in pool.imap_unordered(square, 0..5u64, 1)? {
+///     for (index, result) in pool.imap_unordered(square, 0..5u64, Some(1))? {
 ///         got.push((index, result?));
 ///     }
 ///     got.sort_unstable(); // completion order varies; each index comes exactly once

@@ -150,7 +150,7 @@ fn pool_map_rate(n: u64, chunksize: Option<usize>) -> f64 {
     let _ = pool.map(sq, 0..100u64);
     let start = Instant::now();
     let r = match chunksize {
-        Some(c) => pool.map_chunked(sq, 0..n, c),
+        Some(c) => pool.map_chunked(sq, 0..n, Some(c)),
         None => pool.map(sq, 0..n),
     };
     let rate = n as f64 / start.elapsed().as_secs_f64() / 1e6;

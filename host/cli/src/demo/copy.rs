@@ -126,7 +126,10 @@ fn run(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     });
     let mut failed = 0;
     let mut bytes = 0u64;
-    for (num, (i, r)) in pool.imap_unordered(copy_file, jobs.iter().copied(), 1)?.enumerate() {
+    for (num, (i, r)) in pool
+        .imap_unordered(copy_file, jobs.iter().copied(), Some(1))?
+        .enumerate()
+    {
         match r {
             Ok(c) if c.ok == 1 => bytes += c.bytes,
             Ok(c) => {

@@ -209,7 +209,7 @@ fn threads(f: fn(u64) -> Done) -> Result<RunTime, ringfork::PoolError> {
 }
 
 fn processes(pool: &Pool, f: fn(u64) -> Done) -> Result<RunTime, ringfork::PoolError> {
-    timed(false, || pool.map_chunked(f, 0..UNITS, 1))
+    timed(false, || pool.map_chunked(f, 0..UNITS, Some(1)))
 }
 
 fn best(runs: &[RunTime]) -> RunTime {

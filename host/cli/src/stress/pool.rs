@@ -46,7 +46,7 @@ pub fn run(o: &StressOpts) -> StressReport {
     let mut died = 0u64;
     let mut rounds = 0u64;
     loop {
-        let it = match pool.imap_unordered(work, 0..n, 1) {
+        let it = match pool.imap_unordered(work, 0..n, Some(1)) {
             Ok(it) => it,
             Err(e) => {
                 rep.violate("completed", 1);
