@@ -5,8 +5,10 @@
 //! let (mut a, mut b) = ringfork::pipe(true)?;
 //! a.send_bytes(b"ping")?;
 //! assert_eq!(b.recv_bytes()?, b"ping");
-//! b.send(&42u64)?;
-//! assert_eq!(a.recv::<u64>()?, 42);
+//! b.send(&vec![String::from("hello"), String::from("世界")])?; // any serde type, any size
+//! assert_eq!(a.recv::<Vec<String>>()?, vec!["hello", "世界"]);
+//! b.send_plain(&42u64)?; // plain data: its own bytes, no encoding
+//! assert_eq!(a.recv_plain::<u64>()?, 42);
 //! let (mut r, mut w) = ringfork::pipe(false)?; // simplex: r receives, w sends
 //! assert_eq!(r.send_bytes(b"x"), Err(ringfork::PipeError::NotWritable));
 //! w.close();
@@ -29,6 +31,21 @@
 //! `Connection` is dropped or the process exits — so a holder killed before it ever used its end is
 //! still a death `recv` reports, as an OS pipe would give EOF. Messages sent before either event are
 //! still received first.
+//!
+//! # Typed messages
+//! [`Connection::send`] / [`Connection::recv`] carry any serde type, encoded with postcard. A message
+//! that fits the pipe's message limit takes one frame (`0x01`, then the encoding); a larger one is
+//! streamed: a first frame (`0x02`, the total length as a little-endian `u64`, the first bytes), then
+//! continuation frames (`0x03`, the next bytes) in order — a direction has one sending end, so a
+//! message's frames are contiguous. The receiver reserves the total up front (at most
+//! [`MAX_MESSAGE`]; a larger claim is refused) and decodes once the last frame is in. A sender killed
+//! mid-stream loses only that message: the receiver drops the partial bytes and reports
+//! [`PipeError::Disconnected`] (or, if a new message starts instead, carries on with it); a timeout
+//! mid-stream keeps the partial message for the next call. A frame that fits no message is
+//! [`PipeError::BadFrame`] and bytes that do not decode as the requested type are
+//! [`PipeError::Decode`], on that call only: the next message is received normally. Typed frames and
+//! `send_bytes` messages must not be mixed in one direction (a raw message read by `recv` is a
+//! `BadFrame` or a `Decode` error, never undefined behaviour).
 
 use crate::queue::deadline;
 use crate::queue::registration::{fork_generation, Hold};
@@ -38,6 +55,8 @@ use ringfork_core::queue::peers::SideState;
 use ringfork_core::queue::{PopError, PushError, DATA_OFFSET, RING_ALIGN};
 use ringfork_core::wait::DefaultWait;
 use ringfork_core::{Deadline, Kind, ShmSafe};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
@@ -46,6 +65,16 @@ use std::time::Duration;
 pub const DEFAULT_PIPE_CAPACITY: usize = 1 << 18;
 /// Largest message of a [`pipe`].
 pub const DEFAULT_MSG_LIMIT: usize = 1 << 16;
+/// Largest encoded message [`Connection::send`] streams and [`Connection::recv`] accepts (1 GiB):
+/// a peer claiming more is refused rather than trusted with an allocation.
+pub const MAX_MESSAGE: usize = 1 << 30;
+
+/// Frame kinds of typed messages (see the module docs).
+const FRAME_WHOLE: u8 = 0x01;
+const FRAME_FIRST: u8 = 0x02;
+const FRAME_CONT: u8 = 0x03;
+/// Bytes before the data in a first frame: kind + total length.
+const FIRST_HEADER: usize = 1 + 8;
 
 /// Why a pipe operation failed.
 ///
@@ -57,8 +86,12 @@ pub const DEFAULT_MSG_LIMIT: usize = 1 << 16;
 ///     let (mut a, mut b) = pipe_with(true, 4096, 16)?; // messages of at most 16 bytes
 ///     assert_eq!(a.send_bytes(&[0; 17]), Err(PipeError::TooLarge { len: 17, limit: 16 }));
 ///     assert_eq!(b.recv_bytes_timeout(Duration::from_millis(10)), Err(PipeError::TimedOut));
-///     a.send(&7u32)?;
-///     assert_eq!(b.recv::<u64>(), Err(PipeError::WrongSize { expected: 8, found: 4 }));
+///     a.send_plain(&7u32)?;
+///     assert_eq!(b.recv_plain::<u64>(), Err(PipeError::WrongSize { expected: 8, found: 4 }));
+///     a.send(&7u64)?;
+///     assert_eq!(b.recv::<String>(), Err(PipeError::Decode));
+///     a.send("ok")?; // the next message is fine
+///     assert_eq!(b.recv::<String>()?, "ok");
 ///     a.close();
 ///     assert_eq!(b.recv_bytes(), Err(PipeError::Eof)); // Python's EOFError
 ///     assert_eq!(b.send_bytes(b"hi"), Err(PipeError::BrokenPipe));
@@ -83,7 +116,8 @@ pub enum PipeError {
     NotWritable,
     /// This is the send-only end of a simplex pipe.
     NotReadable,
-    /// The message is longer than the pipe's message limit.
+    /// The message is longer than the pipe's message limit (raw and plain messages), or a typed
+    /// message's encoding is longer than [`MAX_MESSAGE`].
     TooLarge {
         /// Message length.
         len: usize,
@@ -92,7 +126,7 @@ pub enum PipeError {
     },
     /// The timeout passed.
     TimedOut,
-    /// A typed `recv::<T>` found a message of another size.
+    /// A `recv_plain::<T>` found a message of another size.
     WrongSize {
         /// `size_of::<T>()`.
         expected: usize,
@@ -101,6 +135,14 @@ pub enum PipeError {
     },
     /// The ring's shared state was corrupted by a process writing over it; pending data was dropped.
     Corrupted,
+    /// `send` could not encode the value (its `Serialize` impl failed, or it is a sequence of
+    /// unknown length, which postcard cannot encode).
+    Encode,
+    /// `recv::<T>` received a message whose bytes do not decode as a `T` (the message was consumed).
+    Decode,
+    /// `recv` received a frame that fits no message (a raw `send_bytes` message, garbage, or a claimed
+    /// length above [`MAX_MESSAGE`]); it was discarded with the rest of its message.
+    BadFrame,
 }
 
 impl fmt::Display for PipeError {
@@ -120,8 +162,8 @@ impl fmt::Display for PipeError {
             }
             PipeError::TooLarge { len, limit } => write!(
                 f,
-                "message of {len} bytes exceeds the pipe's limit of {limit} bytes; create it with `pipe_with` \
-                 and a larger limit"
+                "message of {len} bytes exceeds the limit of {limit} bytes; raw and plain messages: create the \
+                 pipe with `pipe_with` and a larger limit, or use `send`, which streams messages up to 1 GiB"
             ),
             PipeError::TimedOut => f.write_str("timed out"),
             PipeError::WrongSize { expected, found } => write!(
@@ -130,6 +172,16 @@ impl fmt::Display for PipeError {
                  must agree on the type"
             ),
             PipeError::Corrupted => f.write_str("the pipe's shared state was corrupted; pending data was discarded"),
+            PipeError::Encode => f.write_str(
+                "the value could not be encoded: its Serialize impl failed or it is a sequence of unknown length",
+            ),
+            PipeError::Decode => f.write_str(
+                "the received message does not decode as the requested type; both ends must agree on the type",
+            ),
+            PipeError::BadFrame => f.write_str(
+                "received a frame that is not part of a well-formed typed message (raw `send_bytes` data, \
+                 garbage, or a length above 1 GiB); it was discarded",
+            ),
         }
     }
 }
@@ -165,7 +217,19 @@ pub struct Connection {
     holds: Vec<Hold>,
     gen: u32,
     closed: bool,
+    /// A typed message being reassembled (see the module docs).
+    partial: Partial,
     seg: Segment,
+}
+
+/// Receive-side state of a streamed typed message.
+enum Partial {
+    /// Between messages.
+    Idle,
+    /// Frames of a message of `total` bytes are arriving.
+    Filling { buf: Vec<u8>, total: usize },
+    /// The rest of a refused message: its continuation frames are dropped.
+    Skipping,
 }
 
 impl fmt::Debug for Connection {
@@ -219,6 +283,14 @@ pub fn pipe_with(duplex: bool, capacity: usize, msg_limit: usize) -> Result<(Con
     Ok((c1, c2))
 }
 
+/// Decodes one whole typed message: all of `bytes`, or [`PipeError::Decode`].
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PipeError> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((v, [])) => Ok(v),
+        _ => Err(PipeError::Decode),
+    }
+}
+
 fn pop_err(e: PopError) -> PipeError {
     match e {
         PopError::Closed => PipeError::Eof,
@@ -250,6 +322,7 @@ impl Connection {
             tx: tx.map(|r| (r, None)),
             gen: 0,
             closed: false,
+            partial: Partial::Idle,
             seg: seg.clone(),
         }
     }
@@ -317,8 +390,55 @@ impl Connection {
         unsafe { self.send_raw(msg.as_ptr(), msg.len(), deadline(Some(timeout))) }
     }
 
-    /// Sends a value as its `size_of::<T>()` bytes (receive it with [`Self::recv`]).
-    pub fn send<T: ShmSafe>(&mut self, v: &T) -> Result<(), PipeError> {
+    /// Sends any serde value, of any size up to [`MAX_MESSAGE`] encoded bytes (receive it with
+    /// [`Self::recv`]): postcard-encoded, in one frame or streamed (see the module docs). Waits for
+    /// room as long as it takes.
+    pub fn send<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), PipeError> {
+        if self.closed {
+            return Err(PipeError::Closed);
+        }
+        let Some((ring, _)) = &self.tx else {
+            return Err(PipeError::NotWritable);
+        };
+        let limit = ring.msg_limit();
+        let body = postcard::to_allocvec(v).map_err(|_| PipeError::Encode)?;
+        if body.len() < limit {
+            let mut frame = Vec::with_capacity(1 + body.len());
+            frame.push(FRAME_WHOLE);
+            frame.extend_from_slice(&body);
+            return self.send_bytes(&frame);
+        }
+        if body.len() > MAX_MESSAGE {
+            return Err(PipeError::TooLarge {
+                len: body.len(),
+                limit: MAX_MESSAGE,
+            });
+        }
+        if limit <= FIRST_HEADER {
+            // Not even one data byte fits beside a first frame's header.
+            return Err(PipeError::TooLarge {
+                len: body.len(),
+                limit: limit.saturating_sub(1),
+            });
+        }
+        let mut frame = Vec::with_capacity(limit);
+        frame.push(FRAME_FIRST);
+        frame.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        let first = limit - FIRST_HEADER;
+        frame.extend_from_slice(&body[..first]);
+        self.send_bytes(&frame)?;
+        for chunk in body[first..].chunks(limit - 1) {
+            frame.clear();
+            frame.push(FRAME_CONT);
+            frame.extend_from_slice(chunk);
+            self.send_bytes(&frame)?;
+        }
+        Ok(())
+    }
+
+    /// Sends a plain-data value as its `size_of::<T>()` bytes, with no encoding step (receive it
+    /// with [`Self::recv_plain`]).
+    pub fn send_plain<T: ShmSafe>(&mut self, v: &T) -> Result<(), PipeError> {
         // SAFETY: `v` is readable for size_of::<T>() bytes (copied raw, padding included).
         unsafe { self.send_raw(v as *const T as *const u8, std::mem::size_of::<T>(), Deadline::Never) }
     }
@@ -370,14 +490,102 @@ impl Connection {
         self.recv_deadline(buf, Deadline::Never)
     }
 
-    /// Receives a value sent with [`Self::send`].
-    pub fn recv<T: ShmSafe>(&mut self) -> Result<T, PipeError> {
+    /// Receives a value sent with [`Self::send`], waiting as long as it takes (or until
+    /// [`PipeError::Eof`] / [`PipeError::Disconnected`]). Bytes that do not decode as a `T` are
+    /// [`PipeError::Decode`]; the next message is received normally.
+    pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T, PipeError> {
+        self.recv_message(Deadline::Never)
+    }
+
+    /// Receives a value sent with [`Self::send`], waiting at most `timeout` for the whole message
+    /// ([`PipeError::TimedOut`]; a message partly received is kept for the next call; Python:
+    /// `poll(timeout)` then `recv()`).
+    pub fn recv_timeout<T: DeserializeOwned>(&mut self, timeout: Duration) -> Result<T, PipeError> {
+        self.recv_message(deadline(Some(timeout)))
+    }
+
+    fn recv_message<T: DeserializeOwned>(&mut self, deadline: Deadline) -> Result<T, PipeError> {
+        let mut frame = Vec::new();
+        loop {
+            if let Err(e) = self.recv_deadline(&mut frame, deadline) {
+                if e != PipeError::TimedOut {
+                    // The sender is gone or closed mid-message: that message is lost.
+                    self.partial = Partial::Idle;
+                }
+                return Err(e);
+            }
+            let Some((&kind, data)) = frame.split_first() else {
+                self.partial = Partial::Idle;
+                return Err(PipeError::BadFrame);
+            };
+            match kind {
+                FRAME_WHOLE => {
+                    // A new message: whatever was partly received before is abandoned.
+                    self.partial = Partial::Idle;
+                    return decode(data);
+                }
+                FRAME_FIRST => {
+                    self.partial = Partial::Idle;
+                    let Some((len, data)) = data.split_first_chunk::<8>() else {
+                        return Err(PipeError::BadFrame);
+                    };
+                    let total = u64::from_le_bytes(*len);
+                    let Some(total) = usize::try_from(total)
+                        .ok()
+                        .filter(|&t| t <= MAX_MESSAGE && t >= data.len())
+                    else {
+                        self.partial = Partial::Skipping;
+                        return Err(PipeError::BadFrame);
+                    };
+                    let mut buf = Vec::new();
+                    if buf.try_reserve_exact(total).is_err() {
+                        self.partial = Partial::Skipping;
+                        return Err(PipeError::TooLarge {
+                            len: total,
+                            limit: MAX_MESSAGE,
+                        });
+                    }
+                    buf.extend_from_slice(data);
+                    if buf.len() == total {
+                        return decode(&buf);
+                    }
+                    self.partial = Partial::Filling { buf, total };
+                }
+                FRAME_CONT => match std::mem::replace(&mut self.partial, Partial::Idle) {
+                    Partial::Filling { mut buf, total } => {
+                        if data.len() > total - buf.len() {
+                            self.partial = Partial::Skipping;
+                            return Err(PipeError::BadFrame);
+                        }
+                        buf.extend_from_slice(data);
+                        if buf.len() == total {
+                            return decode(&buf);
+                        }
+                        self.partial = Partial::Filling { buf, total };
+                    }
+                    Partial::Skipping => self.partial = Partial::Skipping,
+                    Partial::Idle => {
+                        // A continuation of no message: report it once, drop the rest of its kind.
+                        self.partial = Partial::Skipping;
+                        return Err(PipeError::BadFrame);
+                    }
+                },
+                _ => {
+                    self.partial = Partial::Idle;
+                    return Err(PipeError::BadFrame);
+                }
+            }
+        }
+    }
+
+    /// Receives a plain-data value sent with [`Self::send_plain`].
+    pub fn recv_plain<T: ShmSafe>(&mut self) -> Result<T, PipeError> {
         self.recv_value(Deadline::Never)
     }
 
-    /// Receives a value sent with [`Self::send`], waiting at most `timeout`
-    /// ([`PipeError::TimedOut`]; Python: `poll(timeout)` then `recv()`).
-    pub fn recv_timeout<T: ShmSafe>(&mut self, timeout: Duration) -> Result<T, PipeError> {
+    /// Receives a plain-data value sent with [`Self::send_plain`], waiting at most `timeout`
+    /// ([`PipeError::TimedOut`]).
+    pub fn recv_plain_timeout<T: ShmSafe>(&mut self, timeout: Duration) -> Result<T, PipeError> {
         self.recv_value(deadline(Some(timeout)))
     }
 

@@ -247,13 +247,13 @@ fn run_sharedmem(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let mut p = Process::new(move || {
         for i in 0..n {
-            let _ = tx.send(&i);
+            let _ = tx.send_plain(&i);
         }
     });
     p.start()?;
     let mut ok = true;
     for i in 0..n {
-        ok &= rx.recv::<u64>().ok() == Some(i);
+        ok &= rx.recv_plain::<u64>().ok() == Some(i);
     }
     p.join()?;
     let pipe_rate = n as f64 / t.elapsed().as_secs_f64();

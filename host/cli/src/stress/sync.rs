@@ -475,7 +475,7 @@ pub fn rlock(o: &StressOpts) -> StressReport {
 /// registered, so its death cannot be detected (as for the raw rings' `spsc`/`bytes` targets, the
 /// deadline is the survivor's way out).
 fn recv_within_2s(conn: &mut ringfork::Connection) -> Result<u64, ringfork::PipeError> {
-    conn.recv_timeout::<u64>(Duration::from_secs(2))
+    conn.recv_plain_timeout::<u64>(Duration::from_secs(2))
 }
 
 /// `pipe`: `procs / 2` pairs ping-pong sequence numbers over duplex pipes. A killed peer must be
@@ -539,7 +539,7 @@ pub fn pipe(o: &StressOpts) -> StressReport {
             for k in 0..ops {
                 if i % 2 == 0 {
                     // Initiator: send k, expect k + 1.
-                    if conn.send(&k).is_err() {
+                    if conn.send_plain(&k).is_err() {
                         detected(&cv);
                         break;
                     }
@@ -559,7 +559,7 @@ pub fn pipe(o: &StressOpts) -> StressReport {
                             if v != k {
                                 cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
                             }
-                            if conn.send(&(v + 1)).is_err() {
+                            if conn.send_plain(&(v + 1)).is_err() {
                                 detected(&cv);
                                 break;
                             }
