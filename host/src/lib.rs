@@ -69,6 +69,7 @@
 //! ```
 
 mod child;
+pub mod encoding;
 pub mod handle;
 pub mod os;
 pub mod pipe;
@@ -79,6 +80,7 @@ pub mod segment;
 pub mod signal;
 pub mod sync;
 
+pub use encoding::{Plain, Serde};
 pub use handle::ShmCell;
 pub use pipe::{pipe, pipe_with, Connection, PipeError};
 pub use pool::{AsyncResult, Pool, PoolBuilder, PoolError};
