@@ -478,10 +478,34 @@ fn recv_within_2s(conn: &mut ringfork::Connection) -> Result<u64, ringfork::Pipe
     conn.recv_plain_timeout::<u64>(Duration::from_secs(2))
 }
 
+/// One pipe message: a sequence number and a payload whose bytes are a function of both, so the
+/// receiver can check every byte. Most payloads are small (0-256 B); every 128th one, for the first 32
+/// of them, is large: random in 0 B-16 MiB, far above the pipe's frame limit, so it is streamed.
+fn pipe_payload(seed: u64, pair: usize, k: u64) -> Vec<u8> {
+    let mut rng = super::Rng::new(seed ^ (pair as u64).wrapping_mul(0x9E37_79B9) ^ k.wrapping_mul(0x85EB_CA6B));
+    let len = if k % 128 == 64 && k < 128 * 32 {
+        rng.below((16 << 20) + 1)
+    } else {
+        rng.below(257)
+    } as usize;
+    (0..len).map(|i| pattern_byte(k, i)).collect()
+}
+
+fn pattern_byte(k: u64, i: usize) -> u8 {
+    (k as usize).wrapping_mul(31).wrapping_add(i).wrapping_mul(0x9D) as u8 ^ (i >> 8) as u8
+}
+
+/// Whether a received payload is the one `pipe_payload` made for `k` (length is the sender's choice;
+/// every byte is checked).
+fn payload_ok(k: u64, p: &[u8]) -> bool {
+    p.iter().enumerate().all(|(i, &b)| b == pattern_byte(k, i))
+}
+
 /// `pipe`: `procs / 2` pairs ping-pong sequence numbers over duplex pipes. A killed peer must be
 /// reported to the survivor (`Disconnected`/`BrokenPipe`/`Eof`) instead of a hang; `max_detect_ms` is
 /// kill → that error (or the survivor's 2 s deadline, when the peer died before it ever used its
-/// end, see `recv_within_2s`).
+/// end, see `recv_within_2s`). The initiator's messages are serde `(u64, Vec<u8>)` values of random
+/// size, up to 16 MiB (streamed in frames; see `pipe_payload`); every byte is checked (`order`).
 pub fn pipe(o: &StressOpts) -> StressReport {
     let mut rep = StressReport::new("pipe", o.procs, &["order", "completed"]);
     let pairs = (o.procs / 2).max(1);
@@ -502,6 +526,7 @@ pub fn pipe(o: &StressOpts) -> StressReport {
         }
     }
     let ops = o.ops;
+    let seed = o.seed;
     let cv = c.clone();
     let detected = move |cv: &Counters| {
         let kill = cv.get(Counters::LAST_KILL_NS).load(Ordering::SeqCst);
@@ -538,8 +563,8 @@ pub fn pipe(o: &StressOpts) -> StressReport {
             let mut done = 0u64;
             for k in 0..ops {
                 if i % 2 == 0 {
-                    // Initiator: send k, expect k + 1.
-                    if conn.send_plain(&k).is_err() {
+                    // Initiator: send (k, payload), expect k + 1.
+                    if conn.send(&(k, pipe_payload(seed, i / 2, k))).is_err() {
                         detected(&cv);
                         break;
                     }
@@ -554,9 +579,9 @@ pub fn pipe(o: &StressOpts) -> StressReport {
                         }
                     }
                 } else {
-                    match recv_within_2s(&mut conn) {
-                        Ok(v) => {
-                            if v != k {
+                    match conn.recv_timeout::<(u64, Vec<u8>)>(Duration::from_secs(2)) {
+                        Ok((v, payload)) => {
+                            if v != k || !payload_ok(v, &payload) {
                                 cv.get(Counters::VIOL).fetch_add(1, Ordering::SeqCst);
                             }
                             if conn.send_plain(&(v + 1)).is_err() {
