@@ -510,7 +510,7 @@ impl<'a, T: ShmSafe, W: Wait> Mutex<'a, T, W> {
 /// struct Buf([u8; 128]);
 /// let mut buf = Buf([0; 128]);
 /// let region = Region::from_mut(&mut buf.0);
-/// let raw = LockedBytes::<DefaultWait>::init(region, Kind::Mutex, ElemLayout::of::<u64>(), &5u64.to_ne_bytes()).unwrap();
+/// let raw = LockedBytes::<DefaultWait>::init(region, Kind::Mutex, ElemLayout::of::<u64>(), Some(&5u64.to_ne_bytes())).unwrap();
 /// let typed = Mutex::<u64, DefaultWait>::attach(region, Deadline::Immediate).unwrap();
 /// assert_eq!(*typed.lock().unwrap(), 5);
 /// assert!(raw.lock(Deadline::Immediate).is_ok());
@@ -571,12 +571,12 @@ impl<'a, W: Wait> LockedBytes<'a, W> {
     }
 
     /// Creates an unlocked mutex (`kind` = [`Kind::Mutex`]) or locked value ([`Kind::Value`]) whose
-    /// data is `init` (exactly `elem.size` bytes) at the start of `region`.
+    /// data is `init` (exactly `elem.size` bytes; `None`: zeroes) at the start of `region`.
     pub fn init(
         region: Region<'a>,
         kind: Kind,
         elem: crate::queue::spsc::ElemLayout,
-        init: &[u8],
+        init: Option<&[u8]>,
     ) -> Result<Self, InitError> {
         let flags = Self::flags(kind).ok_or(InitError::InvalidParameter {
             name: "kind",
@@ -587,7 +587,9 @@ impl<'a, W: Wait> LockedBytes<'a, W> {
             reason: "the alignment must be a power of two up to 4096 and the size a multiple of it below 4 GiB, \
                      and the initial data exactly the size",
         };
-        if crate::queue::spsc::ElemLayout::new(elem.size, elem.align).is_none() || init.len() != elem.size {
+        if crate::queue::spsc::ElemLayout::new(elem.size, elem.align).is_none()
+            || init.is_some_and(|i| i.len() != elem.size)
+        {
             return Err(bad);
         }
         let size = Self::size(elem).ok_or(bad)?;
@@ -599,9 +601,21 @@ impl<'a, W: Wait> LockedBytes<'a, W> {
         let raw = lock_at(region);
         raw.init();
         let data = region.as_ptr().wrapping_add(Self::data_offset(elem).unwrap_or(usize::MAX));
-        // SAFETY: the claim checked the region holds `size` bytes aligned to the object's alignment;
-        // we own the body until publish.
-        unsafe { crate::racy_copy::store_bytes(data, init.as_ptr(), init.len(), elem.align) };
+        match init {
+            // SAFETY: the claim checked the region holds `size` bytes aligned to the object's
+            // alignment; we own the body until publish.
+            Some(init) => unsafe { crate::racy_copy::store_bytes(data, init.as_ptr(), init.len(), elem.align) },
+            None => {
+                const ZEROES: [u8; 64] = [0; 64];
+                let mut off = 0;
+                while off < elem.size {
+                    let n = (elem.size - off).min(64);
+                    // SAFETY: as above; `data + off` is in the data and aligned to min(align, 64).
+                    unsafe { crate::racy_copy::store_bytes(data.add(off), ZEROES.as_ptr(), n, elem.align.min(64)) };
+                    off += n;
+                }
+            }
+        }
         let header = claim.publish::<W>();
         Ok(LockedBytes {
             header,
