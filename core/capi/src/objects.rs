@@ -107,6 +107,9 @@ handle!(
 /// if the parameters are invalid.
 #[unsafe(no_mangle)]
 pub extern "C" fn ringfork_spsc_size(capacity: usize, elem_size: usize, elem_align: usize) -> usize {
+    if capacity == 0 || capacity > ringfork_core::queue::spsc::MAX_CAPACITY {
+        return 0;
+    }
     layout(elem_size, elem_align)
         .and_then(|e| RawSpsc::size(capacity, e))
         .unwrap_or(0)
@@ -329,6 +332,9 @@ fn hold(ring: Mpmc<'static>) -> QueueView {
 /// Bytes an MPMC queue of `capacity` elements needs (0 if invalid).
 #[unsafe(no_mangle)]
 pub extern "C" fn ringfork_queue_size(capacity: usize, elem_size: usize, elem_align: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
     queue_layout(capacity as u64, elem_size, elem_align)
         .and_then(|l| l.size())
         .unwrap_or(0)
@@ -855,6 +861,18 @@ pub unsafe extern "C" fn ringfork_mutex_data(mutex: *mut MutexHandle) -> *mut c_
     }
     // SAFETY: C contract: a filled mutex handle.
     unsafe { get::<_, LockedBytes<'static, DefaultWait>>(mutex) }.data().cast()
+}
+
+/// Bytes a locked value of `size` bytes aligned to `align` needs (0 if invalid).
+#[unsafe(no_mangle)]
+pub extern "C" fn ringfork_value_size(size: usize, align: usize) -> usize {
+    ringfork_mutex_size(size, align)
+}
+
+/// Alignment a locked value's memory needs (0 if invalid).
+#[unsafe(no_mangle)]
+pub extern "C" fn ringfork_value_align(align: usize) -> usize {
+    ringfork_mutex_align(align)
 }
 
 /// Creates a locked value (kind `value`, the layout of `ringfork::Value<T>`) holding the
