@@ -121,10 +121,13 @@ pub unsafe fn load_bytes(dst: *mut u8, src: *const u8, len: usize, align: usize)
         // w`, `i` is a multiple of `w`); `dst + i` is in the caller's buffer, written unaligned.
         unsafe {
             match w {
-                2 => (dst.add(i) as *mut u16).write_unaligned((*(src.add(i) as *const AtomicU16)).load(Ordering::Relaxed)),
-                4 => (dst.add(i) as *mut u32).write_unaligned((*(src.add(i) as *const AtomicU32)).load(Ordering::Relaxed)),
+                2 => (dst.add(i) as *mut u16)
+                    .write_unaligned((*(src.add(i) as *const AtomicU16)).load(Ordering::Relaxed)),
+                4 => (dst.add(i) as *mut u32)
+                    .write_unaligned((*(src.add(i) as *const AtomicU32)).load(Ordering::Relaxed)),
                 #[cfg(target_pointer_width = "64")]
-                8 => (dst.add(i) as *mut u64).write_unaligned((*(src.add(i) as *const AtomicU64)).load(Ordering::Relaxed)),
+                8 => (dst.add(i) as *mut u64)
+                    .write_unaligned((*(src.add(i) as *const AtomicU64)).load(Ordering::Relaxed)),
                 _ => *dst.add(i) = (*(src.add(i) as *const AtomicU8)).load(Ordering::Relaxed),
             }
         }
@@ -152,10 +155,13 @@ pub unsafe fn store_bytes(dst: *mut u8, src: *const u8, len: usize, align: usize
         // SAFETY: as in `load_bytes`, with the roles of the two sides swapped.
         unsafe {
             match w {
-                2 => (*(dst.add(i) as *const AtomicU16)).store((src.add(i) as *const u16).read_unaligned(), Ordering::Relaxed),
-                4 => (*(dst.add(i) as *const AtomicU32)).store((src.add(i) as *const u32).read_unaligned(), Ordering::Relaxed),
+                2 => (*(dst.add(i) as *const AtomicU16))
+                    .store((src.add(i) as *const u16).read_unaligned(), Ordering::Relaxed),
+                4 => (*(dst.add(i) as *const AtomicU32))
+                    .store((src.add(i) as *const u32).read_unaligned(), Ordering::Relaxed),
                 #[cfg(target_pointer_width = "64")]
-                8 => (*(dst.add(i) as *const AtomicU64)).store((src.add(i) as *const u64).read_unaligned(), Ordering::Relaxed),
+                8 => (*(dst.add(i) as *const AtomicU64))
+                    .store((src.add(i) as *const u64).read_unaligned(), Ordering::Relaxed),
                 _ => (*(dst.add(i) as *const AtomicU8)).store(*src.add(i), Ordering::Relaxed),
             }
         }

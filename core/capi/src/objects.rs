@@ -750,7 +750,12 @@ unsafe fn locked_init<H>(
         LockedBytes::<DefaultWait>::init(r, kind, e, None)
     } else {
         // SAFETY: C contract: `init` is readable for `size` bytes.
-        LockedBytes::<DefaultWait>::init(r, kind, e, Some(unsafe { core::slice::from_raw_parts(init.cast(), size) }))
+        LockedBytes::<DefaultWait>::init(
+            r,
+            kind,
+            e,
+            Some(unsafe { core::slice::from_raw_parts(init.cast(), size) }),
+        )
     };
     match res {
         // SAFETY: `out` is writable (C contract); the handle fits.
@@ -860,7 +865,9 @@ pub unsafe extern "C" fn ringfork_mutex_data(mutex: *mut MutexHandle) -> *mut c_
         return core::ptr::null_mut();
     }
     // SAFETY: C contract: a filled mutex handle.
-    unsafe { get::<_, LockedBytes<'static, DefaultWait>>(mutex) }.data().cast()
+    unsafe { get::<_, LockedBytes<'static, DefaultWait>>(mutex) }
+        .data()
+        .cast()
 }
 
 /// Bytes a locked value of `size` bytes aligned to `align` needs (0 if invalid).
@@ -1083,7 +1090,12 @@ pub unsafe extern "C" fn ringfork_event_init(ev: *mut EventHandle, mem: *mut c_v
 
 /// Attaches to the event in `mem`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ringfork_event_attach(ev: *mut EventHandle, mem: *mut c_void, len: usize, timeout_ns: i64) -> i32 {
+pub unsafe extern "C" fn ringfork_event_attach(
+    ev: *mut EventHandle,
+    mem: *mut c_void,
+    len: usize,
+    timeout_ns: i64,
+) -> i32 {
     nonnull!(ev, mem);
     // SAFETY: the C contract.
     let Some(r) = (unsafe { region(mem, len) }) else {
@@ -1151,7 +1163,12 @@ pub extern "C" fn ringfork_barrier_align() -> usize {
 
 /// Creates a barrier for `parties` participants in `mem`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ringfork_barrier_init(b: *mut BarrierHandle, mem: *mut c_void, len: usize, parties: u32) -> i32 {
+pub unsafe extern "C" fn ringfork_barrier_init(
+    b: *mut BarrierHandle,
+    mem: *mut c_void,
+    len: usize,
+    parties: u32,
+) -> i32 {
     nonnull!(b, mem);
     // SAFETY: the C contract.
     let Some(r) = (unsafe { region(mem, len) }) else {
@@ -1167,7 +1184,12 @@ pub unsafe extern "C" fn ringfork_barrier_init(b: *mut BarrierHandle, mem: *mut 
 
 /// Attaches to the barrier in `mem`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ringfork_barrier_attach(b: *mut BarrierHandle, mem: *mut c_void, len: usize, timeout_ns: i64) -> i32 {
+pub unsafe extern "C" fn ringfork_barrier_attach(
+    b: *mut BarrierHandle,
+    mem: *mut c_void,
+    len: usize,
+    timeout_ns: i64,
+) -> i32 {
     nonnull!(b, mem);
     // SAFETY: the C contract.
     let Some(r) = (unsafe { region(mem, len) }) else {

@@ -66,7 +66,11 @@ unsafe fn give(r: Result<Segment, SegmentError>, out: *mut *mut SegmentHandle) -
 /// Creates the named segment `name` with at least `len` usable bytes and maps it; `*out` gets the
 /// handle (free it with `ringfork_segment_close`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ringfork_segment_create(name_: *const c_char, len: usize, out: *mut *mut SegmentHandle) -> i32 {
+pub unsafe extern "C" fn ringfork_segment_create(
+    name_: *const c_char,
+    len: usize,
+    out: *mut *mut SegmentHandle,
+) -> i32 {
     // SAFETY: C contract.
     let Some(n) = (unsafe { name(name_) }) else {
         return RINGFORK_E_INVALID_ARGUMENT;

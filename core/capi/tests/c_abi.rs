@@ -37,7 +37,11 @@ fn lib_dir() -> PathBuf {
 fn compile(src: &str) -> PathBuf {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(src.trim_end_matches(".c"));
     let lib = lib_dir().join("libringfork_c.a");
-    assert!(lib.exists(), "{} is missing (built with the crate's lib target)", lib.display());
+    assert!(
+        lib.exists(),
+        "{} is missing (built with the crate's lib target)",
+        lib.display()
+    );
     let status = Command::new("gcc")
         .args(["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-I"])
         .arg(crate_dir().join("include"))
@@ -69,8 +73,13 @@ fn valgrind_present() -> bool {
 fn c_command(exe: &Path, valgrind: bool) -> Command {
     if valgrind {
         let mut c = Command::new("valgrind");
-        c.args(["-q", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite"])
-            .arg(exe);
+        c.args([
+            "-q",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+        ])
+        .arg(exe);
         c
     } else {
         Command::new(exe)
@@ -160,7 +169,10 @@ fn header_matches_the_rust_definitions() {
         ("BYTERING", Kind::ByteRing),
         ("QUEUE", Kind::Queue),
     ] {
-        c += &format!("_Static_assert(RINGFORK_KIND_{name} == {}, \"kind {name}\");\n", kind as u32);
+        c += &format!(
+            "_Static_assert(RINGFORK_KIND_{name} == {}, \"kind {name}\");\n",
+            kind as u32
+        );
     }
     // Every header code is a Rust code (no stale ones).
     for line in header.lines() {
@@ -216,7 +228,12 @@ fn header_matches_the_rust_definitions() {
             assert!(i > 0 && lines[i - 1].trim_end().ends_with("*/"), "undocumented: {l}");
         }
     }
-    println!("  {} functions, {} codes, {} handles", exported.len(), ringfork_c::error::CODES.len(), ringfork_c::objects::HANDLES.len());
+    println!(
+        "  {} functions, {} codes, {} handles",
+        exported.len(),
+        ringfork_c::error::CODES.len(),
+        ringfork_c::objects::HANDLES.len()
+    );
 }
 
 /// Every primitive from C in one process; under valgrind when it is installed.
@@ -266,7 +283,10 @@ fn c_producer_rust_consumer() {
         let v = rx.pop::<DefaultWait>(after(Duration::from_secs(60))).expect("pop");
         assert_eq!(v, i, "message {i} out of order or lost");
     }
-    assert_eq!(rx.pop::<DefaultWait>(after(Duration::from_secs(60))), Err(PopError::Closed));
+    assert_eq!(
+        rx.pop::<DefaultWait>(after(Duration::from_secs(60))),
+        Err(PopError::Closed)
+    );
     let st = child.wait(Duration::from_secs(60));
     assert!(st.success(), "C producer: {st}");
 }
@@ -314,18 +334,24 @@ fn c_holder_killed_rust_gets_owner_died() {
         let _ = BufReader::new(out).read_line(&mut line);
         let _ = tx.send(line);
     });
-    let line = rx.recv_timeout(Duration::from_secs(60)).expect("the C holder never locked");
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the C holder never locked");
     assert_eq!(line.trim(), "locked");
     child.child().kill().expect("SIGKILL");
     let st = child.wait(Duration::from_secs(10));
     assert!(!st.success());
-    let mut g = m.lock_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
+    let mut g = m
+        .lock_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(g.owner_died(), "expected OwnerDied");
     assert_eq!(*g, 42, "the data the C holder wrote");
     *g = 1;
     g.mark_consistent();
     drop(g);
-    let g = m.lock_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
+    let g = m
+        .lock_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!g.owner_died());
     assert_eq!(*g, 1);
 }
@@ -380,19 +406,33 @@ fn rust_holder_killed_c_gets_owner_died() {
         c
     })
     .wait(Duration::from_secs(120));
-    assert!(st.success(), "C taker: {st} (exit code 13 = no OWNER_DIED, 14 = wrong data)");
-    let g = m.lock_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        st.success(),
+        "C taker: {st} (exit code 13 = no OWNER_DIED, 14 = wrong data)"
+    );
+    let g = m
+        .lock_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(*g, 7, "the C side's repair");
 }
 
 fn main() {
     let tests: &[(&str, fn())] = &[
-        ("header_matches_the_rust_definitions", header_matches_the_rust_definitions),
+        (
+            "header_matches_the_rust_definitions",
+            header_matches_the_rust_definitions,
+        ),
         ("c_selftest", c_selftest),
         ("c_producer_rust_consumer", c_producer_rust_consumer),
         ("rust_producer_c_consumer_queue", rust_producer_c_consumer_queue),
-        ("rust_holder_killed_c_gets_owner_died", rust_holder_killed_c_gets_owner_died),
-        ("c_holder_killed_rust_gets_owner_died", c_holder_killed_rust_gets_owner_died),
+        (
+            "rust_holder_killed_c_gets_owner_died",
+            rust_holder_killed_c_gets_owner_died,
+        ),
+        (
+            "c_holder_killed_rust_gets_owner_died",
+            c_holder_killed_rust_gets_owner_died,
+        ),
     ];
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let mut ran = 0;

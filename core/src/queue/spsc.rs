@@ -1213,7 +1213,10 @@ mod tests {
         unsafe impl ShmSafe for Big {}
         fn same<T: ShmSafe>(cap: usize) {
             assert_eq!(RawSpsc::size(cap, ElemLayout::of::<T>()), Spsc::<T>::size(cap));
-            assert_eq!(ElemLayout::of::<T>().slot_stride(), Some(core::mem::size_of::<Slot<T>>()));
+            assert_eq!(
+                ElemLayout::of::<T>().slot_stride(),
+                Some(core::mem::size_of::<Slot<T>>())
+            );
             assert_eq!(RawSpsc::align(ElemLayout::of::<T>()), Spsc::<T>::align());
         }
         same::<u8>(3);
@@ -1241,10 +1244,15 @@ mod tests {
         }
         // And the other way round: typed producer, raw consumer.
         let (mut ttx, _) = Spsc::<Big>::attach::<Spin>(r, Deadline::Immediate).unwrap().split();
-        let mut rrx = RawSpsc::attach::<Spin>(r, ElemLayout::of::<Big>(), Deadline::Immediate).unwrap().consumer();
+        let mut rrx = RawSpsc::attach::<Spin>(r, ElemLayout::of::<Big>(), Deadline::Immediate)
+            .unwrap()
+            .consumer();
         ttx.try_push(Big([1, 2, 3], 4)).unwrap();
         let mut out = [0u8; 32];
-        assert_eq!(rrx.try_pop(&mut out[..31]), Err(PopError::BufferTooSmall { needed: 32 }));
+        assert_eq!(
+            rrx.try_pop(&mut out[..31]),
+            Err(PopError::BufferTooSmall { needed: 32 })
+        );
         rrx.try_pop(&mut out).unwrap();
         assert_eq!(out[..8], 1u64.to_ne_bytes());
         assert_eq!(out[24..], 4u64.to_ne_bytes());

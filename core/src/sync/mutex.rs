@@ -600,7 +600,9 @@ impl<'a, W: Wait> LockedBytes<'a, W> {
         let claim = Header::claim(region, &params, Self::align(elem))?;
         let raw = lock_at(region);
         raw.init();
-        let data = region.as_ptr().wrapping_add(Self::data_offset(elem).unwrap_or(usize::MAX));
+        let data = region
+            .as_ptr()
+            .wrapping_add(Self::data_offset(elem).unwrap_or(usize::MAX));
         match init {
             // SAFETY: the claim checked the region holds `size` bytes aligned to the object's
             // alignment; we own the body until publish.
@@ -655,7 +657,9 @@ impl<'a, W: Wait> LockedBytes<'a, W> {
                 available: region.len(),
             });
         }
-        let data = region.as_ptr().wrapping_add(Self::data_offset(elem).unwrap_or(usize::MAX));
+        let data = region
+            .as_ptr()
+            .wrapping_add(Self::data_offset(elem).unwrap_or(usize::MAX));
         Ok(LockedBytes {
             header,
             raw: lock_at(region),
