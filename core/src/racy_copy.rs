@@ -98,6 +98,7 @@ pub unsafe fn store<T: ShmSafe>(dst: *mut T, v: T) {
 }
 
 /// The chunk width for bytes aligned to `align`: `align` capped at the machine word (a power of two).
+#[inline(always)]
 fn byte_chunk(align: usize) -> usize {
     let a = if align.is_power_of_two() { align } else { 1 };
     a.min(size_of::<usize>())
@@ -111,7 +112,26 @@ fn byte_chunk(align: usize) -> usize {
 /// `src` is valid for reads of `len` bytes, aligned to `align`, and stays mapped for the call (other
 /// accesses to it atomic or from another process, as for [`load`]); `dst` is valid for writes of
 /// `len` bytes and not shared.
+#[inline]
 pub unsafe fn load_bytes(dst: *mut u8, src: *const u8, len: usize, align: usize) {
+    // The common one-word element (a C `uint64_t`, a pointer-sized struct): one load.
+    #[cfg(target_pointer_width = "64")]
+    if len == 8 && align >= 8 {
+        // Ordering: Relaxed, as below.
+        // SAFETY: `src` is 8-aligned and holds 8 bytes; `dst` holds 8 bytes (any alignment).
+        unsafe { (dst as *mut u64).write_unaligned((*(src as *const AtomicU64)).load(Ordering::Relaxed)) };
+        return;
+    }
+    // SAFETY: forwarded to the caller.
+    unsafe { load_bytes_chunks(dst, src, len, align) }
+}
+
+/// The general case of [`load_bytes`], out of line so that the one-word fast path stays a leaf.
+///
+/// # Safety
+/// As for [`load_bytes`].
+#[inline(never)]
+unsafe fn load_bytes_chunks(dst: *mut u8, src: *const u8, len: usize, align: usize) {
     let w = byte_chunk(align);
     let mut i = 0;
     while i + w <= len {
@@ -146,7 +166,26 @@ pub unsafe fn load_bytes(dst: *mut u8, src: *const u8, len: usize, align: usize)
 ///
 /// # Safety
 /// As for [`load_bytes`], with `dst` the shared side (valid for writes) and `src` the local one.
+#[inline]
 pub unsafe fn store_bytes(dst: *mut u8, src: *const u8, len: usize, align: usize) {
+    // The common one-word element: one store.
+    #[cfg(target_pointer_width = "64")]
+    if len == 8 && align >= 8 {
+        // Ordering: Relaxed, as below.
+        // SAFETY: `dst` is 8-aligned and holds 8 bytes; `src` holds 8 bytes (any alignment).
+        unsafe { (*(dst as *const AtomicU64)).store((src as *const u64).read_unaligned(), Ordering::Relaxed) };
+        return;
+    }
+    // SAFETY: forwarded to the caller.
+    unsafe { store_bytes_chunks(dst, src, len, align) }
+}
+
+/// The general case of [`store_bytes`], out of line so that the one-word fast path stays a leaf.
+///
+/// # Safety
+/// As for [`store_bytes`].
+#[inline(never)]
+unsafe fn store_bytes_chunks(dst: *mut u8, src: *const u8, len: usize, align: usize) {
     let w = byte_chunk(align);
     let mut i = 0;
     while i + w <= len {

@@ -207,12 +207,26 @@ pub unsafe extern "C" fn ringfork_spsc_try_push(producer: *mut SpscProducer, ele
     nonnull!(producer, elem);
     // SAFETY: C contract: a filled producer handle.
     let p = unsafe { get::<_, RawProducer<'static>>(producer) };
-    // SAFETY: C contract: `elem` is readable for the ring's element size.
-    let bytes = unsafe { core::slice::from_raw_parts(elem.cast::<u8>(), p.ring().elem().size) };
-    match p.try_push(bytes) {
+    let e = p.ring().elem();
+    let r = if e.size == 8 && e.align >= 8 {
+        // The one-word fast path (a leaf: no copy loop, no call).
+        // SAFETY: C contract: `elem` is readable for the element size (8 bytes, any alignment).
+        p.try_push_u64(unsafe { elem.cast::<u64>().read_unaligned() })
+    } else {
+        try_push_bytes(p, elem)
+    };
+    match r {
         Ok(()) => RINGFORK_OK,
         Err(e) => error::push(e),
     }
+}
+
+/// The general case of `ringfork_spsc_try_push`, out of line.
+#[inline(never)]
+fn try_push_bytes(p: &mut RawProducer<'static>, elem: *const c_void) -> Result<(), ringfork_core::queue::PushError> {
+    // SAFETY: C contract: `elem` is readable for the ring's element size.
+    let bytes = unsafe { core::slice::from_raw_parts(elem.cast::<u8>(), p.ring().elem().size) };
+    p.try_push(bytes)
 }
 
 /// Pushes one element, waiting up to `timeout_ns` for room, and wakes a sleeping consumer.
@@ -241,12 +255,28 @@ pub unsafe extern "C" fn ringfork_spsc_try_pop(consumer: *mut SpscConsumer, out:
     nonnull!(consumer, out);
     // SAFETY: C contract: a filled consumer handle.
     let c = unsafe { get::<_, RawConsumer<'static>>(consumer) };
-    // SAFETY: C contract: `out` is writable for the ring's element size.
-    let buf = unsafe { core::slice::from_raw_parts_mut(out.cast::<u8>(), c.ring().elem().size) };
-    match c.try_pop(buf) {
+    let e = c.ring().elem();
+    let r = if e.size == 8 && e.align >= 8 {
+        // The one-word fast path.
+        c.try_pop_u64().map(|v| {
+            // SAFETY: C contract: `out` is writable for the element size (8 bytes, any alignment).
+            unsafe { out.cast::<u64>().write_unaligned(v) }
+        })
+    } else {
+        try_pop_bytes(c, out)
+    };
+    match r {
         Ok(()) => RINGFORK_OK,
         Err(e) => error::pop(e),
     }
+}
+
+/// The general case of `ringfork_spsc_try_pop`, out of line.
+#[inline(never)]
+fn try_pop_bytes(c: &mut RawConsumer<'static>, out: *mut c_void) -> Result<(), PopError> {
+    // SAFETY: C contract: `out` is writable for the ring's element size.
+    let buf = unsafe { core::slice::from_raw_parts_mut(out.cast::<u8>(), c.ring().elem().size) };
+    c.try_pop(buf)
 }
 
 /// Pops the oldest element, waiting up to `timeout_ns`, and wakes a sleeping producer.

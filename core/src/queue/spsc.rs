@@ -465,6 +465,34 @@ impl<'a> RawProducer<'a> {
         Ok(())
     }
 
+    /// [`Self::try_push`] of a ring whose element is one 8-byte word (size 8, alignment 8): the
+    /// one-store fast path, for callers across a foreign-function boundary. Any other ring:
+    /// [`PushError::TooLarge`].
+    #[inline]
+    pub fn try_push_u64(&mut self, v: u64) -> Result<(), PushError> {
+        let e = self.ring.elem;
+        if e.size != 8 || e.align < 8 {
+            return Err(PushError::TooLarge { len: 8, limit: e.size });
+        }
+        if self.free()? == 0 {
+            return Err(PushError::Full);
+        }
+        let i = self.slot;
+        // SAFETY: as in `try_push`; the element is 8 bytes, 8-aligned inside the validated region
+        // (`store_bytes` makes that one store where the target has 64-bit words).
+        unsafe { crate::racy_copy::store_bytes(self.ring.value(i), (&v as *const u64).cast(), 8, 8) };
+        // Ordering: Release publishes the element to the consumer's Acquire load of the stamp.
+        self.ring.stamp(i).store(stamp_of(self.tail), Ordering::Release);
+        self.tail = self.tail.wrapping_add(1);
+        self.slot += 1;
+        if self.slot == self.ring.cap as usize {
+            self.slot = 0;
+        }
+        // Ordering: Release so a reader of `tail` sees the stamps before it.
+        self.ring.ctrl.tail.store(self.tail, Ordering::Release);
+        Ok(())
+    }
+
     /// Pushes `elem`, waiting (through `W`) for room until `deadline`, and wakes a sleeping consumer
     /// (as [`Producer::push`]).
     pub fn push<W: Wait>(&mut self, elem: &[u8], deadline: Deadline) -> Result<(), PushError> {
@@ -532,6 +560,32 @@ impl<'a> RawConsumer<'a> {
         // Ordering: Release orders our element reads before the producer's reuse of the slot.
         self.ring.ctrl.head.store(self.head, Ordering::Release);
         Ok(())
+    }
+
+    /// [`Self::try_pop`] of a ring whose element is one 8-byte word (see
+    /// [`RawProducer::try_push_u64`]). Any other ring: [`PopError::BufferTooSmall`].
+    #[inline]
+    pub fn try_pop_u64(&mut self) -> Result<u64, PopError> {
+        let e = self.ring.elem;
+        if e.size != 8 || e.align < 8 {
+            return Err(PopError::BufferTooSmall { needed: e.size });
+        }
+        let i = self.slot;
+        // Ordering: Acquire pairs with the producer's Release stamp store.
+        if self.ring.stamp(i).load(Ordering::Acquire) != stamp_of(self.head) {
+            return Err(PopError::Empty);
+        }
+        let mut v = 0u64;
+        // SAFETY: published (stamp Acquire above); 8 bytes, 8-aligned inside the validated region.
+        unsafe { crate::racy_copy::load_bytes((&mut v as *mut u64).cast(), self.ring.value(i), 8, 8) };
+        self.head = self.head.wrapping_add(1);
+        self.slot += 1;
+        if self.slot == self.ring.cap as usize {
+            self.slot = 0;
+        }
+        // Ordering: Release orders our element read before the producer's reuse of the slot.
+        self.ring.ctrl.head.store(self.head, Ordering::Release);
+        Ok(v)
     }
 
     /// Takes the oldest element, waiting (through `W`) until `deadline`; wakes a sleeping producer
