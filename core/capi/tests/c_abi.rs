@@ -35,7 +35,13 @@ fn lib_dir() -> PathBuf {
 
 /// Compiles `tests/c/<src>` against the static library; returns the executable.
 fn compile(src: &str) -> PathBuf {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(src.trim_end_matches(".c"));
+    compile_path(&crate_dir().join("tests/c").join(src))
+}
+
+/// Compiles the C file `src` against the static library; returns the executable.
+fn compile_path(src: &Path) -> PathBuf {
+    let stem = src.file_stem().and_then(|s| s.to_str()).expect("a C file name");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(stem);
     let lib = lib_dir().join("libringfork_c.a");
     assert!(
         lib.exists(),
@@ -45,14 +51,16 @@ fn compile(src: &str) -> PathBuf {
     let status = Command::new("gcc")
         .args(["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-I"])
         .arg(crate_dir().join("include"))
-        .arg(crate_dir().join("tests/c").join(src))
+        .arg("-I")
+        .arg(crate_dir().join("tests/c"))
+        .arg(src)
         .arg("-o")
         .arg(&out)
         .arg(&lib)
         .args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"])
         .status()
         .expect("gcc (install gcc to run the C ABI tests)");
-    assert!(status.success(), "gcc failed on {src}");
+    assert!(status.success(), "gcc failed on {}", src.display());
     out
 }
 
@@ -416,6 +424,32 @@ fn rust_holder_killed_c_gets_owner_died() {
     assert_eq!(*g, 7, "the C side's repair");
 }
 
+/// The complete example of docs/c.md compiles and runs.
+fn docs_example_runs() {
+    let doc = std::fs::read_to_string(crate_dir().join("../../docs/c.md")).expect("docs/c.md");
+    let start = doc.find("```c\n").expect("a ```c block in docs/c.md") + 5;
+    let end = start + doc[start..].find("```").expect("end of the block");
+    let src = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docs_example.c");
+    std::fs::write(&src, &doc[start..end]).expect("write");
+    let exe = compile_path(&src);
+    let out = {
+        let mut c = c_command(&exe, valgrind_required());
+        c.stdout(Stdio::piped());
+        let mut g = Guard::spawn(c);
+        let mut s = String::new();
+        g.child()
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_to_string(&mut s)
+            .expect("read");
+        let st = g.wait(Duration::from_secs(60));
+        assert!(st.success(), "docs/c.md example: {st}");
+        s
+    };
+    assert_eq!(out.trim(), "sum 4950");
+}
+
 fn main() {
     let tests: &[(&str, fn())] = &[
         (
@@ -423,6 +457,7 @@ fn main() {
             header_matches_the_rust_definitions,
         ),
         ("c_selftest", c_selftest),
+        ("docs_example_runs", docs_example_runs),
         ("c_producer_rust_consumer", c_producer_rust_consumer),
         ("rust_producer_c_consumer_queue", rust_producer_c_consumer_queue),
         (
