@@ -169,8 +169,8 @@ impl ElemLayout {
     /// A layout of `size` bytes aligned to `align`, or `None` if `align` is not a power of two up to
     /// [`Self::MAX_ALIGN`], `size` is not a multiple of `align` (no C or Rust type has such a
     /// layout), or `size` does not fit the header's 32-bit field.
-    pub const fn new(size: usize, align: usize) -> Option<Self> {
-        if !align.is_power_of_two() || align > Self::MAX_ALIGN || size % align != 0 || size > u32::MAX as usize {
+    pub fn new(size: usize, align: usize) -> Option<Self> {
+        if !align.is_power_of_two() || align > Self::MAX_ALIGN || size % align != 0 || u32::try_from(size).is_err() {
             return None;
         }
         Some(ElemLayout { size, align })
