@@ -97,6 +97,123 @@ pub unsafe fn store<T: ShmSafe>(dst: *mut T, v: T) {
     }
 }
 
+/// The chunk width for bytes aligned to `align`: `align` capped at the machine word (a power of two).
+#[inline(always)]
+fn byte_chunk(align: usize) -> usize {
+    let a = if align.is_power_of_two() { align } else { 1 };
+    a.min(size_of::<usize>())
+}
+
+/// Copies `len` bytes out of shared memory at `src` (aligned to `align`) into local memory at `dst`
+/// (any alignment), with atomic chunk loads of `min(align, word)` bytes (the tail bytewise): the
+/// run-time-sized twin of [`load`], for elements whose type only a foreign caller knows.
+///
+/// # Safety
+/// `src` is valid for reads of `len` bytes, aligned to `align`, and stays mapped for the call (other
+/// accesses to it atomic or from another process, as for [`load`]); `dst` is valid for writes of
+/// `len` bytes and not shared.
+#[inline]
+pub unsafe fn load_bytes(dst: *mut u8, src: *const u8, len: usize, align: usize) {
+    // The common one-word element (a C `uint64_t`, a pointer-sized struct): one load.
+    #[cfg(target_pointer_width = "64")]
+    if len == 8 && align >= 8 {
+        // Ordering: Relaxed, as below.
+        // SAFETY: `src` is 8-aligned and holds 8 bytes; `dst` holds 8 bytes (any alignment).
+        unsafe { (dst as *mut u64).write_unaligned((*(src as *const AtomicU64)).load(Ordering::Relaxed)) };
+        return;
+    }
+    // SAFETY: forwarded to the caller.
+    unsafe { load_bytes_chunks(dst, src, len, align) }
+}
+
+/// The general case of [`load_bytes`], out of line so that the one-word fast path stays a leaf.
+///
+/// # Safety
+/// As for [`load_bytes`].
+#[inline(never)]
+unsafe fn load_bytes_chunks(dst: *mut u8, src: *const u8, len: usize, align: usize) {
+    let w = byte_chunk(align);
+    let mut i = 0;
+    while i + w <= len {
+        // Ordering: Relaxed is enough: every caller orders the copy with its own Acquire load (a
+        // slot stamp, a lock) before it.
+        // SAFETY: `src + i` is in the caller's range and aligned to `w` (src is aligned to `align >=
+        // w`, `i` is a multiple of `w`); `dst + i` is in the caller's buffer, written unaligned.
+        unsafe {
+            match w {
+                2 => (dst.add(i) as *mut u16)
+                    .write_unaligned((*(src.add(i) as *const AtomicU16)).load(Ordering::Relaxed)),
+                4 => (dst.add(i) as *mut u32)
+                    .write_unaligned((*(src.add(i) as *const AtomicU32)).load(Ordering::Relaxed)),
+                #[cfg(target_pointer_width = "64")]
+                8 => (dst.add(i) as *mut u64)
+                    .write_unaligned((*(src.add(i) as *const AtomicU64)).load(Ordering::Relaxed)),
+                _ => *dst.add(i) = (*(src.add(i) as *const AtomicU8)).load(Ordering::Relaxed),
+            }
+        }
+        i += w;
+    }
+    while i < len {
+        // Ordering: Relaxed, as above.
+        // SAFETY: in bounds (i < len); a byte is always aligned.
+        unsafe { *dst.add(i) = (*(src.add(i) as *const AtomicU8)).load(Ordering::Relaxed) };
+        i += 1;
+    }
+}
+
+/// Copies `len` bytes from local memory at `src` (any alignment) into shared memory at `dst` (aligned
+/// to `align`) with atomic chunk stores: the run-time-sized twin of [`store`].
+///
+/// # Safety
+/// As for [`load_bytes`], with `dst` the shared side (valid for writes) and `src` the local one.
+#[inline]
+pub unsafe fn store_bytes(dst: *mut u8, src: *const u8, len: usize, align: usize) {
+    // The common one-word element: one store.
+    #[cfg(target_pointer_width = "64")]
+    if len == 8 && align >= 8 {
+        // Ordering: Relaxed, as below.
+        // SAFETY: `dst` is 8-aligned and holds 8 bytes; `src` holds 8 bytes (any alignment).
+        unsafe { (*(dst as *const AtomicU64)).store((src as *const u64).read_unaligned(), Ordering::Relaxed) };
+        return;
+    }
+    // SAFETY: forwarded to the caller.
+    unsafe { store_bytes_chunks(dst, src, len, align) }
+}
+
+/// The general case of [`store_bytes`], out of line so that the one-word fast path stays a leaf.
+///
+/// # Safety
+/// As for [`store_bytes`].
+#[inline(never)]
+unsafe fn store_bytes_chunks(dst: *mut u8, src: *const u8, len: usize, align: usize) {
+    let w = byte_chunk(align);
+    let mut i = 0;
+    while i + w <= len {
+        // Ordering: Relaxed is enough: every caller publishes the copy with its own Release store (a
+        // slot stamp, an unlock) after it.
+        // SAFETY: as in `load_bytes`, with the roles of the two sides swapped.
+        unsafe {
+            match w {
+                2 => (*(dst.add(i) as *const AtomicU16))
+                    .store((src.add(i) as *const u16).read_unaligned(), Ordering::Relaxed),
+                4 => (*(dst.add(i) as *const AtomicU32))
+                    .store((src.add(i) as *const u32).read_unaligned(), Ordering::Relaxed),
+                #[cfg(target_pointer_width = "64")]
+                8 => (*(dst.add(i) as *const AtomicU64))
+                    .store((src.add(i) as *const u64).read_unaligned(), Ordering::Relaxed),
+                _ => (*(dst.add(i) as *const AtomicU8)).store(*src.add(i), Ordering::Relaxed),
+            }
+        }
+        i += w;
+    }
+    while i < len {
+        // Ordering: Relaxed, as above.
+        // SAFETY: in bounds (i < len); a byte is always aligned.
+        unsafe { (*(dst.add(i) as *const AtomicU8)).store(*src.add(i), Ordering::Relaxed) };
+        i += 1;
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -148,6 +265,24 @@ mod tests {
         unsafe {
             store(&mut f, 2.5);
             assert_eq!(load(&f), 2.5);
+        }
+    }
+
+    #[test]
+    fn byte_copies_round_trip_with_tails() {
+        #[repr(C, align(8))]
+        struct Shared([u8; 24]);
+        for (len, align) in [(24usize, 8usize), (13, 8), (6, 2), (7, 4), (3, 1), (0, 8), (24, 3)] {
+            let src: std::vec::Vec<u8> = (1..=len as u8).collect();
+            let mut shared = Shared([0; 24]);
+            let mut out = [0u8; 25];
+            // SAFETY: local buffers; `shared` is 8-aligned; `out[1..]` tests an unaligned local side.
+            unsafe {
+                store_bytes(shared.0.as_mut_ptr(), src.as_ptr(), len, align);
+                load_bytes(out.as_mut_ptr().add(1), shared.0.as_ptr(), len, align);
+            }
+            assert_eq!(&out[1..1 + len], &src[..], "len {len} align {align}");
+            assert!(shared.0[len..].iter().all(|&b| b == 0));
         }
     }
 

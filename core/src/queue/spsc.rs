@@ -103,8 +103,20 @@ fn attach_header<T, W: Wait>(
     deadline: Deadline,
     size: fn(usize) -> Option<usize>,
 ) -> Result<Word, AttachError> {
+    attach_header_elem::<W>(region, kind, deadline, ElemLayout::of::<T>(), &|cap| size(cap))
+}
+
+/// [`attach_header`] for an element layout known at run time.
+fn attach_header_elem<W: Wait>(
+    region: Region<'_>,
+    kind: Kind,
+    deadline: Deadline,
+    elem: ElemLayout,
+    size: &dyn Fn(usize) -> Option<usize>,
+) -> Result<Word, AttachError> {
     let header = Header::attach::<W>(region, kind, deadline)?;
-    header.expect_elem::<T>()?;
+    Header::expect("elem_size", elem.size as u64, header.elem_size().into())?;
+    Header::expect("elem_align", elem.align as u64, header.elem_align().into())?;
     let cap = header.capacity();
     if cap == 0 {
         return Err(AttachError::Corrupted { what: "capacity is 0" });
@@ -121,6 +133,480 @@ fn attach_header<T, W: Wait>(
     }
     check_ring(region, header, usize::try_from(cap).ok().and_then(size))?;
     Ok(cap as Word)
+}
+
+/// The size and alignment of an element type known only at run time (a foreign caller's type):
+/// what [`RawSpsc`] stores, and what the header records as `elem_size` / `elem_align`.
+///
+/// ```
+/// use ringfork_core::queue::spsc::{ElemLayout, RawSpsc, Spsc};
+/// let e = ElemLayout::new(8, 8).unwrap();
+/// assert_eq!(e, ElemLayout::of::<u64>());
+/// assert_eq!(RawSpsc::size(16, e), Spsc::<u64>::size(16)); // the same layout
+/// assert!(ElemLayout::new(8, 3).is_none()); // alignment must be a power of two
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElemLayout {
+    /// `size_of` the element type.
+    pub size: usize,
+    /// `align_of` the element type (a power of two).
+    pub align: usize,
+}
+
+impl ElemLayout {
+    /// The largest alignment a run-time element may ask for (the page alignment every segment
+    /// object can get).
+    pub const MAX_ALIGN: usize = 4096;
+
+    /// `T`'s layout.
+    pub const fn of<T>() -> Self {
+        ElemLayout {
+            size: core::mem::size_of::<T>(),
+            align: core::mem::align_of::<T>(),
+        }
+    }
+
+    /// A layout of `size` bytes aligned to `align`, or `None` if `align` is not a power of two up to
+    /// [`Self::MAX_ALIGN`], `size` is not a multiple of `align` (no C or Rust type has such a
+    /// layout), or `size` does not fit the header's 32-bit field.
+    pub fn new(size: usize, align: usize) -> Option<Self> {
+        if !align.is_power_of_two() || align > Self::MAX_ALIGN || size % align != 0 || u32::try_from(size).is_err() {
+            return None;
+        }
+        Some(ElemLayout { size, align })
+    }
+
+    /// Offset of the element in a [`Slot`]: after the 4-byte stamp, aligned.
+    const fn value_offset(&self) -> usize {
+        let a = if self.align > 4 { self.align } else { 4 };
+        // `a` is a power of two <= MAX_ALIGN: no overflow.
+        (4 + a - 1) & !(a - 1)
+    }
+
+    /// `size_of::<Slot<T>>()` for a `T` of this layout, or `None` on overflow.
+    fn slot_stride(&self) -> Option<usize> {
+        let a = self.align.max(4);
+        crate::region::align_up(self.value_offset().checked_add(self.size)?, a)
+    }
+}
+
+/// An [`Spsc`] ring whose element type is known only at run time by its [`ElemLayout`] (for the C
+/// ABI): the same layout and protocol as `Spsc<T>` for any `T` of that layout, so a ring made by one
+/// attaches as the other. Elements go in and out as byte slices of exactly `elem.size` bytes. Like
+/// `Spsc`, a view is turned into its ends ([`RawSpsc::producer`], [`RawSpsc::consumer`]); one
+/// producer and one consumer at a time across all processes.
+///
+/// ```
+/// use ringfork_core::queue::spsc::{ElemLayout, RawSpsc, Spsc};
+/// use ringfork_core::{wait::Spin, Deadline, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let region = Region::from_mut(&mut buf.0);
+/// let mut tx = RawSpsc::init::<Spin>(region, 4, ElemLayout::of::<u64>()).unwrap().producer();
+/// tx.try_push(&7u64.to_ne_bytes()).unwrap();
+/// let mut rx = Spsc::<u64>::attach::<Spin>(region, Deadline::Immediate).unwrap().consumer();
+/// assert_eq!(rx.try_pop(), Ok(7));
+/// ```
+pub struct RawSpsc<'a> {
+    ctrl: &'a RingCtrl,
+    data: *mut u8,
+    stride: usize,
+    value_off: usize,
+    elem: ElemLayout,
+    cap: Word,
+    _t: PhantomData<&'a u8>,
+}
+
+// SAFETY: as for `Spsc`: atomics, and element bytes copied with atomic chunks under the stamp protocol.
+unsafe impl Send for RawSpsc<'_> {}
+// SAFETY: as for Send.
+unsafe impl Sync for RawSpsc<'_> {}
+
+impl core::fmt::Debug for RawSpsc<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RawSpsc")
+            .field("capacity", &self.cap)
+            .field("elem", &self.elem)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl<'a> RawSpsc<'a> {
+    /// Alignment the region needs.
+    pub fn align(elem: ElemLayout) -> usize {
+        RING_ALIGN.max(elem.align)
+    }
+
+    fn data_offset(elem: ElemLayout) -> usize {
+        crate::region::align_up(DATA_OFFSET, Self::align(elem)).unwrap_or(usize::MAX)
+    }
+
+    /// Bytes a ring of `capacity` elements needs, or `None` if that overflows.
+    pub fn size(capacity: usize, elem: ElemLayout) -> Option<usize> {
+        let data = crate::region::align_up(DATA_OFFSET, Self::align(elem))?;
+        data.checked_add(capacity.checked_mul(elem.slot_stride()?)?)
+    }
+
+    /// Creates a ring of `capacity` (>= 1) elements at the start of `region` and publishes it.
+    pub fn init<W: Wait>(region: Region<'a>, capacity: usize, elem: ElemLayout) -> Result<Self, InitError> {
+        if capacity == 0 || capacity > MAX_CAPACITY {
+            return Err(InitError::InvalidParameter {
+                name: "capacity",
+                reason: "must be at least 1 and below 2^31 (slot stamps are 32-bit)",
+            });
+        }
+        if ElemLayout::new(elem.size, elem.align).is_none() {
+            return Err(InitError::InvalidParameter {
+                name: "elem",
+                reason: "alignment must be a power of two up to 4096 and the size a multiple of it below 4 GiB",
+            });
+        }
+        check_pow2(capacity)?;
+        let size = Self::size(capacity, elem).ok_or(InitError::InvalidParameter {
+            name: "capacity",
+            reason: "capacity times element size overflows the address space",
+        })?;
+        let mut params = ObjectParams::new(Kind::Spsc, size as u64);
+        params.elem_size = elem.size as u32;
+        params.elem_align = elem.align as u32;
+        params.capacity = capacity as u64;
+        let claim = Header::claim(region, &params, Self::align(elem))?;
+        // SAFETY: claim checked size (>= DATA_OFFSET) and alignment.
+        let ctrl = unsafe { RingCtrl::at(region) };
+        ctrl.init();
+        let ring = Self::view(region, ctrl, capacity as Word, elem);
+        for i in 0..capacity {
+            // Ordering: Relaxed; published by the header's Release store of READY.
+            ring.stamp(i).store(0, Ordering::Relaxed);
+        }
+        claim.publish::<W>();
+        Ok(ring)
+    }
+
+    /// Attaches to the ring at the start of `region`, validating the element layout and capacity.
+    pub fn attach<W: Wait>(region: Region<'a>, elem: ElemLayout, deadline: Deadline) -> Result<Self, AttachError> {
+        if ElemLayout::new(elem.size, elem.align).is_none() {
+            return Err(AttachError::Corrupted {
+                what: "element layout: the alignment must be a power of two up to 4096 and the size a multiple of it",
+            });
+        }
+        let cap = attach_header_elem::<W>(region, Kind::Spsc, deadline, elem, &|c| Self::size(c, elem))?;
+        // SAFETY: check_ring validated size >= DATA_OFFSET and alignment.
+        let ctrl = unsafe { RingCtrl::at(region) };
+        Ok(Self::view(region, ctrl, cap, elem))
+    }
+
+    fn view(region: Region<'a>, ctrl: &'a RingCtrl, cap: Word, elem: ElemLayout) -> Self {
+        RawSpsc {
+            ctrl,
+            data: region.as_ptr().wrapping_add(Self::data_offset(elem)),
+            stride: elem.slot_stride().unwrap_or(0),
+            value_off: elem.value_offset(),
+            elem,
+            cap,
+            _t: PhantomData,
+        }
+    }
+
+    /// The shared control block.
+    pub fn ctrl(&self) -> &'a RingCtrl {
+        self.ctrl
+    }
+
+    /// Slots in the ring.
+    pub fn capacity(&self) -> usize {
+        self.cap as usize
+    }
+
+    /// The element layout.
+    pub fn elem(&self) -> ElemLayout {
+        self.elem
+    }
+
+    /// The stamp of slot `i` (`i < cap`, maintained locally).
+    #[inline(always)]
+    fn stamp(&self, i: usize) -> &'a AtomicU32 {
+        debug_assert!((i as Word) < self.cap);
+        // SAFETY: `data` points to `cap` slots `stride` bytes apart inside the validated region, each
+        // starting with its 4-aligned stamp (the region is CACHE_LINE-aligned, the stride a multiple
+        // of 4); callers pass i < cap. AtomicU32 accepts any bytes.
+        unsafe { &*self.data.add(i * self.stride).cast::<AtomicU32>() }
+    }
+
+    /// The element bytes of slot `i` (`i < cap`).
+    #[inline(always)]
+    fn value(&self, i: usize) -> *mut u8 {
+        self.data.wrapping_add(i * self.stride + self.value_off)
+    }
+
+    /// Messages in the ring at some instant during the call (clamped to `0..=capacity`).
+    pub fn len(&self) -> usize {
+        // Ordering: Acquire on both; a snapshot (see `Spsc::len`).
+        let head = self.ctrl.head.load(Ordering::Acquire);
+        let tail = self.ctrl.tail.load(Ordering::Acquire);
+        let d = tail.wrapping_sub(head);
+        if (d as SignedWord) < 0 {
+            0
+        } else {
+            d.min(self.cap) as usize
+        }
+    }
+
+    /// Whether the ring was empty at some instant during the call.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Closes the ring: pushes fail with `Closed`; pops drain, then fail with `Closed`. Wakes all.
+    pub fn close<W: Wait>(&self) {
+        self.ctrl.control.close::<W>();
+    }
+
+    /// The producer half (consumes the view), starting past any message a killed producer committed
+    /// but did not count in `tail` (as [`Spsc::producer`]).
+    pub fn producer(self) -> RawProducer<'a> {
+        // Ordering: Acquire pairs with the previous producer's and consumer's Release stores.
+        let mut tail = self.ctrl.tail.load(Ordering::Acquire);
+        let head = self.ctrl.head.load(Ordering::Acquire);
+        if (head.wrapping_sub(tail) as SignedWord) > 0 {
+            tail = head;
+        }
+        for _ in 0..self.cap {
+            let used = tail.wrapping_sub(head);
+            let full = (used as SignedWord) >= 0 && used >= self.cap;
+            // Ordering: Acquire pairs with the dead producer's Release stamp store.
+            if full || self.stamp((tail % self.cap) as usize).load(Ordering::Acquire) != stamp_of(tail) {
+                break;
+            }
+            tail = tail.wrapping_add(1);
+        }
+        let slot = (tail % self.cap) as usize;
+        RawProducer {
+            ring: self,
+            tail,
+            slot,
+            cached_head: head,
+        }
+    }
+
+    /// The consumer half (consumes the view).
+    pub fn consumer(self) -> RawConsumer<'a> {
+        // Ordering: Acquire pairs with the previous consumer's Release store of `head`.
+        let head = self.ctrl.head.load(Ordering::Acquire);
+        let slot = (head % self.cap) as usize;
+        RawConsumer { ring: self, head, slot }
+    }
+}
+
+/// The writing half of a [`RawSpsc`] ring (see [`Producer`]).
+pub struct RawProducer<'a> {
+    ring: RawSpsc<'a>,
+    tail: Word,
+    slot: usize,
+    cached_head: Word,
+}
+
+impl core::fmt::Debug for RawProducer<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RawProducer").field("tail", &self.tail).finish()
+    }
+}
+
+impl<'a> RawProducer<'a> {
+    /// The ring this end belongs to.
+    pub fn ring(&self) -> &RawSpsc<'a> {
+        &self.ring
+    }
+
+    #[inline(always)]
+    fn free(&mut self) -> Result<Word, PushError> {
+        let cap = self.ring.cap;
+        let used = self.tail.wrapping_sub(self.cached_head);
+        if used < cap {
+            return Ok(cap - used);
+        }
+        // Ordering: Acquire pairs with the consumer's Release store of `head` (see `Producer::free`).
+        self.cached_head = self.ring.ctrl.head.load(Ordering::Acquire);
+        let used = self.tail.wrapping_sub(self.cached_head);
+        if used > cap {
+            return Err(PushError::Corrupted);
+        }
+        Ok(cap - used)
+    }
+
+    /// Pushes `elem` (exactly the ring's element size; otherwise [`PushError::TooLarge`] with `limit`
+    /// the element size) if there is room; never blocks, never wakes anyone.
+    #[inline]
+    pub fn try_push(&mut self, elem: &[u8]) -> Result<(), PushError> {
+        if elem.len() != self.ring.elem.size {
+            return Err(PushError::TooLarge {
+                len: elem.len(),
+                limit: self.ring.elem.size,
+            });
+        }
+        if self.free()? == 0 {
+            return Err(PushError::Full);
+        }
+        let i = self.slot;
+        // SAFETY: slot `i` is free (head refreshed with Acquire), only this producer writes elements,
+        // and the element bytes lie inside the validated region, aligned to `elem.align`.
+        unsafe { crate::racy_copy::store_bytes(self.ring.value(i), elem.as_ptr(), elem.len(), self.ring.elem.align) };
+        // Ordering: Release publishes the element to the consumer's Acquire load of the stamp.
+        self.ring.stamp(i).store(stamp_of(self.tail), Ordering::Release);
+        self.tail = self.tail.wrapping_add(1);
+        self.slot += 1;
+        if self.slot == self.ring.cap as usize {
+            self.slot = 0;
+        }
+        // Ordering: Release so a reader of `tail` sees the stamps before it.
+        self.ring.ctrl.tail.store(self.tail, Ordering::Release);
+        Ok(())
+    }
+
+    /// [`Self::try_push`] of a ring whose element is one 8-byte word (size 8, alignment 8): the
+    /// one-store fast path, for callers across a foreign-function boundary. Any other ring:
+    /// [`PushError::TooLarge`].
+    #[inline]
+    pub fn try_push_u64(&mut self, v: u64) -> Result<(), PushError> {
+        let e = self.ring.elem;
+        if e.size != 8 || e.align < 8 {
+            return Err(PushError::TooLarge { len: 8, limit: e.size });
+        }
+        if self.free()? == 0 {
+            return Err(PushError::Full);
+        }
+        let i = self.slot;
+        // SAFETY: as in `try_push`; the element is 8 bytes, 8-aligned inside the validated region
+        // (`store_bytes` makes that one store where the target has 64-bit words).
+        unsafe { crate::racy_copy::store_bytes(self.ring.value(i), (&v as *const u64).cast(), 8, 8) };
+        // Ordering: Release publishes the element to the consumer's Acquire load of the stamp.
+        self.ring.stamp(i).store(stamp_of(self.tail), Ordering::Release);
+        self.tail = self.tail.wrapping_add(1);
+        self.slot += 1;
+        if self.slot == self.ring.cap as usize {
+            self.slot = 0;
+        }
+        // Ordering: Release so a reader of `tail` sees the stamps before it.
+        self.ring.ctrl.tail.store(self.tail, Ordering::Release);
+        Ok(())
+    }
+
+    /// Pushes `elem`, waiting (through `W`) for room until `deadline`, and wakes a sleeping consumer
+    /// (as [`Producer::push`]).
+    pub fn push<W: Wait>(&mut self, elem: &[u8], deadline: Deadline) -> Result<(), PushError> {
+        let ctrl = self.ring.ctrl;
+        if ctrl.control.is_closed() {
+            return Err(PushError::Closed);
+        }
+        ctrl.control.push_wait::<W, ()>(
+            Some(&ctrl.consumers),
+            deadline,
+            &Cell::new(false),
+            || self.try_push(elem),
+            || {},
+        )?;
+        ctrl.control.not_empty.notify_one::<W>();
+        Ok(())
+    }
+
+    /// Wakes a sleeping consumer after `try_push` calls (which do not).
+    pub fn notify<W: Wait>(&self) {
+        self.ring.ctrl.control.not_empty.notify_one::<W>();
+    }
+}
+
+/// The reading half of a [`RawSpsc`] ring (see [`Consumer`]).
+pub struct RawConsumer<'a> {
+    ring: RawSpsc<'a>,
+    head: Word,
+    slot: usize,
+}
+
+impl core::fmt::Debug for RawConsumer<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RawConsumer").field("head", &self.head).finish()
+    }
+}
+
+impl<'a> RawConsumer<'a> {
+    /// The ring this end belongs to.
+    pub fn ring(&self) -> &RawSpsc<'a> {
+        &self.ring
+    }
+
+    /// Takes the oldest element into `out[..elem.size]` if there is one (never blocks, never wakes
+    /// anyone). `out` shorter than the element: [`PopError::BufferTooSmall`].
+    #[inline]
+    pub fn try_pop(&mut self, out: &mut [u8]) -> Result<(), PopError> {
+        let size = self.ring.elem.size;
+        if out.len() < size {
+            return Err(PopError::BufferTooSmall { needed: size });
+        }
+        let i = self.slot;
+        // Ordering: Acquire pairs with the producer's Release stamp store.
+        if self.ring.stamp(i).load(Ordering::Acquire) != stamp_of(self.head) {
+            return Err(PopError::Empty);
+        }
+        // SAFETY: the element is published (stamp Acquire above) and lies inside the validated
+        // region, aligned; `out` holds at least `size` bytes.
+        unsafe { crate::racy_copy::load_bytes(out.as_mut_ptr(), self.ring.value(i), size, self.ring.elem.align) };
+        self.head = self.head.wrapping_add(1);
+        self.slot += 1;
+        if self.slot == self.ring.cap as usize {
+            self.slot = 0;
+        }
+        // Ordering: Release orders our element reads before the producer's reuse of the slot.
+        self.ring.ctrl.head.store(self.head, Ordering::Release);
+        Ok(())
+    }
+
+    /// [`Self::try_pop`] of a ring whose element is one 8-byte word (see
+    /// [`RawProducer::try_push_u64`]). Any other ring: [`PopError::BufferTooSmall`].
+    #[inline]
+    pub fn try_pop_u64(&mut self) -> Result<u64, PopError> {
+        let e = self.ring.elem;
+        if e.size != 8 || e.align < 8 {
+            return Err(PopError::BufferTooSmall { needed: e.size });
+        }
+        let i = self.slot;
+        // Ordering: Acquire pairs with the producer's Release stamp store.
+        if self.ring.stamp(i).load(Ordering::Acquire) != stamp_of(self.head) {
+            return Err(PopError::Empty);
+        }
+        let mut v = 0u64;
+        // SAFETY: published (stamp Acquire above); 8 bytes, 8-aligned inside the validated region.
+        unsafe { crate::racy_copy::load_bytes((&mut v as *mut u64).cast(), self.ring.value(i), 8, 8) };
+        self.head = self.head.wrapping_add(1);
+        self.slot += 1;
+        if self.slot == self.ring.cap as usize {
+            self.slot = 0;
+        }
+        // Ordering: Release orders our element read before the producer's reuse of the slot.
+        self.ring.ctrl.head.store(self.head, Ordering::Release);
+        Ok(v)
+    }
+
+    /// Takes the oldest element, waiting (through `W`) until `deadline`; wakes a sleeping producer
+    /// (as [`Consumer::pop`]).
+    pub fn pop<W: Wait>(&mut self, out: &mut [u8], deadline: Deadline) -> Result<(), PopError> {
+        let ctrl = self.ring.ctrl;
+        ctrl.control.pop_wait::<W, ()>(
+            Some(&ctrl.producers),
+            deadline,
+            &Cell::new(false),
+            || self.try_pop(out),
+            || {},
+        )?;
+        ctrl.control.not_full.notify_one::<W>();
+        Ok(())
+    }
+
+    /// Wakes a sleeping producer after `try_pop` calls (which do not).
+    pub fn notify<W: Wait>(&self) {
+        self.ring.ctrl.control.not_full.notify_one::<W>();
+    }
 }
 
 /// Where layouts use 32-bit words, positions wrap at 2^32, and only a power-of-two capacity maps
@@ -771,6 +1257,63 @@ mod tests {
     use std::vec;
 
     use super::super::test_region as region;
+
+    #[test]
+    fn raw_ring_has_the_typed_layout_and_interoperates() {
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        #[repr(C, align(16))]
+        struct Big([u64; 3], u64);
+        // SAFETY: repr(C), four u64s, 32 bytes, no padding.
+        unsafe impl ShmSafe for Big {}
+        fn same<T: ShmSafe>(cap: usize) {
+            assert_eq!(RawSpsc::size(cap, ElemLayout::of::<T>()), Spsc::<T>::size(cap));
+            assert_eq!(
+                ElemLayout::of::<T>().slot_stride(),
+                Some(core::mem::size_of::<Slot<T>>())
+            );
+            assert_eq!(RawSpsc::align(ElemLayout::of::<T>()), Spsc::<T>::align());
+        }
+        same::<u8>(3);
+        same::<u16>(5);
+        same::<u32>(7);
+        same::<u64>(16);
+        same::<[u8; 3]>(9);
+        same::<Big>(4);
+        let mut buf = vec![0u8; Spsc::<Big>::size(8).unwrap() + RING_ALIGN];
+        let r = region(&mut buf);
+        let mut tx = RawSpsc::init::<Spin>(r, 8, ElemLayout::of::<Big>()).unwrap().producer();
+        let mut rx = Spsc::<Big>::attach::<Spin>(r, Deadline::Immediate).unwrap().consumer();
+        for round in 0..5u64 {
+            for i in 0..8u64 {
+                let v = Big([round, i, 7], round * 100 + i);
+                // SAFETY: Big is plain data with no padding: viewing it as bytes is fine.
+                let bytes = unsafe { core::slice::from_raw_parts(&v as *const Big as *const u8, 32) };
+                tx.try_push(bytes).unwrap();
+            }
+            assert_eq!(tx.try_push(&[0; 32]), Err(PushError::Full));
+            assert_eq!(tx.try_push(&[0; 8]), Err(PushError::TooLarge { len: 8, limit: 32 }));
+            for i in 0..8u64 {
+                assert_eq!(rx.try_pop(), Ok(Big([round, i, 7], round * 100 + i)));
+            }
+        }
+        // And the other way round: typed producer, raw consumer.
+        let (mut ttx, _) = Spsc::<Big>::attach::<Spin>(r, Deadline::Immediate).unwrap().split();
+        let mut rrx = RawSpsc::attach::<Spin>(r, ElemLayout::of::<Big>(), Deadline::Immediate)
+            .unwrap()
+            .consumer();
+        ttx.try_push(Big([1, 2, 3], 4)).unwrap();
+        let mut out = [0u8; 32];
+        assert_eq!(
+            rrx.try_pop(&mut out[..31]),
+            Err(PopError::BufferTooSmall { needed: 32 })
+        );
+        rrx.try_pop(&mut out).unwrap();
+        assert_eq!(out[..8], 1u64.to_ne_bytes());
+        assert_eq!(out[24..], 4u64.to_ne_bytes());
+        assert_eq!(rrx.try_pop(&mut out), Err(PopError::Empty));
+        let wrong = RawSpsc::attach::<Spin>(r, ElemLayout::of::<u64>(), Deadline::Immediate).unwrap_err();
+        assert!(matches!(wrong, AttachError::LayoutMismatch { field: "elem_size", .. }));
+    }
 
     #[test]
     fn capacity_one_and_odd_capacities() {

@@ -496,3 +496,228 @@ impl<'a, T: ShmSafe, W: Wait> Mutex<'a, T, W> {
         self.header
     }
 }
+
+/// A [`Mutex`] (kind `mutex`) or locked [`crate::sync::Value`] (kind `value`) whose data type is
+/// known only at run time by its size and alignment (for the C ABI): the layout of `Mutex<T>` /
+/// `Value<T>` for any `T` of that layout, so either side attaches what the other made. The data is
+/// reached as raw bytes ([`LockedBytes::data`]) while the caller holds the lock.
+///
+#[cfg_attr(feature = "futex", doc = "```")]
+#[cfg_attr(not(feature = "futex"), doc = "```ignore")]
+/// use ringfork_core::sync::mutex::{LockedBytes, Mutex};
+/// use ringfork_core::{queue::spsc::ElemLayout, wait::DefaultWait, Deadline, Kind, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let region = Region::from_mut(&mut buf.0);
+/// let raw = LockedBytes::<DefaultWait>::init(region, Kind::Mutex, ElemLayout::of::<u64>(), Some(&5u64.to_ne_bytes())).unwrap();
+/// let typed = Mutex::<u64, DefaultWait>::attach(region, Deadline::Immediate).unwrap();
+/// assert_eq!(*typed.lock().unwrap(), 5);
+/// assert!(raw.lock(Deadline::Immediate).is_ok());
+/// assert!(typed.try_lock().is_err()); // held through the raw view
+/// raw.unlock().unwrap();
+/// ```
+pub struct LockedBytes<'a, W: Wait = DefaultWait> {
+    header: &'a Header,
+    raw: &'a RawMutex,
+    data: *mut u8,
+    elem: crate::queue::spsc::ElemLayout,
+    _p: Marker<'a, u8, W>,
+}
+
+impl<W: Wait> Clone for LockedBytes<'_, W> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<W: Wait> Copy for LockedBytes<'_, W> {}
+
+impl<W: Wait> fmt::Debug for LockedBytes<'_, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockedBytes")
+            .field("kind", &self.header.snapshot().kind)
+            .field("elem", &self.elem)
+            .field("raw", self.raw)
+            .finish()
+    }
+}
+
+// SAFETY: a view of atomics (header, lock) and of data bytes only touched by the lock holder.
+unsafe impl<W: Wait> Send for LockedBytes<'_, W> {}
+// SAFETY: as for Send.
+unsafe impl<W: Wait> Sync for LockedBytes<'_, W> {}
+
+impl<'a, W: Wait> LockedBytes<'a, W> {
+    fn flags(kind: Kind) -> Option<u32> {
+        match kind {
+            Kind::Mutex => Some(0),
+            Kind::Value => Some(crate::sync::value::FLAG_LOCKED),
+            _ => None,
+        }
+    }
+
+    /// Alignment of the object (`max(8, elem.align)`).
+    pub fn align(elem: crate::queue::spsc::ElemLayout) -> usize {
+        elem.align.max(8)
+    }
+
+    fn data_offset(elem: crate::queue::spsc::ElemLayout) -> Option<usize> {
+        align_up(LOCK_OFFSET + LOCK_SIZE, Self::align(elem))
+    }
+
+    /// Bytes the object needs, or `None` if that overflows.
+    pub fn size(elem: crate::queue::spsc::ElemLayout) -> Option<usize> {
+        Self::data_offset(elem)?.checked_add(elem.size)
+    }
+
+    /// Creates an unlocked mutex (`kind` = [`Kind::Mutex`]) or locked value ([`Kind::Value`]) whose
+    /// data is `init` (exactly `elem.size` bytes; `None`: zeroes) at the start of `region`.
+    pub fn init(
+        region: Region<'a>,
+        kind: Kind,
+        elem: crate::queue::spsc::ElemLayout,
+        init: Option<&[u8]>,
+    ) -> Result<Self, InitError> {
+        let flags = Self::flags(kind).ok_or(InitError::InvalidParameter {
+            name: "kind",
+            reason: "a locked object is a mutex or a value",
+        })?;
+        let bad = InitError::InvalidParameter {
+            name: "elem",
+            reason: "the alignment must be a power of two up to 4096 and the size a multiple of it below 4 GiB, \
+                     and the initial data exactly the size",
+        };
+        if crate::queue::spsc::ElemLayout::new(elem.size, elem.align).is_none()
+            || init.is_some_and(|i| i.len() != elem.size)
+        {
+            return Err(bad);
+        }
+        let size = Self::size(elem).ok_or(bad)?;
+        let mut params = ObjectParams::new(kind, size as u64);
+        params.elem_size = elem.size as u32;
+        params.elem_align = elem.align as u32;
+        params.flags = flags;
+        let claim = Header::claim(region, &params, Self::align(elem))?;
+        let raw = lock_at(region);
+        raw.init();
+        let data = region
+            .as_ptr()
+            .wrapping_add(Self::data_offset(elem).unwrap_or(usize::MAX));
+        match init {
+            // SAFETY: the claim checked the region holds `size` bytes aligned to the object's
+            // alignment; we own the body until publish.
+            Some(init) => unsafe { crate::racy_copy::store_bytes(data, init.as_ptr(), init.len(), elem.align) },
+            None => {
+                const ZEROES: [u8; 64] = [0; 64];
+                let mut off = 0;
+                while off < elem.size {
+                    let n = (elem.size - off).min(64);
+                    // SAFETY: as above; `data + off` is in the data and aligned to min(align, 64).
+                    unsafe { crate::racy_copy::store_bytes(data.add(off), ZEROES.as_ptr(), n, elem.align.min(64)) };
+                    off += n;
+                }
+            }
+        }
+        let header = claim.publish::<W>();
+        Ok(LockedBytes {
+            header,
+            raw,
+            data,
+            elem,
+            _p: PhantomData,
+        })
+    }
+
+    /// Attaches to the mutex or locked value of `kind` at the start of `region`, validating its
+    /// element layout.
+    pub fn attach(
+        region: Region<'a>,
+        kind: Kind,
+        elem: crate::queue::spsc::ElemLayout,
+        deadline: Deadline,
+    ) -> Result<Self, AttachError> {
+        let flags = Self::flags(kind).ok_or(AttachError::KindMismatch {
+            expected: Kind::Mutex,
+            found: kind as u32,
+        })?;
+        let header = Header::attach::<W>(region, kind, deadline)?;
+        Header::expect("elem_size", elem.size as u64, header.elem_size().into())?;
+        Header::expect("elem_align", elem.align as u64, header.elem_align().into())?;
+        let size = crate::queue::spsc::ElemLayout::new(elem.size, elem.align)
+            .and_then(Self::size)
+            .ok_or(AttachError::Corrupted {
+                what: "element layout: the alignment must be a power of two up to 4096 and the size a multiple of it",
+            })?;
+        Header::expect("size", size as u64, header.size())?;
+        Header::expect("flags", flags.into(), header.flags().into())?;
+        check_align(region, Self::align(elem))?;
+        if region.len() < size {
+            return Err(AttachError::TooSmall {
+                needed: size,
+                available: region.len(),
+            });
+        }
+        let data = region
+            .as_ptr()
+            .wrapping_add(Self::data_offset(elem).unwrap_or(usize::MAX));
+        Ok(LockedBytes {
+            header,
+            raw: lock_at(region),
+            data,
+            elem,
+            _p: PhantomData,
+        })
+    }
+
+    /// Locks until `deadline` ([`LockOutcome::OwnerDied`]: the caller holds the lock, the previous
+    /// owner died holding it; repair the data and call [`RawMutex::mark_consistent`] before unlocking).
+    pub fn lock(&self, deadline: Deadline) -> Result<LockOutcome, LockError> {
+        self.raw.lock::<W>(deadline)
+    }
+
+    /// Unlocks (the calling thread must hold the lock).
+    pub fn unlock(&self) -> Result<(), crate::sync::UnlockError> {
+        self.raw.unlock::<W>()
+    }
+
+    /// The embedded lock.
+    pub fn raw(&self) -> &'a RawMutex {
+        self.raw
+    }
+
+    /// The object header.
+    pub fn header(&self) -> &'a Header {
+        self.header
+    }
+
+    /// The element layout.
+    pub fn elem(&self) -> crate::queue::spsc::ElemLayout {
+        self.elem
+    }
+
+    /// The data: `elem.size` bytes aligned to `elem.align`, to be touched only while holding the lock
+    /// (and through [`crate::racy_copy`]-style copies: another process may be hostile).
+    pub fn data(&self) -> *mut u8 {
+        self.data
+    }
+
+    /// Copies the data into `out` (exactly `elem.size` bytes). The caller holds the lock.
+    ///
+    /// # Safety
+    /// The calling thread holds the lock (a copy without it may tear, never leave the object).
+    pub unsafe fn read_locked(&self, out: &mut [u8]) {
+        let n = out.len().min(self.elem.size);
+        // SAFETY: `data` holds `elem.size` bytes inside the validated region, aligned; n <= size.
+        unsafe { crate::racy_copy::load_bytes(out.as_mut_ptr(), self.data, n, self.elem.align) }
+    }
+
+    /// Copies `src` (at most `elem.size` bytes) into the data. The caller holds the lock.
+    ///
+    /// # Safety
+    /// As for [`Self::read_locked`].
+    pub unsafe fn write_locked(&self, src: &[u8]) {
+        let n = src.len().min(self.elem.size);
+        // SAFETY: as in `read_locked`.
+        unsafe { crate::racy_copy::store_bytes(self.data, src.as_ptr(), n, self.elem.align) }
+    }
+}

@@ -72,6 +72,38 @@ pub fn spsc_throughput(items: u64) -> f64 {
     }
 }
 
+// The C driver (src/bench/c_spsc.c, compiled by build.rs) calls the C ABI of ringfork-capi; naming
+// the crate links its rlib, whose `#[no_mangle]` functions resolve the driver's calls.
+use ringfork_c as _;
+
+extern "C" {
+    fn rf_bench_c_produce(mem: *mut u8, len: usize, items: u64) -> i32;
+    fn rf_bench_c_consume(mem: *mut u8, len: usize, items: u64) -> i32;
+}
+
+/// [`spsc_throughput`] with both loops in C, through the C ABI (`ringfork_spsc_try_push`/`_try_pop`
+/// per item): Mitems/s.
+pub fn c_spsc_throughput(items: u64) -> f64 {
+    let seg = ring_seg(4096, &["s"]);
+    let r = region(&seg, "s");
+    let (ptr, len) = (r.as_ptr() as usize, r.len());
+    let start = Instant::now();
+    let child = fork_partner(None, move || {
+        // SAFETY: `ptr..ptr+len` is the ring the parent placed in the segment this child inherited,
+        // mapped for the whole call.
+        let rc = unsafe { rf_bench_c_produce(ptr as *mut u8, len, items) };
+        assert_eq!(rc, 0, "C producer");
+    });
+    // SAFETY: as above; `seg` keeps the mapping alive until the end of this function.
+    let rc = unsafe { rf_bench_c_consume(ptr as *mut u8, len, items) };
+    let rate = items as f64 / start.elapsed().as_secs_f64() / 1e6;
+    if rc == 0 && child.join() {
+        rate
+    } else {
+        f64::NAN
+    }
+}
+
 /// Opens the two directions of a ping-pong.
 type OpenRings = for<'a> fn(&'a Segment) -> (Spsc<'a, u64>, Spsc<'a, u64>);
 
@@ -310,6 +342,18 @@ pub fn rows(o: &BenchOpts) -> Vec<Row> {
                 baseline: ("rtrb_in_process", Box::new(move || b::rtrb_spsc(items))),
                 target: Some(0.8),
                 note: "single-item try_push/try_pop, busy; ours crosses processes, rtrb stays in one",
+            },
+        ),
+        measure(
+            o,
+            Spec {
+                name: "c_spsc_vs_rust",
+                unit: "Mitems/s",
+                higher_is_better: true,
+                ours: ("c_abi_spsc_2proc", Box::new(move || c_spsc_throughput(items))),
+                baseline: ("ringfork_spsc_2proc", Box::new(move || spsc_throughput(items))),
+                target: Some(0.8),
+                note: "the spsc_u64 loops driven from C through ringfork.h vs the same ring from Rust",
             },
         ),
         measure(
