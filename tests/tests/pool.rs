@@ -411,7 +411,10 @@ fn bad_parameters_are_typed_errors() {
     // travels in a segment of its own.
     let wide = pool.map_chunked(|x: u64| vec![x; 64], 0..100u64, Some(100)).unwrap();
     assert_eq!(wide.len(), 100);
-    assert!(wide.iter().enumerate().all(|(i, v)| v.len() == 64 && v.iter().all(|&x| x == i as u64)));
+    assert!(wide
+        .iter()
+        .enumerate()
+        .all(|(i, v)| v.len() == 64 && v.iter().all(|&x| x == i as u64)));
     drop(pool);
     no_zombies();
 }

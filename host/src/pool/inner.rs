@@ -7,7 +7,7 @@ use super::shared::{
     S_ENCODE, S_OK, S_PANICKED, S_SPILL_FAILED, TASK_INLINE,
 };
 use super::spill::{Dir, Namer, Spill};
-use super::task::{make_slot, split_area, ArgPlace, Arena, JobSpec, Key, Plan};
+use super::task::{make_slot, split_area, Arena, ArgPlace, JobSpec, Key, Plan};
 use super::{worker, PoolError};
 use crate::child::{try_fork_partner, Partner, STATUS_UNKNOWN};
 use crate::process::{sys::WaitStatus, Process, StartMethod};
@@ -668,7 +668,8 @@ impl Inner {
             let slot = match failed {
                 Some(e) => Err(e),
                 None => {
-                    let (Some(task), Some(job)) = (self.tasks.get(t), self.tasks.get(t).and_then(|x| self.jobs.get(x.job)))
+                    let (Some(task), Some(job)) =
+                        (self.tasks.get(t), self.tasks.get(t).and_then(|x| self.jobs.get(x.job)))
                     else {
                         self.pending.pop_front();
                         continue;
@@ -843,9 +844,7 @@ impl Inner {
                     Err(PoolError::Corrupted)
                 }
             }
-            Ok(r) if r.status == S_PANICKED => Err(PoolError::TaskPanicked {
-                message: message(r, 0),
-            }),
+            Ok(r) if r.status == S_PANICKED => Err(PoolError::TaskPanicked { message: message(r, 0) }),
             Ok(r) if r.status == S_DECODE && r.len >= 8 => {
                 let mut rec = [0u8; 8];
                 rec.copy_from_slice(&r.inline[..8]);

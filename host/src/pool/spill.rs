@@ -75,7 +75,10 @@ pub struct Spill {
 
 impl std::fmt::Debug for Spill {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spill").field("seg", &self.seg).field("len", &self.len).finish()
+        f.debug_struct("Spill")
+            .field("seg", &self.seg)
+            .field("len", &self.len)
+            .finish()
     }
 }
 

@@ -664,7 +664,11 @@ impl Plan {
                 }
             }
         };
-        Plan { arg_len, place, res_cap }
+        Plan {
+            arg_len,
+            place,
+            res_cap,
+        }
     }
 
     /// Arena bytes the task's block needs (0: none).
@@ -728,7 +732,12 @@ pub unsafe fn make_slot(
         }
     }
     if plan.res_cap > 0 {
-        s.res_off = base + if plan.place == ArgPlace::Arena { plan.arg_len as u64 } else { 0 };
+        s.res_off = base
+            + if plan.place == ArgPlace::Arena {
+                plan.arg_len as u64
+            } else {
+                0
+            };
     }
     s.tag = key.tag(&s);
     Ok(s)
