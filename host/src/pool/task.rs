@@ -79,59 +79,73 @@ enum AreaError {
     Decode(usize, DecodeError),
 }
 
-/// Decodes `count` items from the area of `len` bytes at `src` (which may be shared memory a peer
-/// writes concurrently: every length is read once and bounded, every record goes through the decoder).
-///
-/// # Safety
-/// `src` valid for reads of `len` bytes.
-unsafe fn decode_area<T: Serialize + DeserializeOwned + Send + 'static>(
+/// Reads the `count` items of an area of `len` bytes at `src` one at a time (which may be shared
+/// memory a peer writes concurrently: every length is read once and bounded, every record goes
+/// through the decoder).
+struct AreaReader<T> {
     src: *const u8,
     len: usize,
-    count: usize,
-) -> Result<Vec<T>, AreaError> {
-    let mut out = Vec::new();
-    match fixed::<T>() {
-        Some(n) => {
-            if count.checked_mul(n) != Some(len) {
-                return Err(AreaError::Corrupt);
-            }
-            out.reserve_exact(count);
-            for i in 0..count {
-                // SAFETY: i * n + n <= len (checked above), so the record lies inside the area.
-                let v = unsafe { <Serde as Codec<T>>::decode_raw(src.add(i * n), n) };
-                out.push(v.map_err(|e| AreaError::Decode(i, e))?);
-            }
+    at: usize,
+    fixed: Option<usize>,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> AreaReader<T> {
+    /// A reader of `count` items, after checking that the area can hold them.
+    fn new(src: *const u8, len: usize, count: usize) -> Result<Self, AreaError> {
+        let fixed = fixed::<T>();
+        let ok = match fixed {
+            Some(n) => count.checked_mul(n) == Some(len),
+            // Every item takes at least its prefix.
+            None => count <= len / PREFIX,
+        };
+        if !ok {
+            return Err(AreaError::Corrupt);
         }
-        None => {
-            // Every item takes at least its prefix: a count the area cannot hold is corrupt (and
-            // would otherwise size the allocation below).
-            if count > len / PREFIX {
-                return Err(AreaError::Corrupt);
+        Ok(AreaReader {
+            src,
+            len,
+            at: 0,
+            fixed,
+            _t: std::marker::PhantomData,
+        })
+    }
+
+    /// Decodes the next item (item `i`, for the error report).
+    ///
+    /// # Safety
+    /// `src` valid for reads of `len` bytes (while the reader is used).
+    unsafe fn next(&mut self, i: usize) -> Result<T, AreaError> {
+        let n = match self.fixed {
+            Some(n) => {
+                if self.len - self.at < n {
+                    return Err(AreaError::Corrupt);
+                }
+                n
             }
-            out.reserve_exact(count);
-            let mut at = 0usize;
-            for i in 0..count {
-                if len - at < PREFIX {
+            None => {
+                if self.len - self.at < PREFIX {
                     return Err(AreaError::Corrupt);
                 }
                 // SAFETY: at + PREFIX <= len; one unaligned read of the prefix (read once, then bounded).
-                let n = unsafe { (src.add(at) as *const u64).read_unaligned() };
-                at += PREFIX;
-                let n = match usize::try_from(n) {
-                    Ok(n) if n <= len - at => n,
+                let n = unsafe { (self.src.add(self.at) as *const u64).read_unaligned() };
+                self.at += PREFIX;
+                match usize::try_from(n) {
+                    Ok(n) if n <= self.len - self.at => n,
                     _ => return Err(AreaError::Corrupt),
-                };
-                // SAFETY: at + n <= len (bounded above).
-                let v = unsafe { <Serde as Codec<T>>::decode_raw(src.add(at), n) };
-                out.push(v.map_err(|e| AreaError::Decode(i, e))?);
-                at += n;
+                }
             }
-            if at != len {
-                return Err(AreaError::Corrupt);
-            }
-        }
+        };
+        // SAFETY: at + n <= len (bounded above).
+        let v = unsafe { <Serde as Codec<T>>::decode_raw(self.src.add(self.at), n) };
+        self.at += n;
+        v.map_err(|e| AreaError::Decode(i, e))
     }
-    Ok(out)
+
+    /// Whether every byte of the area was consumed (after the last item).
+    fn finished(&self) -> bool {
+        self.at == self.len
+    }
 }
 
 /// Splits the area of `len` bytes at `src` into its `count` records (copied out, not decoded), for
@@ -272,8 +286,9 @@ where
         res.status = S_CORRUPT;
         return;
     };
-    // 1. The argument area: inline, in the arena, or in the task's argument spill segment.
-    let mut spill = None;
+    // 1. The argument area: inline, in the arena, or in the task's argument spill segment (mapped
+    //    while `arg_spill` lives).
+    let mut arg_spill = None;
     let src: *const u8 = if slot.flags & F_INLINE_ARGS != 0 {
         if arg_len > TASK_INLINE {
             res.status = S_CORRUPT;
@@ -282,7 +297,7 @@ where
         slot.inline.as_ptr()
     } else if slot.flags & F_SPILL_ARGS != 0 {
         match Spill::open(&ctx.namer.name(slot.id, Dir::Args), arg_len) {
-            Some(s) => spill.insert(s).ptr(),
+            Some(s) => arg_spill.insert(s).ptr(),
             None => {
                 res.status = S_CORRUPT;
                 return;
@@ -297,73 +312,118 @@ where
             }
         }
     };
-    // SAFETY: `src` is valid for `arg_len` bytes: the slot's private inline array (checked above),
-    // the bounds-checked arena range, or a spill payload checked to hold `arg_len` bytes (mapped
-    // while `spill` lives).
-    let args = match unsafe { decode_area::<T>(src, arg_len, count) } {
-        Ok(a) => a,
-        Err(AreaError::Corrupt) => {
+    let mut args = match AreaReader::<T>::new(src, arg_len, count) {
+        Ok(r) => r,
+        Err(_) => {
             res.status = S_CORRUPT;
             return;
         }
-        Err(AreaError::Decode(i, e)) => {
-            put_message(res, S_DECODE, i, Some(e.len() as u64), e.reason());
-            return;
-        }
     };
-    drop(spill);
-    // 2. Run.
-    let mut out: Vec<R> = Vec::with_capacity(count);
-    for a in args {
-        out.push(call(a));
-        *done += 1;
-    }
-    // 3. The results: inline, into the reserved arena block, or into a result spill segment.
-    let (len, lens) = match area_len(&out) {
-        Ok(x) => x,
-        Err(e) => {
-            let i = first_encode_failure(&out);
-            put_message(res, S_ENCODE, i, None, e.reason());
-            return;
-        }
-    };
-    let mut spill = None;
-    let dst: *mut u8 = if len <= RESULT_INLINE {
-        res.inline.as_mut_ptr()
-    } else if len as u64 <= slot.res_cap {
-        match ctx.arena.range(slot.res_off, slot.res_cap) {
-            Some(p) => p,
-            None => {
-                res.status = S_CORRUPT;
-                return;
-            }
+    // 2. Run, and 3. write the results: inline, into the reserved arena block, or into a result
+    //    spill segment. A fixed-size result type (the scalars) is written as each item finishes;
+    //    others are collected, then sized and encoded.
+    let mut res_spill = None;
+    let outcome = if let Some(rn) = fixed::<R>() {
+        let len = count.saturating_mul(rn);
+        match result_area(slot, res, ctx, len, &mut res_spill) {
+            Err(status) => Err(status),
+            Ok(dst) => (|| {
+                for i in 0..count {
+                    // SAFETY: `src` is valid for `arg_len` bytes: the slot's private inline array
+                    // (checked above), the bounds-checked arena range, or a spill payload checked to
+                    // hold `arg_len` bytes (mapped while `arg_spill` lives).
+                    let a = unsafe { args.next(i) }?;
+                    let r = call(a);
+                    // SAFETY: `dst` is valid for len == count * rn bytes (see `result_area`).
+                    unsafe { <Serde as Codec<R>>::encode_raw(&r, dst.add(i * rn), rn) }
+                        .map_err(|e| Failure::Encode(i, e))?;
+                    *done += 1;
+                }
+                Ok(len)
+            })(),
         }
     } else {
-        let name = ctx.namer.name(slot.id, Dir::Results);
-        match Spill::create(&name, len) {
-            Ok(s) => spill.insert(s).ptr(),
-            Err(e) => {
-                put_message(res, S_SPILL_FAILED, 0, Some(len as u64), &e.to_string());
-                return;
+        (|| {
+            let mut out: Vec<R> = Vec::with_capacity(count);
+            for i in 0..count {
+                // SAFETY: as above.
+                let a = unsafe { args.next(i) }?;
+                out.push(call(a));
+                *done += 1;
+            }
+            let (len, lens) = area_len(&out).map_err(|e| Failure::Encode(first_encode_failure(&out), e))?;
+            let dst = result_area(slot, res, ctx, len, &mut res_spill)?;
+            // SAFETY: `dst` is valid for `len` bytes (see `result_area`).
+            unsafe { write_area(&out, &lens, dst, len) }.map_err(|e| Failure::Encode(first_encode_failure(&out), e))?;
+            Ok(len)
+        })()
+    };
+    let outcome = outcome.and_then(|len| if args.finished() { Ok(len) } else { Err(Failure::Corrupt) });
+    drop(arg_spill);
+    match outcome {
+        Ok(len) => {
+            if let Some(s) = res_spill {
+                // The parent reads and removes it; until then it keeps the segment "in use" for `clean`.
+                s.register(ctx.parent_stamp);
+            }
+            res.status = S_OK;
+            res.len = len as u64;
+        }
+        Err(f) => {
+            if res_spill.take().is_some() {
+                ctx.namer.remove(slot.id, Dir::Results);
+            }
+            match f {
+                Failure::Corrupt => res.status = S_CORRUPT,
+                Failure::Decode(i, e) => put_message(res, S_DECODE, i, Some(e.len() as u64), e.reason()),
+                Failure::Encode(i, e) => put_message(res, S_ENCODE, i, None, e.reason()),
+                Failure::Spill(len, msg) => put_message(res, S_SPILL_FAILED, 0, Some(len as u64), &msg),
             }
         }
-    };
-    // SAFETY: `dst` is valid for `len` bytes: the private inline array (len <= RESULT_INLINE), the
-    // bounds-checked reserved block (len <= res_cap), or a fresh spill payload of `len` bytes.
-    if let Err(e) = unsafe { write_area(&out, &lens, dst, len) } {
-        if spill.is_some() {
-            ctx.namer.remove(slot.id, Dir::Results);
+    }
+}
+
+/// Why a task did not produce its results.
+enum Failure {
+    /// The slot or its area failed validation.
+    Corrupt,
+    /// Argument `.0` did not decode.
+    Decode(usize, DecodeError),
+    /// Result `.0` did not encode.
+    Encode(usize, EncodeError),
+    /// The result spill segment for `.0` bytes could not be created.
+    Spill(usize, String),
+}
+
+impl From<AreaError> for Failure {
+    fn from(e: AreaError) -> Failure {
+        match e {
+            AreaError::Corrupt => Failure::Corrupt,
+            AreaError::Decode(i, e) => Failure::Decode(i, e),
         }
-        let i = first_encode_failure(&out);
-        put_message(res, S_ENCODE, i, None, e.reason());
-        return;
     }
-    if let Some(s) = spill {
-        // The parent reads and removes it; until then it keeps the segment "in use" for `clean`.
-        s.register(ctx.parent_stamp);
+}
+
+/// Where `len` bytes of results go: the result slot's inline array (`len <= RESULT_INLINE`), the
+/// task's reserved arena block (`len <= res_cap`), or a new result spill segment (kept in `spill`).
+/// The parent applies the same rule to find them.
+fn result_area(
+    slot: &TaskSlot,
+    res: &mut ResultSlot,
+    ctx: &Ctx,
+    len: usize,
+    spill: &mut Option<Spill>,
+) -> Result<*mut u8, Failure> {
+    if len <= RESULT_INLINE {
+        Ok(res.inline.as_mut_ptr())
+    } else if len as u64 <= slot.res_cap {
+        ctx.arena.range(slot.res_off, slot.res_cap).ok_or(Failure::Corrupt)
+    } else {
+        match Spill::create(&ctx.namer.name(slot.id, Dir::Results), len) {
+            Ok(s) => Ok(spill.insert(s).ptr()),
+            Err(e) => Err(Failure::Spill(len, e.to_string())),
+        }
     }
-    res.status = S_OK;
-    res.len = len as u64;
 }
 
 /// The index of the first result whose encoding fails (for the error report).
