@@ -89,7 +89,10 @@ fn spills() -> Vec<String> {
 fn the_issue_example_and_strings_structs_options_results() {
     let pool = Pool::new(2).unwrap();
     let sizes = pool
-        .map(count_bytes, vec![String::from("a"), String::from("bb"), "c".repeat(1 << 20)])
+        .map(
+            count_bytes,
+            vec![String::from("a"), String::from("bb"), "c".repeat(1 << 20)],
+        )
         .unwrap();
     assert_eq!(sizes, vec![1, 2, 1 << 20]);
 
@@ -183,7 +186,10 @@ fn imap_imap_unordered_starmap_apply_async_with_strings() {
         )
         .unwrap();
     r.wait();
-    assert_eq!(seen.lock().unwrap().clone(), Some(vec!["a".to_string(), "b".to_string()]));
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        Some(vec!["a".to_string(), "b".to_string()])
+    );
     pool.close();
     pool.join().unwrap();
     no_zombies();
@@ -292,10 +298,7 @@ fn kills_self(s: String) -> usize {
 fn a_worker_killed_with_a_spilled_task_fails_it_and_leaves_no_segment() {
     let pool = Pool::builder().processes(2).arena_size(16 << 10).build().unwrap();
     let items = vec!["a".repeat(100_000), "k".repeat(100_000), "b".repeat(50)];
-    let rs = pool
-        .imap(kills_self, items, Some(1))
-        .unwrap()
-        .collect::<Vec<_>>();
+    let rs = pool.imap(kills_self, items, Some(1)).unwrap().collect::<Vec<_>>();
     assert_eq!(rs[0], Ok(100_000));
     assert_eq!(
         rs[1],

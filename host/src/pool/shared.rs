@@ -2,7 +2,7 @@
 //! claims from), one control block per worker (its result ring back to the parent and its "running
 //! task" record), the slots, and a data arena for arguments and results too large to travel inline.
 //!
-//! # Layout (pool layout 2; see `docs/layout.md`, "Pool")
+//! # Layout (pool layout 3; see `docs/layout.md`, "Pool")
 //!
 //! | offset                  | size             | what                                                    | written by |
 //! |------------------------:|-----------------:|---------------------------------------------------------|------------|
@@ -14,6 +14,8 @@
 //! | slots_off (128-aligned) | 128 × qcap       | [`TaskSlot`]s of the shared queue                        | parent     |
 //! | results_off             | 128 × cap × w    | [`ResultSlot`] rings, one per worker                     | worker     |
 //! | arena_off (4096-aligned)| arena_len        | argument/result blocks (parent allocates)                | both       |
+//!
+//! Areas larger than the arena travel in spill segments of their own (see `pool::spill`).
 //!
 //! `qcap` = `cap × workers` rounded up to a power of two, at most 65536. Every index read from here is
 //! masked by a capacity (a power of two), and every arena offset/length is checked against the arena
@@ -104,8 +106,8 @@ pub struct TaskSlot {
 /// | 0      | 8    | `id`     | the task id                                                  |
 /// | 8      | 4    | `status` | `S_OK`, `S_PANICKED`, `S_CORRUPT`, `S_DECODE`, `S_ENCODE`, `S_SPILL_FAILED` |
 /// | 12     | 4    | `item`   | index of the item that failed                                |
-/// | 16     | 8    | `len`    | `S_OK`: bytes of encoded results; errors: bytes of `inline` used (`S_DECODE`: see `rec_len`) |
-/// | 24     | 104  | `inline` | inline results or the message                                |
+/// | 16     | 8    | `len`    | `S_OK`: bytes of the result area; otherwise bytes of `inline` used |
+/// | 24     | 104  | `inline` | inline results, or the message (for `S_DECODE` and `S_SPILL_FAILED` after a `u64`: the record's length / the result bytes) |
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub struct ResultSlot {

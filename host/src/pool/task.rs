@@ -358,7 +358,13 @@ where
             Ok(len)
         })()
     };
-    let outcome = outcome.and_then(|len| if args.finished() { Ok(len) } else { Err(Failure::Corrupt) });
+    let outcome = outcome.and_then(|len| {
+        if args.finished() {
+            Ok(len)
+        } else {
+            Err(Failure::Corrupt)
+        }
+    });
     drop(arg_spill);
     match outcome {
         Ok(len) => {
@@ -842,5 +848,108 @@ pub fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "panic with a non-string payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upper(s: String) -> String {
+        s.to_uppercase()
+    }
+
+    fn ctx(arena: &mut [u8]) -> Ctx {
+        Ctx {
+            arena: Arena {
+                base: arena.as_mut_ptr(),
+                len: arena.len(),
+            },
+            namer: Namer {
+                parent: std::process::id(),
+                nonce: 0x7e57,
+            },
+            parent_stamp: (std::process::id(), 0),
+        }
+    }
+
+    fn slot_for(key: &Key, job: &JobSpec, arena: &mut [u8]) -> (TaskSlot, Plan) {
+        let plan = Plan::new(job.args.bytes(0, job.items), job.items, job.res_fixed, arena.len());
+        let a = Arena {
+            base: arena.as_mut_ptr(),
+            len: arena.len(),
+        };
+        // SAFETY: the block at 0 covers `plan.arena_bytes()` bytes of the test arena (asserted).
+        assert!(plan.arena_bytes() <= arena.len());
+        let slot = unsafe { make_slot(key, 1, job, 0, job.items, &plan, Some(0), a, None) }.unwrap();
+        (slot, plan)
+    }
+
+    #[test]
+    fn a_task_round_trips_inline_and_through_the_arena() {
+        let key = Key::new();
+        let mut arena = vec![0u8; 1 << 16];
+        for items in [vec!["ab".to_string()], (0..50).map(|i| format!("item-{i}")).collect()] {
+            let job = JobSpec::new(upper, items.clone()).unwrap();
+            let (slot, plan) = slot_for(&key, &job, &mut arena);
+            let r = run_slot(&key, &slot, &ctx(&mut arena));
+            assert_eq!(r.status, S_OK);
+            let len = r.len as usize;
+            let src = if len <= RESULT_INLINE {
+                r.inline.as_ptr()
+            } else {
+                assert!(len <= plan.res_cap);
+                arena[slot.res_off as usize..].as_ptr()
+            };
+            // SAFETY: `src` holds `len` bytes (inline array or the reserved block).
+            let recs = unsafe { split_area(src, len, items.len(), None) }.unwrap();
+            let back: Vec<String> = recs.into_iter().map(|b| String::from_utf8(b).unwrap()).collect();
+            assert_eq!(back, items.iter().map(|s| s.to_uppercase()).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_bad_tag_or_scribbled_framing_is_corrupt_never_a_wild_read() {
+        let key = Key::new();
+        let mut arena = vec![0u8; 1 << 16];
+        let job = JobSpec::new(upper, vec!["abc".to_string(), "de".to_string()]).unwrap();
+        let (slot, _) = slot_for(&key, &job, &mut arena);
+        let mut forged = slot;
+        forged.count = 1000;
+        assert_eq!(run_slot(&key, &forged, &ctx(&mut arena)).status, S_CORRUPT);
+        // The inline bytes are not covered by the tag: every scribbled length prefix is bounded.
+        for bad in [u64::MAX, 1 << 40, 57, 12, 0] {
+            let mut s = slot;
+            s.inline[..8].copy_from_slice(&bad.to_ne_bytes());
+            let r = run_slot(&key, &s, &ctx(&mut arena));
+            assert!(r.status == S_CORRUPT || r.status == S_DECODE, "status {}", r.status);
+        }
+        // Garbage records are decode errors (a String must be UTF-8), with the item's index.
+        let mut s = slot;
+        s.inline[8..11].copy_from_slice(&[0xff, 0xfe, 0xfd]);
+        let r = run_slot(&key, &s, &ctx(&mut arena));
+        assert_eq!((r.status, r.item), (S_DECODE, 0));
+        // The parent's splitter bounds every length too.
+        let area = [5u8, 0, 0, 0, 0, 0, 0, 0, 1, 2];
+        // SAFETY: `area` is readable for its length.
+        unsafe {
+            assert!(split_area(area.as_ptr(), area.len(), 1, None).is_none());
+            assert!(split_area(area.as_ptr(), area.len(), 9, None).is_none());
+            assert!(split_area(area.as_ptr(), area.len(), 1, Some(8)).is_none());
+            assert_eq!(split_area(area.as_ptr(), 8, 1, Some(8)).unwrap()[0], area[..8].to_vec());
+        }
+    }
+
+    #[test]
+    fn plans_keep_small_tasks_inline_and_bound_reservations() {
+        let p = Plan::new(8, 1, Some(8), 1 << 20);
+        assert_eq!((p.place, p.res_cap, p.arena_bytes()), (ArgPlace::Inline, 0, 0));
+        let p = Plan::new(8 * 1000, 1000, Some(8), 1 << 20);
+        assert_eq!((p.place, p.res_cap), (ArgPlace::Arena, 8000));
+        let p = Plan::new(10 << 20, 1, None, 1 << 20);
+        assert_eq!(p.place, ArgPlace::Spill);
+        assert!(p.res_cap <= (1 << 20) / 4);
+        let p = Plan::new(1 << 20, 1, None, 1 << 20);
+        assert_eq!((p.place, p.res_cap), (ArgPlace::Arena, 0));
     }
 }
