@@ -879,8 +879,8 @@ mod tests {
             base: arena.as_mut_ptr(),
             len: arena.len(),
         };
-        // SAFETY: the block at 0 covers `plan.arena_bytes()` bytes of the test arena (asserted).
         assert!(plan.arena_bytes() <= arena.len());
+        // SAFETY: the block at 0 covers `plan.arena_bytes()` bytes of the test arena (asserted).
         let slot = unsafe { make_slot(key, 1, job, 0, job.items, &plan, Some(0), a, None) }.unwrap();
         (slot, plan)
     }
