@@ -204,6 +204,17 @@ struct Job {
 }
 
 impl Job {
+    /// Where task `t`'s arguments and results go (recomputed when needed rather than stored per
+    /// task: it depends only on the task's items and the arena).
+    fn plan(&self, t: &Task, arena: usize) -> Plan {
+        Plan::new(
+            self.spec.args.bytes(t.first, t.count),
+            t.count,
+            self.spec.res_fixed,
+            arena,
+        )
+    }
+
     fn error_of(&self, i: usize) -> Option<&PoolError> {
         self.failed
             .iter()
@@ -217,10 +228,10 @@ struct Task {
     first: usize,
     count: usize,
     block: Option<(usize, usize)>,
-    /// Where its arguments and results go.
-    plan: Plan,
     /// Its argument spill segment (created at the first dispatch; removed when the task is done).
-    spill: Option<Spill>,
+    /// Boxed, like everything rare here: the table holds one `Task` per chunk, and its size is
+    /// memory traffic on the dispatch path.
+    spill: Option<Box<Spill>>,
     /// The queue sequence number it was published under; `None` while it waits in `pending`.
     seq: Option<u64>,
 }
@@ -578,7 +589,6 @@ impl Inner {
                     count += 1;
                 }
             }
-            let plan = Plan::new(spec.args.bytes(first, count), count, spec.res_fixed, arena);
             let t = self.next_task;
             self.next_task += 1;
             self.tasks.push(
@@ -588,7 +598,6 @@ impl Inner {
                     first,
                     count,
                     block: None,
-                    plan,
                     spill: None,
                     seq: None,
                 },
@@ -638,11 +647,12 @@ impl Inner {
                 self.pending.pop_front();
                 continue;
             };
-            if self.jobs.get(task.job).is_none() {
+            let Some(job) = self.jobs.get(task.job) else {
                 self.pending.pop_front();
                 continue;
-            }
-            let (plan, has_spill, old_block) = (task.plan, task.spill.is_some(), task.block);
+            };
+            let plan = job.plan(task, self.lay.arena_len);
+            let (has_spill, old_block) = (task.spill.is_some(), task.block);
             let need = plan.arena_bytes();
             let block = if need > 0 {
                 match old_block {
@@ -656,11 +666,10 @@ impl Inner {
                 None
             };
             let mut failed = None;
-            if let Some(task) = self.tasks.get_mut(t) {
-                task.block = block;
-                if plan.place == ArgPlace::Spill && !has_spill {
+            if plan.place == ArgPlace::Spill && !has_spill {
+                if let Some(task) = self.tasks.get_mut(t) {
                     match Spill::create(&self.namer.name(t, Dir::Args), plan.arg_len) {
-                        Ok(sp) => task.spill = Some(sp),
+                        Ok(sp) => task.spill = Some(Box::new(sp)),
                         Err(e) => failed = Some(os("creating an argument spill segment", e)),
                     }
                 }
@@ -687,7 +696,7 @@ impl Inner {
                             &plan,
                             block.map(|b| b.0 as u64),
                             self.arena(),
-                            task.spill.as_ref(),
+                            task.spill.as_deref(),
                         )
                     }
                     .map_err(PoolError::Encode)
@@ -697,13 +706,18 @@ impl Inner {
                 Ok(slot) => slot,
                 Err(e) => {
                     // This task cannot be sent (its segment could not be made, or an argument's
-                    // Serialize failed this time): it fails alone; the rest goes on.
+                    // Serialize failed this time): it fails alone (its block is freed); the rest
+                    // goes on.
+                    if let Some(task) = self.tasks.get_mut(t) {
+                        task.block = block;
+                    }
                     self.pending.pop_front();
                     self.complete(t, Err(e));
                     continue;
                 }
             };
             if let Some(task) = self.tasks.get_mut(t) {
+                task.block = block;
                 task.seq = Some(seq);
             }
             self.lay.task_queue().publish(seq, slot);
@@ -762,10 +776,10 @@ impl Inner {
 
     /// Finishes task `t` with a result slot or an error.
     fn complete(&mut self, t: u64, res: Result<&ResultSlot, PoolError>) {
-        let Some(task) = self.tasks.remove(t) else { return };
+        let Some(mut task) = self.tasks.remove(t) else { return };
         let arena = self.arena();
         let namer = self.namer;
-        if let Some(sp) = task.spill {
+        if let Some(sp) = task.spill.take() {
             drop(sp);
             namer.remove(t, Dir::Args);
         }
@@ -779,6 +793,7 @@ impl Inner {
             }
             return;
         };
+        let plan = job.plan(&task, self.lay.arena_len);
         let message = |r: &ResultSlot, from: usize| -> String {
             let len = usize::try_from(r.len).unwrap_or(usize::MAX).min(RESULT_INLINE);
             String::from_utf8_lossy(r.inline.get(from..len).unwrap_or(&[])).into_owned()
@@ -786,19 +801,15 @@ impl Inner {
         let outcome: Result<(), PoolError> = match res {
             Ok(r) if r.status == S_OK => {
                 let len = usize::try_from(r.len).unwrap_or(usize::MAX);
-                let res_off = task.block.map(|(off, _)| {
-                    off + if task.plan.place == ArgPlace::Arena {
-                        task.plan.arg_len
-                    } else {
-                        0
-                    }
-                });
+                let res_off = task
+                    .block
+                    .map(|(off, _)| off + if plan.place == ArgPlace::Arena { plan.arg_len } else { 0 });
                 let mut spill = None;
                 // The same rule as the worker's (`task::run_items`), with our own plan, never a
                 // location read from shared memory.
                 let src: Option<*const u8> = if len <= RESULT_INLINE {
                     Some(r.inline.as_ptr())
-                } else if len <= task.plan.res_cap {
+                } else if len <= plan.res_cap {
                     // SAFETY (of the pointer arithmetic): our block lies inside the arena and holds
                     // `res_cap` result bytes at `res_off`.
                     res_off.map(|o| arena.base.wrapping_add(o) as *const u8)
