@@ -793,7 +793,7 @@ impl Inner {
             }
             return;
         };
-        let plan = job.plan(&task, self.lay.arena_len);
+        let arena_len = self.lay.arena_len;
         let message = |r: &ResultSlot, from: usize| -> String {
             let len = usize::try_from(r.len).unwrap_or(usize::MAX).min(RESULT_INLINE);
             String::from_utf8_lossy(r.inline.get(from..len).unwrap_or(&[])).into_owned()
@@ -801,18 +801,18 @@ impl Inner {
         let outcome: Result<(), PoolError> = match res {
             Ok(r) if r.status == S_OK => {
                 let len = usize::try_from(r.len).unwrap_or(usize::MAX);
-                let res_off = task
-                    .block
-                    .map(|(off, _)| off + if plan.place == ArgPlace::Arena { plan.arg_len } else { 0 });
                 let mut spill = None;
                 // The same rule as the worker's (`task::run_items`), with our own plan, never a
                 // location read from shared memory.
+                let plan = (len > RESULT_INLINE).then(|| job.plan(&task, arena_len));
                 let src: Option<*const u8> = if len <= RESULT_INLINE {
                     Some(r.inline.as_ptr())
-                } else if len <= plan.res_cap {
-                    // SAFETY (of the pointer arithmetic): our block lies inside the arena and holds
-                    // `res_cap` result bytes at `res_off`.
-                    res_off.map(|o| arena.base.wrapping_add(o) as *const u8)
+                } else if let Some(plan) = plan.filter(|p| len <= p.res_cap) {
+                    // Our block lies inside the arena and holds `res_cap` result bytes after the
+                    // arguments (if those are in the block too).
+                    let args_here = if plan.place == ArgPlace::Arena { plan.arg_len } else { 0 };
+                    task.block
+                        .map(|(off, _)| arena.base.wrapping_add(off + args_here) as *const u8)
                 } else {
                     spill = Spill::open(&namer.name(t, Dir::Results), len);
                     spill.as_ref().map(|s| s.ptr() as *const u8)
