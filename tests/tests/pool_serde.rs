@@ -314,6 +314,52 @@ fn a_worker_killed_with_a_spilled_task_fails_it_and_leaves_no_segment() {
     no_zombies();
 }
 
+fn sleeps_long(s: String) -> usize {
+    std::thread::sleep(Duration::from_secs(60));
+    s.len()
+}
+
+/// The pool's parent is SIGKILLed while a task whose argument lives in a spill segment runs: once
+/// its worker is gone too (`PR_SET_PDEATHSIG`), the segment has no live attacher, which is what
+/// `ringfork clean` removes.
+fn a_spill_left_by_a_killed_parent_has_no_live_attacher() {
+    let mut child = ringfork::Process::new(|| {
+        let pool = Pool::builder().processes(1).arena_size(4096).build().unwrap();
+        let _r = pool.apply_async(sleeps_long, "z".repeat(100_000)).unwrap();
+        std::thread::sleep(Duration::from_millis(300)); // the worker has the task
+                                                        // SAFETY: signalling our own process.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    });
+    child.start().unwrap();
+    let pid = child.pid().unwrap();
+    assert!(child.join_timeout(Duration::from_secs(20)).unwrap());
+    assert_eq!(child.exitcode(), Some(-9));
+    let prefix = format!("ringfork-pool-{pid}-");
+    let left: Vec<String> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    assert_eq!(left.len(), 1, "expected the task's argument spill: {left:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let seg = ringfork::Segment::open_read_only(&left[0], Duration::ZERO).unwrap();
+        let live = seg
+            .attachers()
+            .iter()
+            .filter(|(_, l)| *l != ringfork_core::os::Liveness::Dead)
+            .count();
+        if live == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {live} live attacher(s)");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ringfork::Segment::unlink(&left[0]).unwrap(); // as `ringfork clean` does
+    no_zombies();
+}
+
 fn plain_numbers_keep_the_fixed_size_path() {
     let pool = Pool::new(3).unwrap();
     let out = pool.map_chunked(square, 0..20_000u64, Some(1)).unwrap();
@@ -348,6 +394,10 @@ fn main() {
         Case::new(
             "a_worker_killed_with_a_spilled_task_fails_it_and_leaves_no_segment",
             a_worker_killed_with_a_spilled_task_fails_it_and_leaves_no_segment,
+        ),
+        Case::new(
+            "a_spill_left_by_a_killed_parent_has_no_live_attacher",
+            a_spill_left_by_a_killed_parent_has_no_live_attacher,
         ),
         Case::new(
             "plain_numbers_keep_the_fixed_size_path",

@@ -791,6 +791,9 @@ impl Inner {
             if let Some((off, size)) = task.block {
                 self.alloc.free(off, size);
             }
+            if task.seq.is_some() {
+                namer.remove(t, Dir::Results);
+            }
             return;
         };
         let arena_len = self.lay.arena_len;

@@ -112,7 +112,13 @@ impl Spill {
     /// Opens the segment `name` and checks that its payload holds at least `need` bytes (the
     /// length the task's control fields promise); `None` if it is missing or does not validate.
     pub fn open(name: &str, need: usize) -> Option<Spill> {
-        let seg = Segment::open(name).ok()?;
+        // No waiting: the other side made the segment READY before it published the task or the
+        // result, so one that is not ready is a scribble (and a deadline call must not stall on it).
+        let opts = crate::OpenOptions {
+            wait: std::time::Duration::ZERO,
+            ..crate::OpenOptions::default()
+        };
+        let seg = Segment::open_with(name, opts).ok()?;
         let entry = seg.find(OBJECT)?;
         let region = seg.sub_region(entry.offset, entry.size).ok()?;
         let h = Header::attach::<DefaultWait>(region, Kind::Pool, Deadline::Immediate).ok()?;
