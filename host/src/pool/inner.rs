@@ -677,9 +677,13 @@ impl Inner {
             let slot = match failed {
                 Some(e) => Err(e),
                 None => {
+                    // Both exist (looked up above; nothing removed them since).
                     let (Some(task), Some(job)) =
                         (self.tasks.get(t), self.tasks.get(t).and_then(|x| self.jobs.get(x.job)))
                     else {
+                        if let (None, Some((off, size))) = (old_block, block) {
+                            self.alloc.free(off, size);
+                        }
                         self.pending.pop_front();
                         continue;
                     };

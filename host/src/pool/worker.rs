@@ -12,6 +12,10 @@
 //! a slot still marked as claimed by it holds a task that never started: it is queued again; the
 //! task named in `current` (released, unanswered) was running: it fails with `WorkerDied`. Every
 //! other task is in the shared queue, untouched, for the other workers.
+//!
+//! Results too large for the result slot and the task's reserved arena block go into a result
+//! spill segment (`pool::spill`) that the worker creates in step 4, before it pushes the result; a
+//! worker that dies in between leaves it behind, and the parent removes it when it fails the task.
 
 use super::inner::Layout;
 use super::shared::{owner_of, Claim, ResultSlot};
