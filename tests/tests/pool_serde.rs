@@ -360,6 +360,22 @@ fn a_spill_left_by_a_killed_parent_has_no_live_attacher() {
     no_zombies();
 }
 
+fn spawned_workers_take_serde_tasks_and_spills_too() {
+    let pool = Pool::builder()
+        .processes(1)
+        .start_method(ringfork::StartMethod::Spawn)
+        .arena_size(4096)
+        .build()
+        .unwrap();
+    let big = "s".repeat(100_000);
+    assert_eq!(pool.apply(echo, big.clone()).unwrap(), big);
+    assert_eq!(pool.map(count_bytes, vec!["ab".to_string(), big]).unwrap(), vec![2, 100_000]);
+    pool.close();
+    pool.join().unwrap();
+    assert!(spills().is_empty(), "spill segments left: {:?}", spills());
+    no_zombies();
+}
+
 fn plain_numbers_keep_the_fixed_size_path() {
     let pool = Pool::new(3).unwrap();
     let out = pool.map_chunked(square, 0..20_000u64, Some(1)).unwrap();
@@ -398,6 +414,10 @@ fn main() {
         Case::new(
             "a_spill_left_by_a_killed_parent_has_no_live_attacher",
             a_spill_left_by_a_killed_parent_has_no_live_attacher,
+        ),
+        Case::new(
+            "spawned_workers_take_serde_tasks_and_spills_too",
+            spawned_workers_take_serde_tasks_and_spills_too,
         ),
         Case::new(
             "plain_numbers_keep_the_fixed_size_path",
