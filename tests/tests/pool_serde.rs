@@ -369,7 +369,10 @@ fn spawned_workers_take_serde_tasks_and_spills_too() {
         .unwrap();
     let big = "s".repeat(100_000);
     assert_eq!(pool.apply(echo, big.clone()).unwrap(), big);
-    assert_eq!(pool.map(count_bytes, vec!["ab".to_string(), big]).unwrap(), vec![2, 100_000]);
+    assert_eq!(
+        pool.map(count_bytes, vec!["ab".to_string(), big]).unwrap(),
+        vec![2, 100_000]
+    );
     pool.close();
     pool.join().unwrap();
     assert!(spills().is_empty(), "spill segments left: {:?}", spills());
