@@ -110,6 +110,11 @@ impl EncodeError {
     pub fn type_name(&self) -> &'static str {
         self.type_name
     }
+
+    /// The serializer's reason (without the type), e.g. to rebuild the error in another process.
+    pub(crate) fn reason(&self) -> &str {
+        &self.reason
+    }
 }
 
 impl fmt::Display for EncodeError {
@@ -160,6 +165,12 @@ impl DecodeError {
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// The deserializer's reason (without the type and length), e.g. to rebuild the error in
+    /// another process.
+    pub(crate) fn reason(&self) -> &str {
+        &self.reason
     }
 }
 

@@ -769,6 +769,17 @@ impl Segment {
         }
     }
 
+    /// Registers another live process `stamp` (pid, start time) as an attacher of this segment, so
+    /// that `ringfork clean` keeps the segment while that process lives (the pool's result spill
+    /// segments: created by a worker, read later by the parent). The slot is released when that
+    /// process unmaps the segment or is found dead.
+    pub(crate) fn register_other(&self, stamp: (u32, u64)) {
+        if self.map.read_only {
+            return;
+        }
+        let _ = self.header().register(stamp, is_dead);
+    }
+
     /// The address range of the mapping, for the spawn path (which registers a child in the objects
     /// of the segments it passes).
     pub(crate) fn addr_range(&self) -> std::ops::Range<usize> {

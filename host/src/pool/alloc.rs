@@ -12,6 +12,7 @@ pub const BLOCK_ALIGN: usize = 64;
 pub struct ArenaAlloc {
     /// Free ranges: offset → length.
     free: BTreeMap<usize, usize>,
+    #[cfg_attr(not(test), allow(dead_code))]
     len: usize,
 }
 
@@ -26,6 +27,7 @@ impl ArenaAlloc {
     }
 
     /// Total size.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }

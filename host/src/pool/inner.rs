@@ -3,9 +3,11 @@
 
 use super::alloc::ArenaAlloc;
 use super::shared::{
-    owner_of, PoolCtl, QueueCtl, ResultSlot, Ring, TaskQueue, TaskSlot, WorkerCtl, S_CORRUPT, S_OK, S_PANICKED,
+    owner_of, PoolCtl, QueueCtl, ResultSlot, Ring, TaskQueue, TaskSlot, WorkerCtl, RESULT_INLINE, S_CORRUPT, S_DECODE,
+    S_ENCODE, S_OK, S_PANICKED, S_SPILL_FAILED, TASK_INLINE,
 };
-use super::task::{make_slot, Arena, JobSpec, Key};
+use super::spill::{Dir, Namer, Spill};
+use super::task::{make_slot, split_area, Arena, ArgPlace, JobSpec, Key, Plan};
 use super::{worker, PoolError};
 use crate::child::{try_fork_partner, Partner, STATUS_UNKNOWN};
 use crate::process::{sys::WaitStatus, Process, StartMethod};
@@ -15,7 +17,7 @@ use ringfork_core::header::{Header, ObjectParams, HEADER_SIZE};
 use ringfork_core::wait::{DefaultWait, Futex, Wait};
 use ringfork_core::{Deadline, Kind};
 use std::collections::VecDeque;
-use std::mem::{size_of, MaybeUninit};
+use std::mem::size_of;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -129,8 +131,51 @@ impl Layout {
     }
 }
 
-/// A callback run in the parent with a job's single result bytes or its error.
-pub type Callback = Box<dyn FnOnce(Result<&[MaybeUninit<u8>], &PoolError>) + Send>;
+/// A callback run in the parent with a job's single result (its encoded bytes) or its error.
+pub type Callback = Box<dyn FnOnce(Result<&[u8], &PoolError>) + Send>;
+
+/// A job's results as the parent keeps them: encoded, decoded when handed out (so `get` can be
+/// asked again).
+#[derive(Debug)]
+pub enum Store {
+    /// A fixed-size result type: `size` bytes per item, back to back.
+    Fixed {
+        /// Bytes per item.
+        size: usize,
+        /// Every item's bytes.
+        bytes: Vec<u8>,
+    },
+    /// A variable-size result type: each item's record.
+    Var(Vec<Vec<u8>>),
+}
+
+impl Store {
+    fn new(res_fixed: Option<usize>, total: usize) -> Store {
+        match res_fixed {
+            Some(size) => Store::Fixed {
+                size,
+                bytes: vec![0; total * size],
+            },
+            None => Store::Var(vec![Vec::new(); total]),
+        }
+    }
+
+    /// Item `i`'s encoded bytes.
+    pub fn get(&self, i: usize) -> &[u8] {
+        match self {
+            Store::Fixed { size, bytes } => bytes.get(i * size..(i + 1) * size).unwrap_or(&[]),
+            Store::Var(v) => v.get(i).map_or(&[][..], Vec::as_slice),
+        }
+    }
+
+    /// Item `i`'s encoded bytes, moved out (for results handed out once).
+    fn take(&mut self, i: usize) -> Vec<u8> {
+        match self {
+            Store::Fixed { .. } => self.get(i).to_vec(),
+            Store::Var(v) => v.get_mut(i).map(std::mem::take).unwrap_or_default(),
+        }
+    }
+}
 
 /// How a job's results are consumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +192,7 @@ struct Job {
     spec: JobSpec,
     total: usize,
     done: usize,
-    results: Vec<MaybeUninit<u8>>,
+    results: Store,
     ready: Vec<bool>,
     /// Failed tasks as `(first item, items, error)`: errors are per task and rare, so a short list
     /// beats a per-item slot.
@@ -159,6 +204,17 @@ struct Job {
 }
 
 impl Job {
+    /// Where task `t`'s arguments and results go (recomputed when needed rather than stored per
+    /// task: it depends only on the task's items and the arena).
+    fn plan(&self, t: &Task, arena: usize) -> Plan {
+        Plan::new(
+            self.spec.args.bytes(t.first, t.count),
+            t.count,
+            self.spec.res_fixed,
+            arena,
+        )
+    }
+
     fn error_of(&self, i: usize) -> Option<&PoolError> {
         self.failed
             .iter()
@@ -172,6 +228,10 @@ struct Task {
     first: usize,
     count: usize,
     block: Option<(usize, usize)>,
+    /// Its argument spill segment (created at the first dispatch; removed when the task is done).
+    /// Boxed, like everything rare here: the table holds one `Task` per chunk, and its size is
+    /// memory traffic on the dispatch path.
+    spill: Option<Box<Spill>>,
     /// The queue sequence number it was published under; `None` while it waits in `pending`.
     seq: Option<u64>,
 }
@@ -334,6 +394,7 @@ pub struct Inner {
     seg: Segment,
     lay: Layout,
     key: Key,
+    namer: Namer,
     workers: Vec<WorkerState>,
     /// Tasks not yet published in the shared queue (it was full, or the arena was), in order.
     pending: VecDeque<u64>,
@@ -393,10 +454,16 @@ impl Inner {
         // "done, one lap ago" (see `TaskQueue`).
         lay.task_queue().init();
         claim.publish::<DefaultWait>();
+        let key = Key::new();
+        let namer = Namer {
+            parent: std::process::id(),
+            nonce: key.nonce(),
+        };
         let mut inner = Inner {
             seg,
             lay,
-            key: Key::new(),
+            key,
+            namer,
             workers: Vec::new(),
             pending: VecDeque::new(),
             ring_tail: 0,
@@ -505,19 +572,23 @@ impl Inner {
         let total = spec.items;
         debug_assert!(kind != JobKind::Apply || total == 1);
         let chunk = chunk.clamp(1, u32::MAX as usize);
-        let need = spec.arena_bytes(chunk.min(total.max(1)));
-        if need > self.alloc.len() {
-            return Err(PoolError::TooLarge {
-                bytes: need,
-                arena: self.alloc.len(),
-            });
-        }
+        let arena = self.lay.arena_len;
+        // A chunk's arguments take at most a quarter of the arena (so several are in flight): a
+        // chunk that would be larger is cut; one item larger than that travels alone (in the arena,
+        // or in a spill segment if it is larger than the arena).
+        let limit = (arena / 4).max(TASK_INLINE);
         let id = self.next_job;
         self.next_job += 1;
-        let res_size = spec.res_size;
         let mut first = 0;
         while first < total {
-            let count = chunk.min(total - first);
+            let max = chunk.min(total - first);
+            let mut count = max;
+            if spec.args.bytes(first, max) > limit {
+                count = 1;
+                while count < max && spec.args.bytes(first, count + 1) <= limit {
+                    count += 1;
+                }
+            }
             let t = self.next_task;
             self.next_task += 1;
             self.tasks.push(
@@ -527,19 +598,21 @@ impl Inner {
                     first,
                     count,
                     block: None,
+                    spill: None,
                     seq: None,
                 },
             );
             self.pending.push_back(t);
             first += count;
         }
+        let results = Store::new(spec.res_fixed, total);
         self.jobs.push(
             id,
             Job {
                 spec,
                 total,
                 done: 0,
-                results: vec![MaybeUninit::uninit(); total * res_size],
+                results,
                 ready: vec![false; total],
                 failed: Vec::new(),
                 completed: VecDeque::new(),
@@ -578,9 +651,11 @@ impl Inner {
                 self.pending.pop_front();
                 continue;
             };
-            let need = job.spec.arena_bytes(task.count);
+            let plan = job.plan(task, self.lay.arena_len);
+            let (has_spill, old_block) = (task.spill.is_some(), task.block);
+            let need = plan.arena_bytes();
             let block = if need > 0 {
-                match task.block {
+                match old_block {
                     Some(b) => Some(b),
                     None => match self.alloc.alloc(need) {
                         Some(b) => Some(b),
@@ -590,15 +665,61 @@ impl Inner {
             } else {
                 None
             };
-            let slot = make_slot(
-                &self.key,
-                t,
-                &job.spec,
-                task.first,
-                task.count,
-                block.map(|b| b.0 as u64),
-                self.arena(),
-            );
+            let mut failed = None;
+            if plan.place == ArgPlace::Spill && !has_spill {
+                if let Some(task) = self.tasks.get_mut(t) {
+                    match Spill::create(&self.namer.name(t, Dir::Args), plan.arg_len) {
+                        Ok(sp) => task.spill = Some(Box::new(sp)),
+                        Err(e) => failed = Some(os("creating an argument spill segment", e)),
+                    }
+                }
+            }
+            let slot = match failed {
+                Some(e) => Err(e),
+                None => {
+                    // Both exist (looked up above; nothing removed them since).
+                    let (Some(task), Some(job)) =
+                        (self.tasks.get(t), self.tasks.get(t).and_then(|x| self.jobs.get(x.job)))
+                    else {
+                        if let (None, Some((off, size))) = (old_block, block) {
+                            self.alloc.free(off, size);
+                        }
+                        self.pending.pop_front();
+                        continue;
+                    };
+                    // SAFETY: the block (if any) was allocated for this task with `plan.arena_bytes()`
+                    // bytes inside the arena; a spilled task's segment was created above with
+                    // `plan.arg_len` bytes.
+                    unsafe {
+                        make_slot(
+                            &self.key,
+                            t,
+                            &job.spec,
+                            task.first,
+                            task.count,
+                            &plan,
+                            block.map(|b| b.0 as u64),
+                            self.arena(),
+                            task.spill.as_deref(),
+                        )
+                    }
+                    .map_err(PoolError::Encode)
+                }
+            };
+            let slot = match slot {
+                Ok(slot) => slot,
+                Err(e) => {
+                    // This task cannot be sent (its segment could not be made, or an argument's
+                    // Serialize failed this time): it fails alone (its block is freed); the rest
+                    // goes on.
+                    if let Some(task) = self.tasks.get_mut(t) {
+                        task.block = block;
+                    }
+                    self.pending.pop_front();
+                    self.complete(t, Err(e));
+                    continue;
+                }
+            };
             if let Some(task) = self.tasks.get_mut(t) {
                 task.block = block;
                 task.seq = Some(seq);
@@ -659,47 +780,100 @@ impl Inner {
 
     /// Finishes task `t` with a result slot or an error.
     fn complete(&mut self, t: u64, res: Result<&ResultSlot, PoolError>) {
-        let Some(task) = self.tasks.remove(t) else { return };
+        let Some(mut task) = self.tasks.remove(t) else { return };
         let arena = self.arena();
+        let namer = self.namer;
+        if let Some(sp) = task.spill.take() {
+            drop(sp);
+            namer.remove(t, Dir::Args);
+        }
+        if task.seq.is_some() && !matches!(res, Ok(r) if r.status == S_OK) {
+            // A worker that died (or failed) after creating the result spill segment left it behind.
+            namer.remove(t, Dir::Results);
+        }
         let Some(job) = self.jobs.get_mut(task.job) else {
+            if let Some((off, size)) = task.block {
+                self.alloc.free(off, size);
+            }
+            if task.seq.is_some() {
+                namer.remove(t, Dir::Results);
+            }
             return;
         };
-        let rs = job.spec.res_size;
+        let arena_len = self.lay.arena_len;
+        let message = |r: &ResultSlot, from: usize| -> String {
+            let len = usize::try_from(r.len).unwrap_or(usize::MAX).min(RESULT_INLINE);
+            String::from_utf8_lossy(r.inline.get(from..len).unwrap_or(&[])).into_owned()
+        };
         let outcome: Result<(), PoolError> = match res {
             Ok(r) if r.status == S_OK => {
-                let bytes = task.count * rs;
-                let dst = &mut job.results[task.first * rs..task.first * rs + bytes];
-                if job.spec.res_inline(task.count) {
-                    // SAFETY: bytes <= RESULT_INLINE (res_inline), dst has `bytes` bytes.
-                    unsafe { std::ptr::copy_nonoverlapping(r.inline.as_ptr(), dst.as_mut_ptr(), bytes) };
-                } else if let Some((off, _)) = task.block {
-                    let res_off = off
-                        + if job.spec.args_inline(task.count) {
-                            0
-                        } else {
-                            task.count * job.spec.arg_size
-                        };
-                    // SAFETY: the block (allocated by us inside the arena) holds the results area
-                    // at `res_off` with `bytes` bytes, written by the worker before its result.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(
-                            arena.base.add(res_off) as *const MaybeUninit<u8>,
-                            dst.as_mut_ptr(),
-                            bytes,
-                        )
-                    };
+                let len = usize::try_from(r.len).unwrap_or(usize::MAX);
+                let mut spill = None;
+                // The same rule as the worker's (`task::run_items`), with our own plan, never a
+                // location read from shared memory.
+                let plan = (len > RESULT_INLINE).then(|| job.plan(&task, arena_len));
+                let src: Option<*const u8> = if len <= RESULT_INLINE {
+                    Some(r.inline.as_ptr())
+                } else if let Some(plan) = plan.filter(|p| len <= p.res_cap) {
+                    // Our block lies inside the arena and holds `res_cap` result bytes after the
+                    // arguments (if those are in the block too).
+                    let args_here = if plan.place == ArgPlace::Arena { plan.arg_len } else { 0 };
+                    task.block
+                        .map(|(off, _)| arena.base.wrapping_add(off + args_here) as *const u8)
+                } else {
+                    spill = Spill::open(&namer.name(t, Dir::Results), len);
+                    spill.as_ref().map(|s| s.ptr() as *const u8)
+                };
+                let stored = match src {
+                    None => false,
+                    Some(src) => match (&mut job.results, job.spec.res_fixed) {
+                        (Store::Fixed { size, bytes }, _) => {
+                            let at = task.first * *size;
+                            if task.count.checked_mul(*size) == Some(len) && at + len <= bytes.len() {
+                                // SAFETY: `src` is valid for `len` bytes (the private inline array, our
+                                // block's result area with len <= res_cap, or a spill payload checked
+                                // to hold `len`); the destination range is inside `bytes`.
+                                unsafe { std::ptr::copy_nonoverlapping(src, bytes.as_mut_ptr().add(at), len) };
+                                true
+                            } else {
+                                false
+                            }
+                        }
+                        (Store::Var(items), fixed) => {
+                            // SAFETY: as above, `src` is valid for `len` bytes.
+                            match unsafe { split_area(src, len, task.count, fixed) } {
+                                Some(recs) => {
+                                    for (k, rec) in recs.into_iter().enumerate() {
+                                        items[task.first + k] = rec;
+                                    }
+                                    true
+                                }
+                                None => false,
+                            }
+                        }
+                    },
+                };
+                if spill.take().is_some() {
+                    namer.remove(t, Dir::Results);
                 }
-                Ok(())
+                if stored {
+                    Ok(())
+                } else {
+                    Err(PoolError::Corrupted)
+                }
             }
-            Ok(r) if r.status == S_PANICKED => {
-                let len = (r.len as usize).min(r.inline.len());
-                // SAFETY: the worker wrote the first `len` bytes (the UTF-8 message, cut at
-                // `r.len`, bounded above) with `MaybeUninit::new`; the rest is never read.
-                let msg: Vec<u8> = r.inline[..len].iter().map(|b| unsafe { b.assume_init() }).collect();
-                Err(PoolError::TaskPanicked {
-                    message: String::from_utf8_lossy(&msg).into_owned(),
-                })
+            Ok(r) if r.status == S_PANICKED => Err(PoolError::TaskPanicked { message: message(r, 0) }),
+            Ok(r) if r.status == S_DECODE && r.len >= 8 => {
+                let mut rec = [0u8; 8];
+                rec.copy_from_slice(&r.inline[..8]);
+                let rec = usize::try_from(u64::from_ne_bytes(rec)).unwrap_or(usize::MAX);
+                Err(PoolError::Decode((job.spec.arg_error)(rec, message(r, 8))))
             }
+            Ok(r) if r.status == S_ENCODE => Err(PoolError::Encode((job.spec.res_error)(message(r, 0)))),
+            Ok(r) if r.status == S_SPILL_FAILED && r.len >= 8 => Err(PoolError::Os {
+                op: "creating a result spill segment (in the worker)",
+                message: message(r, 8),
+            }),
             Ok(r) if r.status == S_CORRUPT => Err(PoolError::Corrupted),
             Ok(_) => Err(PoolError::Corrupted),
             Err(e) => Err(e),
@@ -707,6 +881,7 @@ impl Inner {
         if let Some((off, size)) = task.block {
             self.alloc.free(off, size);
         }
+        let Some(job) = self.jobs.get_mut(task.job) else { return };
         for i in task.first..task.first + task.count {
             job.ready[i] = true;
             if job.kind == JobKind::Unordered {
@@ -726,13 +901,12 @@ impl Inner {
             return;
         }
         if let Some(cb) = job.callback.take() {
-            let rs = job.spec.res_size;
             let res = match job.failed.first() {
                 Some((_, _, e)) => Err(e.clone()),
                 None => Ok(()),
             };
             match res {
-                Ok(()) => cb(Ok(&job.results[..rs.min(job.results.len())])),
+                Ok(()) => cb(Ok(job.results.get(0))),
                 Err(e) => cb(Err(&e)),
             }
         }
@@ -883,17 +1057,21 @@ impl Inner {
         self.jobs.get(id).is_none_or(|j| j.done >= j.total)
     }
 
-    /// Item `i` of job `id`: `None` while not ready.
-    pub fn item(&self, id: u64, i: usize) -> Option<Result<Vec<MaybeUninit<u8>>, PoolError>> {
-        let job = self.jobs.get(id)?;
+    /// Item `i` of job `id` (its encoded bytes): `None` while not ready. With `take`, the bytes are
+    /// moved out (for results handed out once: `imap`, `imap_unordered`).
+    pub fn item(&mut self, id: u64, i: usize, take: bool) -> Option<Result<Vec<u8>, PoolError>> {
+        let job = self.jobs.get_mut(id)?;
         if !*job.ready.get(i)? {
             return None;
         }
         if let Some(e) = job.error_of(i) {
             return Some(Err(e.clone()));
         }
-        let rs = job.spec.res_size;
-        Some(Ok(job.results[i * rs..(i + 1) * rs].to_vec()))
+        Some(Ok(if take {
+            job.results.take(i)
+        } else {
+            job.results.get(i).to_vec()
+        }))
     }
 
     /// The next item of job `id` in completion order.
@@ -911,16 +1089,13 @@ impl Inner {
             .map(|(_, _, e)| e.clone())
     }
 
-    /// Every result of a done job, as bytes.
-    pub fn job_results(&self, id: u64) -> Option<Vec<MaybeUninit<u8>>> {
+    /// Every result of a done job that did not fail (encoded).
+    pub fn job_results(&self, id: u64) -> Option<(usize, &Store)> {
         let job = self.jobs.get(id)?;
-        if job.done < job.total {
+        if job.done < job.total || !job.failed.is_empty() {
             return None;
         }
-        if !job.failed.is_empty() {
-            return None;
-        }
-        Some(job.results.clone())
+        Some((job.total, &job.results))
     }
 
     /// Forgets job `id` (its results were handed out).

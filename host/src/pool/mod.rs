@@ -15,16 +15,43 @@
 //! # Ok::<(), ringfork::PoolError>(())
 //! ```
 //!
-//! # Tasks are `fn` pointers and plain data
-//! As Python pickles a function by name, a task here is an `fn(A) -> R` (not a closure) with
-//! [`ShmSafe`] `A` and `R`: workers are forks of the parent (or, with
-//! [`PoolBuilder::start_method`]`(Spawn)`, re-executions of the same program: the function travels as
-//! its offset from an anchor function of the executable), so the function's code is there, and its
-//! arguments and result travel through shared memory by value. Pass strings with
-//! [`FixedStr`](ringfork_core::payload::FixedStr)/[`FixedBytes`](ringfork_core::payload::FixedBytes),
-//! and large data through a shared `Array`/`Segment` created before the pool (workers inherit it) with
-//! the task argument naming the range to work on. Two-argument functions go through
-//! [`Pool::starmap`].
+//! # Tasks are `fn` pointers; arguments and results are any serde type
+//! As Python pickles a function by name, a task here is an `fn(A) -> R` (not a closure): workers are
+//! forks of the parent (or, with [`PoolBuilder::start_method`]`(Spawn)`, re-executions of the same
+//! program: the function travels as its offset from an anchor function of the executable), so the
+//! function's code is there. Its arguments and results are any `Serialize + DeserializeOwned + Send`
+//! types, as Python's are anything picklable: `String`s, `PathBuf`s, `Vec`s, your own structs,
+//! `Option`/`Result` returns. They are encoded with [`Serde`](crate::encoding::Serde) straight into
+//! the pool's shared memory and decoded straight out of it; plain numbers (`u64`, `f64`, ...) take
+//! its scalar fast path and travel as their bytes, with no encoding step.
+//!
+//! There is no size limit but the machine's: a chunk's arguments and results travel inside the task
+//! and result slots when they are small, in the pool's shared arena ([`PoolBuilder::arena_size`])
+//! otherwise, and anything larger than the arena in a shared-memory segment of its own, created for
+//! that task and removed when it is done (see `docs/layout.md`, "Pool"). A chunk whose arguments
+//! would take more than a quarter of the arena is cut into smaller tasks.
+//!
+//! ```
+//! use ringfork::Pool;
+//!
+//! fn count_bytes(path: String) -> usize {
+//!     path.len()
+//! }
+//!
+//! fn parse(s: String) -> Result<u32, String> {
+//!     s.parse().map_err(|e| format!("{s:?}: {e}"))
+//! }
+//!
+//! let pool = Pool::new(2)?;
+//! let sizes = pool.map(count_bytes, vec![String::from("a"), String::from("bb"), "c".repeat(1 << 20)])?;
+//! assert_eq!(sizes, vec![1, 2, 1 << 20]);
+//! let parsed = pool.map(parse, ["7".to_string(), "x".to_string()])?;
+//! assert_eq!(parsed[0], Ok(7));
+//! assert!(parsed[1].is_err());
+//! # Ok::<(), ringfork::PoolError>(())
+//! ```
+//!
+//! Two-argument functions go through [`Pool::starmap`].
 //!
 //! # Scheduling
 //! As in Python, tasks wait in one queue and whichever worker is free takes the next one: tasks
@@ -49,11 +76,11 @@ mod alloc;
 mod inner;
 mod results;
 mod shared;
+mod spill;
 mod task;
 mod worker;
 
 pub use results::{AsyncResult, IMap, IMapUnordered, MapResult};
-pub use task::Pair;
 
 /// The spawn target name of pool workers (built in: no registration needed).
 pub(crate) const SPAWN_WORKER_TARGET: &str = "ringfork-pool-worker";
@@ -82,8 +109,10 @@ pub(crate) fn spawned_worker(args: crate::process::TargetArgs) {
     worker::worker_main(&lay, idx, &key, parent, None, (maxtasks > 0).then_some(maxtasks))
 }
 
+use crate::encoding::{DecodeError, EncodeError};
 use inner::{Inner, JobKind};
-use ringfork_core::ShmSafe;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -149,13 +178,13 @@ pub enum PoolError {
         /// Why.
         reason: String,
     },
-    /// A task's arguments or results do not fit the pool's data arena.
-    TooLarge {
-        /// Bytes needed by one chunk.
-        bytes: usize,
-        /// Arena size.
-        arena: usize,
-    },
+    /// An argument (in the parent: nothing of the call was submitted; or in a worker) or a result
+    /// (in the worker) could not be encoded: its `Serialize` impl failed.
+    Encode(EncodeError),
+    /// An argument (in the worker: the task did not run) or a result (in the parent) did not decode
+    /// as its type: its `Deserialize` impl rejects what its `Serialize` wrote, or shared memory was
+    /// corrupted. The pool goes on.
+    Decode(DecodeError),
     /// Workers keep dying before running anything (e.g. the initializer panics): the pool gave up.
     WorkersFailing {
         /// Consecutive failed starts.
@@ -191,11 +220,8 @@ impl fmt::Display for PoolError {
             PoolError::NotClosed => f.write_str("join() needs close() or terminate() first (as in Python)"),
             PoolError::NotReady => f.write_str("the result is not ready yet"),
             PoolError::InvalidParameter { name, reason } => write!(f, "invalid {name}: {reason}"),
-            PoolError::TooLarge { bytes, arena } => write!(
-                f,
-                "one chunk needs {bytes} bytes of arguments and results but the pool arena has {arena}; use a smaller \
-                 chunksize or PoolBuilder::arena_size"
-            ),
+            PoolError::Encode(e) => write!(f, "{e}"),
+            PoolError::Decode(e) => write!(f, "{e}"),
             PoolError::WorkersFailing { failures } => write!(
                 f,
                 "{failures} workers in a row died before running a task (does the initializer panic?); the pool gave up"
@@ -308,6 +334,8 @@ impl PoolBuilder {
     }
 
     /// Bytes of shared arena for arguments and results that do not fit inline (default 16 MiB).
+    /// Larger ones still go through, each in a shared-memory segment of its own (slower: a few
+    /// system calls per task).
     pub fn arena_size(mut self, n: usize) -> Self {
         self.arena_size = n;
         self
@@ -425,13 +453,22 @@ impl Pool {
     }
 
     /// Runs `f(arg)` in a worker and waits for the result (Python's `apply`).
-    pub fn apply<A: ShmSafe, R: ShmSafe>(&self, f: fn(A) -> R, arg: A) -> Result<R, PoolError> {
+    pub fn apply<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<R, PoolError>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
         self.apply_async(f, arg)?.get()
     }
 
     /// Submits `f(arg)`; the [`AsyncResult`] gives the result later (Python's `apply_async`).
-    pub fn apply_async<A: ShmSafe, R: ShmSafe>(&self, f: fn(A) -> R, arg: A) -> Result<AsyncResult<R>, PoolError> {
-        let job = self.with(|i| i.submit(task::JobSpec::new(f, &[arg]), 1, JobKind::Apply, None))?;
+    pub fn apply_async<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<AsyncResult<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let spec = task::JobSpec::new(f, vec![arg]).map_err(PoolError::Encode)?;
+        let job = self.with(|i| i.submit(spec, 1, JobKind::Apply, None))?;
         Ok(AsyncResult::new(self.inner.clone(), job))
     }
 
@@ -439,101 +476,124 @@ impl Pool {
     /// the parent when the result is collected.
     #[doc(alias = "callback")]
     #[doc(alias = "error_callback")]
-    pub fn apply_async_with<A: ShmSafe, R: ShmSafe>(
+    pub fn apply_async_with<A, R>(
         &self,
         f: fn(A) -> R,
         arg: A,
         callback: impl FnOnce(R) + Send + 'static,
         error_callback: impl FnOnce(&PoolError) + Send + 'static,
-    ) -> Result<AsyncResult<R>, PoolError> {
-        let cb: inner::Callback = Box::new(move |res: Result<&[std::mem::MaybeUninit<u8>], &PoolError>| match res {
-            Ok(bytes) => callback(results::read_item::<R>(bytes, 0)),
+    ) -> Result<AsyncResult<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let cb: inner::Callback = Box::new(move |res: Result<&[u8], &PoolError>| match res {
+            Ok(bytes) => match results::decode::<R>(bytes) {
+                Ok(v) => callback(v),
+                Err(e) => error_callback(&e),
+            },
             Err(e) => error_callback(e),
         });
-        let job = self.with(|i| i.submit(task::JobSpec::new(f, &[arg]), 1, JobKind::Apply, Some(cb)))?;
+        let spec = task::JobSpec::new(f, vec![arg]).map_err(PoolError::Encode)?;
+        let job = self.with(|i| i.submit(spec, 1, JobKind::Apply, Some(cb)))?;
         Ok(AsyncResult::new(self.inner.clone(), job))
     }
 
     /// `f` over every item, results in input order (Python's `map`); the first failure is returned.
     /// Chunks are sized as Python does (`len / (4 * workers)`, rounded up).
-    pub fn map<A: ShmSafe, R: ShmSafe>(
-        &self,
-        f: fn(A) -> R,
-        items: impl IntoIterator<Item = A>,
-    ) -> Result<Vec<R>, PoolError> {
+    pub fn map<A, R>(&self, f: fn(A) -> R, items: impl IntoIterator<Item = A>) -> Result<Vec<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
         self.map_async(f, items, None)?.get()
     }
 
     /// [`Pool::map`] with a chunk size (`Some(1)`: one task per item; `None`: as [`Pool::map`]).
     /// Every chunk-size parameter of the pool is an `Option<usize>` whose `None` means Python's
     /// default for that method.
-    pub fn map_chunked<A: ShmSafe, R: ShmSafe>(
+    pub fn map_chunked<A, R>(
         &self,
         f: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
         chunksize: Option<usize>,
-    ) -> Result<Vec<R>, PoolError> {
+    ) -> Result<Vec<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
         self.map_async(f, items, chunksize)?.get()
     }
 
     /// Submits a whole map; the [`MapResult`] gives the results later (Python's `map_async`).
-    pub fn map_async<A: ShmSafe, R: ShmSafe>(
+    pub fn map_async<A, R>(
         &self,
         f: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
         chunksize: Option<usize>,
-    ) -> Result<MapResult<R>, PoolError> {
-        let items: Vec<A> = items.into_iter().collect();
-        let job = self.submit_items(task::JobSpec::new(f, &items), items.len(), chunksize, JobKind::Map)?;
+    ) -> Result<MapResult<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let spec = task::JobSpec::new(f, items.into_iter().collect()).map_err(PoolError::Encode)?;
+        let n = spec.items;
+        let job = self.submit_items(spec, n, chunksize, JobKind::Map)?;
         Ok(MapResult::new(self.inner.clone(), job))
     }
 
     /// `f(a, b)` over pairs, results in order (Python's `starmap`).
-    pub fn starmap<A: ShmSafe, B: ShmSafe, R: ShmSafe>(
+    pub fn starmap<A, B, R>(
         &self,
         f: fn(A, B) -> R,
         items: impl IntoIterator<Item = (A, B)>,
         chunksize: Option<usize>,
-    ) -> Result<Vec<R>, PoolError> {
-        let items: Vec<Pair<A, B>> = items.into_iter().map(|(a, b)| Pair(a, b)).collect();
-        let job = self.submit_items(task::JobSpec::new2(f, &items), items.len(), chunksize, JobKind::Map)?;
+    ) -> Result<Vec<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        B: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let spec = task::JobSpec::new2(f, items.into_iter().collect()).map_err(PoolError::Encode)?;
+        let n = spec.items;
+        let job = self.submit_items(spec, n, chunksize, JobKind::Map)?;
         MapResult::new(self.inner.clone(), job).get()
     }
 
     /// Results in input order, each as soon as it and all before it are ready (Python's `imap`;
     /// `chunksize` `None` is Python's default there, 1).
-    pub fn imap<A: ShmSafe, R: ShmSafe>(
+    pub fn imap<A, R>(
         &self,
         f: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
         chunksize: Option<usize>,
-    ) -> Result<IMap<R>, PoolError> {
-        let items: Vec<A> = items.into_iter().collect();
-        let job = self.submit_items(
-            task::JobSpec::new(f, &items),
-            items.len(),
-            Some(chunksize.unwrap_or(1)),
-            JobKind::Map,
-        )?;
-        Ok(IMap::new(self.inner.clone(), job, items.len()))
+    ) -> Result<IMap<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let spec = task::JobSpec::new(f, items.into_iter().collect()).map_err(PoolError::Encode)?;
+        let n = spec.items;
+        let job = self.submit_items(spec, n, Some(chunksize.unwrap_or(1)), JobKind::Map)?;
+        Ok(IMap::new(self.inner.clone(), job, n))
     }
 
     /// Results in completion order, each exactly once, as `(input index, result)` (Python's
     /// `imap_unordered`, plus the index; `chunksize` `None` is Python's default there, 1).
-    pub fn imap_unordered<A: ShmSafe, R: ShmSafe>(
+    pub fn imap_unordered<A, R>(
         &self,
         f: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
         chunksize: Option<usize>,
-    ) -> Result<IMapUnordered<R>, PoolError> {
-        let items: Vec<A> = items.into_iter().collect();
-        let job = self.submit_items(
-            task::JobSpec::new(f, &items),
-            items.len(),
-            Some(chunksize.unwrap_or(1)),
-            JobKind::Unordered,
-        )?;
-        Ok(IMapUnordered::new(self.inner.clone(), job, items.len()))
+    ) -> Result<IMapUnordered<R>, PoolError>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let spec = task::JobSpec::new(f, items.into_iter().collect()).map_err(PoolError::Encode)?;
+        let n = spec.items;
+        let job = self.submit_items(spec, n, Some(chunksize.unwrap_or(1)), JobKind::Unordered)?;
+        Ok(IMapUnordered::new(self.inner.clone(), job, n))
     }
 
     fn submit_items(

@@ -4,19 +4,21 @@
 
 use super::inner::{Inner, PARK_SLICE};
 use super::PoolError;
-use ringfork_core::ShmSafe;
+use crate::encoding::{Codec, Serde};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Reads item `i` of type `R` from result bytes (kept as `MaybeUninit`: an `R` with padding has
-/// padding bytes that were never initialized).
-pub(crate) fn read_item<R: ShmSafe>(bytes: &[std::mem::MaybeUninit<u8>], i: usize) -> R {
-    let sz = std::mem::size_of::<R>();
-    assert!(bytes.len() >= (i + 1) * sz, "result bytes too short");
-    // SAFETY: bounds asserted above; the bytes hold an `R` copied from the worker's result (written
-    // as a whole `R`), and R is plain data; unaligned read.
-    unsafe { (bytes.as_ptr().add(i * sz) as *const R).read_unaligned() }
+/// Decodes one result (a [`PoolError::Decode`] if its bytes are not an `R`).
+pub(crate) fn decode<R: Serialize + DeserializeOwned + Send + 'static>(bytes: &[u8]) -> Result<R, PoolError> {
+    <Serde as Codec<R>>::decode_slice(bytes).map_err(PoolError::Decode)
+}
+
+/// Decodes one result from an owned buffer (no copy for `String`/`Vec<u8>`).
+fn decode_owned<R: Serialize + DeserializeOwned + Send + 'static>(bytes: Vec<u8>) -> Result<R, PoolError> {
+    <Serde as Codec<R>>::decode_vec(bytes).map_err(PoolError::Decode)
 }
 
 fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
@@ -78,19 +80,19 @@ fn drive<T>(
 ///     Ok(())
 /// }
 /// ```
-pub struct AsyncResult<R: ShmSafe> {
+pub struct AsyncResult<R: Serialize + DeserializeOwned + Send + 'static> {
     inner: Arc<Mutex<Inner>>,
     job: u64,
     _r: PhantomData<fn() -> R>,
 }
 
-impl<R: ShmSafe> std::fmt::Debug for AsyncResult<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> std::fmt::Debug for AsyncResult<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncResult").field("job", &self.job).finish()
     }
 }
 
-impl<R: ShmSafe> AsyncResult<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> AsyncResult<R> {
     pub(crate) fn new(inner: Arc<Mutex<Inner>>, job: u64) -> Self {
         AsyncResult {
             inner,
@@ -100,7 +102,7 @@ impl<R: ShmSafe> AsyncResult<R> {
     }
 
     fn fetch(&self, g: &mut Inner) -> Option<Result<R, PoolError>> {
-        g.item(self.job, 0).map(|r| r.map(|b| read_item::<R>(&b, 0)))
+        g.item(self.job, 0, false).map(|r| r.and_then(|b| decode_owned::<R>(b)))
     }
 
     /// Waits for the result.
@@ -141,7 +143,7 @@ impl<R: ShmSafe> AsyncResult<R> {
     }
 }
 
-impl<R: ShmSafe> Drop for AsyncResult<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> Drop for AsyncResult<R> {
     fn drop(&mut self) {
         lock(&self.inner).forget(self.job);
     }
@@ -167,19 +169,19 @@ impl<R: ShmSafe> Drop for AsyncResult<R> {
 ///     Ok(())
 /// }
 /// ```
-pub struct MapResult<R: ShmSafe> {
+pub struct MapResult<R: Serialize + DeserializeOwned + Send + 'static> {
     inner: Arc<Mutex<Inner>>,
     job: u64,
     _r: PhantomData<fn() -> R>,
 }
 
-impl<R: ShmSafe> std::fmt::Debug for MapResult<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> std::fmt::Debug for MapResult<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MapResult").field("job", &self.job).finish()
     }
 }
 
-impl<R: ShmSafe> MapResult<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> MapResult<R> {
     pub(crate) fn new(inner: Arc<Mutex<Inner>>, job: u64) -> Self {
         MapResult {
             inner,
@@ -195,9 +197,8 @@ impl<R: ShmSafe> MapResult<R> {
         if let Some(e) = g.job_error(self.job) {
             return Some(Err(e));
         }
-        let bytes = g.job_results(self.job)?;
-        let n = bytes.len().checked_div(std::mem::size_of::<R>()).unwrap_or(0);
-        Some(Ok((0..n).map(|i| read_item::<R>(&bytes, i)).collect()))
+        let (n, store) = g.job_results(self.job)?;
+        Some((0..n).map(|i| decode::<R>(store.get(i))).collect())
     }
 
     /// Waits for every result, in input order; the first failure if any task failed.
@@ -218,7 +219,7 @@ impl<R: ShmSafe> MapResult<R> {
     }
 }
 
-impl<R: ShmSafe> Drop for MapResult<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> Drop for MapResult<R> {
     fn drop(&mut self) {
         lock(&self.inner).forget(self.job);
     }
@@ -245,7 +246,7 @@ impl<R: ShmSafe> Drop for MapResult<R> {
 ///     Ok(())
 /// }
 /// ```
-pub struct IMap<R: ShmSafe> {
+pub struct IMap<R: Serialize + DeserializeOwned + Send + 'static> {
     inner: Arc<Mutex<Inner>>,
     job: u64,
     next: usize,
@@ -253,7 +254,7 @@ pub struct IMap<R: ShmSafe> {
     _r: PhantomData<fn() -> R>,
 }
 
-impl<R: ShmSafe> std::fmt::Debug for IMap<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> std::fmt::Debug for IMap<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IMap")
             .field("next", &self.next)
@@ -262,7 +263,7 @@ impl<R: ShmSafe> std::fmt::Debug for IMap<R> {
     }
 }
 
-impl<R: ShmSafe> IMap<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> IMap<R> {
     pub(crate) fn new(inner: Arc<Mutex<Inner>>, job: u64, total: usize) -> Self {
         IMap {
             inner,
@@ -280,7 +281,7 @@ impl<R: ShmSafe> IMap<R> {
         }
         let i = self.next;
         let r = drive(&self.inner, Some(timeout), |g| {
-            g.item(self.job, i).map(|r| r.map(|b| read_item::<R>(&b, 0)))
+            g.item(self.job, i, true).map(|r| r.and_then(|b| decode_owned::<R>(b)))
         })
         .unwrap_or(Err(PoolError::TimedOut));
         if !matches!(r, Err(PoolError::TimedOut)) {
@@ -290,7 +291,7 @@ impl<R: ShmSafe> IMap<R> {
     }
 }
 
-impl<R: ShmSafe> Iterator for IMap<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> Iterator for IMap<R> {
     type Item = Result<R, PoolError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -304,14 +305,14 @@ impl<R: ShmSafe> Iterator for IMap<R> {
                 if g.terminated() && !g.job_done(self.job) {
                     return Some(Err(PoolError::Terminated));
                 }
-                g.item(self.job, i).map(|r| r.map(|b| read_item::<R>(&b, 0)))
+                g.item(self.job, i, true).map(|r| r.and_then(|b| decode_owned::<R>(b)))
             })
             .unwrap_or(Err(PoolError::Terminated)),
         )
     }
 }
 
-impl<R: ShmSafe> Drop for IMap<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> Drop for IMap<R> {
     fn drop(&mut self) {
         lock(&self.inner).forget(self.job);
     }
@@ -339,7 +340,7 @@ impl<R: ShmSafe> Drop for IMap<R> {
 ///     Ok(())
 /// }
 /// ```
-pub struct IMapUnordered<R: ShmSafe> {
+pub struct IMapUnordered<R: Serialize + DeserializeOwned + Send + 'static> {
     inner: Arc<Mutex<Inner>>,
     job: u64,
     yielded: usize,
@@ -347,7 +348,7 @@ pub struct IMapUnordered<R: ShmSafe> {
     _r: PhantomData<fn() -> R>,
 }
 
-impl<R: ShmSafe> std::fmt::Debug for IMapUnordered<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> std::fmt::Debug for IMapUnordered<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IMapUnordered")
             .field("yielded", &self.yielded)
@@ -356,7 +357,7 @@ impl<R: ShmSafe> std::fmt::Debug for IMapUnordered<R> {
     }
 }
 
-impl<R: ShmSafe> IMapUnordered<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> IMapUnordered<R> {
     pub(crate) fn new(inner: Arc<Mutex<Inner>>, job: u64, total: usize) -> Self {
         IMapUnordered {
             inner,
@@ -368,7 +369,7 @@ impl<R: ShmSafe> IMapUnordered<R> {
     }
 }
 
-impl<R: ShmSafe> Iterator for IMapUnordered<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> Iterator for IMapUnordered<R> {
     type Item = (usize, Result<R, PoolError>);
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -378,13 +379,13 @@ impl<R: ShmSafe> Iterator for IMapUnordered<R> {
         self.yielded += 1;
         drive(&self.inner, None, |g| {
             let i = g.next_completed(self.job)?;
-            let r = g.item(self.job, i)?;
-            Some((i, r.map(|b| read_item::<R>(&b, 0))))
+            let r = g.item(self.job, i, true)?;
+            Some((i, r.and_then(|b| decode_owned::<R>(b))))
         })
     }
 }
 
-impl<R: ShmSafe> Drop for IMapUnordered<R> {
+impl<R: Serialize + DeserializeOwned + Send + 'static> Drop for IMapUnordered<R> {
     fn drop(&mut self) {
         lock(&self.inner).forget(self.job);
     }

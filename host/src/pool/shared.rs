@@ -2,7 +2,7 @@
 //! claims from), one control block per worker (its result ring back to the parent and its "running
 //! task" record), the slots, and a data arena for arguments and results too large to travel inline.
 //!
-//! # Layout (pool layout 2; see `docs/layout.md`, "Pool")
+//! # Layout (pool layout 3; see `docs/layout.md`, "Pool")
 //!
 //! | offset                  | size             | what                                                    | written by |
 //! |------------------------:|-----------------:|---------------------------------------------------------|------------|
@@ -15,33 +15,45 @@
 //! | results_off             | 128 × cap × w    | [`ResultSlot`] rings, one per worker                     | worker     |
 //! | arena_off (4096-aligned)| arena_len        | argument/result blocks (parent allocates)                | both       |
 //!
+//! Areas larger than the arena travel in spill segments of their own (see `pool::spill`).
+//!
 //! `qcap` = `cap × workers` rounded up to a power of two, at most 65536. Every index read from here is
 //! masked by a capacity (a power of two), and every arena offset/length is checked against the arena
 //! before use.
 
 use ringfork_core::atomic::{AtomicU32, AtomicU64, Ordering};
 use ringfork_core::CachePadded;
-use std::mem::MaybeUninit;
 
 /// Bytes of arguments that travel inside a task slot.
-pub const TASK_INLINE: usize = 72;
-/// Bytes of results (or a panic message) that travel inside a result slot.
+pub const TASK_INLINE: usize = 56;
+/// Bytes of results (or a panic or error message) that travel inside a result slot.
 pub const RESULT_INLINE: usize = 104;
 
-/// Task flag: arguments are inline in the slot.
+/// Task flag: the arguments are inline in the slot (`arg_len` bytes of `inline`).
 pub const F_INLINE_ARGS: u32 = 1;
-/// Task flag: results go inline into the result slot.
-pub const F_INLINE_RES: u32 = 2;
+/// Task flag: the arguments are in the task's argument spill segment (see `pool::spill`), not in
+/// the arena.
+pub const F_SPILL_ARGS: u32 = 2;
 
-/// Result status: the task's items all ran; results are inline or in the arena block.
+/// Result status: the task's items all ran; `len` bytes of encoded results are inline (`len <=
+/// RESULT_INLINE`), in the task's arena result block (`len <= res_cap`), or else in the task's
+/// result spill segment.
 pub const S_OK: u32 = 0;
 /// Result status: item `item` panicked; the inline bytes hold the message (UTF-8, truncated).
 pub const S_PANICKED: u32 = 1;
-/// Result status: the task slot failed validation (tag mismatch, bounds); nothing ran.
+/// Result status: the task slot failed validation (tag mismatch, bounds, framing); nothing ran.
 pub const S_CORRUPT: u32 = 2;
+/// Result status: argument `item` (a record of `len` bytes) did not decode; nothing ran; the inline
+/// bytes hold the decoder's reason.
+pub const S_DECODE: u32 = 3;
+/// Result status: every item ran but result `item` did not encode; the inline bytes hold the
+/// encoder's reason.
+pub const S_ENCODE: u32 = 4;
+/// Result status: every item ran but the worker could not create the result spill segment for `len`
+/// bytes of results; the inline bytes hold the OS error.
+pub const S_SPILL_FAILED: u32 = 5;
 
-/// One task, parent → worker (128 bytes, plain data). The inline areas are `MaybeUninit` bytes: an
-/// argument or result type with padding leaves some of them uninitialized.
+/// One task, parent → worker (128 bytes, plain data).
 ///
 /// | offset | size | field     | meaning                                                    |
 /// |-------:|-----:|-----------|------------------------------------------------------------|
@@ -49,11 +61,17 @@ pub const S_CORRUPT: u32 = 2;
 /// | 8      | 8    | `tag`     | keyed hash of every other control field (see `pool::task`) |
 /// | 16     | 8    | `tramp`   | trampoline, as an offset from the pool's anchor function   |
 /// | 24     | 8    | `func`    | user function, as an offset from the anchor                |
-/// | 32     | 8    | `arg_off` | arena offset of the arguments (unless inline)              |
-/// | 40     | 8    | `res_off` | arena offset for the results (unless inline)               |
-/// | 48     | 4    | `count`   | items in this task (a chunk)                               |
-/// | 52     | 4    | `flags`   | `F_INLINE_ARGS`, `F_INLINE_RES`                            |
-/// | 56     | 72   | `inline`  | inline arguments                                           |
+/// | 32     | 8    | `arg_off` | arena offset of the arguments (unless inline or spilled)   |
+/// | 40     | 8    | `res_off` | arena offset of the result block (if `res_cap > 0`)        |
+/// | 48     | 8    | `arg_len` | bytes of encoded arguments (the argument area)             |
+/// | 56     | 8    | `res_cap` | bytes reserved for results at `res_off` (0: none)          |
+/// | 64     | 4    | `count`   | items in this task (a chunk)                               |
+/// | 68     | 4    | `flags`   | `F_INLINE_ARGS`, `F_SPILL_ARGS`                            |
+/// | 72     | 56   | `inline`  | inline arguments                                           |
+///
+/// An argument or result *area* holds `count` encoded items: for a fixed-size encoding (the
+/// scalars) `count × size` bytes back to back; otherwise each item as a native-endian `u64` length
+/// followed by that many bytes.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub struct TaskSlot {
@@ -69,24 +87,27 @@ pub struct TaskSlot {
     pub arg_off: u64,
     /// Result block offset.
     pub res_off: u64,
+    /// Argument bytes.
+    pub arg_len: u64,
+    /// Result block bytes.
+    pub res_cap: u64,
     /// Items.
     pub count: u32,
     /// Flags.
     pub flags: u32,
     /// Inline arguments.
-    pub inline: [MaybeUninit<u8>; TASK_INLINE],
+    pub inline: [u8; TASK_INLINE],
 }
 
 /// One result, worker → parent (128 bytes, plain data).
 ///
-/// | offset | size | field    | meaning                                      |
-/// |-------:|-----:|----------|----------------------------------------------|
-/// | 0      | 8    | `id`     | the task id                                  |
-/// | 8      | 4    | `status` | `S_OK`, `S_PANICKED`, `S_CORRUPT`            |
-/// | 12     | 4    | `item`   | index of the item that panicked              |
-/// | 16     | 4    | `len`    | bytes used in `inline`                       |
-/// | 20     | 4    | `pad`    | zero                                         |
-/// | 24     | 104  | `inline` | inline results or the panic message          |
+/// | offset | size | field    | meaning                                                      |
+/// |-------:|-----:|----------|--------------------------------------------------------------|
+/// | 0      | 8    | `id`     | the task id                                                  |
+/// | 8      | 4    | `status` | `S_OK`, `S_PANICKED`, `S_CORRUPT`, `S_DECODE`, `S_ENCODE`, `S_SPILL_FAILED` |
+/// | 12     | 4    | `item`   | index of the item that failed                                |
+/// | 16     | 8    | `len`    | `S_OK`: bytes of the result area; otherwise bytes of `inline` used |
+/// | 24     | 104  | `inline` | inline results, or the message (for `S_DECODE` and `S_SPILL_FAILED` after a `u64`: the record's length / the result bytes) |
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub struct ResultSlot {
@@ -96,12 +117,10 @@ pub struct ResultSlot {
     pub status: u32,
     /// Failing item.
     pub item: u32,
-    /// Inline length.
-    pub len: u32,
-    /// Padding.
-    pub pad: u32,
+    /// Result or message length.
+    pub len: u64,
     /// Inline payload.
-    pub inline: [MaybeUninit<u8>; RESULT_INLINE],
+    pub inline: [u8; RESULT_INLINE],
 }
 
 const _: () = {
@@ -578,9 +597,11 @@ mod tests {
             func: 0,
             arg_off: 0,
             res_off: 0,
+            arg_len: 0,
+            res_cap: 0,
             count: 1,
             flags: 0,
-            inline: [std::mem::MaybeUninit::new(0); TASK_INLINE],
+            inline: [0; TASK_INLINE],
         }
     }
 

@@ -12,10 +12,15 @@
 //! a slot still marked as claimed by it holds a task that never started: it is queued again; the
 //! task named in `current` (released, unanswered) was running: it fails with `WorkerDied`. Every
 //! other task is in the shared queue, untouched, for the other workers.
+//!
+//! Results too large for the result slot and the task's reserved arena block go into a result
+//! spill segment (`pool::spill`) that the worker creates in step 4, before it pushes the result; a
+//! worker that dies in between leaves it behind, and the parent removes it when it fails the task.
 
 use super::inner::Layout;
 use super::shared::{owner_of, Claim, ResultSlot};
-use super::task::{run_slot, Arena, Key};
+use super::spill::Namer;
+use super::task::{run_slot, Arena, Ctx, Key};
 use ringfork_core::atomic::{fence, Ordering};
 use ringfork_core::wait::{Futex, Wait};
 use ringfork_core::Deadline;
@@ -50,9 +55,22 @@ pub fn worker_main(
     let owner = owner_of(idx);
     let results = lay.result_ring(idx);
     let pool = lay.pool_ctl();
-    let arena = Arena {
-        base: lay.arena_ptr(),
-        len: lay.arena_len,
+    let ctx = Ctx {
+        arena: Arena {
+            base: lay.arena_ptr(),
+            len: lay.arena_len,
+        },
+        namer: Namer {
+            parent: parent as u32,
+            nonce: key.nonce(),
+        },
+        // The parent's start time, so the result spill segments this worker hands it are known to
+        // be in use exactly while the parent lives (0 if /proc cannot tell: treated as unknown, so
+        // in use).
+        parent_stamp: (
+            parent as u32,
+            ringfork_core::os::stat(parent as u32).map_or(0, |s| s.start_time),
+        ),
     };
     let mut done: u64 = 0;
     let mut head_cache = 0u32;
@@ -88,7 +106,7 @@ pub fn worker_main(
         // (reaped by waitpid), when every store it executed is in memory.
         ctl.current.store(slot.id, Ordering::Relaxed);
         queue.release(seq, owner);
-        let r: ResultSlot = run_slot(key, &slot, arena);
+        let r: ResultSlot = run_slot(key, &slot, &ctx);
         while !results.push_cached(r, &mut head_cache, false) {
             // Cannot happen: we checked for room before claiming and only this worker pushes.
             std::thread::sleep(Duration::from_micros(50));

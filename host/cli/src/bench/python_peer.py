@@ -130,6 +130,17 @@ def pool_map(n, chunksize):
     return n / dt / 1e6  # Mtasks/s
 
 
+def pool_map_strings(n):
+    strings = [f"item-{i}" for i in range(n)]
+    with CTX.Pool(2) as pool:
+        pool.map(len, [f"item-{i}" for i in range(100)])  # warm: workers started
+        t = time.perf_counter()
+        r = pool.map(len, strings, chunksize=1)
+        dt = time.perf_counter() - t
+    assert r[-1] == len(strings[-1])
+    return n / dt / 1e6  # Mtasks/s
+
+
 def _uneven(i):
     time.sleep(0.02 if i % 10 == 0 else 0.001)
     return i
@@ -184,6 +195,7 @@ def main():
         "python_lock_4p": (lambda: lock_contended(4, 50_000 // s), "Mops/s", True),
         "python_value_4p": (lambda: value_increments(4, 50_000 // s), "Mops/s", True),
         "python_pool_map_chunk1": (lambda: pool_map(100_000 // s, 1), "Mtasks/s", True),
+        "python_pool_map_strings_chunk1": (lambda: pool_map_strings(100_000 // s), "Mtasks/s", True),
         "python_pool_map": (lambda: pool_map(100_000 // s, None), "Mtasks/s", True),
         "python_pool_uneven": (lambda: pool_uneven_makespan(10 if quick else 200), "ms/makespan", False),
         "python_pool_apply_async": (lambda: pool_apply_async_roundtrip(5_000 // s), "us/roundtrip", False),

@@ -95,6 +95,16 @@ pub fn python_pairs() -> Vec<PythonPair> {
             note: "100 000 tiny tasks, one per dispatch, Pool(2); the parent dispatches and collects alone",
         },
         PythonPair {
+            row: "pool_map_strings_vs_python",
+            ours_name: "ringfork_pool2_map_strings_chunk1",
+            ours: |o| pool_map_strings_rate(o.iters(100_000)),
+            python: "python_pool_map_strings_chunk1",
+            unit: "Mtasks/s",
+            higher_is_better: true,
+            target: Some(20.0),
+            note: "100 000 short strings (\"item-N\") -> their lengths, one per dispatch, Pool(2): serde arguments",
+        },
+        PythonPair {
             row: "pool_map",
             ours_name: "ringfork_pool2_map",
             ours: |o| pool_map_rate(o.iters(100_000), None),
@@ -156,6 +166,27 @@ fn pool_map_rate(n: u64, chunksize: Option<usize>) -> f64 {
     let rate = n as f64 / start.elapsed().as_secs_f64() / 1e6;
     match r {
         Ok(v) if v.len() as u64 == n => rate,
+        _ => f64::NAN,
+    }
+}
+
+fn str_len(s: String) -> usize {
+    s.len()
+}
+
+/// `Pool(2).map` of `str_len` over `n` short strings, chunk size 1: Mtasks/s.
+fn pool_map_strings_rate(n: u64) -> f64 {
+    let Ok(pool) = ringfork::Pool::new(2) else {
+        return f64::NAN;
+    };
+    let _ = pool.map(str_len, (0..100).map(|i| format!("item-{i}")));
+    let items: Vec<String> = (0..n).map(|i| format!("item-{i}")).collect();
+    let last = items.last().map_or(0, String::len);
+    let start = Instant::now();
+    let r = pool.map_chunked(str_len, items, Some(1));
+    let rate = n as f64 / start.elapsed().as_secs_f64() / 1e6;
+    match r {
+        Ok(v) if v.len() as u64 == n && v.last().copied().unwrap_or(0) == last => rate,
         _ => f64::NAN,
     }
 }

@@ -7,8 +7,7 @@
 
 use super::{say, Ctx, Demo};
 use ringfork::Pool;
-use ringfork_core::payload::FixedStr;
-use ringfork_core::ShmSafe;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub const DEMO: Demo = Demo {
@@ -18,50 +17,17 @@ pub const DEMO: Demo = Demo {
     run,
 };
 
-/// One file to copy: source and destination paths (a task's arguments are plain data).
-#[derive(Clone, Copy, Debug)]
-#[repr(C)]
+/// One file to copy: source and destination paths, as they are (any length: a task's arguments
+/// are any serde type).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct CopyJob {
-    src: FixedStr<240>,
-    dst: FixedStr<240>,
+    src: PathBuf,
+    dst: PathBuf,
 }
 
-// SAFETY: repr(C) of two FixedStr (ShmSafe: any bytes valid, length clamped, UTF-8 checked on read).
-unsafe impl ShmSafe for CopyJob {}
-
-/// What a copy did: bytes copied, or the OS error.
-#[derive(Clone, Copy, Debug)]
-#[repr(C)]
-struct Copied {
-    bytes: u64,
-    errno: i32,
-    ok: u32,
-}
-
-// SAFETY: repr(C) integers only.
-unsafe impl ShmSafe for Copied {}
-
-/// The notes' `copyFileTask`.
-fn copy_file(job: CopyJob) -> Copied {
-    let (Some(src), Some(dst)) = (job.src.as_str(), job.dst.as_str()) else {
-        return Copied {
-            bytes: 0,
-            errno: libc::EINVAL,
-            ok: 0,
-        };
-    };
-    match std::fs::copy(src, dst) {
-        Ok(n) => Copied {
-            bytes: n,
-            errno: 0,
-            ok: 1,
-        },
-        Err(e) => Copied {
-            bytes: 0,
-            errno: e.raw_os_error().unwrap_or(-1),
-            ok: 0,
-        },
-    }
+/// The notes' `copyFileTask`: bytes copied, or the OS error's text.
+fn copy_file(job: CopyJob) -> Result<u64, String> {
+    std::fs::copy(&job.src, &job.dst).map_err(|e| e.to_string())
 }
 
 fn generate(dir: &Path, files: usize) -> std::io::Result<()> {
@@ -96,25 +62,21 @@ fn run(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    let mut jobs = Vec::new();
-    for n in &names {
-        let src = old.join(n).display().to_string();
-        let dst = new.join(n).display().to_string();
-        jobs.push(CopyJob {
-            src: FixedStr::try_from(src.as_str())
-                .map_err(|_| format!("path too long for the demo (max 240 bytes): {src}"))?,
-            dst: FixedStr::try_from(dst.as_str())
-                .map_err(|_| format!("path too long for the demo (max 240 bytes): {dst}"))?,
-        });
-    }
+    let jobs: Vec<CopyJob> = names
+        .iter()
+        .map(|n| CopyJob {
+            src: old.join(n),
+            dst: new.join(n),
+        })
+        .collect();
     say(format!(
         "copying {} file(s) from {} to {} with Pool(5)",
         jobs.len(),
         old.display(),
         new.display()
     ));
-    let pool = Pool::new(5)?;
     let all = jobs.len();
+    let pool = Pool::new(5)?;
     let tty = !ctx.json() && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let bar = tty.then(|| {
         let b = indicatif::ProgressBar::new(all as u64);
@@ -126,19 +88,12 @@ fn run(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     });
     let mut failed = 0;
     let mut bytes = 0u64;
-    for (num, (i, r)) in pool
-        .imap_unordered(copy_file, jobs.iter().copied(), Some(1))?
-        .enumerate()
-    {
+    for (num, (i, r)) in pool.imap_unordered(copy_file, jobs, Some(1))?.enumerate() {
         match r {
-            Ok(c) if c.ok == 1 => bytes += c.bytes,
-            Ok(c) => {
+            Ok(Ok(n)) => bytes += n,
+            Ok(Err(e)) => {
                 failed += 1;
-                say(format!(
-                    "copy of {} failed: {}",
-                    names[i],
-                    std::io::Error::from_raw_os_error(c.errno)
-                ));
+                say(format!("copy of {} failed: {e}", names[i]));
             }
             Err(e) => {
                 failed += 1;

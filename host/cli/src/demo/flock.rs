@@ -5,9 +5,9 @@
 
 use super::{say, Ctx, Demo};
 use ringfork::Pool;
-use ringfork_core::payload::FixedStr;
-use ringfork_core::ShmSafe;
+use serde::{Deserialize, Serialize};
 use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 
 pub const DEMO: Demo = Demo {
     name: "flock",
@@ -16,17 +16,12 @@ pub const DEMO: Demo = Demo {
     run,
 };
 
-#[derive(Clone, Copy, Debug)]
-#[repr(C)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Job {
     seed: u64,
-    lock: u32,
-    pad: u32,
-    path: FixedStr<200>,
+    lock: bool,
+    path: PathBuf,
 }
-
-// SAFETY: repr(C) of integers and a FixedStr (ShmSafe).
-unsafe impl ShmSafe for Job {}
 
 /// The notes' `create_phone`: a plausible Chinese mobile number `1` + second + third + 8 digits.
 fn phone(seed: u64) -> String {
@@ -49,12 +44,11 @@ fn phone(seed: u64) -> String {
 
 /// Appends one record; returns 1 on success.
 fn create_phone(job: Job) -> u32 {
-    let Some(path) = job.path.as_str() else { return 0 };
-    let Ok(f) = std::fs::OpenOptions::new().append(true).create(true).open(path) else {
+    let Ok(f) = std::fs::OpenOptions::new().append(true).create(true).open(&job.path) else {
         return 0;
     };
     let fd = f.as_raw_fd();
-    if job.lock != 0 {
+    if job.lock {
         // SAFETY: flock on an fd we own; released when the file is closed.
         if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
             return 0;
@@ -75,7 +69,6 @@ fn run(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("phone.txt");
     let n: u64 = if ctx.quick { 2_000 } else { 20_000 };
-    let p = FixedStr::try_from(path.display().to_string().as_str()).map_err(|_| "temporary path too long")?;
     let pool = Pool::new(3)?;
     say(format!(
         "{n} apply_async(create_phone) tasks on Pool(3), {} flock",
@@ -87,9 +80,8 @@ fn run(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
                 create_phone,
                 Job {
                     seed: i + 1,
-                    lock: u32::from(lock),
-                    pad: 0,
-                    path: p,
+                    lock,
+                    path: path.clone(),
                 },
             )
         })

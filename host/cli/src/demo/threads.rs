@@ -39,7 +39,7 @@ const MIN_PARALLELISM: f64 = 1.3;
 const BUSY_OTHERS_CORES: f64 = 0.3;
 
 /// What one unit of work returns: its result and the CPU time the unit took (its thread's).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 #[repr(C)]
 struct Done {
     value: u64,
