@@ -1,0 +1,214 @@
+//! `async`/`await` without a thread per wait (cargo feature `async`).
+//!
+//! Every `*_async` method returns a runtime-agnostic future (it only uses [`std::task::Waker`]): it
+//! tries the non-blocking operation, and if that would block, registers the primitive's futex word
+//! with the process's **reactor**, one thread started on first use that sleeps on every registered
+//! word at once (io_uring futex waits on Linux >= 6.7, `futex_waitv` on >= 5.16, a timed poll
+//! otherwise: see [`Backend`]). A thousand pending waits cost that one thread and nothing while idle.
+//!
+//! ```
+//! use ringfork::Queue;
+//!
+//! let q = Queue::<u64>::new(4)?;
+//! let q2 = q.clone();
+//! let rt = tokio::runtime::Builder::new_current_thread().build()?;
+//! let got = rt.block_on(async move {
+//!     let getter = tokio::spawn(async move { q2.get_async().await });
+//!     q.put_async(7).await?;
+//!     Ok::<_, Box<dyn std::error::Error>>(getter.await??)
+//! })?;
+//! assert_eq!(got, 7);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Cancellation (tokio's "cancel safe")
+//! - `get_async` (every queue) is **cancel safe**: a dropped future has taken nothing; a message is
+//!   taken and returned in the same poll, so it either completed or did nothing.
+//! - `put_async` is cancel safe in the same sense as tokio's `mpsc::Sender::send`: a dropped future
+//!   put nothing, and the value it held is dropped with it.
+//! - `Event::wait_async`, `Semaphore::acquire_async` (a permit is taken in the poll that returns it)
+//!   and `Process::join_async` are cancel safe.
+//!
+//! Timeouts compose with the runtime's own (`tokio::time::timeout(d, q.get_async())`).
+//!
+//! # Crash guarantees
+//! As their blocking twins: a `get_async` on an empty queue whose every other holder died fails with
+//! [`PopError::Disconnected`](crate::PopError::Disconnected), a `put_async` on a full queue whose
+//! every other holder died with [`PushError::Closed`](crate::PushError::Closed), within about
+//! [`PROBE_INTERVAL`] (the reactor probes the peers of every pending wait once per interval, reading
+//! `/proc` once per distinct process), and a slot wedged by a killed peer is forced past. One
+//! difference: **the waiting process is never its own peer** for `*_async` calls. A blocking `get`
+//! in a multi-threaded process keeps waiting (another thread might put); an async task cannot tell
+//! whether another task of its process will, so once every *other* process holding the queue is
+//! gone, `get_async` on an empty queue reports `Disconnected`.
+
+mod process;
+mod queue;
+pub(crate) mod reactor;
+mod sync;
+
+pub use reactor::{backend, Backend, OVERFLOW_POLL, PROBE_INTERVAL, WAITV_MAX};
+
+use reactor::{Fired, Keep, Probe, Registration, Source};
+use ringfork_core::wait::WaitWord;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// The first sleep of a waiter whose condition is about to come true without a wake-up (the other
+/// side is mid-operation); each further one doubles, up to [`PROBE_INTERVAL`] (as the blocking
+/// calls do).
+const BUSY_SLICE: Duration = ringfork_core::queue::blocking::BUSY_SLICE;
+
+/// What one non-blocking attempt of an operation found.
+pub(crate) enum Attempt<R> {
+    /// Finished (with a value or an error).
+    Done(R),
+    /// Would block; `busy`: the other side is mid-operation and may not wake us.
+    Blocked { busy: bool },
+}
+
+/// What a wait on a [`WaitWord`] waits for.
+#[derive(Clone, Copy)]
+pub(crate) enum Expect {
+    /// The word to change from the value it held before the sleeper registered (sequence words).
+    Snapshot,
+    /// The word to leave this value (a semaphore's count leaving 0).
+    Value(u32),
+}
+
+/// The state of one pending `*_async` wait on a primitive's futex word: its registration with the
+/// reactor and its sleeper count entry (both undone on drop, which makes the futures cancel-safe).
+#[derive(Debug, Default)]
+pub(crate) struct WordWait {
+    reg: Option<Registration>,
+    sleeper: Option<WaitWord<'static>>,
+    /// Consecutive busy slices (their length doubles).
+    busy_parks: u32,
+}
+
+/// How long an attempt has kept finding the other side mid-operation (for recovery of slots wedged by
+/// dead peers, as the blocking calls' probe does).
+#[derive(Debug, Default)]
+pub(crate) struct BusyClock {
+    since: Option<Instant>,
+}
+
+impl BusyClock {
+    /// Records an attempt's `busy` answer; `true` once a busy episode has lasted a probe interval
+    /// (time to force slots of dead peers), then the count restarts.
+    pub(crate) fn note(&mut self, busy: bool) -> bool {
+        if !busy {
+            self.since = None;
+            return false;
+        }
+        let now = Instant::now();
+        match self.since {
+            Some(t) if now.saturating_duration_since(t) >= PROBE_INTERVAL => {
+                self.since = Some(now);
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.since = Some(now);
+                false
+            }
+        }
+    }
+}
+
+impl WordWait {
+    fn reset(&mut self) {
+        self.reg = None;
+        if let Some(w) = self.sleeper.take() {
+            w.remove_sleeper();
+        }
+    }
+
+    /// One poll of an operation that waits on `word`.
+    ///
+    /// `attempt` is the non-blocking operation; `keep` what keeps `word`'s mapping alive (a segment
+    /// clone), `probe` the liveness probe the reactor runs every [`PROBE_INTERVAL`], and `gave_up`
+    /// the result when that probe fires (after one last attempt).
+    ///
+    /// The protocol (no lost wake-up): snapshot the word, add a sleeper, re-check with `attempt`,
+    /// and only then register `(word, snapshot)` with the reactor, whose kernel wait fails at once
+    /// if the word changed since the snapshot.
+    pub(crate) fn poll<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        word: WaitWord<'static>,
+        expect: Expect,
+        keep: impl FnOnce() -> Keep,
+        probe: impl FnOnce() -> Option<Probe>,
+        mut attempt: impl FnMut() -> Attempt<R>,
+        gave_up: impl FnOnce() -> R,
+    ) -> Poll<R> {
+        let fired = match &self.reg {
+            Some(r) => r.fired(cx.waker()),
+            None => Some(Fired::Woken),
+        };
+        if let Attempt::Done(r) = attempt() {
+            self.reset();
+            return Poll::Ready(r);
+        }
+        match fired {
+            // Still registered (a poll for another reason): the waker is updated, keep waiting.
+            None => return Poll::Pending,
+            Some(Fired::Probe) => {
+                self.reset();
+                return Poll::Ready(gave_up());
+            }
+            Some(Fired::Woken) | Some(Fired::Deadline) => {}
+        }
+        self.reset();
+        let snapshot = word.load();
+        word.add_sleeper();
+        self.sleeper = Some(word);
+        let busy = match attempt() {
+            Attempt::Done(r) => {
+                self.reset();
+                return Poll::Ready(r);
+            }
+            Attempt::Blocked { busy } => busy,
+        };
+        if busy {
+            // Not a sleeper that needs a wake-up (the other side may not have seen us): leave the
+            // count and re-check after a short sleep, doubling.
+            self.reset();
+            let slice = BUSY_SLICE
+                .saturating_mul(1 << self.busy_parks.min(12))
+                .min(PROBE_INTERVAL);
+            self.busy_parks = self.busy_parks.saturating_add(1);
+            self.reg = Some(Registration::new(
+                Source::Timer,
+                Some(Instant::now() + slice),
+                probe(),
+                Keep::None,
+                cx.waker(),
+            ));
+            return Poll::Pending;
+        }
+        self.busy_parks = 0;
+        let expected = match expect {
+            Expect::Snapshot => snapshot,
+            Expect::Value(v) => v,
+        };
+        self.reg = Some(Registration::new(
+            Source::Futex {
+                addr: word.word() as *const _ as usize,
+                expected,
+            },
+            None,
+            probe(),
+            keep(),
+            cx.waker(),
+        ));
+        Poll::Pending
+    }
+}
+
+impl Drop for WordWait {
+    fn drop(&mut self) {
+        self.reset();
+    }
+}

@@ -1,0 +1,298 @@
+//! The `async` feature (issue 19): `*_async` futures served by one reactor thread per process, on
+//! tokio's current-thread and multi-thread runtimes: 1,000 queues awaited at once, thread count and
+//! idle CPU, a producer SIGKILLed while tasks await, and cancellation with exactly-once accounting.
+//!
+//! Every case forks its producers *before* the reactor or a runtime starts threads (each case runs
+//! in a fresh single-threaded process; see `ringfork_tests::harness`).
+
+use ringfork::{Event, JoinableQueue, PopError, Process, PushError, Queue, Semaphore, SimpleQueue};
+use ringfork_tests::harness::{run, Case};
+use ringfork_tests::util::{fork_child, join_ok, wait_child};
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+fn multi_thread(n: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(n)
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+/// The `Threads:` line of /proc/self/status.
+fn threads() -> usize {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+/// User + system CPU time of this process.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage fills the struct we pass.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_SELF, &mut ru), 0);
+        ru
+    };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Every `*_async` primitive once, on both runtimes.
+fn each_primitive_on_both_runtimes() {
+    for rt in [current_thread(), multi_thread(2)] {
+        let q = Queue::<u64>::new(2).unwrap();
+        let sq = SimpleQueue::<u64>::new().unwrap();
+        let jq = JoinableQueue::<u64>::new(2).unwrap();
+        let e = Event::new().unwrap();
+        let s = Semaphore::new(0).unwrap();
+        let (q2, sq2, jq2, e2, s2) = (q.clone(), sq.clone(), jq.clone(), e.clone(), s.clone());
+        rt.block_on(async move {
+            let t = tokio::spawn(async move {
+                let a = q2.get_async().await.unwrap();
+                let b = sq2.get_async().await.unwrap();
+                let c = jq2.get_async().await.unwrap();
+                jq2.task_done().unwrap();
+                e2.wait_async().await;
+                s2.acquire_async().await;
+                a + b + c
+            });
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            q.put_async(1).await.unwrap();
+            sq.put_async(10).await.unwrap();
+            jq.put(100).unwrap();
+            e.set();
+            s.release().unwrap();
+            assert_eq!(t.await.unwrap(), 111);
+            // put_async waits for room.
+            q.put_async(1).await.unwrap();
+            q.put_async(2).await.unwrap();
+            let q3 = q.clone();
+            let t = tokio::spawn(async move { q3.put_async(3).await });
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            assert_eq!(q.get_async().await, Ok(1));
+            t.await.unwrap().unwrap();
+            assert_eq!(q.get_async().await, Ok(2));
+            assert_eq!(q.get_async().await, Ok(3));
+            // Closing wakes a pending get.
+            let q4 = q.clone();
+            let t = tokio::spawn(async move { q4.get_async().await });
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            q.close();
+            assert_eq!(t.await.unwrap(), Err(PopError::Closed));
+            assert_eq!(q.put_async(9).await, Err(PushError::Closed));
+        });
+    }
+    // Process::join_async: a pidfd watched by the reactor.
+    let mut p = Process::new(|| std::thread::sleep(Duration::from_millis(30)));
+    p.start().unwrap();
+    current_thread().block_on(p.join_async()).unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+    assert!(ringfork::aio::backend().is_some());
+}
+
+/// 1,000 queues, each awaited by one task of a current-thread runtime, fed by 4 producer processes
+/// in random order: every task gets its own item; the process has at most the main thread and the
+/// reactor thread (+1 slack); CPU time stays near zero while the 1,000 waits are pending.
+fn thousand_waiters(backend: Option<&str>) {
+    const N: usize = 1000;
+    const PRODUCERS: u64 = 4;
+    if let Some(b) = backend {
+        std::env::set_var("RINGFORK_AIO", b);
+    }
+    let queues: Vec<Queue<u64>> = (0..N).map(|_| Queue::new(2).unwrap()).collect();
+    let go = Event::new().unwrap();
+    let mut pids = Vec::new();
+    for k in 0..PRODUCERS {
+        let (qs, go) = (queues.clone(), go.clone());
+        pids.push(fork_child(move || {
+            assert!(go.wait_timeout(Duration::from_secs(30)));
+            let mut mine: Vec<usize> = (0..N).filter(|i| *i as u64 % PRODUCERS == k).collect();
+            let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (k + 1));
+            for i in (1..mine.len()).rev() {
+                mine.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            for i in mine {
+                qs[i].put(i as u64 * 7 + 1).unwrap();
+            }
+        }));
+    }
+    let rt = current_thread();
+    let (idle_cpu, threads_pending) = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for (i, q) in queues.iter().enumerate() {
+            let q = q.clone();
+            tasks.push(tokio::spawn(async move { (i, q.get_async().await) }));
+        }
+        // Let every task register, then measure an idle second.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let threads_pending = threads();
+        let (c0, t0) = (cpu_time(), Instant::now());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle = (cpu_time() - c0).as_secs_f64() / t0.elapsed().as_secs_f64();
+        go.set();
+        for t in tasks {
+            let (i, r) = t.await.unwrap();
+            assert_eq!(r, Ok(i as u64 * 7 + 1), "task {i}");
+        }
+        (idle, threads_pending)
+    });
+    for pid in pids {
+        join_ok(pid, Duration::from_secs(30));
+    }
+    eprintln!(
+        "1000 waiters ({:?}): {threads_pending} threads, idle CPU {:.2}% of a core",
+        ringfork::aio::backend(),
+        idle_cpu * 100.0
+    );
+    // Main thread + reactor (+1 slack for the runtime). Generous CPU bound; the bench has the figure.
+    assert!(threads_pending <= 3, "{threads_pending} threads");
+    assert!(idle_cpu < 0.10, "idle CPU {:.1}% of a core", idle_cpu * 100.0);
+}
+
+fn thousand_waiters_io_uring() {
+    thousand_waiters(None);
+}
+
+fn thousand_waiters_futex_waitv() {
+    thousand_waiters(Some("waitv"));
+    assert_eq!(ringfork::aio::backend(), Some(ringfork::aio::Backend::FutexWaitv));
+}
+
+/// A producer SIGKILLed while tasks await its queue: every task gets `Disconnected` within the
+/// detection time (generous bound), on both runtimes; `put_async` on a full queue whose consumer
+/// died gets `Closed`.
+fn killed_producer_disconnects_waiters() {
+    for multi in [false, true] {
+        let q = Queue::<u64>::new(4).unwrap();
+        let full = Queue::<u64>::new(1).unwrap();
+        let (q2, full2) = (q.clone(), full.clone());
+        let pid = fork_child(move || {
+            q2.put(1).unwrap();
+            let _hold = full2;
+            std::thread::sleep(Duration::from_secs(60));
+        });
+        let rt = if multi { multi_thread(2) } else { current_thread() };
+        rt.block_on(async {
+            assert_eq!(q.get_async().await, Ok(1));
+            full.put_async(5).await.unwrap();
+            let mut tasks = Vec::new();
+            for _ in 0..10 {
+                let q = q.clone();
+                tasks.push(tokio::spawn(async move { q.get_async().await }));
+            }
+            let f = full.clone();
+            let putter = tokio::spawn(async move { f.put_async(6).await });
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            // SAFETY: killing our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let t = Instant::now();
+            for task in tasks {
+                assert_eq!(task.await.unwrap(), Err(PopError::Disconnected));
+            }
+            assert_eq!(putter.await.unwrap(), Err(PushError::Closed));
+            assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+        });
+        wait_child(pid, Duration::from_secs(10));
+    }
+}
+
+/// Polls `f` up to `polls` times with a no-op waker; `Some` if it completed.
+fn poll_a_few<F: Future>(f: F, polls: u32) -> Option<F::Output> {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..polls {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// 100,000 items from a producer process through a small queue while the consumer drops pending
+/// `get_async` futures at random points (after 0-3 polls, or by a runtime timeout): every item is
+/// received exactly once, in order.
+fn cancellation_is_exactly_once() {
+    const N: u64 = 100_000;
+    for multi in [false, true] {
+        let q = Queue::<u64>::new(8).unwrap();
+        let q2 = q.clone();
+        let pid = fork_child(move || {
+            for i in 0..N {
+                q2.put(i).unwrap();
+            }
+        });
+        let rt = if multi { multi_thread(2) } else { current_thread() };
+        let (got, dropped) = rt.block_on(async {
+            let mut rng = Rng(0x1234_5678 + u64::from(multi));
+            let (mut next, mut dropped) = (0u64, 0u64);
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while next < N {
+                assert!(Instant::now() < deadline, "stuck at {next}");
+                let r = match rng.below(4) {
+                    0 => Some(q.get_async().await.unwrap()),
+                    1 => tokio::time::timeout(Duration::from_micros(rng.below(200)), q.get_async())
+                        .await
+                        .ok()
+                        .map(|r| r.unwrap()),
+                    _ => poll_a_few(q.get_async(), rng.below(4) as u32).map(|r| r.unwrap()),
+                };
+                match r {
+                    Some(v) => {
+                        assert_eq!(v, next, "lost or duplicated");
+                        next += 1;
+                    }
+                    None => dropped += 1,
+                }
+            }
+            (next, dropped)
+        });
+        join_ok(pid, Duration::from_secs(30));
+        assert_eq!(got, N);
+        assert!(q.try_get().is_err(), "an extra item");
+        assert!(dropped > 0);
+        assert_eq!(q.lost(), 0);
+        eprintln!("cancellation (multi={multi}): {N} items, {dropped} futures dropped while pending");
+    }
+}
+
+fn main() {
+    run(&[
+        Case::new("each_primitive_on_both_runtimes", each_primitive_on_both_runtimes).timeout(Duration::from_secs(60)),
+        Case::new("thousand_waiters_io_uring", thousand_waiters_io_uring).timeout(Duration::from_secs(60)),
+        Case::new("thousand_waiters_futex_waitv", thousand_waiters_futex_waitv).timeout(Duration::from_secs(60)),
+        Case::new(
+            "killed_producer_disconnects_waiters",
+            killed_producer_disconnects_waiters,
+        )
+        .timeout(Duration::from_secs(60)),
+        Case::new("cancellation_is_exactly_once", cancellation_is_exactly_once).timeout(Duration::from_secs(180)),
+    ]);
+}
