@@ -118,6 +118,55 @@ fn each_primitive_on_both_runtimes() {
     assert!(ringfork::aio::backend().is_some());
 }
 
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn die_on_13(x: u64) -> u64 {
+    if x == 13 {
+        // SAFETY: a worker killing itself mid-task, as a crash would.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
+    x + 1
+}
+
+/// `AsyncResult` awaited, `imap` as a stream, and a worker SIGKILLed mid-task: that task's future
+/// gets `WorkerDied`, every other completes (both runtimes).
+fn pool_results_await() {
+    // Fork the workers before any runtime thread exists.
+    let pool = ringfork::Pool::new(2).unwrap();
+    for rt in [current_thread(), multi_thread(2)] {
+        rt.block_on(async {
+            let rs: Vec<_> = (0..20u64).map(|i| pool.apply_async(square, i).unwrap()).collect();
+            for (i, r) in rs.into_iter().enumerate() {
+                assert_eq!(r.await, Ok(i as u64 * i as u64));
+            }
+            let mut s = pool.imap(square, 0..50u64, None).unwrap().into_stream();
+            let mut n = 0u64;
+            while let Some(r) = s.next_async().await {
+                assert_eq!(r, Ok(n * n));
+                n += 1;
+            }
+            assert_eq!(n, 50);
+        });
+    }
+    current_thread().block_on(async {
+        let rs: Vec<_> = (10..16u64)
+            .map(|i| (i, pool.apply_async(die_on_13, i).unwrap()))
+            .collect();
+        for (i, r) in rs {
+            match r.get_async().await {
+                Ok(v) => assert_eq!(v, i + 1),
+                Err(ringfork::PoolError::WorkerDied { signal, .. }) => {
+                    assert_eq!(i, 13);
+                    assert_eq!(signal, Some(libc::SIGKILL));
+                }
+                Err(e) => panic!("task {i}: {e}"),
+            }
+        }
+    });
+}
+
 /// 1,000 queues, each awaited by one task of a current-thread runtime, fed by 4 producer processes
 /// in random order: every task gets its own item; the process has at most the main thread and the
 /// reactor thread (+1 slack); CPU time stays near zero while the 1,000 waits are pending.
@@ -286,6 +335,7 @@ fn cancellation_is_exactly_once() {
 fn main() {
     run(&[
         Case::new("each_primitive_on_both_runtimes", each_primitive_on_both_runtimes).timeout(Duration::from_secs(60)),
+        Case::new("pool_results_await", pool_results_await).timeout(Duration::from_secs(60)),
         Case::new("thousand_waiters_io_uring", thousand_waiters_io_uring).timeout(Duration::from_secs(60)),
         Case::new("thousand_waiters_futex_waitv", thousand_waiters_futex_waitv).timeout(Duration::from_secs(60)),
         Case::new(

@@ -42,12 +42,17 @@
 //! whether another task of its process will, so once every *other* process holding the queue is
 //! gone, `get_async` on an empty queue reports `Disconnected`.
 
+mod pool;
 mod process;
 mod queue;
 pub(crate) mod reactor;
 mod sync;
 
+pub use pool::{IMapStream, ResultFuture};
+pub use process::Join;
+pub use queue::{GetFuture, JoinableGetFuture, PutFuture};
 pub use reactor::{backend, Backend, OVERFLOW_POLL, PROBE_INTERVAL, WAITV_MAX};
+pub use sync::{Acquire, EventWait};
 
 use reactor::{Fired, Keep, Probe, Registration, Source};
 use ringfork_core::wait::WaitWord;

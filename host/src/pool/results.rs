@@ -141,6 +141,24 @@ impl<R: ShmSafe> AsyncResult<R> {
     }
 }
 
+#[cfg(feature = "async")]
+impl<R: ShmSafe> AsyncResult<R> {
+    /// The result if it is ready now, after one non-blocking pump (for `crate::aio`).
+    pub(crate) fn try_result(&self) -> Option<Result<R, PoolError>> {
+        let mut g = lock(&self.inner);
+        g.pump(Duration::ZERO);
+        if g.terminated() && !g.job_done(self.job) {
+            return Some(Err(PoolError::Terminated));
+        }
+        self.fetch(&mut g)
+    }
+
+    /// The pool state (for `crate::aio`).
+    pub(crate) fn pool_inner(&self) -> &Arc<Mutex<Inner>> {
+        &self.inner
+    }
+}
+
 impl<R: ShmSafe> Drop for AsyncResult<R> {
     fn drop(&mut self) {
         lock(&self.inner).forget(self.job);
@@ -308,6 +326,34 @@ impl<R: ShmSafe> Iterator for IMap<R> {
             })
             .unwrap_or(Err(PoolError::Terminated)),
         )
+    }
+}
+
+#[cfg(feature = "async")]
+impl<R: ShmSafe> IMap<R> {
+    /// The next result if it is ready now, after one non-blocking pump (`Some(None)`: the end), for
+    /// `crate::aio`.
+    pub(crate) fn try_next(&mut self) -> Option<Option<Result<R, PoolError>>> {
+        if self.next >= self.total {
+            return Some(None);
+        }
+        let mut g = lock(&self.inner);
+        g.pump(Duration::ZERO);
+        let r = if g.terminated() && !g.job_done(self.job) {
+            Some(Err(PoolError::Terminated))
+        } else {
+            g.item(self.job, self.next).map(|r| r.map(|b| read_item::<R>(&b, 0)))
+        };
+        drop(g);
+        if r.is_some() {
+            self.next += 1;
+        }
+        r.map(Some)
+    }
+
+    /// The pool state (for `crate::aio`).
+    pub(crate) fn pool_inner(&self) -> &Arc<Mutex<Inner>> {
+        &self.inner
     }
 }
 
