@@ -818,6 +818,28 @@ impl Control {
         Ok(())
     }
 
+    /// The unfinished-task counter and the `join` sleeper count, for a joiner that does not park a
+    /// thread: add a sleeper, re-check [`Self::unfinished_tasks`], then wait for the counter to
+    /// change from the value it held (see [`crate::wait::WaitWord`]).
+    ///
+    /// ```
+    /// use ringfork_core::queue::spsc::Spsc;
+    /// use ringfork_core::{wait::DefaultWait, Region};
+    /// #[repr(C, align(128))]
+    /// struct Buf([u8; 8192]);
+    /// let mut buf = Buf([0; 8192]);
+    /// let ring = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap();
+    /// let control = &ring.ctrl().control;
+    /// control.add_task().unwrap();
+    /// let w = control.tasks_wait_word();
+    /// assert_eq!(w.load(), 1);
+    /// control.task_done::<DefaultWait>().unwrap();
+    /// assert_eq!(w.load(), 0);
+    /// ```
+    pub fn tasks_wait_word(&self) -> crate::wait::WaitWord<'_> {
+        crate::wait::WaitWord::new(&self.state.tasks, &self.tasks_sleepers)
+    }
+
     /// Waits until the unfinished-task count is 0 or `deadline` passes.
     pub fn join<W: Wait>(&self, deadline: Deadline) -> Result<(), crate::wait::TimedOut> {
         loop {

@@ -50,7 +50,7 @@ mod sync;
 
 pub use pool::{IMapStream, ResultFuture};
 pub use process::Join;
-pub use queue::{GetFuture, JoinableGetFuture, PutFuture};
+pub use queue::{GetFuture, JoinFuture, JoinableGetFuture, PutFuture};
 pub use reactor::{backend, Backend, OVERFLOW_POLL, PROBE_INTERVAL, WAITV_MAX};
 pub use sync::{Acquire, EventWait};
 
@@ -63,6 +63,34 @@ use std::time::{Duration, Instant};
 /// side is mid-operation); each further one doubles, up to [`PROBE_INTERVAL`] (as the blocking
 /// calls do).
 const BUSY_SLICE: Duration = ringfork_core::queue::blocking::BUSY_SLICE;
+
+/// The most an `*_async` poll spins re-checking its condition before it registers with the reactor
+/// (the adaptive budget's ceiling; the blocking calls allow 200 µs, but a poll holds its executor's
+/// thread, so other tasks wait while it spins).
+pub const SPIN_LIMIT: Duration = Duration::from_micros(200);
+
+/// The adaptive spin budget of this process's `*_async` polls, in ns: a wait that parked grows it
+/// to twice what it took (so a longer spin would have caught it), up to [`SPIN_LIMIT`]; a wait
+/// longer than the limit halves it (an idle partner: spinning is wasted). Unlike the blocking calls'
+/// policy there is no "partner shares our core" rule: a parked async wait also pays the reactor
+/// hop, which that rule would mistake for a partner that only runs once we yield.
+static SPIN_NS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(20_000);
+
+fn spin_budget() -> Duration {
+    // Ordering: Relaxed; a heuristic (a lost update only delays adaptation).
+    Duration::from_nanos(u64::from(SPIN_NS.load(std::sync::atomic::Ordering::Relaxed))).min(SPIN_LIMIT)
+}
+
+fn on_parked(spun: Duration, parked: Duration) {
+    let total = spun.saturating_add(parked);
+    let next = if total <= SPIN_LIMIT {
+        total.saturating_mul(2).min(SPIN_LIMIT)
+    } else {
+        spin_budget() / 2
+    };
+    // Ordering: Relaxed; a heuristic.
+    SPIN_NS.store(next.as_nanos() as u32, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// What one non-blocking attempt of an operation found.
 pub(crate) enum Attempt<R> {
@@ -89,6 +117,10 @@ pub(crate) struct WordWait {
     sleeper: Option<WaitWord<'static>>,
     /// Consecutive busy slices (their length doubles).
     busy_parks: u32,
+    /// This wait's spin: how long it spun, and when it registered with the reactor (to feed the
+    /// adaptive budget when the condition comes true).
+    spun: Option<Duration>,
+    parked_at: Option<Instant>,
 }
 
 /// How long an attempt has kept finding the other side mid-operation (for recovery of slots wedged by
@@ -154,7 +186,28 @@ impl WordWait {
         };
         if let Attempt::Done(r) = attempt() {
             self.reset();
+            self.done();
             return Poll::Ready(r);
+        }
+        if self.spun.is_none() {
+            // The first time this wait would block: spin for the adaptive budget first (a partner on
+            // another core usually answers within microseconds, and a reactor hop costs two
+            // thread wake-ups).
+            let t0 = Instant::now();
+            let budget = spin_budget();
+            while t0.elapsed() < budget {
+                for _ in 0..16 {
+                    std::hint::spin_loop();
+                }
+                match attempt() {
+                    Attempt::Done(r) => {
+                        self.reset();
+                        return Poll::Ready(r);
+                    }
+                    Attempt::Blocked { .. } => {}
+                }
+            }
+            self.spun = Some(t0.elapsed());
         }
         match fired {
             // Still registered (a poll for another reason): the waker is updated, keep waiting.
@@ -172,10 +225,12 @@ impl WordWait {
         let busy = match attempt() {
             Attempt::Done(r) => {
                 self.reset();
+                self.done();
                 return Poll::Ready(r);
             }
             Attempt::Blocked { busy } => busy,
         };
+        self.parked_at.get_or_insert_with(Instant::now);
         if busy {
             // Not a sleeper that needs a wake-up (the other side may not have seen us): leave the
             // count and re-check after a short sleep, doubling.
@@ -209,6 +264,15 @@ impl WordWait {
             cx.waker(),
         ));
         Poll::Pending
+    }
+}
+
+impl WordWait {
+    /// The condition came true: if the wait parked, report how long that took to the spin policy.
+    fn done(&mut self) {
+        if let (Some(spun), Some(at)) = (self.spun.take(), self.parked_at.take()) {
+            on_parked(spun, at.elapsed());
+        }
     }
 }
 

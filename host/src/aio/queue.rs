@@ -228,3 +228,75 @@ impl<T: ShmSafe> JoinableQueue<T> {
         }
     }
 }
+
+/// The future of [`JoinableQueue::join_async`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct JoinFuture<T: ShmSafe> {
+    jq: JoinableQueue<T>,
+    wait: WordWait,
+}
+
+impl<T: ShmSafe> Unpin for JoinFuture<T> {}
+
+impl<T: ShmSafe> Future for JoinFuture<T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let q = this.jq.queue();
+        let ctrl = q.ctrl();
+        this.wait.poll(
+            cx,
+            ctrl.control.tasks_wait_word(),
+            Expect::Snapshot,
+            || Keep::Segment(q.segment().clone()),
+            || {
+                // Once per probe interval (on the reactor thread): take over the tasks of consumers
+                // that died before their `task_done`, as the blocking `join` does.
+                let q = q.clone();
+                Some(Box::new(move |_: &mut Liveness| {
+                    let ctrl = q.ctrl();
+                    let n = ctrl.consumers.reclaim_pending();
+                    ctrl.control.reclaim_tasks::<ringfork_core::wait::DefaultWait>(n);
+                    ctrl.control.unfinished_tasks() == 0
+                }) as Probe)
+            },
+            || {
+                if ctrl.control.unfinished_tasks() == 0 {
+                    Attempt::Done(())
+                } else {
+                    Attempt::Blocked { busy: false }
+                }
+            },
+            || (),
+        )
+    }
+}
+
+impl<T: ShmSafe> JoinableQueue<T> {
+    /// [`JoinableQueue::join`] without blocking a thread: completes once every item put has been
+    /// marked done, or accounted as lost with a consumer that died before its `task_done` (checked
+    /// once per [`super::PROBE_INTERVAL`]). Cancel safe.
+    ///
+    /// ```
+    /// let q = ringfork::JoinableQueue::<u32>::new(2)?;
+    /// q.put(1)?;
+    /// let q2 = q.clone();
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(async move {
+    ///     let joiner = tokio::spawn(async move { q2.join_async().await });
+    ///     assert_eq!(q.get_async().await.unwrap(), 1);
+    ///     q.task_done().unwrap();
+    ///     joiner.await
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "join")]
+    pub fn join_async(&self) -> JoinFuture<T> {
+        JoinFuture {
+            jq: self.clone(),
+            wait: WordWait::default(),
+        }
+    }
+}
