@@ -170,6 +170,7 @@ impl WordWait {
     /// The protocol (no lost wake-up): snapshot the word, add a sleeper, re-check with `attempt`,
     /// and only then register `(word, snapshot)` with the reactor, whose kernel wait fails at once
     /// if the word changed since the snapshot.
+    #[allow(clippy::too_many_arguments)] // the protocol's pieces, each a closure of the caller's
     pub(crate) fn poll<R>(
         &mut self,
         cx: &mut Context<'_>,

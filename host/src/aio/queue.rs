@@ -50,12 +50,12 @@ impl<T: ShmSafe> Future for GetFuture<T> {
             || Some(probe(q, true)),
             || {
                 let busy = Cell::new(false);
-                // SAFETY: the slot payload is aligned for T and holds size_of::<T>() bytes (the
-                // queue's layout); T is ShmSafe, so any bytes are a valid T.
-                match q
-                    .raw()
-                    .try_pop_busy(&busy, |p| unsafe { (p as *const T).read_volatile() })
-                {
+                let read = |p: *const u8| {
+                    // SAFETY: the slot payload is aligned for T and holds size_of::<T>() bytes (the
+                    // queue's layout); T is ShmSafe, so any bytes are a valid T.
+                    unsafe { (p as *const T).read_volatile() }
+                };
+                match q.raw().try_pop_busy(&busy, read) {
                     Err(PopError::Empty) => {
                         if clock.note(busy.get()) {
                             // A producer stopped mid-write for a probe interval: force it past if dead.
@@ -95,11 +95,11 @@ impl<T: ShmSafe> Future for PutFuture<T> {
             || Some(probe(q, false)),
             || {
                 let busy = Cell::new(false);
-                // SAFETY: the slot payload is aligned for T and holds size_of::<T>() bytes.
-                match q
-                    .raw()
-                    .try_push_busy(&busy, |p| unsafe { (p as *mut T).write_volatile(v) })
-                {
+                let write = |p: *mut u8| {
+                    // SAFETY: the slot payload is aligned for T and holds size_of::<T>() bytes.
+                    unsafe { (p as *mut T).write_volatile(v) }
+                };
+                match q.raw().try_push_busy(&busy, write) {
                     Err(PushError::Full) => {
                         if clock.note(busy.get()) {
                             // A consumer stopped mid-read for a probe interval: force it past if dead.

@@ -63,10 +63,9 @@ fn queue_pingpong(iters: u64, answer_async: bool, ask_async: bool) -> f64 {
             }
         }
     });
-    let ok;
     let start = Instant::now();
-    if ask_async {
-        ok = runtime().is_some_and(|rt| {
+    let ok = if ask_async {
+        runtime().is_some_and(|rt| {
             rt.block_on(async {
                 for i in 0..iters {
                     if ab.put_async(i).await.is_err() || ba.get_async().await != Ok(i + 1) {
@@ -75,10 +74,10 @@ fn queue_pingpong(iters: u64, answer_async: bool, ask_async: bool) -> f64 {
                 }
                 true
             })
-        });
+        })
     } else {
-        ok = (0..iters).all(|i| ab.put(i).is_ok() && ba.get() == Ok(i + 1));
-    }
+        (0..iters).all(|i| ab.put(i).is_ok() && ba.get() == Ok(i + 1))
+    };
     let ns = start.elapsed().as_nanos() as f64 / iters as f64;
     drop((ab, ba));
     if child.join() && ok {
