@@ -273,6 +273,41 @@ fn killed_producer_disconnects_waiters() {
     }
 }
 
+/// `Connection::recv_async` / `send_async` across processes (a message larger than the ring is
+/// streamed), then the sender is SIGKILLed: a pending `recv_async` gets `Disconnected`.
+fn pipe_async_across_processes() {
+    let (mut here, mut there) = ringfork::pipe_with(true, 8, 256).unwrap();
+    let pid = fork_child(move || {
+        let rt = current_thread();
+        rt.block_on(async {
+            for i in 0..1000u64 {
+                let v: u64 = there.recv_async().await.unwrap();
+                assert_eq!(v, i);
+                there.send_async(&(v * 2)).await.unwrap();
+            }
+            let big: Vec<u64> = there.recv_async().await.unwrap();
+            there.send_async(&big).await.unwrap();
+        });
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    let rt = current_thread();
+    rt.block_on(async {
+        for i in 0..1000u64 {
+            here.send_async(&i).await.unwrap();
+            assert_eq!(here.recv_async::<u64>().await, Ok(i * 2));
+        }
+        let big: Vec<u64> = (0..100_000).collect();
+        here.send_async(&big).await.unwrap();
+        assert_eq!(here.recv_async::<Vec<u64>>().await.unwrap(), big);
+        // SAFETY: killing our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let t = Instant::now();
+        assert_eq!(here.recv_async::<u64>().await, Err(ringfork::PipeError::Disconnected));
+        assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+    });
+    wait_child(pid, Duration::from_secs(10));
+}
+
 /// Polls `f` up to `polls` times with a no-op waker; `Some` if it completed.
 fn poll_a_few<F: Future>(f: F, polls: u32) -> Option<F::Output> {
     let mut f = pin!(f);
@@ -343,6 +378,7 @@ fn main() {
             killed_producer_disconnects_waiters,
         )
         .timeout(Duration::from_secs(60)),
+        Case::new("pipe_async_across_processes", pipe_async_across_processes).timeout(Duration::from_secs(60)),
         Case::new("cancellation_is_exactly_once", cancellation_is_exactly_once).timeout(Duration::from_secs(180)),
     ]);
 }

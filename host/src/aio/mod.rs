@@ -42,12 +42,14 @@
 //! whether another task of its process will, so once every *other* process holding the queue is
 //! gone, `get_async` on an empty queue reports `Disconnected`.
 
+mod pipe;
 mod pool;
 mod process;
 mod queue;
 pub(crate) mod reactor;
 mod sync;
 
+pub use pipe::{RecvFuture, SendFuture};
 pub use pool::{IMapStream, ResultFuture};
 pub use process::Join;
 pub use queue::{GetFuture, JoinFuture, JoinableGetFuture, PutFuture};
