@@ -67,6 +67,26 @@ impl Rng {
 
 /// Every `*_async` primitive once, on both runtimes.
 fn each_primitive_on_both_runtimes() {
+    // Barrier::wait_async across processes: a blocking party in a child, an awaiting one here.
+    let b = ringfork::Barrier::new(2).unwrap();
+    let b2 = b.clone();
+    let pid = fork_child(move || {
+        for _ in 0..100 {
+            b2.wait_timeout(Duration::from_secs(10)).unwrap();
+        }
+    });
+    // Process::join_async: a pidfd watched by the reactor.
+    let mut p = Process::new(|| std::thread::sleep(Duration::from_millis(30)));
+    p.start().unwrap();
+    // (Both children forked before any thread exists.)
+    current_thread().block_on(async {
+        for _ in 0..100 {
+            assert!(b.wait_async().await.unwrap() < 2);
+        }
+    });
+    join_ok(pid, Duration::from_secs(10));
+    current_thread().block_on(p.join_async()).unwrap();
+    assert_eq!(p.exitcode(), Some(0));
     for rt in [current_thread(), multi_thread(2)] {
         let q = Queue::<u64>::new(2).unwrap();
         let sq = SimpleQueue::<u64>::new().unwrap();
@@ -110,11 +130,6 @@ fn each_primitive_on_both_runtimes() {
             assert_eq!(q.put_async(9).await, Err(PushError::Closed));
         });
     }
-    // Process::join_async: a pidfd watched by the reactor.
-    let mut p = Process::new(|| std::thread::sleep(Duration::from_millis(30)));
-    p.start().unwrap();
-    current_thread().block_on(p.join_async()).unwrap();
-    assert_eq!(p.exitcode(), Some(0));
     assert!(ringfork::aio::backend().is_some());
 }
 

@@ -54,7 +54,7 @@ pub use pool::{IMapStream, ResultFuture};
 pub use process::Join;
 pub use queue::{GetFuture, JoinFuture, JoinableGetFuture, PutFuture};
 pub use reactor::{backend, Backend, OVERFLOW_POLL, PROBE_INTERVAL, WAITV_MAX};
-pub use sync::{Acquire, EventWait};
+pub use sync::{Acquire, BarrierWait, EventWait};
 
 use reactor::{Fired, Keep, Probe, Registration, Source};
 use ringfork_core::wait::WaitWord;

@@ -680,6 +680,13 @@ mod uring {
                     let Some(e) = t.entries.get_mut(&id) else { continue };
                     e.in_kernel = false;
                     if e.dropped {
+                        if let (0, Source::Futex { addr, .. }) = (cqe.result(), &e.source) {
+                            // A wake-one (a queue's notify, a semaphore's release) reached a wait
+                            // whose future is gone: pass it on so a live waiter does not miss it.
+                            // SAFETY: the entry's `keep` still maps the word (removed just below).
+                            let word = unsafe { &*(*addr as *const AtomicU32) };
+                            let _ = rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), 1);
+                        }
                         removed.extend(t.entries.remove(&id));
                         continue;
                     }

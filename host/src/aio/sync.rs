@@ -1,8 +1,11 @@
 //! `Event::wait_async` and `Semaphore::acquire_async`.
 
-use super::reactor::Keep;
+use super::reactor::{Keep, Registration, Source};
 use super::{Attempt, Expect, WordWait};
-use crate::sync::{Event, Semaphore};
+use crate::sync::{Barrier, Event, Semaphore};
+use ringfork_core::sync::barrier::Arrival;
+use ringfork_core::sync::BarrierError;
+use ringfork_core::Deadline;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -130,6 +133,90 @@ impl Semaphore {
         Acquire {
             s: self.clone(),
             wait: WordWait::default(),
+        }
+    }
+}
+
+/// The future of [`Barrier::wait_async`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct BarrierWait {
+    b: Barrier,
+    /// Set by the first poll (the arrival): the epoch to wait out and the arrival index.
+    arrived: Option<(u32, u32)>,
+    reg: Option<Registration>,
+}
+
+impl Future for BarrierWait {
+    type Output = Result<u32, BarrierError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let core = this.b.core();
+        let (epoch, index) = match this.arrived {
+            Some(a) => a,
+            None => match core.arrive(Deadline::Never) {
+                Ok(Arrival::Tripped(i)) => return Poll::Ready(Ok(i)),
+                Ok(Arrival::Wait { index, epoch }) => {
+                    this.arrived = Some((epoch, index));
+                    (epoch, index)
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            },
+        };
+        if let Some(reg) = &this.reg {
+            if reg.fired(cx.waker()).is_none() {
+                return Poll::Pending;
+            }
+            this.reg = None;
+        }
+        if let Some(r) = core.outcome(epoch, index) {
+            return Poll::Ready(r);
+        }
+        // Every end of an epoch changes the word and wakes all (no sleeper count to join): the
+        // kernel's compare against `epoch` closes the window between the check and the wait.
+        this.reg = Some(Registration::new(
+            Source::Futex {
+                addr: core.gen_word() as *const _ as usize,
+                expected: epoch,
+            },
+            None,
+            None,
+            Keep::Segment(this.b.seg().clone()),
+            cx.waker(),
+        ));
+        Poll::Pending
+    }
+}
+
+impl Barrier {
+    /// Waits for all parties without blocking a thread (see [`crate::aio`]); returns this party's
+    /// arrival index, as [`Self::wait`].
+    ///
+    /// The first poll arrives (taking the barrier's internal lock for its short critical section).
+    /// **Not cancel safe**: a future dropped after its first poll has arrived, and the barrier trips
+    /// without it. Compose a timeout with `tokio::time::timeout` and [`Self::abort`] if parties may
+    /// die (the blocking `wait_timeout` breaks the barrier the same way).
+    ///
+    /// ```
+    /// let b = ringfork::Barrier::new(2)?;
+    /// let b2 = b.clone();
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let mut idx = rt.block_on(async move {
+    ///     let other = tokio::spawn(async move { b2.wait_async().await });
+    ///     let mine = b.wait_async().await;
+    ///     vec![mine.unwrap(), other.await.unwrap().unwrap()]
+    /// });
+    /// idx.sort();
+    /// assert_eq!(idx, vec![0, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "wait")]
+    pub fn wait_async(&self) -> BarrierWait {
+        BarrierWait {
+            b: self.clone(),
+            arrived: None,
+            reg: None,
         }
     }
 }

@@ -389,6 +389,19 @@ impl fmt::Debug for Barrier {
     }
 }
 
+#[cfg(feature = "async")]
+impl Barrier {
+    /// The barrier in shared memory (for `crate::aio`).
+    pub(crate) fn core(&self) -> core_sync::Barrier<'static> {
+        self.inner
+    }
+
+    /// The segment the barrier lives in (for `crate::aio`).
+    pub(crate) fn seg(&self) -> &Segment {
+        &self.seg
+    }
+}
+
 impl Barrier {
     /// A barrier for `parties` (at least 1) in a new anonymous segment.
     pub fn new(parties: u32) -> Result<Self, SegmentError> {
