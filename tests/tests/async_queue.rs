@@ -323,6 +323,52 @@ fn pipe_async_across_processes() {
     wait_child(pid, Duration::from_secs(10));
 }
 
+/// `Mutex::lock_async` against a blocking locker in another process (mutual exclusion: every
+/// increment counted), then a holder SIGKILLed while we await: we take the lock over, told so.
+fn lock_async_across_processes() {
+    const N: u64 = 20_000;
+    let m = ringfork::Mutex::new(0u64).unwrap();
+    let m2 = m.clone();
+    let pid = fork_child(move || {
+        for _ in 0..N {
+            *m2.lock().unwrap() += 1;
+        }
+    });
+    // Forked now, before the reactor thread exists; it takes the lock when told to.
+    let (holder, go) = (Event::new().unwrap(), Event::new().unwrap());
+    let (m3, h3, go3) = (m.clone(), holder.clone(), go.clone());
+    let dead = fork_child(move || {
+        assert!(go3.wait_timeout(Duration::from_secs(60)));
+        let _g = m3.lock().unwrap();
+        h3.set();
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    let rt = current_thread();
+    rt.block_on(async {
+        for _ in 0..N {
+            let mut g = m.lock_async().await.unwrap();
+            *g += 1;
+            assert!(!g.owner_died());
+        }
+    });
+    join_ok(pid, Duration::from_secs(60));
+    assert_eq!(*m.lock().unwrap(), 2 * N);
+    go.set();
+    assert!(holder.wait_timeout(Duration::from_secs(10)));
+    rt.block_on(async {
+        let waiter = m.lock_async();
+        // SAFETY: killing our own child.
+        unsafe { libc::kill(dead, libc::SIGKILL) };
+        let t = Instant::now();
+        let mut g = waiter.await.unwrap();
+        assert!(g.owner_died(), "the holder died: the guard must say so");
+        g.mark_consistent();
+        assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+    });
+    wait_child(dead, Duration::from_secs(10));
+    assert_eq!(*m.lock().unwrap(), 2 * N);
+}
+
 /// Polls `f` up to `polls` times with a no-op waker; `Some` if it completed.
 fn poll_a_few<F: Future>(f: F, polls: u32) -> Option<F::Output> {
     let mut f = pin!(f);
@@ -394,6 +440,7 @@ fn main() {
         )
         .timeout(Duration::from_secs(60)),
         Case::new("pipe_async_across_processes", pipe_async_across_processes).timeout(Duration::from_secs(60)),
+        Case::new("lock_async_across_processes", lock_async_across_processes).timeout(Duration::from_secs(90)),
         Case::new("cancellation_is_exactly_once", cancellation_is_exactly_once).timeout(Duration::from_secs(180)),
     ]);
 }

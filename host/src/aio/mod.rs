@@ -42,6 +42,7 @@
 //! whether another task of its process will, so once every *other* process holding the queue is
 //! gone, `get_async` on an empty queue reports `Disconnected`.
 
+mod locks;
 mod pipe;
 mod pool;
 mod process;
@@ -49,6 +50,7 @@ mod queue;
 pub(crate) mod reactor;
 mod sync;
 
+pub use locks::LockFuture;
 pub use pipe::{RecvFuture, SendFuture};
 pub use pool::{IMapStream, ResultFuture};
 pub use process::Join;
