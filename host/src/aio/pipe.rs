@@ -80,7 +80,7 @@ impl Future for SendFuture<'_> {
         let this = self.get_mut();
         let frames = match &mut this.frames {
             Ok(f) => f,
-            Err(e) => return Poll::Ready(Err(e.clone())),
+            Err(e) => return Poll::Ready(Err(*e)),
         };
         let (_, tx, seg) = this.c.rings();
         let Some(ctrl) = tx else {
