@@ -323,8 +323,16 @@ impl Registration {
                 _ => Fired::Woken,
             });
         };
+        if r.pid != std::process::id() {
+            // Polled in a forked child: the parent's reactor does not run here. Report a wake-up so
+            // the future re-checks and registers with this process's reactor.
+            return Some(Fired::Woken);
+        }
         let mut t = lock(&r.table);
-        let e = t.entries.get_mut(&self.id)?;
+        let Some(e) = t.entries.get_mut(&self.id) else {
+            // Gone (cannot happen while the registration lives; never wait on nothing).
+            return Some(Fired::Woken);
+        };
         if e.fired.is_none() {
             match &e.waker {
                 Some(w) if w.will_wake(waker) => {}
@@ -338,6 +346,11 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let Some(r) = self.reactor else { return };
+        if r.pid != std::process::id() {
+            // A forked child's copy of its parent's registration: the parent's table (and its lock,
+            // which another thread may have held at the fork) is not ours to touch.
+            return;
+        }
         let mut t = lock(&r.table);
         let Some(e) = t.entries.get_mut(&self.id) else {
             return;
