@@ -250,6 +250,13 @@ fn thousand_waiters_futex_waitv() {
     assert_eq!(ringfork::aio::backend(), Some(ringfork::aio::Backend::FutexWaitv));
 }
 
+/// The last-resort backend (kernels without io_uring futex ops or futex_waitv): every wait compared
+/// in user space every 10 ms, never a hang.
+fn thousand_waiters_timed_poll() {
+    thousand_waiters(Some("poll"));
+    assert_eq!(ringfork::aio::backend(), Some(ringfork::aio::Backend::Poll));
+}
+
 /// A producer SIGKILLed while tasks await its queue: every task gets `Disconnected` within the
 /// detection time (generous bound), on both runtimes; `put_async` on a full queue whose consumer
 /// died gets `Closed`.
@@ -433,6 +440,7 @@ fn main() {
         Case::new("each_primitive_on_both_runtimes", each_primitive_on_both_runtimes).timeout(Duration::from_secs(60)),
         Case::new("pool_results_await", pool_results_await).timeout(Duration::from_secs(60)),
         Case::new("thousand_waiters_io_uring", thousand_waiters_io_uring).timeout(Duration::from_secs(60)),
+        Case::new("thousand_waiters_timed_poll", thousand_waiters_timed_poll).timeout(Duration::from_secs(60)),
         Case::new("thousand_waiters_futex_waitv", thousand_waiters_futex_waitv).timeout(Duration::from_secs(60)),
         Case::new(
             "killed_producer_disconnects_waiters",
