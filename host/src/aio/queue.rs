@@ -25,23 +25,23 @@ fn probe<T: ShmSafe>(q: &Queue<T>, producers: bool) -> Probe {
 /// The future of [`Queue::get_async`] (and of the other queues' `get_async`).
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
-pub struct GetFuture<T: ShmSafe> {
-    q: Queue<T>,
+pub struct GetFuture<'a, T: ShmSafe> {
+    q: &'a Queue<T>,
     wait: WordWait,
     clock: BusyClock,
 }
 
 // Nothing is pinned structurally: the futures hold handles and plain values.
-impl<T: ShmSafe> Unpin for GetFuture<T> {}
-impl<T: ShmSafe> Unpin for PutFuture<T> {}
-impl<T: ShmSafe> Unpin for JoinableGetFuture<T> {}
+impl<T: ShmSafe> Unpin for GetFuture<'_, T> {}
+impl<T: ShmSafe> Unpin for PutFuture<'_, T> {}
+impl<T: ShmSafe> Unpin for JoinableGetFuture<'_, T> {}
 
-impl<T: ShmSafe> Future for GetFuture<T> {
+impl<T: ShmSafe> Future for GetFuture<'_, T> {
     type Output = Result<T, PopError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let (q, clock) = (&this.q, &mut this.clock);
+        let (q, clock) = (this.q, &mut this.clock);
         this.wait.poll(
             cx,
             q.ctrl().control.not_empty.wait_word(),
@@ -74,19 +74,19 @@ impl<T: ShmSafe> Future for GetFuture<T> {
 /// The future of [`Queue::put_async`] (and of the other queues' `put_async`).
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
-pub struct PutFuture<T: ShmSafe> {
-    q: Queue<T>,
+pub struct PutFuture<'a, T: ShmSafe> {
+    q: &'a Queue<T>,
     v: T,
     wait: WordWait,
     clock: BusyClock,
 }
 
-impl<T: ShmSafe> Future for PutFuture<T> {
+impl<T: ShmSafe> Future for PutFuture<'_, T> {
     type Output = Result<(), PushError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let (q, v, clock) = (&this.q, this.v, &mut this.clock);
+        let (q, v, clock) = (this.q, this.v, &mut this.clock);
         this.wait.poll(
             cx,
             q.ctrl().control.not_full.wait_word(),
@@ -135,9 +135,9 @@ impl<T: ShmSafe> Queue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "get")]
-    pub fn get_async(&self) -> GetFuture<T> {
+    pub fn get_async(&self) -> GetFuture<'_, T> {
         GetFuture {
-            q: self.clone(),
+            q: self,
             wait: WordWait::default(),
             clock: BusyClock::default(),
         }
@@ -157,9 +157,9 @@ impl<T: ShmSafe> Queue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "put")]
-    pub fn put_async(&self, v: T) -> PutFuture<T> {
+    pub fn put_async(&self, v: T) -> PutFuture<'_, T> {
         PutFuture {
-            q: self.clone(),
+            q: self,
             v,
             wait: WordWait::default(),
             clock: BusyClock::default(),
@@ -178,12 +178,12 @@ impl<T: ShmSafe> SimpleQueue<T> {
     ///     .map_err(|e: Box<dyn std::error::Error>| e)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_async(&self) -> GetFuture<T> {
+    pub fn get_async(&self) -> GetFuture<'_, T> {
         self.inner().get_async()
     }
 
     /// [`Queue::put_async`] on this queue.
-    pub fn put_async(&self, v: T) -> PutFuture<T> {
+    pub fn put_async(&self, v: T) -> PutFuture<'_, T> {
         self.inner().put_async(v)
     }
 }
@@ -192,12 +192,12 @@ impl<T: ShmSafe> SimpleQueue<T> {
 /// unfinished task of this process (as [`JoinableQueue::get`]).
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
-pub struct JoinableGetFuture<T: ShmSafe> {
-    jq: JoinableQueue<T>,
-    get: GetFuture<T>,
+pub struct JoinableGetFuture<'a, T: ShmSafe> {
+    jq: &'a JoinableQueue<T>,
+    get: GetFuture<'a, T>,
 }
 
-impl<T: ShmSafe> Future for JoinableGetFuture<T> {
+impl<T: ShmSafe> Future for JoinableGetFuture<'_, T> {
     type Output = Result<T, PopError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -221,9 +221,9 @@ impl<T: ShmSafe> JoinableQueue<T> {
     /// assert_eq!(q.unfinished_tasks(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_async(&self) -> JoinableGetFuture<T> {
+    pub fn get_async(&self) -> JoinableGetFuture<'_, T> {
         JoinableGetFuture {
-            jq: self.clone(),
+            jq: self,
             get: self.queue().get_async(),
         }
     }
@@ -232,14 +232,14 @@ impl<T: ShmSafe> JoinableQueue<T> {
 /// The future of [`JoinableQueue::join_async`].
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
-pub struct JoinFuture<T: ShmSafe> {
-    jq: JoinableQueue<T>,
+pub struct JoinFuture<'a, T: ShmSafe> {
+    jq: &'a JoinableQueue<T>,
     wait: WordWait,
 }
 
-impl<T: ShmSafe> Unpin for JoinFuture<T> {}
+impl<T: ShmSafe> Unpin for JoinFuture<'_, T> {}
 
-impl<T: ShmSafe> Future for JoinFuture<T> {
+impl<T: ShmSafe> Future for JoinFuture<'_, T> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -293,9 +293,9 @@ impl<T: ShmSafe> JoinableQueue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "join")]
-    pub fn join_async(&self) -> JoinFuture<T> {
+    pub fn join_async(&self) -> JoinFuture<'_, T> {
         JoinFuture {
-            jq: self.clone(),
+            jq: self,
             wait: WordWait::default(),
         }
     }

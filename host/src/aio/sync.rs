@@ -17,21 +17,21 @@ const EVENT_SET: u32 = 1;
 /// The future of [`Event::wait_async`].
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
-pub struct EventWait {
-    e: Event,
+pub struct EventWait<'a> {
+    e: &'a Event,
     /// The state word when the wait began (the flag was clear then).
     seen: Option<u32>,
     wait: WordWait,
 }
 
-impl Future for EventWait {
+impl Future for EventWait<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         let word = this.e.core().wait_word();
         let seen = *this.seen.get_or_insert_with(|| word.load());
-        let e = &this.e;
+        let e = this.e;
         this.wait.poll(
             cx,
             word,
@@ -70,9 +70,9 @@ impl Event {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "wait")]
-    pub fn wait_async(&self) -> EventWait {
+    pub fn wait_async(&self) -> EventWait<'_> {
         EventWait {
-            e: self.clone(),
+            e: self,
             seen: None,
             wait: WordWait::default(),
         }
@@ -82,17 +82,17 @@ impl Event {
 /// The future of [`Semaphore::acquire_async`].
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
-pub struct Acquire {
-    s: Semaphore,
+pub struct Acquire<'a> {
+    s: &'a Semaphore,
     wait: WordWait,
 }
 
-impl Future for Acquire {
+impl Future for Acquire<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        let s = &this.s;
+        let s = this.s;
         let core = s.core();
         this.wait.poll(
             cx,
@@ -129,9 +129,9 @@ impl Semaphore {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "acquire")]
-    pub fn acquire_async(&self) -> Acquire {
+    pub fn acquire_async(&self) -> Acquire<'_> {
         Acquire {
-            s: self.clone(),
+            s: self,
             wait: WordWait::default(),
         }
     }
@@ -140,14 +140,14 @@ impl Semaphore {
 /// The future of [`Barrier::wait_async`].
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
-pub struct BarrierWait {
-    b: Barrier,
+pub struct BarrierWait<'a> {
+    b: &'a Barrier,
     /// Set by the first poll (the arrival): the epoch to wait out and the arrival index.
     arrived: Option<(u32, u32)>,
     reg: Option<Registration>,
 }
 
-impl Future for BarrierWait {
+impl Future for BarrierWait<'_> {
     type Output = Result<u32, BarrierError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -212,9 +212,9 @@ impl Barrier {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "wait")]
-    pub fn wait_async(&self) -> BarrierWait {
+    pub fn wait_async(&self) -> BarrierWait<'_> {
         BarrierWait {
-            b: self.clone(),
+            b: self,
             arrived: None,
             reg: None,
         }
