@@ -201,15 +201,16 @@ impl WordWait {
             let t0 = Instant::now();
             let budget = spin_budget();
             while t0.elapsed() < budget {
-                for _ in 0..16 {
-                    std::hint::spin_loop();
-                }
-                match attempt() {
-                    Attempt::Done(r) => {
+                // Read the clock once per 8 re-checks, with a few spin hints between re-checks (as
+                // the blocking calls' spin: each re-check pulls the line the partner writes).
+                for _ in 0..8 {
+                    for _ in 0..3 {
+                        std::hint::spin_loop();
+                    }
+                    if let Attempt::Done(r) = attempt() {
                         self.reset();
                         return Poll::Ready(r);
                     }
-                    Attempt::Blocked { .. } => {}
                 }
             }
             self.spun = Some(t0.elapsed());
