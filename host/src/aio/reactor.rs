@@ -572,13 +572,17 @@ fn run_waitv(r: &'static Reactor, kernel_max: usize) {
             tv_sec: (total / 1_000_000_000) as i64,
             tv_nsec: (total % 1_000_000_000) as i64,
         };
-        let _ = futex::waitv(
+        // Whatever woke us, the next pass compares every word in user space. An unexpected error
+        // would repeat at once: pause rather than spin.
+        match futex::waitv(
             &waits,
             futex::WaitvFlags::empty(),
             Some(&abs),
             rustix::time::ClockId::Monotonic,
-        );
-        // Whatever woke us, the next pass compares every word in user space.
+        ) {
+            Ok(_) | Err(rustix::io::Errno::AGAIN | rustix::io::Errno::TIMEDOUT | rustix::io::Errno::INTR) => {}
+            Err(_) => std::thread::sleep(OVERFLOW_POLL),
+        }
     }
 }
 
@@ -677,8 +681,16 @@ mod uring {
             let left = timeout_until(until).max(Duration::from_micros(1));
             let ts = types::Timespec::new().sec(left.as_secs()).nsec(left.subsec_nanos());
             let args = types::SubmitArgs::new().timespec(&ts);
-            // ETIME (the timeout) and EINTR are normal; anything else: the loop re-checks.
-            let _ = ring.submitter().submit_with_args(1, &args);
+            // ETIME (the timeout), EINTR and EBUSY (completions to reap first) are normal; any other
+            // error (ENOMEM, ...) would repeat at once: pause rather than spin, the loop re-checks.
+            if let Err(e) = ring.submitter().submit_with_args(1, &args) {
+                if !matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                ) {
+                    std::thread::sleep(OVERFLOW_POLL);
+                }
+            }
             {
                 let mut t = lock(&r.table);
                 for cqe in ring.completion() {
