@@ -193,10 +193,15 @@ fn thousand_waiters(backend: Option<&str>) {
     }
     let queues: Vec<Queue<u64>> = (0..N).map(|_| Queue::new(2).unwrap()).collect();
     let go = Event::new().unwrap();
+    let ready = Semaphore::new(0).unwrap();
     let mut pids = Vec::new();
     for k in 0..PRODUCERS {
-        let (qs, go) = (queues.clone(), go.clone());
+        let (qs, go, ready) = (queues.clone(), go.clone(), ready.clone());
         pids.push(fork_child(move || {
+            // A bare-fork child registers as a holder of every queue on its first use of one: do
+            // that now, so no queue looks abandoned while this producer has not started yet.
+            assert_eq!(qs[0].try_get(), Err(PopError::Empty));
+            ready.release().unwrap();
             assert!(go.wait_timeout(Duration::from_secs(30)));
             let mut mine: Vec<usize> = (0..N).filter(|i| *i as u64 % PRODUCERS == k).collect();
             let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (k + 1));
@@ -207,6 +212,9 @@ fn thousand_waiters(backend: Option<&str>) {
                 qs[i].put(i as u64 * 7 + 1).unwrap();
             }
         }));
+    }
+    for _ in 0..PRODUCERS {
+        assert!(ready.acquire_timeout(Duration::from_secs(30)));
     }
     let rt = current_thread();
     let (idle_cpu, threads_pending) = rt.block_on(async {
