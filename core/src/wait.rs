@@ -351,6 +351,83 @@ pub type DefaultWait = Futex;
 #[cfg(not(feature = "futex"))]
 pub type DefaultWait = Spin;
 
+/// A futex word together with the count of sleepers its wakers consult before they make the wake
+/// system call: what an event loop needs to wait on a primitive without parking a thread (the host
+/// crate's `async` feature hands the word to a reactor thread that waits on many at once).
+///
+/// The protocol is the primitives' own: snapshot the word, [`add_sleeper`](Self::add_sleeper) (a
+/// SeqCst increment and fence), re-check the condition, and only then wait in the kernel for the word
+/// to differ from the snapshot; [`remove_sleeper`](Self::remove_sleeper) once the wait is over.
+/// A waker commits, fences, and wakes only if it sees a sleeper: either the re-check sees the commit
+/// or the waker sees the sleeper (a Dekker pair), and the kernel's compare of the word against the
+/// snapshot closes the window between the re-check and the wait.
+///
+/// ```
+/// use ringfork_core::sync::semaphore::Semaphore;
+/// use ringfork_core::{wait::DefaultWait, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 128]);
+/// let mut buf = Buf([0; 128]);
+/// let s = Semaphore::<DefaultWait>::init(Region::from_mut(&mut buf.0), 0, false).unwrap();
+/// let w = s.wait_word();
+/// let (snapshot, expected) = (w.load(), 0); // a semaphore waiter waits while the count is 0
+/// w.add_sleeper();
+/// assert!(!s.try_acquire()); // re-check after registering: still nothing, so wait on the word
+/// assert_eq!(snapshot, expected);
+/// s.release(1).unwrap(); // sees the sleeper: bumps the count and wakes the word
+/// assert_ne!(w.load(), snapshot); // a kernel wait on (word, snapshot) would return at once
+/// w.remove_sleeper();
+/// assert!(s.try_acquire());
+/// ```
+#[derive(Clone, Copy)]
+pub struct WaitWord<'a> {
+    word: &'a AtomicU32,
+    sleepers: &'a AtomicU32,
+}
+
+impl core::fmt::Debug for WaitWord<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Ordering: Relaxed, display only.
+        f.debug_struct("WaitWord")
+            .field("word", &self.word.load(Ordering::Relaxed))
+            .field("sleepers", &self.sleepers.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl<'a> WaitWord<'a> {
+    /// Pairs a futex word with its sleeper count (for the primitives of this crate).
+    pub(crate) fn new(word: &'a AtomicU32, sleepers: &'a AtomicU32) -> Self {
+        WaitWord { word, sleepers }
+    }
+
+    /// The futex word to wait on (shared: wakers in other processes wake it).
+    pub fn word(&self) -> &'a AtomicU32 {
+        self.word
+    }
+
+    /// The word's current value (Acquire: pairs with the Release change a waker made before it woke).
+    pub fn load(&self) -> u32 {
+        // Ordering: Acquire pairs with the waker's Release change of the word.
+        self.word.load(Ordering::Acquire)
+    }
+
+    /// Registers one sleeper (SeqCst increment, then a SeqCst fence: the waiter's half of the Dekker
+    /// pair). Re-check the condition after this, before waiting.
+    pub fn add_sleeper(&self) {
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        crate::atomic::fence(Ordering::SeqCst);
+    }
+
+    /// Removes a sleeper added by [`Self::add_sleeper`] (never below 0: a count a peer scribbled
+    /// over stays a count).
+    pub fn remove_sleeper(&self) {
+        let _ = self
+            .sleepers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n.saturating_sub(1)));
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

@@ -68,6 +68,8 @@
 //! assert_eq!(v.load(), 1);
 //! ```
 
+#[cfg(feature = "async")]
+pub mod aio;
 mod child;
 pub mod encoding;
 pub mod handle;

@@ -436,6 +436,69 @@ impl Connection {
         Ok(())
     }
 
+    /// The frames [`Self::send`] would send for `v`, in order (for `crate::aio`, which sends them one
+    /// at a time without blocking).
+    #[cfg(feature = "async")]
+    pub(crate) fn frames<T: Serialize + ?Sized>(&self, v: &T) -> Result<Vec<Vec<u8>>, PipeError> {
+        if self.closed {
+            return Err(PipeError::Closed);
+        }
+        let Some((ring, _)) = &self.tx else {
+            return Err(PipeError::NotWritable);
+        };
+        let limit = ring.msg_limit();
+        let body = postcard::to_allocvec(v).map_err(|_| PipeError::Encode)?;
+        if body.len() < limit {
+            let mut frame = Vec::with_capacity(1 + body.len());
+            frame.push(FRAME_WHOLE);
+            frame.extend_from_slice(&body);
+            return Ok(vec![frame]);
+        }
+        if body.len() > MAX_MESSAGE {
+            return Err(PipeError::TooLarge {
+                len: body.len(),
+                limit: MAX_MESSAGE,
+            });
+        }
+        if limit <= FIRST_HEADER {
+            return Err(PipeError::TooLarge {
+                len: body.len(),
+                limit: limit.saturating_sub(1),
+            });
+        }
+        let first = limit - FIRST_HEADER;
+        let mut frames = Vec::new();
+        let mut frame = Vec::with_capacity(limit);
+        frame.push(FRAME_FIRST);
+        frame.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        frame.extend_from_slice(&body[..first]);
+        frames.push(frame);
+        for chunk in body[first..].chunks(limit - 1) {
+            let mut frame = Vec::with_capacity(1 + chunk.len());
+            frame.push(FRAME_CONT);
+            frame.extend_from_slice(chunk);
+            frames.push(frame);
+        }
+        Ok(frames)
+    }
+
+    /// The control blocks of the receiving and sending rings, and the segment they live in (for
+    /// `crate::aio`).
+    #[cfg(feature = "async")]
+    pub(crate) fn rings(
+        &self,
+    ) -> (
+        Option<&'static ringfork_core::queue::RingCtrl>,
+        Option<&'static ringfork_core::queue::RingCtrl>,
+        &Segment,
+    ) {
+        (
+            self.rx.as_ref().map(|(r, _)| r.ctrl()),
+            self.tx.as_ref().map(|(r, _)| r.ctrl()),
+            &self.seg,
+        )
+    }
+
     /// Sends a plain-data value as its `size_of::<T>()` bytes, with no encoding step (receive it
     /// with [`Self::recv_plain`]).
     pub fn send_plain<T: ShmSafe>(&mut self, v: &T) -> Result<(), PipeError> {

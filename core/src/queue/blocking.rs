@@ -439,6 +439,28 @@ impl Signal {
         }
     }
 
+    /// The `seq` word and the sleeper count, for a waiter that does not park a thread (an event
+    /// loop): snapshot `seq`, add a sleeper, re-check, then wait for `seq` to differ from the
+    /// snapshot (see [`crate::wait::WaitWord`]).
+    ///
+    /// ```
+    /// use ringfork_core::queue::spsc::Spsc;
+    /// use ringfork_core::{wait::DefaultWait, Region};
+    /// #[repr(C, align(128))]
+    /// struct Buf([u8; 8192]);
+    /// let mut buf = Buf([0; 8192]);
+    /// let ring = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap();
+    /// let w = ring.ctrl().control.not_empty.wait_word();
+    /// let seq = w.load();
+    /// w.add_sleeper();
+    /// ring.ctrl().control.not_empty.notify_one::<DefaultWait>(); // sees the sleeper: bumps `seq`
+    /// assert_ne!(w.load(), seq);
+    /// w.remove_sleeper();
+    /// ```
+    pub fn wait_word(&self) -> crate::wait::WaitWord<'_> {
+        crate::wait::WaitWord::new(&self.seq, &self.sleepers)
+    }
+
     /// Wakes one sleeper, if any, after the caller committed an operation.
     #[inline(always)]
     pub fn notify_one<W: Wait>(&self) {
@@ -794,6 +816,28 @@ impl Control {
             }
         }
         Ok(())
+    }
+
+    /// The unfinished-task counter and the `join` sleeper count, for a joiner that does not park a
+    /// thread: add a sleeper, re-check [`Self::unfinished_tasks`], then wait for the counter to
+    /// change from the value it held (see [`crate::wait::WaitWord`]).
+    ///
+    /// ```
+    /// use ringfork_core::queue::spsc::Spsc;
+    /// use ringfork_core::{wait::DefaultWait, Region};
+    /// #[repr(C, align(128))]
+    /// struct Buf([u8; 8192]);
+    /// let mut buf = Buf([0; 8192]);
+    /// let ring = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap();
+    /// let control = &ring.ctrl().control;
+    /// control.add_task().unwrap();
+    /// let w = control.tasks_wait_word();
+    /// assert_eq!(w.load(), 1);
+    /// control.task_done::<DefaultWait>().unwrap();
+    /// assert_eq!(w.load(), 0);
+    /// ```
+    pub fn tasks_wait_word(&self) -> crate::wait::WaitWord<'_> {
+        crate::wait::WaitWord::new(&self.state.tasks, &self.tasks_sleepers)
     }
 
     /// Waits until the unfinished-task count is 0 or `deadline` passes.

@@ -617,6 +617,34 @@ impl<'a> Mpmc<'a> {
         .map(|(r, ())| r)
     }
 
+    /// [`Self::try_push_with`] that also tells whether a `Full` answer is about to become wrong without
+    /// a wake-up (`busy`: a consumer is freeing the slot right now and may not have seen a sleeper).
+    /// For waiters that do not park a thread: on `busy`, re-check after a short sleep instead of
+    /// waiting for a notification.
+    #[inline]
+    pub fn try_push_with_busy(
+        &self,
+        who: Who,
+        busy: &Cell<bool>,
+        mut write: impl FnMut(*mut u8),
+    ) -> Result<(), PushError> {
+        self.push_once(self.tag(&self.ctrl.producers, who), true, busy, &mut write, || ())
+    }
+
+    /// [`Self::try_pop_with`] that also tells whether an `Empty` answer is about to become wrong
+    /// without a wake-up (`busy`: a producer is writing the next message right now; see
+    /// [`Self::try_push_with_busy`]).
+    #[inline]
+    pub fn try_pop_with_busy<R>(
+        &self,
+        who: Who,
+        busy: &Cell<bool>,
+        mut read: impl FnMut(*const u8) -> R,
+    ) -> Result<R, PopError> {
+        self.pop_once(self.tag(&self.ctrl.consumers, who), true, busy, &mut read, || ())
+            .map(|(r, ())| r)
+    }
+
     /// Whether position `pos + 1` is claimed by a producer (read from its slot word; `pos` itself is
     /// being written): then a pop at `pos` must not report `Empty`.
     #[inline(never)]

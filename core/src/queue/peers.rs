@@ -502,6 +502,52 @@ impl PeerTable {
         SideState::AllDead
     }
 
+    /// Whether a process other than the caller (`me`) may still act on this side, with liveness
+    /// answered by `alive(pid, start_time)` (a caller probing many tables can cache the answers).
+    /// Unlike [`Self::side_state_for`], the caller's own entry never counts, whatever threads it
+    /// has: for an event loop, whose waits do not stop the other tasks of its thread (the host's
+    /// `*_async` calls document that their process is not its own peer).
+    ///
+    /// ```
+    /// use ringfork_core::queue::{peers::SideState, spsc::Spsc};
+    /// use ringfork_core::{wait::DefaultWait, Region};
+    /// #[repr(C, align(128))]
+    /// struct Buf([u8; 8192]);
+    /// let mut buf = Buf([0; 8192]);
+    /// let ring = Spsc::<u32>::init::<DefaultWait>(Region::from_mut(&mut buf.0), 4).unwrap();
+    /// let t = &ring.ctrl().producers;
+    /// t.register(4242, 7).unwrap();
+    /// t.register(4343, 8).unwrap();
+    /// // 4242 asks: 4343 is alive, then dead.
+    /// assert_eq!(t.others_state_with(4242, |_, _| true), SideState::Alive);
+    /// assert_eq!(t.others_state_with(4242, |pid, _| pid == 4242), SideState::AllDead);
+    /// ```
+    pub fn others_state_with(&self, me: u32, mut alive: impl FnMut(u32, u64) -> bool) -> SideState {
+        // Ordering: Relaxed hints; a stale answer only delays a Disconnected by one probe interval.
+        if self.overflow.load(Ordering::Relaxed) != 0 {
+            return SideState::Unknown;
+        }
+        // Ordering: Relaxed hints, as above.
+        let first = self.first.load(Ordering::Relaxed);
+        if first == 0 || (first == me && self.shared.load(Ordering::Relaxed) == 0) {
+            return SideState::Unknown;
+        }
+        for e in &self.entries {
+            // Ordering: Acquire pairs with the registrant's CAS / Release store.
+            let pid = e.pid.load(Ordering::Acquire);
+            if pid == 0 || pid == me {
+                continue;
+            }
+            // Ordering: Acquire pairs with the Release store in `register`.
+            let start = crate::atomic::widen(e.start_time.load(Ordering::Acquire));
+            // 0: being written; ask about the pid alone (`alive` is given start 0).
+            if alive(pid, start) {
+                return SideState::Alive;
+            }
+        }
+        SideState::AllDead
+    }
+
     /// Whether the process in entry `e` may be alive (unknown counts as alive).
     fn entry_alive(e: &Peer) -> bool {
         // Ordering: Acquire pairs with the Release store in `register`.

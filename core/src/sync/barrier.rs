@@ -92,6 +92,22 @@ impl fmt::Display for BarrierError {
 
 impl core::error::Error for BarrierError {}
 
+/// Where [`Barrier::arrive`] left the caller.
+///
+/// See [`Barrier::arrive`] for an example.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// The caller was the last party: the barrier tripped; its arrival index.
+    Tripped(u32),
+    /// Wait for epoch `epoch` to end (see [`Barrier::outcome`]); `index` is the arrival index.
+    Wait {
+        /// The caller's arrival index.
+        index: u32,
+        /// The `gen` word value to wait out.
+        epoch: u32,
+    },
+}
+
 /// A barrier for `parties` processes/threads, in shared memory. A view: `Copy`.
 ///
 /// ```
@@ -236,45 +252,11 @@ impl<'a, W: Wait> Barrier<'a, W> {
     /// Returns by `deadline` plus [`crate::sync::condition::RELOCK_GRACE`] whatever other processes
     /// do (see the module docs).
     pub fn wait_until(&self, deadline: Deadline) -> Result<u32, BarrierError> {
-        let parties = self.parties;
         let lock_by = relock_deadline::<W>(deadline);
-        let arrived = self.locked(lock_by, |b| {
-            // Ordering: Relaxed: all three words are written under the lock we hold.
-            let gen = b.gen.load(Ordering::Relaxed);
-            if gen & BROKEN != 0 {
-                return Err(BarrierError::Broken);
-            }
-            let idx = b.count.load(Ordering::Relaxed);
-            if idx >= parties {
-                // Corrupted counter: break rather than hand out an index out of range.
-                b.gen.store(gen | BROKEN, Ordering::Release);
-                W::wake_all(&b.gen);
-                return Err(BarrierError::Broken);
-            }
-            if idx + 1 == parties {
-                // Ordering: Relaxed (count) / Relaxed (last_trip) are published by the Release store
-                // of the new gen, which waiters load with Acquire.
-                b.count.store(0, Ordering::Relaxed);
-                b.last_trip.store(gen >> 1, Ordering::Relaxed);
-                b.gen.store(gen.wrapping_add(2) & !BROKEN, Ordering::Release);
-                W::wake_all(&b.gen);
-                return Ok((idx, None));
-            }
-            // Ordering: Relaxed under the lock.
-            b.count.store(idx + 1, Ordering::Relaxed);
-            Ok((idx, Some(gen)))
-        });
-        let (idx, gen) = match arrived {
-            None => {
-                // The lock is unusable, or held past our deadline: break what we can without it.
-                // Ordering: Acquire, as in `outcome`.
-                let gen = self.body.gen.load(Ordering::Acquire);
-                self.break_unlocked(gen);
-                return Err(BarrierError::Broken);
-            }
-            Some(r) => r?,
+        let (idx, gen) = match self.arrive(deadline)? {
+            Arrival::Tripped(idx) => return Ok(idx),
+            Arrival::Wait { index, epoch } => (index, epoch),
         };
-        let Some(gen) = gen else { return Ok(idx) };
         loop {
             let r = W::wait(&self.body.gen, gen, deadline);
             if let Some(done) = self.outcome(gen, idx) {
@@ -299,6 +281,71 @@ impl<'a, W: Wait> Barrier<'a, W> {
         }
     }
 
+    /// The first half of [`Self::wait_until`], for a waiter that does not park a thread (the host's
+    /// `Barrier::wait_async`): arrives (taking the internal lock by `deadline` plus
+    /// [`crate::sync::condition::RELOCK_GRACE`]) and either trips the barrier or says which epoch to
+    /// wait out: wait while [`Self::gen_word`] holds `epoch` (every end of an epoch wakes all), then
+    /// ask [`Self::outcome`].
+    ///
+    /// ```
+    /// use ringfork_core::sync::barrier::{Arrival, Barrier};
+    /// use ringfork_core::{wait::DefaultWait, Deadline, Region};
+    /// #[repr(C, align(128))]
+    /// struct Buf([u8; 128]);
+    /// let mut buf = Buf([0; 128]);
+    /// let b = Barrier::<DefaultWait>::init(Region::from_mut(&mut buf.0), 2).unwrap();
+    /// let Arrival::Wait { index, epoch } = b.arrive(Deadline::Never).unwrap() else { panic!() };
+    /// assert_eq!((index, b.outcome(epoch, index)), (0, None)); // still waiting
+    /// assert_eq!(b.arrive(Deadline::Never).unwrap(), Arrival::Tripped(1));
+    /// assert_ne!(b.gen_word().load(ringfork_core::atomic::Ordering::Acquire), epoch);
+    /// assert_eq!(b.outcome(epoch, index), Some(Ok(0)));
+    /// ```
+    pub fn arrive(&self, deadline: Deadline) -> Result<Arrival, BarrierError> {
+        let parties = self.parties;
+        let lock_by = relock_deadline::<W>(deadline);
+        let arrived = self.locked(lock_by, |b| {
+            // Ordering: Relaxed: all three words are written under the lock we hold.
+            let gen = b.gen.load(Ordering::Relaxed);
+            if gen & BROKEN != 0 {
+                return Err(BarrierError::Broken);
+            }
+            let idx = b.count.load(Ordering::Relaxed);
+            if idx >= parties {
+                // Corrupted counter: break rather than hand out an index out of range.
+                b.gen.store(gen | BROKEN, Ordering::Release);
+                W::wake_all(&b.gen);
+                return Err(BarrierError::Broken);
+            }
+            if idx + 1 == parties {
+                // Ordering: Relaxed (count) / Relaxed (last_trip) are published by the Release store
+                // of the new gen, which waiters load with Acquire.
+                b.count.store(0, Ordering::Relaxed);
+                b.last_trip.store(gen >> 1, Ordering::Relaxed);
+                b.gen.store(gen.wrapping_add(2) & !BROKEN, Ordering::Release);
+                W::wake_all(&b.gen);
+                return Ok(Arrival::Tripped(idx));
+            }
+            // Ordering: Relaxed under the lock.
+            b.count.store(idx + 1, Ordering::Relaxed);
+            Ok(Arrival::Wait { index: idx, epoch: gen })
+        });
+        match arrived {
+            None => {
+                // The lock is unusable, or held past our deadline: break what we can without it.
+                // Ordering: Acquire, as in `outcome`.
+                let gen = self.body.gen.load(Ordering::Acquire);
+                self.break_unlocked(gen);
+                Err(BarrierError::Broken)
+            }
+            Some(r) => r,
+        }
+    }
+
+    /// The futex word every end of an epoch (trip, break, reset) changes and wakes all on.
+    pub fn gen_word(&self) -> &'a AtomicU32 {
+        &self.body.gen
+    }
+
     /// Marks epoch `gen` broken without the lock (which is held past our deadline, or unusable):
     /// a CAS, so a trip or reset that already ended the epoch is left alone. Best effort, see the
     /// module docs.
@@ -318,8 +365,9 @@ impl<'a, W: Wait> Barrier<'a, W> {
         }
     }
 
-    /// What happened to a waiter of `gen`, if its epoch is over.
-    fn outcome(&self, gen: u32, idx: u32) -> Option<Result<u32, BarrierError>> {
+    /// What happened to a waiter of epoch `gen` that arrived as `idx`, if its epoch is over
+    /// (`Ok(idx)`: it tripped; `Err(Broken)`: broken or reset).
+    pub fn outcome(&self, gen: u32, idx: u32) -> Option<Result<u32, BarrierError>> {
         // Ordering: Acquire pairs with the Release store of gen, making last_trip visible.
         let cur = self.body.gen.load(Ordering::Acquire);
         if cur == gen {

@@ -147,6 +147,27 @@ impl<'a, W: Wait> Event<'a, W> {
         self.wait_until(Deadline::after::<W::Clock>(timeout))
     }
 
+    /// The `state` word and the sleeper count, for a waiter that does not park a thread: snapshot the
+    /// state, add a sleeper, re-check [`Self::is_set`], then wait for the state to differ from the
+    /// snapshot (every `set` of a clear flag changes it: bit 0 is the flag, bits 1.. the generation
+    /// a `set` bumps; see the module docs and [`crate::wait::WaitWord`]).
+    ///
+    /// ```
+    /// use ringfork_core::sync::event::Event;
+    /// use ringfork_core::{wait::DefaultWait, Region};
+    /// #[repr(C, align(128))]
+    /// struct Buf([u8; 128]);
+    /// let mut buf = Buf([0; 128]);
+    /// let e = Event::<DefaultWait>::init(Region::from_mut(&mut buf.0)).unwrap();
+    /// let w = e.wait_word();
+    /// let seen = w.load();
+    /// e.set();
+    /// assert_ne!(w.load(), seen);
+    /// ```
+    pub fn wait_word(&self) -> crate::wait::WaitWord<'a> {
+        crate::wait::WaitWord::new(&self.body.state, &self.body.sleepers)
+    }
+
     /// Waits until the flag is set or `deadline` passes; returns `true` if the flag was set, or was
     /// set at some point during the wait.
     pub fn wait_until(&self, deadline: Deadline) -> bool {

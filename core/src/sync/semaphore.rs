@@ -249,6 +249,13 @@ impl<'a, W: Wait> Semaphore<'a, W> {
         let _ = self.acquire_until(Deadline::Never);
     }
 
+    /// The `count` word and the sleeper count, for a waiter that does not park a thread: add a
+    /// sleeper, re-check [`Self::try_acquire`], then wait while the count is 0 (see
+    /// [`crate::wait::WaitWord`], whose example uses a semaphore).
+    pub fn wait_word(&self) -> crate::wait::WaitWord<'a> {
+        crate::wait::WaitWord::new(&self.body.count, &self.body.sleepers)
+    }
+
     /// Takes a permit if one is available now.
     #[doc(alias = "acquire")]
     pub fn try_acquire(&self) -> bool {

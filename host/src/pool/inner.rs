@@ -1105,6 +1105,22 @@ impl Inner {
         }
     }
 
+    /// For an `async` waiter (`crate::aio`): raises the parent-sleeping flag (as [`Self::park`]
+    /// does; never lowered here, which costs at most a spurious wake-up), and returns the address of
+    /// `result_seq` with its value (wait while it holds it), a clone of the segment it lives in, and
+    /// whether a result is already waiting to be collected (then do not wait).
+    #[cfg(feature = "async")]
+    pub(crate) fn async_park(&self) -> (&ringfork_core::atomic::AtomicU32, u32, Segment, bool) {
+        let ctl = self.lay.pool_ctl();
+        // Ordering: Relaxed: the SeqCst fence below orders it before our re-check (Dekker pair with the worker).
+        ctl.parent_sleeping.store(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        // Ordering: Acquire: pairs with the workers' Release increments.
+        let seq = ctl.result_seq.load(Ordering::Acquire);
+        let any = (0..self.workers.len()).any(|w| !self.lay.result_ring(w).is_empty());
+        (&ctl.result_seq, seq, self.seg.clone(), any)
+    }
+
     /// Whether the pool was terminated.
     pub fn terminated(&self) -> bool {
         self.state == State::Terminated

@@ -143,6 +143,24 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> AsyncResult<R> {
     }
 }
 
+#[cfg(feature = "async")]
+impl<R: Serialize + DeserializeOwned + Send + 'static> AsyncResult<R> {
+    /// The result if it is ready now, after one non-blocking pump (for `crate::aio`).
+    pub(crate) fn try_result(&self) -> Option<Result<R, PoolError>> {
+        let mut g = lock(&self.inner);
+        g.pump(Duration::ZERO);
+        if g.terminated() && !g.job_done(self.job) {
+            return Some(Err(PoolError::Terminated));
+        }
+        self.fetch(&mut g)
+    }
+
+    /// The pool state (for `crate::aio`).
+    pub(crate) fn pool_inner(&self) -> &Arc<Mutex<Inner>> {
+        &self.inner
+    }
+}
+
 impl<R: Serialize + DeserializeOwned + Send + 'static> Drop for AsyncResult<R> {
     fn drop(&mut self) {
         lock(&self.inner).forget(self.job);
@@ -309,6 +327,34 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> Iterator for IMap<R> {
             })
             .unwrap_or(Err(PoolError::Terminated)),
         )
+    }
+}
+
+#[cfg(feature = "async")]
+impl<R: Serialize + DeserializeOwned + Send + 'static> IMap<R> {
+    /// The next result if it is ready now, after one non-blocking pump (`Some(None)`: the end), for
+    /// `crate::aio`.
+    pub(crate) fn try_next(&mut self) -> Option<Option<Result<R, PoolError>>> {
+        if self.next >= self.total {
+            return Some(None);
+        }
+        let mut g = lock(&self.inner);
+        g.pump(Duration::ZERO);
+        let r = if g.terminated() && !g.job_done(self.job) {
+            Some(Err(PoolError::Terminated))
+        } else {
+            g.item(self.job, self.next, true).map(|r| r.and_then(|b| decode_owned::<R>(b)))
+        };
+        drop(g);
+        if r.is_some() {
+            self.next += 1;
+        }
+        r.map(Some)
+    }
+
+    /// The pool state (for `crate::aio`).
+    pub(crate) fn pool_inner(&self) -> &Arc<Mutex<Inner>> {
+        &self.inner
     }
 }
 

@@ -130,6 +130,12 @@ impl<T: ShmSafe> JoinableQueue<T> {
         r
     }
 
+    /// Counts a taken item against this process (for `crate::aio`).
+    #[cfg(feature = "async")]
+    pub(crate) fn taken_async(&self, r: Result<T, PopError>) -> Result<T, PopError> {
+        self.taken(r)
+    }
+
     /// Takes the oldest item (see [`Queue::get`]).
     pub fn get(&self) -> Result<T, PopError> {
         self.taken(self.q.get())
@@ -273,6 +279,12 @@ impl<T: ShmSafe> SimpleQueue<T> {
     /// Takes the oldest item, waiting as long as it takes (see [`Queue::get`] for the errors).
     pub fn get(&self) -> Result<T, PopError> {
         self.q.get()
+    }
+
+    /// The queue inside (for `crate::aio`).
+    #[cfg(feature = "async")]
+    pub(crate) fn inner(&self) -> &Queue<T> {
+        &self.q
     }
 
     /// Whether the queue was empty at some instant (stale, as [`Queue::qsize`]).

@@ -172,6 +172,42 @@ impl RawQueue {
         self.ring.push_with::<DefaultWait>(who, deadline, write)
     }
 
+    /// One non-blocking push for an `async` waiter (`crate::aio`): as `push(Deadline::Immediate, ..)`,
+    /// and sets `busy` when a `Full` answer is about to change without a wake-up.
+    #[cfg(feature = "async")]
+    pub(crate) fn try_push_busy(
+        &self,
+        busy: &std::cell::Cell<bool>,
+        write: impl FnMut(*mut u8),
+    ) -> Result<(), PushError> {
+        let control = &self.ring.ctrl().control;
+        if control.is_closed() {
+            return Err(PushError::Closed);
+        }
+        self.ring.try_push_with_busy(self.regs.producer.id(), busy, write)?;
+        control.not_empty.notify_one::<DefaultWait>();
+        Ok(())
+    }
+
+    /// One non-blocking pop for an `async` waiter: as `pop(Deadline::Immediate, ..)`, and sets
+    /// `busy` when an `Empty` answer is about to change without a wake-up.
+    #[cfg(feature = "async")]
+    pub(crate) fn try_pop_busy<R>(
+        &self,
+        busy: &std::cell::Cell<bool>,
+        read: impl FnMut(*const u8) -> R,
+    ) -> Result<R, PopError> {
+        let control = &self.ring.ctrl().control;
+        match self.ring.try_pop_with_busy(self.regs.consumer.id(), busy, read) {
+            Ok(r) => {
+                control.not_full.notify_one::<DefaultWait>();
+                Ok(r)
+            }
+            Err(PopError::Empty) if control.is_closed() => Err(PopError::Closed),
+            Err(e) => Err(e),
+        }
+    }
+
     #[inline]
     fn pop<R>(&self, deadline: Deadline, read: impl FnMut(*const u8) -> R) -> Result<R, PopError> {
         let who = self.regs.consumer.id();
@@ -395,6 +431,12 @@ impl<T: ShmSafe> Queue<T> {
 
     pub(crate) fn ctrl(&self) -> &'static ringfork_core::queue::RingCtrl {
         self.raw.ring.ctrl()
+    }
+
+    /// The untyped ring handle (for `crate::aio`).
+    #[cfg(feature = "async")]
+    pub(crate) fn raw(&self) -> &RawQueue {
+        &self.raw
     }
 }
 

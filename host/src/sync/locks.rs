@@ -125,6 +125,12 @@ impl<T: ShmSafe> Mutex<T> {
     pub fn segment(&self) -> &Segment {
         &self.seg
     }
+
+    /// The lock word (for `crate::aio`).
+    #[cfg(feature = "async")]
+    pub(crate) fn lock_word(&self) -> &'static ringfork_core::atomic::AtomicU32 {
+        self.inner.raw().word()
+    }
 }
 
 /// A reentrant robust lock (Python's `multiprocessing.RLock`).

@@ -31,6 +31,19 @@ impl fmt::Debug for Semaphore {
     }
 }
 
+#[cfg(feature = "async")]
+impl Semaphore {
+    /// The semaphore in shared memory (for `crate::aio`).
+    pub(crate) fn core(&self) -> core_sync::Semaphore<'static> {
+        self.inner
+    }
+
+    /// The segment the semaphore lives in (for `crate::aio`).
+    pub(crate) fn seg(&self) -> &Segment {
+        &self.seg
+    }
+}
+
 impl Semaphore {
     /// A semaphore with `value` permits in a new anonymous segment.
     pub fn new(value: u32) -> Result<Self, SegmentError> {
@@ -216,6 +229,18 @@ impl Event {
         })
     }
 
+    /// The event in shared memory (for `crate::aio`).
+    #[cfg(feature = "async")]
+    pub(crate) fn core(&self) -> core_sync::Event<'static> {
+        self.inner
+    }
+
+    /// The segment the event lives in (for `crate::aio`).
+    #[cfg(feature = "async")]
+    pub(crate) fn seg(&self) -> &Segment {
+        &self.seg
+    }
+
     /// Sets the flag, waking every waiter.
     pub fn set(&self) {
         self.inner.set()
@@ -361,6 +386,19 @@ pub struct Barrier {
 impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+#[cfg(feature = "async")]
+impl Barrier {
+    /// The barrier in shared memory (for `crate::aio`).
+    pub(crate) fn core(&self) -> core_sync::Barrier<'static> {
+        self.inner
+    }
+
+    /// The segment the barrier lives in (for `crate::aio`).
+    pub(crate) fn seg(&self) -> &Segment {
+        &self.seg
     }
 }
 

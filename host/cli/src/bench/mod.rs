@@ -4,6 +4,7 @@
 //! A row's `ratio` is how many times *better* ours is than the baseline (> 1 means ours wins), whatever
 //! the unit's direction, so a script can check every target without knowing the units.
 
+pub mod async_rows;
 pub mod baseline;
 pub mod harness;
 pub mod queue_rows;

@@ -17,6 +17,7 @@ pub fn all() -> Vec<Group> {
         ("queues", super::queue_rows::rows),
         ("sync", super::sync_rows::rows),
         ("wait_pingpong", wait_pingpong),
+        ("async", super::async_rows::rows),
         ("limits", limits),
     ]
 }
