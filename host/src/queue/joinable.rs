@@ -1,9 +1,10 @@
 //! [`JoinableQueue`] and [`SimpleQueue`].
 
-use super::{deadline, PopError, PushError, Queue, TaskDoneError};
+use super::{deadline, PopError, PushError, Queue, Serde, TaskDoneError};
+use crate::encoding::Encoding;
 use crate::segment::{Segment, SegmentError};
 use ringfork_core::wait::{DefaultWait, Wait};
-use ringfork_core::{Deadline, Kind, ShmSafe};
+use ringfork_core::{Deadline, Kind};
 use std::fmt;
 use std::time::Duration;
 
@@ -51,17 +52,17 @@ fn earlier(a: Deadline, b: Deadline) -> Deadline {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[doc(alias = "multiprocessing.JoinableQueue")]
-pub struct JoinableQueue<T: ShmSafe> {
-    q: Queue<T>,
+pub struct JoinableQueue<T, E: Encoding<T> = Serde> {
+    q: Queue<T, E>,
 }
 
-impl<T: ShmSafe> Clone for JoinableQueue<T> {
+impl<T, E: Encoding<T>> Clone for JoinableQueue<T, E> {
     fn clone(&self) -> Self {
         JoinableQueue { q: self.q.clone() }
     }
 }
 
-impl<T: ShmSafe> fmt::Debug for JoinableQueue<T> {
+impl<T, E: Encoding<T>> fmt::Debug for JoinableQueue<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinableQueue")
             .field("queue", &self.q)
@@ -70,7 +71,7 @@ impl<T: ShmSafe> fmt::Debug for JoinableQueue<T> {
     }
 }
 
-impl<T: ShmSafe> JoinableQueue<T> {
+impl<T, E: Encoding<T>> JoinableQueue<T, E> {
     /// A joinable queue of at most `maxsize` items in a new anonymous segment.
     pub fn new(maxsize: usize) -> Result<Self, SegmentError> {
         Ok(JoinableQueue {
@@ -200,7 +201,7 @@ impl<T: ShmSafe> JoinableQueue<T> {
 
     /// The underlying queue (`qsize`, `empty`, `full`, `close`, `lost`...). Puts through it are not
     /// counted as tasks.
-    pub fn queue(&self) -> &Queue<T> {
+    pub fn queue(&self) -> &Queue<T, E> {
         &self.q
     }
 }
@@ -217,23 +218,23 @@ impl<T: ShmSafe> JoinableQueue<T> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[doc(alias = "multiprocessing.SimpleQueue")]
-pub struct SimpleQueue<T: ShmSafe> {
-    q: Queue<T>,
+pub struct SimpleQueue<T, E: Encoding<T> = Serde> {
+    q: Queue<T, E>,
 }
 
-impl<T: ShmSafe> Clone for SimpleQueue<T> {
+impl<T, E: Encoding<T>> Clone for SimpleQueue<T, E> {
     fn clone(&self) -> Self {
         SimpleQueue { q: self.q.clone() }
     }
 }
 
-impl<T: ShmSafe> fmt::Debug for SimpleQueue<T> {
+impl<T, E: Encoding<T>> fmt::Debug for SimpleQueue<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimpleQueue").field("queue", &self.q).finish()
     }
 }
 
-impl<T: ShmSafe> SimpleQueue<T> {
+impl<T, E: Encoding<T>> SimpleQueue<T, E> {
     /// Items a [`SimpleQueue::new`] holds.
     pub const DEFAULT_CAPACITY: usize = 4096;
 

@@ -10,7 +10,7 @@
 
 use super::{Killer, StressOpts, StressReport};
 use crate::child::{try_fork_partner, Partner};
-use ringfork::{Queue, Segment, ShmCell};
+use ringfork::{Plain, Queue, Segment, ShmCell};
 use ringfork_core::atomic::{AtomicU32, AtomicU64, Ordering};
 use ringfork_core::{Kind, ShmSafe};
 use std::time::{Duration, Instant};
@@ -81,7 +81,7 @@ pub fn mpmc(o: &StressOpts) -> StressReport {
     run_mode(o, true)
 }
 
-fn put(q: &Queue<Item>, item: Item, busy: bool) -> bool {
+fn put(q: &Queue<Item, Plain>, item: Item, busy: bool) -> bool {
     if !busy {
         return q.put_timeout(item, Duration::from_secs(20)).is_ok();
     }
@@ -103,7 +103,7 @@ fn put(q: &Queue<Item>, item: Item, busy: bool) -> bool {
     }
 }
 
-fn get(q: &Queue<Item>, busy: bool) -> Option<Item> {
+fn get(q: &Queue<Item, Plain>, busy: bool) -> Option<Item> {
     if !busy {
         return q.get_timeout(Duration::from_secs(20)).ok();
     }
@@ -142,7 +142,7 @@ fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
     let consumers = (o.procs - producers).max(1);
     let ops = o.ops.clamp(1, 1_000_000) as usize;
     let setup = (|| -> Result<_, Box<dyn std::error::Error>> {
-        let q = Queue::<Item>::new(256)?;
+        let q = Queue::<Item, Plain>::new(256)?;
         let t = Table::new(producers, ops, consumers)?;
         let committed: Vec<ShmCell<u32>> = (0..producers).map(|_| ShmCell::new(0u32)).collect::<Result<_, _>>()?;
         Ok((q, t, committed))
