@@ -76,7 +76,9 @@ struct Msg {
 }
 
 fn rng(state: &mut u64) -> u64 {
-    *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     *state >> 33
 }
 
@@ -88,9 +90,9 @@ fn size_for(producer: u32, seq: u64) -> usize {
     let mut s = u64::from(producer) << 32 | seq;
     let r = rng(&mut s) % 100;
     match r {
-        0..=59 => (rng(&mut s) % 64) as usize,           // inline
-        60..=89 => 48 + (rng(&mut s) % 400) as usize,    // around the 64-byte boundary
-        90..=97 => (rng(&mut s) % 200_000) as usize,     // lane, several frames
+        0..=59 => (rng(&mut s) % 64) as usize,               // inline
+        60..=89 => 48 + (rng(&mut s) % 400) as usize,        // around the 64-byte boundary
+        90..=97 => (rng(&mut s) % 200_000) as usize,         // lane, several frames
         _ => (1 << 20) + (rng(&mut s) % (3 << 20)) as usize, // lane, far larger than it
     }
 }
@@ -128,12 +130,23 @@ fn random_sizes_exactly_once_fifo_per_producer() {
                     Err(PopError::Closed) => break,
                     Err(e) => panic!("get: {e}"),
                 };
-                assert_eq!(m.data.len(), size_for(m.producer, m.seq), "length of {}:{}", m.producer, m.seq);
+                assert_eq!(
+                    m.data.len(),
+                    size_for(m.producer, m.seq),
+                    "length of {}:{}",
+                    m.producer,
+                    m.seq
+                );
                 for (i, &b) in m.data.iter().enumerate() {
                     assert_eq!(b, byte_of(m.producer, m.seq, i), "byte {i} of {}:{}", m.producer, m.seq);
                 }
                 if let Some(&prev) = last.get(&m.producer) {
-                    assert!(m.seq > prev, "producer {} out of order: {} after {prev}", m.producer, m.seq);
+                    assert!(
+                        m.seq > prev,
+                        "producer {} out of order: {} after {prev}",
+                        m.producer,
+                        m.seq
+                    );
                 }
                 last.insert(m.producer, m.seq);
                 got.push((m.producer, m.seq));
@@ -149,7 +162,10 @@ fn random_sizes_exactly_once_fifo_per_producer() {
     // Drained? Then close: the consumers report.
     let start = Instant::now();
     while !q.empty() {
-        assert!(start.elapsed() < Duration::from_secs(60), "consumers did not drain the queue");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "consumers did not drain the queue"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     q.close();
@@ -197,14 +213,17 @@ fn garbage_is_a_typed_error_and_the_queue_stays_usable() {
     assert!(matches!(jobs.get(), Err(PopError::Decode { len: 100_000, .. })));
     assert_eq!(jobs.get().unwrap(), big);
     // Errors work with `?` into Box<dyn Error> and print an actionable message.
-    let e: Box<dyn std::error::Error> = Box::new(PopError::Decode { len: 3, type_name: "Job" });
+    let e: Box<dyn std::error::Error> = Box::new(PopError::Decode {
+        len: 3,
+        type_name: "Job",
+    });
     assert!(e.to_string().contains("same type"), "{e}");
     // Flavours: a fixed-size queue is not a serde queue and vice versa.
     Queue::<u64>::new_in(&seg, "n", 4).unwrap();
     assert!(Queue::<Job>::open(&seg, "n").is_err());
     assert!(Queue::<u64>::open(&seg, "q").is_err());
     assert!(Queue::<u64, Plain>::open(&seg, "n").is_ok()); // the same layout
-    // A value whose Serialize fails is an Encode error and nothing is put.
+                                                           // A value whose Serialize fails is an Encode error and nothing is put.
     let q = Queue::<Bad>::new(2).unwrap();
     match q.put(Bad(1)) {
         Err(e @ PushError::Encode { .. }) => assert!(e.to_string().contains("Bad"), "{e}"),
@@ -343,7 +362,10 @@ fn simple_and_joinable_queues_carry_strings() {
 
 fn main() {
     run(&[
-        Case::new("job_round_trip_with_an_8_mib_message", job_round_trip_with_an_8_mib_message),
+        Case::new(
+            "job_round_trip_with_an_8_mib_message",
+            job_round_trip_with_an_8_mib_message,
+        ),
         Case::new(
             "random_sizes_exactly_once_fifo_per_producer",
             random_sizes_exactly_once_fifo_per_producer,

@@ -529,7 +529,9 @@ impl<'a> Mpmc<'a> {
     /// slot payload of this ring. Used by the host's large-message lane, whose producer streams a
     /// message after committing its descriptor and must notice when the consumer that took it died.
     pub fn claim_of(&self, payload: *const u8) -> Option<Claim> {
-        let off = (payload as usize).checked_sub(self.slots as usize)?.checked_sub(self.data_off)?;
+        let off = (payload as usize)
+            .checked_sub(self.slots as usize)?
+            .checked_sub(self.data_off)?;
         if self.stride == 0 || off % self.stride != 0 {
             return None;
         }
@@ -539,6 +541,7 @@ impl<'a> Mpmc<'a> {
         }
         // Ordering: Relaxed: our own claim CAS wrote this word (program order).
         let w = self.slot_word(slot).load(Ordering::Relaxed);
+        #[allow(clippy::unnecessary_cast)] // the identity where the slot word is u64
         Some(Claim {
             slot: slot as u64,
             word: w as u64,

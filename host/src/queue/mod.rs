@@ -159,9 +159,7 @@ impl RawQueue {
         };
         // SAFETY: the returned handle stores a clone of `seg`.
         let region = unsafe { place(seg, kind, name, size, layout.region_align())? };
-        let lane_err = |reason| {
-            init_err(ringfork_core::InitError::InvalidParameter { name: "lane", reason })
-        };
+        let lane_err = |reason| init_err(ringfork_core::InitError::InvalidParameter { name: "lane", reason });
         let mut lane_region = None;
         if let Some(b) = lane_bytes {
             // The lane is initialized before the ring header publishes READY (attachers wait for it).
@@ -471,9 +469,12 @@ impl<T, E: Encoding<T>> Queue<T, E> {
                 // SAFETY: only reads the header to learn the inline capacity; RawQueue::open
                 // validates everything (flags first).
                 let region = unsafe { locate(seg, name)? };
-                let header =
-                    ringfork_core::Header::attach::<DefaultWait>(region, kind, Deadline::after::<Clock>(ATTACH_TIMEOUT))
-                        .map_err(|e| attach_err(seg, e))?;
+                let header = ringfork_core::Header::attach::<DefaultWait>(
+                    region,
+                    kind,
+                    Deadline::after::<Clock>(ATTACH_TIMEOUT),
+                )
+                .map_err(|e| attach_err(seg, e))?;
                 let inline = usize::try_from(header.msg_limit())
                     .ok()
                     .filter(|&l| l <= MAX_INLINE)
