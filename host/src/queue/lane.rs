@@ -101,8 +101,16 @@ struct Entry {
     word: AtomicU64,
 }
 
-const CTRL_SIZE: usize = std::mem::size_of::<LaneCtrl>().div_ceil(64) * 64;
-const _: () = assert!(std::mem::size_of::<Entry>() == 32);
+const CTRL_SIZE: usize = 128;
+// The layout in docs/layout.md.
+const _: () = {
+    assert!(std::mem::size_of::<Entry>() == 32);
+    assert!(std::mem::size_of::<LaneCtrl>() <= CTRL_SIZE);
+    assert!(std::mem::offset_of!(LaneCtrl, next_ticket) == 24);
+    assert!(std::mem::offset_of!(LaneCtrl, seq) == 56);
+    assert!(std::mem::offset_of!(LaneCtrl, prod) == 64);
+    assert!(std::mem::offset_of!(LaneCtrl, cons) == 80);
+};
 
 /// Bytes a lane with `entries` entries and `capacity` data bytes takes, or `None` on overflow.
 pub(crate) fn lane_size(entries: usize, capacity: usize) -> Option<usize> {
