@@ -476,13 +476,16 @@ impl Lane {
             self.bump();
         }
         // Room for a ticket entry: at most `entries` tickets unread.
+        let mut pace = Pace::new();
         loop {
             let seen = self.seen();
             // Ordering: Acquire pairs with the readers' Release store of read_next.
             if t.wrapping_sub(c.read_next.load(Ordering::Acquire)) < self.entries.len() as u64 {
                 break;
             }
-            self.janitor();
+            if pace.due() {
+                self.janitor();
+            }
             if self.ring.ctrl().control.is_closed() {
                 return Err(PushError::Closed);
             }
@@ -517,6 +520,7 @@ impl Lane {
         }
         let fmax = self.frame_max();
         let mut off = 0usize;
+        let mut pace = Pace::new();
         while off < bytes.len() {
             let seen = self.seen();
             // Ordering: Acquire pairs with the Release stores of read_next / head.
@@ -542,15 +546,19 @@ impl Lane {
                     self.write_at(tail + FRAME_HEADER, bytes.as_ptr().add(off), len);
                 }
                 off += len as usize;
+                pace.reset();
                 // Ordering: Release publishes the frame to the reader's Acquire load of tail.
                 c.tail
                     .store(tail + FRAME_HEADER + len.div_ceil(8) * 8, Ordering::Release);
                 self.bump();
                 continue;
             }
-            // Full: the reader of the front ticket drains it; make sure it is alive.
-            self.janitor();
-            if self.ring.ctrl().consumers.side_state() == SideState::AllDead {
+            // Full: the reader of the front ticket drains it; now and then make sure it is alive.
+            let probe = pace.due();
+            if probe {
+                self.janitor();
+            }
+            if probe && self.ring.ctrl().consumers.side_state() == SideState::AllDead {
                 e.state.store(ST_ABORTED, Ordering::Release);
                 self.bump();
                 return Err(PushError::Closed);
@@ -578,6 +586,7 @@ impl Lane {
     pub(crate) fn read(&self, ticket: u64, total: u64) -> Result<Vec<u8>, ReadFail> {
         let c = self.ctrl;
         // Turn: every earlier ticket read or skipped.
+        let mut pace = Pace::new();
         loop {
             let seen = self.seen();
             // Ordering: Acquire pairs with the Release store of read_next.
@@ -596,7 +605,9 @@ impl Lane {
                 }
                 continue;
             }
-            self.janitor();
+            if pace.due() {
+                self.janitor();
+            }
             self.wait_change(seen, Deadline::Never);
         }
         let r = self.read_locked(ticket, total);
@@ -613,6 +624,7 @@ impl Lane {
             return Err(ReadFail::Skipped); // a large message is never empty: garbage
         }
         let mut buf = Vec::<u8>::new();
+        let mut pace = Pace::new();
         // A claimed total is not trusted with an allocation: reserve as the bytes arrive.
         let _ = buf.try_reserve_exact(total.min(64 << 20) as usize);
         loop {
@@ -642,6 +654,7 @@ impl Lane {
                         buf.set_len(at + f.len as usize);
                     }
                     self.pop_frame(head, f.len);
+                    pace.reset();
                     if buf.len() as u64 == total {
                         return Ok(buf);
                     }
@@ -650,6 +663,7 @@ impl Lane {
                     // Ordering: Acquire pairs with the producer's Release store of the state.
                     let ticket_ok = e.ticket.load(Ordering::Acquire) == ticket;
                     match e.state.load(Ordering::Acquire) {
+                        ST_STREAMING if ticket_ok && !pace.due() => self.wait_change(seen, Deadline::Never),
                         ST_STREAMING if ticket_ok => {
                             // Is its producer alive? It holds the producer lock while streaming.
                             match self.ctrl.prod.try_lock() {
@@ -687,6 +701,38 @@ impl Lane {
                 }
             }
         }
+    }
+}
+
+/// Paces the expensive liveness checks of a blocked caller (a janitor pass, a peer-table or lock
+/// probe that may read `/proc`) to one per [`PROBE_INTERVAL`] of being blocked: the first comes
+/// after one interval without progress.
+struct Pace(Option<std::time::Instant>);
+
+impl Pace {
+    fn new() -> Pace {
+        Pace(None)
+    }
+
+    /// Whether to probe now (called each time the caller finds itself blocked).
+    fn due(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        match self.0 {
+            None => {
+                self.0 = Some(now + PROBE_INTERVAL);
+                false
+            }
+            Some(t) if now >= t => {
+                self.0 = Some(now + PROBE_INTERVAL);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Progress was made: the next block starts a new interval.
+    fn reset(&mut self) {
+        self.0 = None;
     }
 }
 

