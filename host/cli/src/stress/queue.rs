@@ -84,7 +84,7 @@ fn big_len(p: u32, s: u32) -> usize {
 }
 
 fn big_byte(p: u32, s: u32, i: usize) -> u8 {
-    (i as u64 ^ (i as u64 >> 11) ^ u64::from(p) * 0x35 ^ u64::from(s) * 0x1b) as u8
+    (i as u64 ^ (i as u64 >> 11) ^ (u64::from(p) * 0x35) ^ (u64::from(s) * 0x1b)) as u8
 }
 
 impl Load for Big {
