@@ -68,6 +68,14 @@ const FLAG_SERDE: u32 = 2;
 pub const DEFAULT_INLINE: usize = 248;
 /// Largest inline capacity accepted.
 const MAX_INLINE: usize = 1 << 20;
+/// Largest encoding buffer a thread keeps between large `put`s.
+const KEEP_LARGE_BUF: usize = 64 << 20;
+
+thread_local! {
+    /// The buffer a large message is encoded into before it is streamed (reused).
+    static LARGE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Descriptor word: the message is in the lane (low 62 bits: its length; next 8 bytes: its ticket).
 const DESC_LANE: u64 = 1 << 63;
 /// Descriptor word: the producer's encoding failed after claiming the slot; readers skip it.
@@ -611,10 +619,32 @@ impl<T, E: Encoding<T>> Queue<T, E> {
         let Some(lane) = self.raw.lane else {
             return Err(PushError::Corrupted);
         };
-        let bytes = E::encode_vec(v).map_err(|_| Self::encode_err())?;
-        let total = bytes.len() as u64;
-        lane.put(&bytes, deadline, |ticket, record| {
-            self.raw.push(deadline, |p| {
+        // Encoded once into this thread's reusable buffer (no fresh allocation, and so no page
+        // faults, per large message), then streamed from it.
+        let mut buf = LARGE_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        buf.clear();
+        if buf.try_reserve_exact(len).is_err() {
+            return Err(Self::encode_err());
+        }
+        // SAFETY: `buf` has capacity for `len` bytes, written by encode_raw before set_len (on
+        // failure the length stays 0).
+        let encoded = unsafe { E::encode_raw(v, buf.as_mut_ptr(), len) };
+        if encoded.is_err() {
+            return Err(Self::encode_err());
+        }
+        // SAFETY: encode_raw wrote exactly `len` bytes.
+        unsafe { buf.set_len(len) };
+        let total = len as u64;
+        let r = Self::stream(&self.raw, lane, &buf, total, deadline);
+        if buf.capacity() <= KEEP_LARGE_BUF {
+            LARGE_BUF.with(|b| *b.borrow_mut() = buf);
+        }
+        r
+    }
+
+    fn stream(raw: &RawQueue, lane: Lane, bytes: &[u8], total: u64, deadline: Deadline) -> Result<(), PushError> {
+        lane.put(bytes, deadline, |ticket, record| {
+            raw.push(deadline, |p| {
                 record(p);
                 // SAFETY: the payload is 8 + inline (>= 16) bytes, 8-aligned.
                 unsafe {
