@@ -360,6 +360,59 @@ fn simple_and_joinable_queues_carry_strings() {
     assert!(sq.empty());
 }
 
+/// A peer scribbling random words over a serde queue's slots and large-message lane while this
+/// process puts and gets messages of every size with deadlines: every call returns (a message, a
+/// typed error, a timeout) within its deadline plus the documented probe bounds; nothing crashes.
+fn hostile_peer_scribbles_over_the_lane() {
+    let q = Queue::<Vec<u8>>::with_buffers(8, 64, 64 << 10).unwrap();
+    let e = q.segment().objects()[0].clone();
+    let base = q.segment().sub_region(e.offset, e.size).unwrap().as_ptr() as usize;
+    let size = e.size;
+    let mut scribbler = Process::new(move || {
+        let mut x = 12345u64;
+        let end = Instant::now() + Duration::from_millis(2000);
+        while Instant::now() < end {
+            // Past the ring's header line: its control block, slots, and the whole lane.
+            let off = 128 + (rng(&mut x) as usize % (size - 136)) / 8 * 8;
+            let v = match rng(&mut x) % 4 {
+                0 => rng(&mut x) % 64,
+                1 => rng(&mut x),
+                2 => 1 << 63 | rng(&mut x) % (1 << 24),
+                _ => 0,
+            };
+            // SAFETY: inside the object's region of the shared mapping, 8-aligned.
+            // Ordering: Relaxed; a hostile peer's scribble synchronizes with nothing.
+            unsafe {
+                ((base + off) as *const std::sync::atomic::AtomicU64)
+                    .as_ref()
+                    .unwrap()
+                    .store(v, std::sync::atomic::Ordering::Relaxed)
+            };
+            if rng(&mut x) % 16 == 0 {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+    });
+    scribbler.start().unwrap();
+    let t = Instant::now();
+    let mut ops = 0usize;
+    let limit = Duration::from_millis(100) + Duration::from_secs(1);
+    while t.elapsed() < Duration::from_millis(2000) {
+        let n = [3, 70, 5000, 200_000][ops % 4];
+        let c = Instant::now();
+        let _ = q.put_timeout(vec![1u8; n], Duration::from_millis(100));
+        assert!(c.elapsed() < limit, "put overran: {:?}", c.elapsed());
+        let c = Instant::now();
+        let _ = q.get_timeout(Duration::from_millis(100));
+        assert!(c.elapsed() < limit, "get overran: {:?}", c.elapsed());
+        let _ = q.try_get();
+        let _ = q.qsize();
+        ops += 1;
+    }
+    assert_eq!(join_within(&scribbler, Duration::from_secs(10)), Some(0));
+    assert!(ops > 3);
+}
+
 fn main() {
     run(&[
         Case::new(
@@ -386,6 +439,10 @@ fn main() {
         Case::new(
             "simple_and_joinable_queues_carry_strings",
             simple_and_joinable_queues_carry_strings,
+        ),
+        Case::new(
+            "hostile_peer_scribbles_over_the_lane",
+            hostile_peer_scribbles_over_the_lane,
         ),
     ]);
 }

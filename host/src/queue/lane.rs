@@ -144,6 +144,10 @@ unsafe impl Sync for Lane {}
 pub(crate) enum ReadFail {
     /// The message was aborted by its producer (killed, timed out) or dropped as garbage: skip it.
     Skipped,
+    /// The caller's deadline passed while the message made no progress for a probe interval (a
+    /// stopped producer, a stalled earlier reader, a scribbled lane): the message was dropped and
+    /// counted lost.
+    GaveUp,
 }
 
 /// A frame header read from the stream.
@@ -394,7 +398,8 @@ impl Lane {
     }
 
     fn janitor_locked(&self) {
-        loop {
+        // At most `entries` tickets can be pending (a scribbled `next_ticket` cannot make this long).
+        for _ in 0..self.entries.len() {
             // Ordering: Relaxed: ours (consumer lock). Acquire on next_ticket pairs with the
             // producer's Release store after it filled the entry.
             let r = self.ctrl.read_next.load(Ordering::Relaxed);
@@ -583,16 +588,26 @@ impl Lane {
 
     /// Reads large message `ticket` of `total` bytes (from a descriptor this process holds
     /// "reading"): waits for its turn, then copies its frames out under the consumer lock.
-    pub(crate) fn read(&self, ticket: u64, total: u64) -> Result<Vec<u8>, ReadFail> {
+    pub(crate) fn read(&self, ticket: u64, total: u64, until: Deadline) -> Result<Vec<u8>, ReadFail> {
         let c = self.ctrl;
         // Turn: every earlier ticket read or skipped.
         let mut pace = Pace::new();
+        let mut last = u64::MAX;
         loop {
             let seen = self.seen();
             // Ordering: Acquire pairs with the Release store of read_next.
             let r = c.read_next.load(Ordering::Acquire);
             if r > ticket {
                 return Err(ReadFail::Skipped);
+            }
+            // Ordering: Acquire, as above. A ticket not handed out yet, or more unread tickets
+            // than entries: the lane was scribbled over.
+            if c.next_ticket.load(Ordering::Acquire) <= ticket || ticket - r >= self.entries.len() as u64 {
+                return Err(ReadFail::Skipped);
+            }
+            if r != last {
+                last = r;
+                pace.reset();
             }
             if r == ticket {
                 let slice = Deadline::after::<Clock>(PROBE_INTERVAL);
@@ -602,15 +617,20 @@ impl Lane {
                         break;
                     }
                     Self::unlock(&c.cons);
+                    continue;
                 }
-                continue;
+                // The lock stayed busy for a whole slice: fall through to the deadline check.
             }
             if pace.due() {
                 self.janitor();
+                if until.expired::<Clock>() {
+                    self.ring.ctrl().control.add_lost();
+                    return Err(ReadFail::GaveUp);
+                }
             }
             self.wait_change(seen, Deadline::Never);
         }
-        let r = self.read_locked(ticket, total);
+        let r = self.read_locked(ticket, total, until);
         // Ordering: Release: paired with the Acquire loads of read_next (our frames are consumed).
         c.read_next.store(ticket + 1, Ordering::Release);
         self.bump();
@@ -618,7 +638,7 @@ impl Lane {
         r
     }
 
-    fn read_locked(&self, ticket: u64, total: u64) -> Result<Vec<u8>, ReadFail> {
+    fn read_locked(&self, ticket: u64, total: u64, until: Deadline) -> Result<Vec<u8>, ReadFail> {
         let e = self.entry(ticket);
         if total == 0 {
             return Err(ReadFail::Skipped); // a large message is never empty: garbage
@@ -667,6 +687,12 @@ impl Lane {
                         ST_STREAMING if ticket_ok => {
                             // Is its producer alive? It holds the producer lock while streaming.
                             match self.ctrl.prod.try_lock() {
+                                Err(_) if until.expired::<Clock>() => {
+                                    // A live producer that made no progress for a whole interval,
+                                    // past the caller's deadline.
+                                    self.ring.ctrl().control.add_lost();
+                                    return Err(ReadFail::GaveUp);
+                                }
                                 Err(_) => self.wait_change(seen, Deadline::Never),
                                 Ok(outcome) => {
                                     if outcome.owner_died() {

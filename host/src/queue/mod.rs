@@ -664,7 +664,10 @@ impl<T, E: Encoding<T>> Queue<T, E> {
     }
 
     /// Takes the oldest item, waiting at most `timeout` ([`PopError::TimedOut`] after that; never
-    /// earlier). A large message already taken is read to its end.
+    /// earlier). A large message already taken is read to its end while its stream makes progress;
+    /// if it stalls for a probe interval (50 ms) past the deadline (its producer stopped, a lane
+    /// scribbled over), it is dropped, counted in [`Self::lost`], and the call fails with
+    /// `TimedOut`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, PopError> {
         self.get_deadline(deadline(Some(timeout)))
     }
@@ -697,7 +700,7 @@ impl<T, E: Encoding<T>> Queue<T, E> {
                 .pop(deadline, |p| unsafe { E::decode_raw(p, n) }.ok())?
                 .ok_or_else(|| Self::decode_err(n)),
             None => loop {
-                match self.raw.pop(deadline, |p| self.take(p))? {
+                match self.raw.pop(deadline, |p| self.take(p, deadline))? {
                     Taken::Value(r) => return r,
                     Taken::Bytes(b) => {
                         let len = b.len();
@@ -711,7 +714,7 @@ impl<T, E: Encoding<T>> Queue<T, E> {
 
     /// Reads the message in the serde slot at `p` (inside the ring's pop: a large message is read
     /// from the lane while the slot is held).
-    fn take(&self, p: *const u8) -> Taken<T> {
+    fn take(&self, p: *const u8, deadline: Deadline) -> Taken<T> {
         // SAFETY: the payload is 8 + inline bytes, 8-aligned; the slot is ours until we return.
         let head = unsafe { (p as *const u64).read_volatile() };
         if head & DESC_LANE != 0 {
@@ -720,9 +723,10 @@ impl<T, E: Encoding<T>> Queue<T, E> {
             let Some(lane) = self.raw.lane else {
                 return Taken::Skip;
             };
-            return match lane.read(ticket, head & !(DESC_LANE | DESC_INVALID)) {
+            return match lane.read(ticket, head & !(DESC_LANE | DESC_INVALID), deadline) {
                 Ok(b) => Taken::Bytes(b),
                 Err(ReadFail::Skipped) => Taken::Skip,
+                Err(ReadFail::GaveUp) => Taken::Value(Err(PopError::TimedOut)),
             };
         }
         if head & DESC_INVALID != 0 {
