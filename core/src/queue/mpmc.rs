@@ -233,6 +233,33 @@ fn advance(h: &AtomicWord, v: Word) {
 
 /// A producer's claim on one slot position, from [`Mpmc::claim_of`]: plain numbers (they may be
 /// stored in shared memory and are bounded again by [`Mpmc::fate`]).
+///
+/// ```
+/// use ringfork_core::queue::mpmc::{Claim, Fate, Mpmc, MpmcLayout};
+/// use ringfork_core::{wait::DefaultWait, Kind, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let layout = MpmcLayout { capacity: 4, slot_size: 8, align: 8 };
+/// let q = Mpmc::init::<DefaultWait>(Region::from_mut(&mut buf.0), Kind::Mpmc, layout, 0, 0).unwrap();
+/// let mut claim = None;
+/// // SAFETY: a slot's payload is 8 bytes aligned to 8.
+/// q.try_push_with(None, |slot| {
+///     claim = q.claim_of(slot);
+///     unsafe { slot.cast::<u64>().write(7) }
+/// })
+/// .unwrap();
+/// let claim = claim.unwrap();
+/// assert_eq!(q.fate(claim), Fate::Queued);
+/// // SAFETY: as above.
+/// let got = q.try_pop_with(None, |slot| {
+///     assert_eq!(q.fate(claim), Fate::Reading { gone: false }); // being read, by a live reader
+///     unsafe { slot.cast::<u64>().read() }
+/// });
+/// assert_eq!(got, Ok(7));
+/// assert_eq!(q.fate(claim), Fate::Consumed);
+/// assert_eq!(q.fate(Claim { slot: 99, word: 0 }), Fate::Consumed); // out of range: bounded
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Claim {
     /// The slot index.
@@ -241,7 +268,14 @@ pub struct Claim {
     pub word: u64,
 }
 
-/// What became of a message pushed under a [`Claim`] ([`Mpmc::fate`]).
+/// What became of a message pushed under a [`Claim`] ([`Mpmc::fate`]; example there).
+///
+/// ```
+/// use ringfork_core::queue::mpmc::Fate;
+/// let f = Fate::Reading { gone: true }; // its reader was killed mid-read
+/// assert!(matches!(f, Fate::Reading { gone: true }));
+/// assert_ne!(f, Fate::Consumed);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fate {
     /// Still being written (by a process that is `gone`, or not).
