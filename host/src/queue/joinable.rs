@@ -42,6 +42,12 @@ fn earlier(a: Deadline, b: Deadline) -> Deadline {
 /// count being incremented is not seen; `join_timeout` bounds that case.
 ///
 /// ```
+/// let paths = ringfork::JoinableQueue::<Vec<String>>::new(8)?; // any serde type, any size
+/// paths.put(vec!["/data/a.csv".into(), "/data/b.csv".into()])?;
+/// assert_eq!(paths.get()?.len(), 2);
+/// paths.task_done()?;
+/// paths.join();
+///
 /// let q = ringfork::JoinableQueue::<u32>::new(8)?;
 /// q.put(1)?;
 /// assert_eq!(q.unfinished_tasks(), 1);
@@ -210,11 +216,16 @@ impl<T, E: Encoding<T>> JoinableQueue<T, E> {
 /// is unbounded; this one holds [`SimpleQueue::DEFAULT_CAPACITY`] items unless created
 /// [`with_capacity`](Self::with_capacity), and `put` waits for room when it is full.
 ///
+/// Any serde type, of any size (as [`Queue`]); `SimpleQueue<T, Plain>` for plain data:
+///
 /// ```
-/// let q = ringfork::SimpleQueue::<i32>::new()?;
-/// q.put(-1)?;
+/// let q = ringfork::SimpleQueue::<String>::new()?;
+/// q.put("hello".into())?;
 /// assert!(!q.empty());
-/// assert_eq!(q.get()?, -1);
+/// assert_eq!(q.get()?, "hello");
+/// let n = ringfork::SimpleQueue::<i32>::new()?; // scalars: the fixed-size copy path
+/// n.put(-1)?;
+/// assert_eq!(n.get()?, -1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[doc(alias = "multiprocessing.SimpleQueue")]
