@@ -564,6 +564,7 @@ impl Lane {
                 self.janitor();
             }
             if probe && self.ring.ctrl().consumers.side_state() == SideState::AllDead {
+                // Ordering: Release, as every entry store (readers Acquire).
                 e.state.store(ST_ABORTED, Ordering::Release);
                 self.bump();
                 return Err(PushError::Closed);

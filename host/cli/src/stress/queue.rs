@@ -143,11 +143,21 @@ impl Table {
     }
 }
 
-/// Runs the target: plain items, then serde messages of random size up to 16 MiB.
+/// Runs the target: plain items, then serde messages of random size up to 16 MiB. The `--kill K`
+/// kills are shared: `K - K/2` in the plain phase, `K/2` in the large-message phase.
 pub fn run(o: &StressOpts) -> StressReport {
-    let plain = run_mode::<Item>(o, false, o.ops);
-    // Large messages: fewer of them (about 2 MiB each on average).
-    let large = run_mode::<Big>(o, false, (o.ops / 20).clamp(1, 2_000));
+    let plain_opts = StressOpts {
+        kill: o.kill - o.kill / 2,
+        ..o.clone()
+    };
+    let large_opts = StressOpts {
+        kill: o.kill / 2,
+        seed: o.seed.wrapping_add(0x5eed),
+        ..o.clone()
+    };
+    let plain = run_mode::<Item>(&plain_opts, false, o.ops);
+    // Large messages: fewer of them (about 100 KiB each on average, 1 % up to 16 MiB).
+    let large = run_mode::<Big>(&large_opts, false, (o.ops / 20).clamp(1, 2_000));
     let notes: Vec<String> = large.notes.iter().map(|n| format!("large messages: {n}")).collect();
     let mut rep = plain.merge(large);
     rep.notes.extend(notes);
