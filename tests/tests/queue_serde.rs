@@ -334,6 +334,29 @@ fn consumer_killed_mid_large_message_is_counted_lost() {
     assert_eq!(join_within(&reader, Duration::from_secs(30)), Some(0));
 }
 
+/// A `put_timeout` whose deadline passes mid-stream withdraws its message: `TimedOut`, and the
+/// reader skips the partial message and gets the next one; `try_put` of a message larger than the
+/// lane's free room is `Full`.
+fn a_timed_out_large_put_is_withdrawn() {
+    let q = Queue::<Vec<u8>>::with_buffers(4, 64, 64 << 10).unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        q.put_timeout(vec![2u8; 4 << 20], Duration::from_millis(100)),
+        Err(PushError::TimedOut)
+    );
+    assert!(t.elapsed() >= Duration::from_millis(100) && t.elapsed() < Duration::from_secs(2));
+    q.put(b"next".to_vec()).unwrap();
+    assert_eq!(q.get_timeout(Duration::from_secs(10)).unwrap(), b"next");
+    assert_eq!(q.lost(), 0);
+    assert_eq!(q.try_put(vec![3u8; 1 << 20]), Err(PushError::Full));
+    q.put(b"again".to_vec()).unwrap();
+    assert_eq!(q.try_get().unwrap(), b"again");
+    assert_eq!(q.try_get(), Err(PopError::Empty));
+    // A large message that fits the lane goes through in one process.
+    q.put(vec![4u8; 40 << 10]).unwrap();
+    assert_eq!(q.get().unwrap(), vec![4u8; 40 << 10]);
+}
+
 /// SimpleQueue and JoinableQueue carry Strings (and large ones) across processes.
 fn simple_and_joinable_queues_carry_strings() {
     let sq = SimpleQueue::<String>::new().unwrap();
@@ -440,6 +463,7 @@ fn main() {
             "simple_and_joinable_queues_carry_strings",
             simple_and_joinable_queues_carry_strings,
         ),
+        Case::new("a_timed_out_large_put_is_withdrawn", a_timed_out_large_put_is_withdrawn),
         Case::new(
             "hostile_peer_scribbles_over_the_lane",
             hostile_peer_scribbles_over_the_lane,
