@@ -357,6 +357,41 @@ fn a_timed_out_large_put_is_withdrawn() {
     assert_eq!(q.get().unwrap(), vec![4u8; 40 << 10]);
 }
 
+/// A JoinableQueue consumer killed while it reads a large message: the message is counted lost,
+/// its task is accounted as lost, and `join` returns.
+fn joinable_consumer_killed_mid_large_message() {
+    let q = JoinableQueue::<Vec<u8>>::new(4).unwrap();
+    let q2 = q.clone();
+    let mut producer = Process::new(move || {
+        q2.put(vec![6u8; 16 << 20]).unwrap();
+    });
+    producer.start().unwrap();
+    let start = Instant::now();
+    while !(q.queue().qsize() == 1 && sleeping(producer.pid().unwrap())) {
+        assert!(start.elapsed() < Duration::from_secs(30), "producer never blocked");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    signal(&producer, libc::SIGSTOP);
+    let q3 = q.clone();
+    let mut consumer = Process::new(move || {
+        let _ = q3.get();
+        std::process::exit(3);
+    });
+    consumer.start().unwrap();
+    let start = Instant::now();
+    while !sleeping(consumer.pid().unwrap()) {
+        assert!(start.elapsed() < Duration::from_secs(30), "consumer never blocked");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    consumer.kill().unwrap();
+    assert_eq!(join_within(&consumer, Duration::from_secs(10)), Some(-libc::SIGKILL));
+    signal(&producer, libc::SIGCONT);
+    assert_eq!(join_within(&producer, Duration::from_secs(30)), Some(0));
+    assert!(q.join_timeout(Duration::from_secs(10)), "join did not return");
+    assert_eq!(q.tasks_lost(), 1);
+    assert_eq!(q.queue().lost(), 1);
+}
+
 /// SimpleQueue and JoinableQueue carry Strings (and large ones) across processes.
 fn simple_and_joinable_queues_carry_strings() {
     let sq = SimpleQueue::<String>::new().unwrap();
@@ -464,6 +499,10 @@ fn main() {
             simple_and_joinable_queues_carry_strings,
         ),
         Case::new("a_timed_out_large_put_is_withdrawn", a_timed_out_large_put_is_withdrawn),
+        Case::new(
+            "joinable_consumer_killed_mid_large_message",
+            joinable_consumer_killed_mid_large_message,
+        ),
         Case::new(
             "hostile_peer_scribbles_over_the_lane",
             hostile_peer_scribbles_over_the_lane,

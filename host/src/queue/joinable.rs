@@ -1,6 +1,6 @@
 //! [`JoinableQueue`] and [`SimpleQueue`].
 
-use super::{deadline, PopError, PushError, Queue, Serde, TaskDoneError};
+use super::{deadline, Count, PopError, PushError, Queue, Serde, TaskDoneError};
 use crate::encoding::Encoding;
 use crate::segment::{Segment, SegmentError};
 use ringfork_core::wait::{DefaultWait, Wait};
@@ -38,8 +38,10 @@ fn earlier(a: Deadline, b: Deadline) -> Deadline {
 /// `task_done` is matched against the calling process's own taken items (a process that calls
 /// `task_done` for items another process took works as in Python, but then a later death of that
 /// other process is accounted as if its items were still pending; the count never goes below 0).
-/// The window left: a consumer killed in the few instructions between its take committing and its
-/// count being incremented is not seen; `join_timeout` bounds that case.
+/// A take is counted inside the ring's pop, before the message is copied or (for a large message)
+/// streamed out, so a consumer killed mid-`get` is accounted too. The window left: a consumer
+/// killed in the few instructions between its take committing and its count being incremented is
+/// not seen; `join_timeout` bounds that case.
 ///
 /// ```
 /// let paths = ringfork::JoinableQueue::<Vec<String>>::new(8)?; // any serde type, any size
@@ -127,30 +129,40 @@ impl<T, E: Encoding<T>> JoinableQueue<T, E> {
         self.put_deadline(v, Deadline::Immediate)
     }
 
-    /// Counts a taken item against this process (see the type docs).
-    fn taken(&self, r: Result<T, PopError>) -> Result<T, PopError> {
-        if r.is_ok() {
-            if let Some(id) = self.q.raw.regs.consumer.id() {
-                self.q.ctrl().consumers.add_pending(id, 1);
+    /// Takes an item, counting it against this process from the moment it is taken (see the type
+    /// docs): a consumer killed while it reads a large message has its task accounted as lost too.
+    fn get_deadline(&self, d: Deadline) -> Result<T, PopError> {
+        let id = self.q.raw.regs.consumer.id();
+        let ctrl = self.q.ctrl();
+        self.q.get_counted(d, &|c| match (c, id) {
+            (Count::Taken, Some(id)) => ctrl.consumers.add_pending(id, 1),
+            (Count::Untaken, Some(id)) => {
+                let _ = ctrl.consumers.take_pending(id);
             }
-        }
-        r
+            (Count::Lost, Some(id)) => {
+                // Taken and dropped (counted in `lost()`): its task is accounted as lost.
+                if ctrl.consumers.take_pending(id) {
+                    ctrl.control.reclaim_tasks::<DefaultWait>(1);
+                }
+            }
+            (_, None) => {}
+        })
     }
 
     /// Takes the oldest item (see [`Queue::get`]).
     pub fn get(&self) -> Result<T, PopError> {
-        self.taken(self.q.get())
+        self.get_deadline(Deadline::Never)
     }
 
     /// Takes the oldest item, waiting at most `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, PopError> {
-        self.taken(self.q.get_timeout(timeout))
+        self.get_deadline(deadline(Some(timeout)))
     }
 
     /// Takes the oldest item if there is one now.
     #[doc(alias = "get_nowait")]
     pub fn try_get(&self) -> Result<T, PopError> {
-        self.taken(self.q.try_get())
+        self.get_deadline(Deadline::Immediate)
     }
 
     /// Marks one item as finished. Fails with [`TaskDoneError`] (Python's `ValueError`) when called

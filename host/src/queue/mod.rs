@@ -399,6 +399,19 @@ enum Taken<T> {
     Value(Result<T, PopError>),
     Bytes(Vec<u8>),
     Skip,
+    /// A large message given up on past the deadline (counted lost).
+    Lost,
+}
+
+/// What [`Queue::get_counted`] reports to its counter.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Count {
+    /// A message was taken (inside the ring's pop, before it is read).
+    Taken,
+    /// The take yielded no value: a skipped or undecodable message.
+    Untaken,
+    /// The take was dropped and counted lost (a large message given up on past the deadline).
+    Lost,
 }
 
 impl<T, E: Encoding<T>> Queue<T, E> {
@@ -687,26 +700,59 @@ impl<T, E: Encoding<T>> Queue<T, E> {
     /// Takes the oldest item with an explicit deadline.
     #[inline]
     pub fn get_deadline(&self, deadline: Deadline) -> Result<T, PopError> {
+        self.get_counted(deadline, &|_| {})
+    }
+
+    /// [`Self::get_deadline`], calling `count(Count::Taken)` inside the ring's pop the moment a
+    /// message is taken (before a large one is read: a consumer killed mid-read has already counted
+    /// it), then `Count::Untaken` if that take yields no value (a skipped or undecodable message) or
+    /// `Count::Lost` if it was given up on. `JoinableQueue` counts its pending tasks with it.
+    #[inline(always)]
+    pub(crate) fn get_counted(&self, deadline: Deadline, count: &impl Fn(Count)) -> Result<T, PopError> {
         if Self::own_bytes() {
-            // SAFETY: the payload holds size_of::<T>() bytes; the encoding is the value's bytes
-            // and every bit pattern is a valid T (see `own_bytes`); unaligned read.
-            return self.raw.pop(deadline, |p| unsafe { (p as *const T).read_unaligned() });
+            return self.raw.pop(deadline, |p| {
+                count(Count::Taken);
+                // SAFETY: the payload holds size_of::<T>() bytes; the encoding is the value's bytes
+                // and every bit pattern is a valid T (see `own_bytes`); unaligned read.
+                unsafe { (p as *const T).read_unaligned() }
+            });
         }
+        let undo = |r: Result<T, PopError>| {
+            if r.is_err() {
+                count(Count::Untaken);
+            }
+            r
+        };
         match E::fixed_size() {
-            Some(n) => self
-                .raw
-                // SAFETY: the slot's payload holds `n` bytes (the layout); decode_raw reads them
-                // with one unaligned read and accepts any bytes of that length.
-                .pop(deadline, |p| unsafe { E::decode_raw(p, n) }.ok())?
-                .ok_or_else(|| Self::decode_err(n)),
+            Some(n) => undo(
+                self.raw
+                    .pop(deadline, |p| {
+                        count(Count::Taken);
+                        // SAFETY: the slot's payload holds `n` bytes (the layout); decode_raw
+                        // reads them with one unaligned read and accepts any bytes of that length.
+                        unsafe { E::decode_raw(p, n) }.ok()
+                    })?
+                    .ok_or_else(|| Self::decode_err(n)),
+            ),
             None => loop {
-                match self.raw.pop(deadline, |p| self.take(p, deadline))? {
-                    Taken::Value(r) => return r,
+                let taken = self.raw.pop(deadline, |p| {
+                    count(Count::Taken);
+                    self.take(p, deadline)
+                })?;
+                match taken {
+                    Taken::Value(r) => return undo(r),
                     Taken::Bytes(b) => {
                         let len = b.len();
-                        return E::decode_vec(b).map_err(|_| Self::decode_err(len));
+                        return undo(E::decode_vec(b).map_err(|_| Self::decode_err(len)));
                     }
-                    Taken::Skip => continue,
+                    Taken::Skip => {
+                        count(Count::Untaken);
+                        continue;
+                    }
+                    Taken::Lost => {
+                        count(Count::Lost);
+                        return Err(PopError::TimedOut);
+                    }
                 }
             },
         }
@@ -726,7 +772,7 @@ impl<T, E: Encoding<T>> Queue<T, E> {
             return match lane.read(ticket, head & !(DESC_LANE | DESC_INVALID), deadline) {
                 Ok(b) => Taken::Bytes(b),
                 Err(ReadFail::Skipped) => Taken::Skip,
-                Err(ReadFail::GaveUp) => Taken::Value(Err(PopError::TimedOut)),
+                Err(ReadFail::GaveUp) => Taken::Lost,
             };
         }
         if head & DESC_INVALID != 0 {
