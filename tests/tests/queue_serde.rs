@@ -423,7 +423,7 @@ fn simple_and_joinable_queues_carry_strings() {
 /// typed error, a timeout) within its deadline plus the documented probe bounds; nothing crashes.
 fn hostile_peer_scribbles_over_the_lane() {
     let q = Queue::<Vec<u8>>::with_buffers(8, 64, 64 << 10).unwrap();
-    let e = q.segment().objects()[0].clone();
+    let e = q.segment().objects()[0];
     let base = q.segment().sub_region(e.offset, e.size).unwrap().as_ptr() as usize;
     let size = e.size;
     let mut scribbler = Process::new(move || {
@@ -435,7 +435,7 @@ fn hostile_peer_scribbles_over_the_lane() {
             let v = match rng(&mut x) % 4 {
                 0 => rng(&mut x) % 64,
                 1 => rng(&mut x),
-                2 => 1 << 63 | rng(&mut x) % (1 << 24),
+                2 => (1 << 63) | (rng(&mut x) % (1 << 24)),
                 _ => 0,
             };
             // SAFETY: inside the object's region of the shared mapping, 8-aligned.
