@@ -87,7 +87,7 @@ pub use handle::ShmCell;
 pub use pipe::{pipe, pipe_with, Connection, PipeError};
 pub use pool::{AsyncResult, Pool, PoolBuilder, PoolError};
 pub use process::{active_children, cpu_count, current_process, parent_process, Process, ProcessError, StartMethod};
-pub use queue::{ByteQueue, JoinableQueue, PopError, PushError, Queue, SimpleQueue, TaskDoneError};
+pub use queue::{ByteQueue, JoinableQueue, PlainQueue, PopError, PushError, Queue, SimpleQueue, TaskDoneError};
 pub use ringfork_core as core;
 pub use ringfork_core::{shm_safe::ShmSafe, RingforkShmSafe as ShmSafe};
 pub use segment::{OpenOptions, Segment, SegmentError, UnsafeEntry};

@@ -742,7 +742,10 @@ impl Control {
         crate::atomic::widen(self.state.lost.load(Ordering::Relaxed))
     }
 
-    pub(crate) fn add_lost(&self) {
+    /// Counts one message as lost: taken by a consumer that could not deliver it (the rings'
+    /// recovery of a dead reader's slot; the host's large-message lane when a reader gives up on a
+    /// stalled stream past its deadline).
+    pub fn add_lost(&self) {
         // Ordering: Relaxed; a statistic.
         self.state.lost.fetch_add(1, Ordering::Relaxed);
     }

@@ -63,6 +63,12 @@ pub enum PushError {
     },
     /// The ring's shared state is inconsistent (a peer wrote garbage over it).
     Corrupted,
+    /// The value could not be encoded (its `Serialize` impl failed, or it serializes a sequence of
+    /// unknown length); nothing was put.
+    Encode {
+        /// The value's type.
+        type_name: &'static str,
+    },
 }
 
 impl fmt::Display for PushError {
@@ -79,6 +85,11 @@ impl fmt::Display for PushError {
             PushError::Corrupted => {
                 f.write_str("the queue's shared state is corrupted (a process wrote over it); recreate the queue")
             }
+            PushError::Encode { type_name } => write!(
+                f,
+                "cannot encode a `{type_name}`: its Serialize impl failed or it serializes a sequence of unknown \
+                 length; nothing was put"
+            ),
         }
     }
 }
@@ -123,6 +134,14 @@ pub enum PopError {
         /// The next message's length.
         needed: usize,
     },
+    /// The message taken does not decode as the receiver's type (the two ends disagree on the
+    /// type, or a peer wrote garbage). The message was consumed; the next one is unaffected.
+    Decode {
+        /// The message's encoded length in bytes.
+        len: usize,
+        /// The receiver's type.
+        type_name: &'static str,
+    },
 }
 
 impl fmt::Display for PopError {
@@ -140,6 +159,11 @@ impl fmt::Display for PopError {
             PopError::BufferTooSmall { needed } => {
                 write!(f, "the next message needs a {needed}-byte buffer; it stays queued")
             }
+            PopError::Decode { len, type_name } => write!(
+                f,
+                "a message of {len} bytes does not decode as a `{type_name}`: every process must put and get \
+                 the same type; the message was taken, the queue stays usable"
+            ),
         }
     }
 }

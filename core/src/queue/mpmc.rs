@@ -231,6 +231,69 @@ fn advance(h: &AtomicWord, v: Word) {
     }
 }
 
+/// A producer's claim on one slot position, from [`Mpmc::claim_of`]: plain numbers (they may be
+/// stored in shared memory and are bounded again by [`Mpmc::fate`]).
+///
+/// ```
+/// use ringfork_core::queue::mpmc::{Claim, Fate, Mpmc, MpmcLayout};
+/// use ringfork_core::{wait::DefaultWait, Kind, Region};
+/// #[repr(C, align(128))]
+/// struct Buf([u8; 8192]);
+/// let mut buf = Buf([0; 8192]);
+/// let layout = MpmcLayout { capacity: 4, slot_size: 8, align: 8 };
+/// let q = Mpmc::init::<DefaultWait>(Region::from_mut(&mut buf.0), Kind::Mpmc, layout, 0, 0).unwrap();
+/// let mut claim = None;
+/// // SAFETY: a slot's payload is 8 bytes aligned to 8.
+/// q.try_push_with(None, |slot| {
+///     claim = q.claim_of(slot);
+///     unsafe { slot.cast::<u64>().write(7) }
+/// })
+/// .unwrap();
+/// let claim = claim.unwrap();
+/// assert_eq!(q.fate(claim), Fate::Queued);
+/// // SAFETY: as above.
+/// let got = q.try_pop_with(None, |slot| {
+///     assert_eq!(q.fate(claim), Fate::Reading { gone: false }); // being read, by a live reader
+///     unsafe { slot.cast::<u64>().read() }
+/// });
+/// assert_eq!(got, Ok(7));
+/// assert_eq!(q.fate(claim), Fate::Consumed);
+/// assert_eq!(q.fate(Claim { slot: 99, word: 0 }), Fate::Consumed); // out of range: bounded
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The slot index.
+    pub slot: u64,
+    /// The slot word at the claim (its position bits identify the lap).
+    pub word: u64,
+}
+
+/// What became of a message pushed under a [`Claim`] ([`Mpmc::fate`]; example there).
+///
+/// ```
+/// use ringfork_core::queue::mpmc::Fate;
+/// let f = Fate::Reading { gone: true }; // its reader was killed mid-read
+/// assert!(matches!(f, Fate::Reading { gone: true }));
+/// assert_ne!(f, Fate::Consumed);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Still being written (by a process that is `gone`, or not).
+    Writing {
+        /// The writer can no longer act.
+        gone: bool,
+    },
+    /// Committed and waiting for a consumer.
+    Queued,
+    /// Taken by a consumer that is still reading it (or is `gone`: killed mid-read).
+    Reading {
+        /// The reader can no longer act.
+        gone: bool,
+    },
+    /// Done with: read and freed, freed by recovery (counted lost), or skipped (never committed).
+    Consumed,
+}
+
 /// Layout parameters of an MPMC ring.
 ///
 /// ```
@@ -492,6 +555,60 @@ impl<'a> Mpmc<'a> {
         debug_assert!((slot as Word) < self.cap);
         // SAFETY: as in `seq`; data_off + slot_size <= stride.
         unsafe { self.slots.add(slot * self.stride + self.data_off) }
+    }
+
+    /// The claim a producer holds on the slot whose payload starts at `payload`: call it from inside
+    /// the `write` closure of a push (the slot word then says "writing" this position), keep the
+    /// result, and ask [`Self::fate`] later what became of the message. `None` if `payload` is not a
+    /// slot payload of this ring. Used by the host's large-message lane, whose producer streams a
+    /// message after committing its descriptor and must notice when the consumer that took it died.
+    pub fn claim_of(&self, payload: *const u8) -> Option<Claim> {
+        let off = (payload as usize)
+            .checked_sub(self.slots as usize)?
+            .checked_sub(self.data_off)?;
+        if self.stride == 0 || off % self.stride != 0 {
+            return None;
+        }
+        let slot = off / self.stride;
+        if (slot as Word) >= self.cap {
+            return None;
+        }
+        // Ordering: Relaxed: our own claim CAS wrote this word (program order).
+        let w = self.slot_word(slot).load(Ordering::Relaxed);
+        #[allow(clippy::unnecessary_cast)] // the identity where the slot word is u64
+        Some(Claim {
+            slot: slot as u64,
+            word: w as u64,
+        })
+    }
+
+    /// What became of the message pushed under `claim` (from [`Self::claim_of`]; the fields may come
+    /// from shared memory: an out-of-range slot is [`Fate::Consumed`]). Asks the OS about the
+    /// slot's current claimant only when it holds the slot.
+    pub fn fate(&self, claim: Claim) -> Fate {
+        let Ok(slot) = usize::try_from(claim.slot) else {
+            return Fate::Consumed;
+        };
+        if (slot as Word) >= self.cap {
+            return Fate::Consumed;
+        }
+        // Ordering: Acquire pairs with the claimants' CAS, so `tag_gone` sees their registration.
+        let w = self.slot_word(slot).load(Ordering::Acquire);
+        #[allow(clippy::unnecessary_cast)] // the identity where the slot word is u64
+        if pos_of(w) != pos_of(claim.word as SlotWord) {
+            return Fate::Consumed;
+        }
+        match w & STATE {
+            WRITING => Fate::Writing {
+                gone: self.ctrl.producers.tag_gone(tag_of(w)),
+            },
+            FULL if w & SKIP != 0 => Fate::Consumed,
+            FULL => Fate::Queued,
+            READING => Fate::Reading {
+                gone: self.ctrl.consumers.tag_gone(tag_of(w)),
+            },
+            _ => Fate::Consumed,
+        }
     }
 
     /// The shared control block.

@@ -2,17 +2,19 @@
 
 use super::reactor::{Keep, Liveness, Probe};
 use super::{Attempt, BusyClock, Expect, WordWait};
+use crate::encoding::{Encoding, Serde};
 use crate::queue::{JoinableQueue, PopError, PushError, Queue, SimpleQueue};
 use ringfork_core::queue::peers::SideState;
-use ringfork_core::ShmSafe;
+use ringfork_core::Deadline;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 /// The liveness probe of a wait on `q`: give up once the queue is closed or every process other than
 /// this one that holds the other side (`producers` for a getter) is dead.
-fn probe<T: ShmSafe>(q: &Queue<T>, producers: bool) -> Probe {
+fn probe<T: 'static, E: Encoding<T>>(q: &Queue<T, E>, producers: bool) -> Probe {
     let q = q.clone();
     let me = std::process::id();
     Box::new(move |live: &mut Liveness| {
@@ -25,23 +27,26 @@ fn probe<T: ShmSafe>(q: &Queue<T>, producers: bool) -> Probe {
 /// The future of [`Queue::get_async`] (and of the other queues' `get_async`).
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
-pub struct GetFuture<'a, T: ShmSafe> {
-    q: &'a Queue<T>,
+pub struct GetFuture<'a, T, E: Encoding<T> = Serde> {
+    q: &'a Queue<T, E>,
+    /// A `JoinableQueue`'s get: the item taken is counted as an unfinished task of this process
+    /// inside the ring's pop (as [`JoinableQueue::get`]).
+    joinable: Option<&'a JoinableQueue<T, E>>,
     wait: WordWait,
     clock: BusyClock,
 }
 
 // Nothing is pinned structurally: the futures hold handles and plain values.
-impl<T: ShmSafe> Unpin for GetFuture<'_, T> {}
-impl<T: ShmSafe> Unpin for PutFuture<'_, T> {}
-impl<T: ShmSafe> Unpin for JoinableGetFuture<'_, T> {}
+impl<T, E: Encoding<T>> Unpin for GetFuture<'_, T, E> {}
+impl<T, E: Encoding<T>> Unpin for PutFuture<'_, T, E> {}
+impl<T, E: Encoding<T>> Unpin for JoinableGetFuture<'_, T, E> {}
 
-impl<T: ShmSafe> Future for GetFuture<'_, T> {
+impl<T: 'static, E: Encoding<T>> Future for GetFuture<'_, T, E> {
     type Output = Result<T, PopError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let (q, clock) = (this.q, &mut this.clock);
+        let (q, joinable, clock) = (this.q, this.joinable, &mut this.clock);
         this.wait.poll(
             cx,
             q.ctrl().control.not_empty.wait_word(),
@@ -50,12 +55,13 @@ impl<T: ShmSafe> Future for GetFuture<'_, T> {
             || Some(probe(q, true)),
             || {
                 let busy = Cell::new(false);
-                let read = |p: *const u8| {
-                    // SAFETY: the slot payload is aligned for T and holds size_of::<T>() bytes (the
-                    // queue's layout); T is ShmSafe, so any bytes are a valid T.
-                    unsafe { (p as *const T).read_volatile() }
+                // One non-blocking take, as `try_get` (a large message taken is read to its end
+                // while its stream progresses), with the ring's "about to change" flag.
+                let r = match joinable {
+                    Some(jq) => jq.get_any(Deadline::Immediate, Some(&busy)),
+                    None => q.get_any(Deadline::Immediate, Some(&busy), &|_| {}),
                 };
-                match q.raw().try_pop_busy(&busy, read) {
+                match r {
                     Err(PopError::Empty) => {
                         if clock.note(busy.get()) {
                             // A producer stopped mid-write for a probe interval: force it past if dead.
@@ -74,20 +80,98 @@ impl<T: ShmSafe> Future for GetFuture<'_, T> {
 /// The future of [`Queue::put_async`] (and of the other queues' `put_async`).
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
-pub struct PutFuture<'a, T: ShmSafe> {
-    q: &'a Queue<T>,
-    v: T,
+pub struct PutFuture<'a, T, E: Encoding<T> = Serde> {
+    q: &'a Queue<T, E>,
+    /// The value, until it is put or handed to the large-message thread.
+    v: Option<T>,
     wait: WordWait,
     clock: BusyClock,
+    /// A message streamed through the large-message lane by a thread of its own.
+    large: Option<Arc<LargePut>>,
 }
 
-impl<T: ShmSafe> Future for PutFuture<'_, T> {
+/// The outcome of a large message's `put` on its thread, and the waker of the future awaiting it.
+#[derive(Debug, Default)]
+struct LargePut {
+    state: Mutex<LargeState>,
+}
+
+/// The put's outcome once the thread has it, and the waker to call then.
+#[derive(Debug, Default)]
+struct LargeState {
+    outcome: Option<Result<(), PushError>>,
+    waker: Option<Waker>,
+}
+
+impl LargePut {
+    fn finish(&self, r: Result<(), PushError>) {
+        let waker = {
+            let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            g.outcome = Some(r);
+            g.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<(), PushError>> {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match g.outcome.take() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                g.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static, E: Encoding<T>> Future for PutFuture<'_, T, E> {
     type Output = Result<(), PushError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let (q, v, clock) = (this.q, this.v, &mut this.clock);
-        this.wait.poll(
+        if let Some(large) = &this.large {
+            return large.poll(cx);
+        }
+        let q = this.q;
+        let Some(v) = this.v.as_ref() else {
+            // Polled again after it completed: the value is gone.
+            return Poll::Ready(Err(PushError::Closed));
+        };
+        match q.needs_lane(v) {
+            Err(e) => {
+                this.v = None;
+                return Poll::Ready(Err(e));
+            }
+            Ok(true) => {
+                // A message larger than a slot is streamed through the lane, which takes as long
+                // as the consumers take to read it: a short-lived thread does the blocking `put`
+                // (so the executor never waits on a reader that may be a task on this very thread).
+                let large = Arc::new(LargePut::default());
+                let value = Arc::new(Mutex::new(this.v.take()));
+                let (q2, v2, done) = (q.clone(), value.clone(), large.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("ringfork-large-put".into())
+                    .spawn(move || {
+                        let v = v2.lock().unwrap_or_else(|e| e.into_inner()).take();
+                        if let Some(v) = v {
+                            done.finish(q2.put(v));
+                        }
+                    });
+                if spawned.is_err() {
+                    // No thread to be had: put it from here (correct; it only holds this thread).
+                    let v = value.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    return Poll::Ready(v.map_or(Err(PushError::Closed), |v| q.put(v)));
+                }
+                this.large = Some(large.clone());
+                return large.poll(cx);
+            }
+            Ok(false) => {}
+        }
+        let clock = &mut this.clock;
+        let r = this.wait.poll(
             cx,
             q.ctrl().control.not_full.wait_word(),
             Expect::Snapshot,
@@ -95,11 +179,7 @@ impl<T: ShmSafe> Future for PutFuture<'_, T> {
             || Some(probe(q, false)),
             || {
                 let busy = Cell::new(false);
-                let write = |p: *mut u8| {
-                    // SAFETY: the slot payload is aligned for T and holds size_of::<T>() bytes.
-                    unsafe { (p as *mut T).write_volatile(v) }
-                };
-                match q.raw().try_push_busy(&busy, write) {
+                match q.put_any(v, Deadline::Immediate, Some(&busy)) {
                     Err(PushError::Full) => {
                         if clock.note(busy.get()) {
                             // A consumer stopped mid-read for a probe interval: force it past if dead.
@@ -111,11 +191,15 @@ impl<T: ShmSafe> Future for PutFuture<'_, T> {
                 }
             },
             || Err(PushError::Closed),
-        )
+        );
+        if r.is_ready() {
+            this.v = None;
+        }
+        r
     }
 }
 
-impl<T: ShmSafe> Queue<T> {
+impl<T: Send + 'static, E: Encoding<T>> Queue<T, E> {
     /// Takes the oldest item, awaiting one without blocking a thread (see [`crate::aio`]).
     ///
     /// Cancel safe: a dropped future has taken nothing. Fails as [`Self::get`] does:
@@ -135,9 +219,10 @@ impl<T: ShmSafe> Queue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "get")]
-    pub fn get_async(&self) -> GetFuture<'_, T> {
+    pub fn get_async(&self) -> GetFuture<'_, T, E> {
         GetFuture {
             q: self,
+            joinable: None,
             wait: WordWait::default(),
             clock: BusyClock::default(),
         }
@@ -157,17 +242,18 @@ impl<T: ShmSafe> Queue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "put")]
-    pub fn put_async(&self, v: T) -> PutFuture<'_, T> {
+    pub fn put_async(&self, v: T) -> PutFuture<'_, T, E> {
         PutFuture {
             q: self,
-            v,
+            v: Some(v),
             wait: WordWait::default(),
             clock: BusyClock::default(),
+            large: None,
         }
     }
 }
 
-impl<T: ShmSafe> SimpleQueue<T> {
+impl<T: Send + 'static, E: Encoding<T>> SimpleQueue<T, E> {
     /// [`Queue::get_async`] on this queue (cancel safe).
     ///
     /// ```
@@ -178,38 +264,33 @@ impl<T: ShmSafe> SimpleQueue<T> {
     ///     .map_err(|e: Box<dyn std::error::Error>| e)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_async(&self) -> GetFuture<'_, T> {
+    pub fn get_async(&self) -> GetFuture<'_, T, E> {
         self.inner().get_async()
     }
 
     /// [`Queue::put_async`] on this queue.
-    pub fn put_async(&self, v: T) -> PutFuture<'_, T> {
+    pub fn put_async(&self, v: T) -> PutFuture<'_, T, E> {
         self.inner().put_async(v)
     }
 }
 
 /// The future of [`JoinableQueue::get_async`]: a [`GetFuture`] that counts the item taken as an
-/// unfinished task of this process (as [`JoinableQueue::get`]).
+/// unfinished task of this process (as [`JoinableQueue::get`], inside the ring's pop).
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
-pub struct JoinableGetFuture<'a, T: ShmSafe> {
-    jq: &'a JoinableQueue<T>,
-    get: GetFuture<'a, T>,
+pub struct JoinableGetFuture<'a, T, E: Encoding<T> = Serde> {
+    get: GetFuture<'a, T, E>,
 }
 
-impl<T: ShmSafe> Future for JoinableGetFuture<'_, T> {
+impl<T: 'static, E: Encoding<T>> Future for JoinableGetFuture<'_, T, E> {
     type Output = Result<T, PopError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.get).poll(cx) {
-            Poll::Ready(r) => Poll::Ready(this.jq.taken_async(r)),
-            Poll::Pending => Poll::Pending,
-        }
+        Pin::new(&mut self.get_mut().get).poll(cx)
     }
 }
 
-impl<T: ShmSafe> JoinableQueue<T> {
+impl<T: Send + 'static, E: Encoding<T>> JoinableQueue<T, E> {
     /// [`JoinableQueue::get`] without blocking a thread (cancel safe; see [`Queue::get_async`]).
     ///
     /// ```
@@ -221,10 +302,14 @@ impl<T: ShmSafe> JoinableQueue<T> {
     /// assert_eq!(q.unfinished_tasks(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_async(&self) -> JoinableGetFuture<'_, T> {
+    pub fn get_async(&self) -> JoinableGetFuture<'_, T, E> {
         JoinableGetFuture {
-            jq: self,
-            get: self.queue().get_async(),
+            get: GetFuture {
+                q: self.queue(),
+                joinable: Some(self),
+                wait: WordWait::default(),
+                clock: BusyClock::default(),
+            },
         }
     }
 }
@@ -232,14 +317,14 @@ impl<T: ShmSafe> JoinableQueue<T> {
 /// The future of [`JoinableQueue::join_async`].
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
-pub struct JoinFuture<'a, T: ShmSafe> {
-    jq: &'a JoinableQueue<T>,
+pub struct JoinFuture<'a, T, E: Encoding<T> = Serde> {
+    jq: &'a JoinableQueue<T, E>,
     wait: WordWait,
 }
 
-impl<T: ShmSafe> Unpin for JoinFuture<'_, T> {}
+impl<T, E: Encoding<T>> Unpin for JoinFuture<'_, T, E> {}
 
-impl<T: ShmSafe> Future for JoinFuture<'_, T> {
+impl<T: 'static, E: Encoding<T>> Future for JoinFuture<'_, T, E> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -274,7 +359,7 @@ impl<T: ShmSafe> Future for JoinFuture<'_, T> {
     }
 }
 
-impl<T: ShmSafe> JoinableQueue<T> {
+impl<T: Send + 'static, E: Encoding<T>> JoinableQueue<T, E> {
     /// [`JoinableQueue::join`] without blocking a thread: completes once every item put has been
     /// marked done, or accounted as lost with a consumer that died before its `task_done` (checked
     /// once per [`super::PROBE_INTERVAL`]). Cancel safe.
@@ -293,7 +378,7 @@ impl<T: ShmSafe> JoinableQueue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "join")]
-    pub fn join_async(&self) -> JoinFuture<'_, T> {
+    pub fn join_async(&self) -> JoinFuture<'_, T, E> {
         JoinFuture {
             jq: self,
             wait: WordWait::default(),

@@ -343,7 +343,8 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> IMap<R> {
         let r = if g.terminated() && !g.job_done(self.job) {
             Some(Err(PoolError::Terminated))
         } else {
-            g.item(self.job, self.next, true).map(|r| r.and_then(|b| decode_owned::<R>(b)))
+            g.item(self.job, self.next, true)
+                .map(|r| r.and_then(|b| decode_owned::<R>(b)))
         };
         drop(g);
         if r.is_some() {

@@ -1,9 +1,10 @@
 //! [`JoinableQueue`] and [`SimpleQueue`].
 
-use super::{deadline, PopError, PushError, Queue, TaskDoneError};
+use super::{deadline, Busy, Count, PopError, PushError, Queue, Serde, TaskDoneError};
+use crate::encoding::Encoding;
 use crate::segment::{Segment, SegmentError};
 use ringfork_core::wait::{DefaultWait, Wait};
-use ringfork_core::{Deadline, Kind, ShmSafe};
+use ringfork_core::{Deadline, Kind};
 use std::fmt;
 use std::time::Duration;
 
@@ -37,10 +38,18 @@ fn earlier(a: Deadline, b: Deadline) -> Deadline {
 /// `task_done` is matched against the calling process's own taken items (a process that calls
 /// `task_done` for items another process took works as in Python, but then a later death of that
 /// other process is accounted as if its items were still pending; the count never goes below 0).
-/// The window left: a consumer killed in the few instructions between its take committing and its
-/// count being incremented is not seen; `join_timeout` bounds that case.
+/// A take is counted inside the ring's pop, before the message is copied or (for a large message)
+/// streamed out, so a consumer killed mid-`get` is accounted too. The window left: a consumer
+/// killed in the few instructions between its take committing and its count being incremented is
+/// not seen; `join_timeout` bounds that case.
 ///
 /// ```
+/// let paths = ringfork::JoinableQueue::<Vec<String>>::new(8)?; // any serde type, any size
+/// paths.put(vec!["/data/a.csv".into(), "/data/b.csv".into()])?;
+/// assert_eq!(paths.get()?.len(), 2);
+/// paths.task_done()?;
+/// paths.join();
+///
 /// let q = ringfork::JoinableQueue::<u32>::new(8)?;
 /// q.put(1)?;
 /// assert_eq!(q.unfinished_tasks(), 1);
@@ -51,17 +60,17 @@ fn earlier(a: Deadline, b: Deadline) -> Deadline {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[doc(alias = "multiprocessing.JoinableQueue")]
-pub struct JoinableQueue<T: ShmSafe> {
-    q: Queue<T>,
+pub struct JoinableQueue<T, E: Encoding<T> = Serde> {
+    q: Queue<T, E>,
 }
 
-impl<T: ShmSafe> Clone for JoinableQueue<T> {
+impl<T, E: Encoding<T>> Clone for JoinableQueue<T, E> {
     fn clone(&self) -> Self {
         JoinableQueue { q: self.q.clone() }
     }
 }
 
-impl<T: ShmSafe> fmt::Debug for JoinableQueue<T> {
+impl<T, E: Encoding<T>> fmt::Debug for JoinableQueue<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinableQueue")
             .field("queue", &self.q)
@@ -70,7 +79,7 @@ impl<T: ShmSafe> fmt::Debug for JoinableQueue<T> {
     }
 }
 
-impl<T: ShmSafe> JoinableQueue<T> {
+impl<T, E: Encoding<T>> JoinableQueue<T, E> {
     /// A joinable queue of at most `maxsize` items in a new anonymous segment.
     pub fn new(maxsize: usize) -> Result<Self, SegmentError> {
         Ok(JoinableQueue {
@@ -120,36 +129,45 @@ impl<T: ShmSafe> JoinableQueue<T> {
         self.put_deadline(v, Deadline::Immediate)
     }
 
-    /// Counts a taken item against this process (see the type docs).
-    fn taken(&self, r: Result<T, PopError>) -> Result<T, PopError> {
-        if r.is_ok() {
-            if let Some(id) = self.q.raw.regs.consumer.id() {
-                self.q.ctrl().consumers.add_pending(id, 1);
-            }
-        }
-        r
+    /// Takes an item, counting it against this process from the moment it is taken (see the type
+    /// docs): a consumer killed while it reads a large message has its task accounted as lost too.
+    fn get_deadline(&self, d: Deadline) -> Result<T, PopError> {
+        self.get_any(d, None)
     }
 
-    /// Counts a taken item against this process (for `crate::aio`).
-    #[cfg(feature = "async")]
-    pub(crate) fn taken_async(&self, r: Result<T, PopError>) -> Result<T, PopError> {
-        self.taken(r)
+    /// [`Self::get_deadline`], or with `busy` one non-blocking `async` attempt (`crate::aio`).
+    pub(crate) fn get_any(&self, d: Deadline, busy: Busy<'_>) -> Result<T, PopError> {
+        let id = self.q.raw.regs.consumer.id();
+        let ctrl = self.q.ctrl();
+        self.q.get_any(d, busy, &|c| match (c, id) {
+            (Count::Taken, Some(id)) => ctrl.consumers.add_pending(id, 1),
+            (Count::Untaken, Some(id)) => {
+                let _ = ctrl.consumers.take_pending(id);
+            }
+            (Count::Lost, Some(id)) => {
+                // Taken and dropped (counted in `lost()`): its task is accounted as lost.
+                if ctrl.consumers.take_pending(id) {
+                    ctrl.control.reclaim_tasks::<DefaultWait>(1);
+                }
+            }
+            (_, None) => {}
+        })
     }
 
     /// Takes the oldest item (see [`Queue::get`]).
     pub fn get(&self) -> Result<T, PopError> {
-        self.taken(self.q.get())
+        self.get_deadline(Deadline::Never)
     }
 
     /// Takes the oldest item, waiting at most `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, PopError> {
-        self.taken(self.q.get_timeout(timeout))
+        self.get_deadline(deadline(Some(timeout)))
     }
 
     /// Takes the oldest item if there is one now.
     #[doc(alias = "get_nowait")]
     pub fn try_get(&self) -> Result<T, PopError> {
-        self.taken(self.q.try_get())
+        self.get_deadline(Deadline::Immediate)
     }
 
     /// Marks one item as finished. Fails with [`TaskDoneError`] (Python's `ValueError`) when called
@@ -206,7 +224,7 @@ impl<T: ShmSafe> JoinableQueue<T> {
 
     /// The underlying queue (`qsize`, `empty`, `full`, `close`, `lost`...). Puts through it are not
     /// counted as tasks.
-    pub fn queue(&self) -> &Queue<T> {
+    pub fn queue(&self) -> &Queue<T, E> {
         &self.q
     }
 }
@@ -215,31 +233,36 @@ impl<T: ShmSafe> JoinableQueue<T> {
 /// is unbounded; this one holds [`SimpleQueue::DEFAULT_CAPACITY`] items unless created
 /// [`with_capacity`](Self::with_capacity), and `put` waits for room when it is full.
 ///
+/// Any serde type, of any size (as [`Queue`]); `SimpleQueue<T, Plain>` for plain data:
+///
 /// ```
-/// let q = ringfork::SimpleQueue::<i32>::new()?;
-/// q.put(-1)?;
+/// let q = ringfork::SimpleQueue::<String>::new()?;
+/// q.put("hello".into())?;
 /// assert!(!q.empty());
-/// assert_eq!(q.get()?, -1);
+/// assert_eq!(q.get()?, "hello");
+/// let n = ringfork::SimpleQueue::<i32>::new()?; // scalars: the fixed-size copy path
+/// n.put(-1)?;
+/// assert_eq!(n.get()?, -1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[doc(alias = "multiprocessing.SimpleQueue")]
-pub struct SimpleQueue<T: ShmSafe> {
-    q: Queue<T>,
+pub struct SimpleQueue<T, E: Encoding<T> = Serde> {
+    q: Queue<T, E>,
 }
 
-impl<T: ShmSafe> Clone for SimpleQueue<T> {
+impl<T, E: Encoding<T>> Clone for SimpleQueue<T, E> {
     fn clone(&self) -> Self {
         SimpleQueue { q: self.q.clone() }
     }
 }
 
-impl<T: ShmSafe> fmt::Debug for SimpleQueue<T> {
+impl<T, E: Encoding<T>> fmt::Debug for SimpleQueue<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimpleQueue").field("queue", &self.q).finish()
     }
 }
 
-impl<T: ShmSafe> SimpleQueue<T> {
+impl<T, E: Encoding<T>> SimpleQueue<T, E> {
     /// Items a [`SimpleQueue::new`] holds.
     pub const DEFAULT_CAPACITY: usize = 4096;
 
@@ -283,7 +306,7 @@ impl<T: ShmSafe> SimpleQueue<T> {
 
     /// The queue inside (for `crate::aio`).
     #[cfg(feature = "async")]
-    pub(crate) fn inner(&self) -> &Queue<T> {
+    pub(crate) fn inner(&self) -> &Queue<T, E> {
         &self.q
     }
 

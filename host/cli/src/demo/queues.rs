@@ -6,7 +6,7 @@
 use super::transcript::{now_ns, secs_after};
 use super::{say, scaled, scaled_s, Ctx, Demo, Lines};
 use ringfork::process::Process;
-use ringfork::{pipe, JoinableQueue, Pool, PopError, PushError, Queue};
+use ringfork::{pipe, JoinableQueue, Plain, Pool, PopError, PushError, Queue};
 use ringfork_core::payload::FixedStr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -105,7 +105,7 @@ fn run_queue(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
 
     // Seed 001 "使用process形式": a writer process puts A, B, C (sleeping random.random() between);
     // the parent joins it and prints ----; then a reader process gets until the queue is empty.
-    let q = Queue::<Msg>::new(16)?;
+    let q = Queue::<Msg, Plain>::new(16)?;
     let q2 = q.clone();
     let mut pw = Process::new(move || {
         for (val, pause) in [("A", 0.3), ("B", 0.7), ("C", 0.2)] {
@@ -154,7 +154,7 @@ fn run_queue(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn producer(q: &Queue<Msg>, name: &str, n: u32) {
+fn producer(q: &Queue<Msg, Plain>, name: &str, n: u32) {
     for i in 0..n {
         std::thread::sleep(scaled(0.5));
         let res = format!("包子{i}");
@@ -164,8 +164,8 @@ fn producer(q: &Queue<Msg>, name: &str, n: u32) {
 }
 
 fn run_prodcons(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
-    let q = Queue::<Msg>::new(64)?; // 容器
-    let eaten = Queue::<Msg>::new(64)?;
+    let q = Queue::<Msg, Plain>::new(64)?; // 容器
+    let eaten = Queue::<Msg, Plain>::new(64)?;
     let mut producers: Vec<Process> = (1..=3)
         .map(|k| {
             let q = q.clone();
@@ -242,7 +242,7 @@ fn run_prodcons(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn run_joinable(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
-    let q = JoinableQueue::<Msg>::new(64)?;
+    let q = JoinableQueue::<Msg, Plain>::new(64)?;
     let mut producers: Vec<Process> = (1..=3)
         .map(|k| {
             let q = q.clone();

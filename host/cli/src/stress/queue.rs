@@ -7,12 +7,19 @@
 //! every item a producer committed (its `put` returned) was received, except at most one per killed
 //! consumer plus what the queue itself counted as lost (`committed_not_lost`); the run ends
 //! (`completed`, watchdog).
+//!
+//! The `queue` target runs two phases under the same invariants: plain 16-byte items
+//! (`Queue<Item, Plain>`), then serde messages of random size from 0 B to 16 MiB (mostly small,
+//! now and then far larger than the queue's whole buffer, so they stream through its large-message
+//! lane) whose every byte is a function of (producer, sequence) and is checked.
 
 use super::{Killer, StressOpts, StressReport};
 use crate::child::{try_fork_partner, Partner};
+use ringfork::encoding::{Encoding, Plain, Serde};
 use ringfork::{Queue, Segment, ShmCell};
 use ringfork_core::atomic::{AtomicU32, AtomicU64, Ordering};
 use ringfork_core::{Kind, ShmSafe};
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +35,73 @@ unsafe impl ShmSafe for Item {}
 
 fn check(p: u32, s: u32) -> u64 {
     (u64::from(p) << 32 | u64::from(s)).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xDEAD_BEEF
+}
+
+/// What a stress phase moves: built from (producer, sequence), checked on arrival.
+trait Load: Clone + Send + 'static {
+    /// The queue's encoding.
+    type Enc: Encoding<Self>;
+    /// Rough time per item through the queue (sizes the kill window).
+    const MICROS_PER_ITEM: f64;
+    fn make(p: u32, s: u32) -> Self;
+    /// (producer, sequence, intact).
+    fn ident(&self) -> (u32, u32, bool);
+}
+
+impl Load for Item {
+    type Enc = Plain;
+    const MICROS_PER_ITEM: f64 = 0.25;
+    fn make(p: u32, s: u32) -> Self {
+        Item {
+            producer: p,
+            seq: s,
+            check: check(p, s),
+        }
+    }
+    fn ident(&self) -> (u32, u32, bool) {
+        (self.producer, self.seq, self.check == check(self.producer, self.seq))
+    }
+}
+
+/// A serde message of random size (0 B - 16 MiB): its bytes are a function of (producer, seq).
+#[derive(Clone, Serialize, Deserialize)]
+struct Big {
+    producer: u32,
+    seq: u32,
+    data: Vec<u8>,
+}
+
+fn big_len(p: u32, s: u32) -> usize {
+    let mut x = (u64::from(p) << 32 | u64::from(s)).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5851_F42D_4C95_7F2D;
+    x ^= x >> 29;
+    let r = x % 1000;
+    let y = x >> 10;
+    match r {
+        0..=899 => (y % 512) as usize,                                // inline or just above
+        900..=989 => 512 + (y % (256 << 10)) as usize,                // lane, a few frames
+        _ => (256 << 10) + (y % ((16 << 20) - (256 << 10))) as usize, // lane, up to 16 MiB
+    }
+}
+
+fn big_byte(p: u32, s: u32, i: usize) -> u8 {
+    (i as u64 ^ (i as u64 >> 11) ^ (u64::from(p) * 0x35) ^ (u64::from(s) * 0x1b)) as u8
+}
+
+impl Load for Big {
+    type Enc = Serde;
+    const MICROS_PER_ITEM: f64 = 50.0;
+    fn make(p: u32, s: u32) -> Self {
+        Big {
+            producer: p,
+            seq: s,
+            data: (0..big_len(p, s)).map(|i| big_byte(p, s, i)).collect(),
+        }
+    }
+    fn ident(&self) -> (u32, u32, bool) {
+        let (p, s) = (self.producer, self.seq);
+        let ok = self.data.len() == big_len(p, s) && self.data.iter().enumerate().all(|(i, &b)| b == big_byte(p, s, i));
+        (p, s, ok)
+    }
 }
 
 /// Shared counters: a "seen" count per (producer, seq), violations, and each consumer's longest wait.
@@ -69,26 +143,43 @@ impl Table {
     }
 }
 
-/// Runs the target.
+/// Runs the target: plain items, then serde messages of random size up to 16 MiB. The `--kill K`
+/// kills are shared: `K - K/2` in the plain phase, `K/2` in the large-message phase.
 pub fn run(o: &StressOpts) -> StressReport {
-    run_mode(o, false)
+    let plain_opts = StressOpts {
+        kill: o.kill - o.kill / 2,
+        ..o.clone()
+    };
+    let large_opts = StressOpts {
+        kill: o.kill / 2,
+        seed: o.seed.wrapping_add(0x5eed),
+        ..o.clone()
+    };
+    let plain = run_mode::<Item>(&plain_opts, false, o.ops);
+    // Large messages: fewer of them (about 100 KiB each on average, 1 % up to 16 MiB).
+    let large = run_mode::<Big>(&large_opts, false, (o.ops / 20).clamp(1, 2_000));
+    let notes: Vec<String> = large.notes.iter().map(|n| format!("large messages: {n}")).collect();
+    let mut rep = plain.merge(large);
+    rep.notes.extend(notes);
+    rep
 }
 
 /// `ringfork stress mpmc`: the same ring driven by busy `try_put`/`try_get` polling (the lock-free
 /// MPMC fast path), calling `recover()` while it spins, as busy pollers must (they never block, so the
 /// blocking layer's dead-claim recovery does not run for them).
 pub fn mpmc(o: &StressOpts) -> StressReport {
-    run_mode(o, true)
+    run_mode::<Item>(o, true, o.ops)
 }
 
-fn put(q: &Queue<Item>, item: Item, busy: bool) -> bool {
+fn put<M: Load>(q: &Queue<M, M::Enc>, item: M, busy: bool) -> bool {
     if !busy {
         return q.put_timeout(item, Duration::from_secs(20)).is_ok();
     }
     let end = Instant::now() + Duration::from_secs(20);
     let mut spins = 0u32;
     loop {
-        match q.try_put(item) {
+        // Busy polling is only used with plain (Copy) items: the clone is a copy.
+        match q.try_put(item.clone()) {
             Ok(()) => return true,
             Err(ringfork::PushError::Full) if Instant::now() < end => {
                 spins += 1;
@@ -103,7 +194,7 @@ fn put(q: &Queue<Item>, item: Item, busy: bool) -> bool {
     }
 }
 
-fn get(q: &Queue<Item>, busy: bool) -> Option<Item> {
+fn get<M: Load>(q: &Queue<M, M::Enc>, busy: bool) -> Option<M> {
     if !busy {
         return q.get_timeout(Duration::from_secs(20)).ok();
     }
@@ -129,7 +220,7 @@ fn get(q: &Queue<Item>, busy: bool) -> Option<Item> {
     }
 }
 
-fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
+fn run_mode<M: Load>(o: &StressOpts, busy: bool, ops: u64) -> StressReport {
     let invariants = [
         "exactly_once",
         "checksum",
@@ -140,9 +231,9 @@ fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
     let mut rep = StressReport::new(if busy { "mpmc" } else { "queue" }, o.procs, &invariants);
     let producers = (o.procs / 2).max(1);
     let consumers = (o.procs - producers).max(1);
-    let ops = o.ops.clamp(1, 1_000_000) as usize;
+    let ops = ops.clamp(1, 1_000_000) as usize;
     let setup = (|| -> Result<_, Box<dyn std::error::Error>> {
-        let q = Queue::<Item>::new(256)?;
+        let q = Queue::<M, M::Enc>::new(256)?;
         let t = Table::new(producers, ops, consumers)?;
         let committed: Vec<ShmCell<u32>> = (0..producers).map(|_| ShmCell::new(0u32)).collect::<Result<_, _>>()?;
         Ok((q, t, committed))
@@ -161,11 +252,7 @@ fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
         let (q, c) = (q.clone(), c.clone());
         match try_fork_partner(move || {
             for s in 0..ops as u32 {
-                let item = Item {
-                    producer: p as u32,
-                    seq: s,
-                    check: check(p as u32, s),
-                };
+                let item = M::make(p as u32, s);
                 if !put(&q, item, busy) {
                     return;
                 }
@@ -193,8 +280,9 @@ fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
                 let waited = w.elapsed().as_micros() as u64;
                 // Ordering: Relaxed: read by the supervisor after every participant is reaped (waitpid orders it).
                 t.waits(consumers)[ci].fetch_max(waited, Ordering::Relaxed);
-                let (p, s) = (item.producer as usize, item.seq as usize);
-                if p >= producers || s >= ops || item.check != check(item.producer, item.seq) {
+                let (p, s, intact) = item.ident();
+                let (p, s) = (p as usize, s as usize);
+                if p >= producers || s >= ops || !intact {
                     // Ordering: Relaxed: as above.
                     t.viol()[0].fetch_add(1, Ordering::Relaxed);
                     continue;
@@ -212,7 +300,7 @@ fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
         }
     }
     // Kills land in the first part of the run (about 0.25 µs per item is the fast end here).
-    let expected_ms = (ops * producers) as u64 / 4000 + 2;
+    let expected_ms = ((ops * producers) as f64 * M::MICROS_PER_ITEM / 1000.0) as u64 + 2;
     let mut killer = Killer::new(o.seed, o.kill, Duration::from_millis(expected_ms));
     let deadline = start + super::watchdog(o);
     let mut killed_consumers = 0u64;
@@ -268,8 +356,9 @@ fn run_mode(o: &StressOpts, busy: bool) -> StressReport {
     // committed item counts as lost only if it is really gone.
     let mut drained = 0u64;
     while let Ok(item) = q.try_get() {
-        let (p, s) = (item.producer as usize, item.seq as usize);
-        if p < producers && s < ops && item.check == check(item.producer, item.seq) {
+        let (p, s, intact) = item.ident();
+        let (p, s) = (p as usize, s as usize);
+        if p < producers && s < ops && intact {
             // Ordering: Relaxed: the supervisor's own table, read below in this thread.
             seen[p * ops + s].fetch_add(1, Ordering::Relaxed);
             drained += 1;
