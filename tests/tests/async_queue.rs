@@ -443,8 +443,74 @@ fn cancellation_is_exactly_once() {
     }
 }
 
+/// Serde messages awaited (issue 17 x issue 19): `String`s of random size up to 4 MiB (far larger
+/// than a slot: streamed through the large-message lane) from a producer process to awaiting tasks,
+/// exactly once and in order; then, in one current-thread runtime, a task awaits the `put_async` of
+/// a 3 MiB message while another task of the same thread awaits it (the large put runs on a thread of
+/// its own, so the executor is never stuck behind the lane's reader), and a `JoinableQueue<String>`
+/// counts awaited takes as tasks.
+fn serde_messages_awaited() {
+    let q = Queue::<String>::new(4).unwrap();
+    let q2 = q.clone();
+    let n = 300u64;
+    let size = |i: u64| -> usize {
+        let mut r = Rng(i * 7919 + 1);
+        if i % 10 == 0 {
+            r.below(4 << 20) as usize
+        } else {
+            r.below(600) as usize
+        }
+    };
+    let pid = fork_child(move || {
+        for i in 0..n {
+            let body = char::from(b'a' + (i % 26) as u8).to_string().repeat(size(i));
+            q2.put(format!("{i}:{body}")).unwrap();
+        }
+    });
+    for multi in [false, true] {
+        let rt = if multi { multi_thread(2) } else { current_thread() };
+        let half = if multi { n / 2..n } else { 0..n / 2 };
+        rt.block_on(async {
+            for i in half {
+                let m = tokio::time::timeout(Duration::from_secs(30), q.get_async())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let (id, body) = m.split_once(':').unwrap();
+                assert_eq!(id.parse::<u64>().unwrap(), i);
+                assert_eq!(body.len(), size(i));
+                assert!(body.bytes().all(|b| b == b'a' + (i % 26) as u8));
+            }
+        });
+    }
+    wait_child(pid, Duration::from_secs(30));
+
+    let rt = current_thread();
+    rt.block_on(async {
+        let big = "z".repeat(3 << 20);
+        let q3 = q.clone();
+        let getter = tokio::spawn(async move { q3.get_async().await });
+        tokio::time::timeout(Duration::from_secs(30), q.put_async(big.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(getter.await.unwrap().unwrap(), big);
+
+        let jq = JoinableQueue::<String>::new(2).unwrap();
+        jq.put_async("job".into()).await.unwrap();
+        assert_eq!(jq.unfinished_tasks(), 1);
+        assert_eq!(jq.get_async().await.unwrap(), "job");
+        jq.task_done().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), jq.join_async())
+            .await
+            .unwrap();
+    });
+    assert_eq!(q.lost(), 0);
+}
+
 fn main() {
     run(&[
+        Case::new("serde_messages_awaited", serde_messages_awaited).timeout(Duration::from_secs(120)),
         Case::new("each_primitive_on_both_runtimes", each_primitive_on_both_runtimes).timeout(Duration::from_secs(60)),
         Case::new("pool_results_await", pool_results_await).timeout(Duration::from_secs(60)),
         Case::new("thousand_waiters_io_uring", thousand_waiters_io_uring).timeout(Duration::from_secs(60)),

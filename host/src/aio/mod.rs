@@ -25,7 +25,13 @@
 //! - `get_async` (every queue) is **cancel safe**: a dropped future has taken nothing; a message is
 //!   taken and returned in the same poll, so it either completed or did nothing.
 //! - `put_async` is cancel safe in the same sense as tokio's `mpsc::Sender::send`: a dropped future
-//!   put nothing, and the value it held is dropped with it.
+//!   put nothing, and the value it held is dropped with it. One exception: a serde message larger
+//!   than a slot's inline capacity travels through the queue's large-message lane, which waits for
+//!   readers (who may be tasks on the executor's own thread), so its first poll hands the value to a
+//!   short-lived thread that does the blocking `put`; the future then awaits that thread, and dropping
+//!   it no longer withdraws the message (it goes in, or fails, on that thread).
+//! - A `get_async` that takes a large message reads it to its end in that poll while its stream
+//!   progresses (as `try_get` does; the producer is streaming it at that moment).
 //! - `Event::wait_async`, `Semaphore::acquire_async` (a permit is taken in the poll that returns it)
 //!   and `Process::join_async` are cancel safe.
 //!

@@ -5,6 +5,7 @@ use super::{Attempt, BusyClock, Expect, WordWait};
 use crate::encoding::{Encoding, Serde};
 use crate::queue::{JoinableQueue, PopError, PushError, Queue, SimpleQueue};
 use ringfork_core::queue::peers::SideState;
+use ringfork_core::wait::DefaultWait;
 use ringfork_core::Deadline;
 use std::cell::Cell;
 use std::future::Future;
@@ -88,6 +89,31 @@ pub struct PutFuture<'a, T, E: Encoding<T> = Serde> {
     clock: BusyClock,
     /// A message streamed through the large-message lane by a thread of its own.
     large: Option<Arc<LargePut>>,
+    /// A `JoinableQueue`'s put: one unfinished task is counted before the item goes in (as
+    /// [`JoinableQueue::put`]) and taken back if the put fails or the future is dropped first.
+    task: Task,
+}
+
+/// The unfinished-task accounting of a `JoinableQueue`'s `put_async`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Task {
+    /// A plain queue's put: no task.
+    None,
+    /// A joinable put that has not counted its task yet.
+    Uncounted,
+    /// Counted; taken back unless the item goes in.
+    Counted,
+    /// Settled (the item went in, the count was taken back, or a thread owns the outcome).
+    Settled,
+}
+
+impl<T, E: Encoding<T>> Drop for PutFuture<'_, T, E> {
+    fn drop(&mut self) {
+        if self.task == Task::Counted {
+            // Dropped before the item went in (and no thread took it over): nothing was put.
+            self.q.ctrl().control.undo_task::<DefaultWait>();
+        }
+    }
 }
 
 /// The outcome of a large message's `put` on its thread, and the waker of the future awaiting it.
@@ -140,9 +166,18 @@ impl<T: Send + 'static, E: Encoding<T>> Future for PutFuture<'_, T, E> {
             // Polled again after it completed: the value is gone.
             return Poll::Ready(Err(PushError::Closed));
         };
+        if this.task == Task::Uncounted {
+            if let Err(e) = q.ctrl().control.add_task() {
+                this.v = None;
+                this.task = Task::Settled;
+                return Poll::Ready(Err(e));
+            }
+            this.task = Task::Counted;
+        }
         match q.needs_lane(v) {
             Err(e) => {
                 this.v = None;
+                this.settle(false);
                 return Poll::Ready(Err(e));
             }
             Ok(true) => {
@@ -152,18 +187,28 @@ impl<T: Send + 'static, E: Encoding<T>> Future for PutFuture<'_, T, E> {
                 let large = Arc::new(LargePut::default());
                 let value = Arc::new(Mutex::new(this.v.take()));
                 let (q2, v2, done) = (q.clone(), value.clone(), large.clone());
+                let counted = this.task == Task::Counted;
+                let put = move |q: &Queue<T, E>, v: T| {
+                    let r = q.put(v);
+                    if r.is_err() && counted {
+                        q.ctrl().control.undo_task::<DefaultWait>();
+                    }
+                    r
+                };
                 let spawned = std::thread::Builder::new()
                     .name("ringfork-large-put".into())
                     .spawn(move || {
                         let v = v2.lock().unwrap_or_else(|e| e.into_inner()).take();
                         if let Some(v) = v {
-                            done.finish(q2.put(v));
+                            done.finish(put(&q2, v));
                         }
                     });
+                // From here the put's outcome (and its task count) belongs to whoever runs it.
+                this.task = Task::Settled;
                 if spawned.is_err() {
                     // No thread to be had: put it from here (correct; it only holds this thread).
                     let v = value.lock().unwrap_or_else(|e| e.into_inner()).take();
-                    return Poll::Ready(v.map_or(Err(PushError::Closed), |v| q.put(v)));
+                    return Poll::Ready(v.map_or(Err(PushError::Closed), |v| put(q, v)));
                 }
                 this.large = Some(large.clone());
                 return large.poll(cx);
@@ -192,10 +237,23 @@ impl<T: Send + 'static, E: Encoding<T>> Future for PutFuture<'_, T, E> {
             },
             || Err(PushError::Closed),
         );
-        if r.is_ready() {
+        if let Poll::Ready(r) = &r {
             this.v = None;
+            this.settle(r.is_ok());
         }
         r
+    }
+}
+
+impl<T, E: Encoding<T>> PutFuture<'_, T, E> {
+    /// The put finished here (`ok`: the item went in): a counted task stays only if it did.
+    fn settle(&mut self, ok: bool) {
+        if self.task == Task::Counted && !ok {
+            self.q.ctrl().control.undo_task::<DefaultWait>();
+        }
+        if self.task != Task::None {
+            self.task = Task::Settled;
+        }
     }
 }
 
@@ -249,6 +307,7 @@ impl<T: Send + 'static, E: Encoding<T>> Queue<T, E> {
             wait: WordWait::default(),
             clock: BusyClock::default(),
             large: None,
+            task: Task::None,
         }
     }
 }
@@ -291,6 +350,23 @@ impl<T: 'static, E: Encoding<T>> Future for JoinableGetFuture<'_, T, E> {
 }
 
 impl<T: Send + 'static, E: Encoding<T>> JoinableQueue<T, E> {
+    /// [`JoinableQueue::put`] without blocking a thread (see [`Queue::put_async`]): one more
+    /// unfinished task once the item is in; a put that fails, or a future dropped before the item
+    /// went in, counts none.
+    ///
+    /// ```
+    /// let q = ringfork::JoinableQueue::<String>::new(2)?;
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// rt.block_on(q.put_async("job".to_string()))?;
+    /// assert_eq!(q.unfinished_tasks(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_async(&self, v: T) -> PutFuture<'_, T, E> {
+        let mut f = self.queue().put_async(v);
+        f.task = Task::Uncounted;
+        f
+    }
+
     /// [`JoinableQueue::get`] without blocking a thread (cancel safe; see [`Queue::get_async`]).
     ///
     /// ```
