@@ -16,6 +16,7 @@ pub fn all() -> Vec<Group> {
     vec![
         ("queues", super::queue_rows::rows),
         ("sync", super::sync_rows::rows),
+        ("serde", super::serde_rows::rows),
         ("wait_pingpong", wait_pingpong),
         ("limits", limits),
     ]
@@ -33,6 +34,26 @@ pub fn python_pairs() -> Vec<PythonPair> {
             higher_is_better: true,
             target: Some(100.0),
             note: "Queue<u64>, one producer process, blocking put/get",
+        },
+        PythonPair {
+            row: "queue_struct_vs_python",
+            ours_name: "ringfork_queue_job_1p1c",
+            ours: |o| super::serde_rows::queue_struct(o.iters(1_000_000)),
+            python: "python_queue_struct",
+            unit: "Mitems/s",
+            higher_is_better: true,
+            target: Some(50.0),
+            note: "a Job record (16-char path, one tag, 8 floats) vs the equivalent dict, one producer process",
+        },
+        PythonPair {
+            row: "queue_1mib_vs_python",
+            ours_name: "ringfork_queue_1mib_1p1c",
+            ours: |o| super::serde_rows::queue_bytes(1 << 20, o.iters(4_000)),
+            python: "python_queue_1mib",
+            unit: "Mmsgs/s",
+            higher_is_better: true,
+            target: Some(10.0),
+            note: "1 MiB messages (Vec<u8> vs bytes), one producer process",
         },
         PythonPair {
             row: "lock_4p_vs_python",
