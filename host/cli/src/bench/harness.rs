@@ -312,6 +312,7 @@ pub fn python_peer(opts: &BenchOpts, names: &[&str]) -> Result<HashMap<String, S
                 "ns/roundtrip" => "ns/roundtrip",
                 "Mops/s" => "Mops/s",
                 "Mtasks/s" => "Mtasks/s",
+                "Mmsgs/s" => "Mmsgs/s",
                 "us/roundtrip" => "us/roundtrip",
                 "us/process" => "us/process",
                 _ => "?",

@@ -9,6 +9,7 @@ pub mod baseline;
 pub mod harness;
 pub mod queue_rows;
 pub mod rows;
+pub mod serde_rows;
 pub mod sync_rows;
 
 pub use harness::{run, BenchOpts};
