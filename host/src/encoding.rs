@@ -307,6 +307,12 @@ mod private {
         /// # Safety
         /// `dst` valid for writes of `len` bytes.
         unsafe fn encode_raw(v: &T, dst: *mut u8, len: usize) -> Result<(), EncodeError>;
+        /// Encodes into `dst` in one pass if the encoding takes at most `cap` bytes: `Ok(Some(len))`
+        /// with the bytes written, `Ok(None)` if it does not fit (an unspecified prefix written).
+        ///
+        /// # Safety
+        /// `dst` valid for writes of `cap` bytes.
+        unsafe fn encode_bounded(v: &T, dst: *mut u8, cap: usize) -> Result<Option<usize>, EncodeError>;
         /// The encoded bytes in a new `Vec`.
         fn encode_vec(v: &T) -> Result<Vec<u8>, EncodeError>;
         /// Decodes an owned buffer, reusing it where it can (`Vec<u8>`, `String`).
@@ -320,6 +326,9 @@ mod private {
         /// `src` valid for reads of `len` bytes.
         unsafe fn decode_raw(src: *const u8, len: usize) -> Result<T, DecodeError>;
     }
+
+    /// The largest record `decode_raw` copies onto the stack instead of into a `Vec`.
+    const STACK_DECODE: usize = 1024;
 
     impl<T: Serialize + DeserializeOwned + Send + 'static> Codec<T> for Serde {
         #[inline(always)]
@@ -371,6 +380,23 @@ mod private {
             // private value being sent, so the ranges do not overlap.
             unsafe { std::ptr::copy_nonoverlapping(raw.as_ptr(), dst, len) };
             Ok(())
+        }
+
+        #[inline]
+        unsafe fn encode_bounded(v: &T, dst: *mut u8, cap: usize) -> Result<Option<usize>, EncodeError> {
+            if !matches!(fast::<T>(), Fast::None) {
+                let len = Self::encoded_len(v)?;
+                if len > cap {
+                    return Ok(None);
+                }
+                // SAFETY: `dst` is writable for `cap` >= `len` bytes (caller).
+                return unsafe { Self::encode_raw(v, dst, len) }.map(|()| Some(len));
+            }
+            match postcard::serialize_with_flavor(v, RawOut { cur: dst, left: cap }) {
+                Ok(left) => Ok(Some(cap - left)),
+                Err(postcard::Error::SerializeBufferFull) => Ok(None),
+                Err(e) => Err(EncodeError::new::<T>(postcard_reason(e))),
+            }
         }
 
         fn encode_vec(v: &T) -> Result<Vec<u8>, EncodeError> {
@@ -441,6 +467,19 @@ mod private {
                 // SAFETY: the caller guarantees `src` is readable for `len` == size_of::<T>() bytes.
                 return Ok(unsafe { scalar_read::<T>(src) });
             }
+            if matches!(fast::<T>(), Fast::None) && len <= STACK_DECODE {
+                // A small record (a queue's inline message) is copied out onto the stack and decoded
+                // from there: no allocation for the bytes, which the decoder does not keep.
+                let mut stack = std::mem::MaybeUninit::<[u8; STACK_DECODE]>::uninit();
+                // SAFETY: `src` is readable for `len` bytes (caller) and `len` <= the buffer's size;
+                // the buffer is private (no overlap); the first `len` bytes are initialized by the copy
+                // before the slice over them is formed.
+                let bytes = unsafe {
+                    std::ptr::copy_nonoverlapping(src, stack.as_mut_ptr().cast::<u8>(), len);
+                    std::slice::from_raw_parts(stack.as_ptr().cast::<u8>(), len)
+                };
+                return Self::decode_slice(bytes);
+            }
             let mut buf = Vec::with_capacity(len);
             // SAFETY: `src` is readable for `len` bytes (caller); `buf` has capacity `len` and is
             // private, so the ranges do not overlap; the `len` bytes are initialized before set_len.
@@ -474,6 +513,16 @@ mod private {
             // SAFETY: the caller guarantees `dst` is writable for len == size_of::<T>() bytes.
             unsafe { (dst as *mut T).write_unaligned(*v) };
             Ok(())
+        }
+
+        #[inline]
+        unsafe fn encode_bounded(v: &T, dst: *mut u8, cap: usize) -> Result<Option<usize>, EncodeError> {
+            if size_of::<T>() > cap {
+                return Ok(None);
+            }
+            // SAFETY: `dst` is writable for `cap` >= size_of::<T>() bytes (caller).
+            unsafe { (dst as *mut T).write_unaligned(*v) };
+            Ok(Some(size_of::<T>()))
         }
 
         fn encode_vec(v: &T) -> Result<Vec<u8>, EncodeError> {

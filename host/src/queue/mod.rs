@@ -122,6 +122,9 @@ pub(crate) type Busy<'a> = Option<&'a std::cell::Cell<bool>>;
 #[cfg(not(feature = "async"))]
 pub(crate) type Busy<'a> = Option<&'a std::convert::Infallible>;
 
+/// The largest inline capacity whose messages `put` encodes onto the stack in one pass.
+const STACK_ENCODE: usize = 1024;
+
 pub(crate) fn deadline(timeout: Option<Duration>) -> Deadline {
     Deadline::from_timeout::<Clock>(timeout)
 }
@@ -697,6 +700,25 @@ impl<T, E: Encoding<T>> Queue<T, E> {
     }
 
     fn put_var(&self, v: &T, deadline: Deadline, busy: Busy<'_>) -> Result<(), PushError> {
+        if self.inline <= STACK_ENCODE {
+            // One encoding pass onto the stack (no separate sizing pass), then one copy of the
+            // bytes into the slot: the common case of a small record.
+            let mut stack = std::mem::MaybeUninit::<[u8; STACK_ENCODE]>::uninit();
+            // SAFETY: the buffer is writable for `inline` <= STACK_ENCODE bytes.
+            let fit = unsafe { E::encode_bounded(v, stack.as_mut_ptr().cast::<u8>(), self.inline) }
+                .map_err(|_| Self::encode_err())?;
+            if let Some(len) = fit {
+                let bytes = stack.as_ptr().cast::<u8>();
+                return self.raw.push_any(deadline, busy, |p| {
+                    // SAFETY: the payload is 8 + inline bytes, 8-aligned (data_off 8); len <= inline;
+                    // `bytes` holds the `len` bytes encode_bounded wrote, in private memory.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(bytes, p.add(8), len);
+                        (p as *mut u64).write_volatile(len as u64);
+                    }
+                });
+            }
+        }
         let len = E::encoded_len(v).map_err(|_| Self::encode_err())?;
         if len <= self.inline {
             let mut failed = false;
