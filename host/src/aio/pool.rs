@@ -10,7 +10,7 @@ use super::reactor::{Keep, Registration, Source};
 use crate::pool::{AsyncResult, IMap, PoolError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -40,17 +40,29 @@ fn register<T>(
     )
 }
 
-/// The future of an [`AsyncResult`] (`result.await`, or [`AsyncResult::get_async`]).
+/// The future of [`AsyncResult::get_async`] (the same as awaiting the `AsyncResult` itself).
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct ResultFuture<R: Serialize + DeserializeOwned + Send + 'static> {
     r: AsyncResult<R>,
-    reg: Option<Registration>,
 }
 
 impl<R: Serialize + DeserializeOwned + Send + 'static> Unpin for ResultFuture<R> {}
 
 impl<R: Serialize + DeserializeOwned + Send + 'static> Future for ResultFuture<R> {
+    type Output = Result<R, PoolError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.get_mut().r).poll(cx)
+    }
+}
+
+// Nothing is pinned structurally: the result holds a handle, plain values and a registration.
+impl<R: Serialize + DeserializeOwned + Send + 'static> Unpin for AsyncResult<R> {}
+
+/// `pool.apply_async(f, x)?.await`: the result without blocking a thread (see [`crate::aio`]).
+/// A worker killed mid-task gives [`PoolError::WorkerDied`], as for [`AsyncResult::get`].
+impl<R: Serialize + DeserializeOwned + Send + 'static> Future for AsyncResult<R> {
     type Output = Result<R, PoolError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -61,34 +73,25 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> Future for ResultFuture<R
             }
             this.reg = None;
         }
-        if let Some(r) = this.r.try_result() {
+        if let Some(r) = this.try_result() {
             return Poll::Ready(r);
         }
-        this.reg = Some(register(
-            this.r.pool_inner(),
+        let reg = register(
+            this.pool_inner(),
             |g| {
                 let (w, seq, seg, any) = g.async_park();
                 (w as *const _ as usize, seq, seg, any)
             },
             cx,
-        ));
+        );
+        this.reg = Some(reg);
         // A result that arrived between the pump and the registration: the kernel's compare of the
         // word, or the `any` check, catches it; one more look is cheap.
-        if let Some(r) = this.r.try_result() {
+        if let Some(r) = this.try_result() {
             this.reg = None;
             return Poll::Ready(r);
         }
         Poll::Pending
-    }
-}
-
-impl<R: Serialize + DeserializeOwned + Send + 'static> IntoFuture for AsyncResult<R> {
-    type Output = Result<R, PoolError>;
-    type IntoFuture = ResultFuture<R>;
-
-    /// `pool.apply_async(f, x)?.await`: the result without blocking a thread (see [`crate::aio`]).
-    fn into_future(self) -> ResultFuture<R> {
-        ResultFuture { r: self, reg: None }
     }
 }
 
@@ -182,6 +185,6 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> AsyncResult<R> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_async(self) -> ResultFuture<R> {
-        self.into_future()
+        ResultFuture { r: self }
     }
 }

@@ -84,6 +84,9 @@ pub struct AsyncResult<R: Serialize + DeserializeOwned + Send + 'static> {
     inner: Arc<Mutex<Inner>>,
     job: u64,
     _r: PhantomData<fn() -> R>,
+    /// Awaited (`impl Future`, feature `async`): the pending wait on the pool's result word.
+    #[cfg(feature = "async")]
+    pub(crate) reg: Option<crate::aio::reactor::Registration>,
 }
 
 impl<R: Serialize + DeserializeOwned + Send + 'static> std::fmt::Debug for AsyncResult<R> {
@@ -98,6 +101,8 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> AsyncResult<R> {
             inner,
             job,
             _r: PhantomData,
+            #[cfg(feature = "async")]
+            reg: None,
         }
     }
 
