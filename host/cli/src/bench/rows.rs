@@ -39,7 +39,7 @@ pub fn python_pairs() -> Vec<PythonPair> {
         PythonPair {
             row: "queue_struct_vs_python",
             ours_name: "ringfork_queue_job_1p1c",
-            ours: |o| super::serde_rows::queue_struct(o.iters(1_000_000)),
+            ours: |o| super::serde_rows::queue_struct(o.iters(200_000)),
             python: "python_queue_struct",
             unit: "Mitems/s",
             higher_is_better: true,
