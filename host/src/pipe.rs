@@ -394,6 +394,13 @@ impl Connection {
     /// [`Self::recv`]): postcard-encoded, in one frame or streamed (see the module docs). Waits for
     /// room as long as it takes.
     pub fn send<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), PipeError> {
+        let (body, limit) = self.encode(v)?;
+        Self::each_frame(&body, limit, |frame| self.send_bytes(frame))
+    }
+
+    /// `v` encoded for sending, with the sending ring's message limit; the checks of [`Self::send`]
+    /// (closed, not writable, encoding, too large) done.
+    fn encode<T: Serialize + ?Sized>(&self, v: &T) -> Result<(Vec<u8>, usize), PipeError> {
         if self.closed {
             return Err(PipeError::Closed);
         }
@@ -403,10 +410,7 @@ impl Connection {
         let limit = ring.msg_limit();
         let body = postcard::to_allocvec(v).map_err(|_| PipeError::Encode)?;
         if body.len() < limit {
-            let mut frame = Vec::with_capacity(1 + body.len());
-            frame.push(FRAME_WHOLE);
-            frame.extend_from_slice(&body);
-            return self.send_bytes(&frame);
+            return Ok((body, limit));
         }
         if body.len() > MAX_MESSAGE {
             return Err(PipeError::TooLarge {
@@ -421,17 +425,34 @@ impl Connection {
                 limit: limit.saturating_sub(1),
             });
         }
+        Ok((body, limit))
+    }
+
+    /// Hands the frames of the encoded message `body` to `emit`, in order: one whole frame if it fits
+    /// the ring's message `limit`, else a first frame (with the total length) and continuations (see
+    /// the module docs). `body` and `limit` come from [`Self::encode`].
+    fn each_frame(
+        body: &[u8],
+        limit: usize,
+        mut emit: impl FnMut(&[u8]) -> Result<(), PipeError>,
+    ) -> Result<(), PipeError> {
+        if body.len() < limit {
+            let mut frame = Vec::with_capacity(1 + body.len());
+            frame.push(FRAME_WHOLE);
+            frame.extend_from_slice(body);
+            return emit(&frame);
+        }
         let mut frame = Vec::with_capacity(limit);
         frame.push(FRAME_FIRST);
         frame.extend_from_slice(&(body.len() as u64).to_le_bytes());
         let first = limit - FIRST_HEADER;
         frame.extend_from_slice(&body[..first]);
-        self.send_bytes(&frame)?;
+        emit(&frame)?;
         for chunk in body[first..].chunks(limit - 1) {
             frame.clear();
             frame.push(FRAME_CONT);
             frame.extend_from_slice(chunk);
-            self.send_bytes(&frame)?;
+            emit(&frame)?;
         }
         Ok(())
     }
@@ -440,45 +461,12 @@ impl Connection {
     /// at a time without blocking).
     #[cfg(feature = "async")]
     pub(crate) fn frames<T: Serialize + ?Sized>(&self, v: &T) -> Result<Vec<Vec<u8>>, PipeError> {
-        if self.closed {
-            return Err(PipeError::Closed);
-        }
-        let Some((ring, _)) = &self.tx else {
-            return Err(PipeError::NotWritable);
-        };
-        let limit = ring.msg_limit();
-        let body = postcard::to_allocvec(v).map_err(|_| PipeError::Encode)?;
-        if body.len() < limit {
-            let mut frame = Vec::with_capacity(1 + body.len());
-            frame.push(FRAME_WHOLE);
-            frame.extend_from_slice(&body);
-            return Ok(vec![frame]);
-        }
-        if body.len() > MAX_MESSAGE {
-            return Err(PipeError::TooLarge {
-                len: body.len(),
-                limit: MAX_MESSAGE,
-            });
-        }
-        if limit <= FIRST_HEADER {
-            return Err(PipeError::TooLarge {
-                len: body.len(),
-                limit: limit.saturating_sub(1),
-            });
-        }
-        let first = limit - FIRST_HEADER;
+        let (body, limit) = self.encode(v)?;
         let mut frames = Vec::new();
-        let mut frame = Vec::with_capacity(limit);
-        frame.push(FRAME_FIRST);
-        frame.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        frame.extend_from_slice(&body[..first]);
-        frames.push(frame);
-        for chunk in body[first..].chunks(limit - 1) {
-            let mut frame = Vec::with_capacity(1 + chunk.len());
-            frame.push(FRAME_CONT);
-            frame.extend_from_slice(chunk);
-            frames.push(frame);
-        }
+        Self::each_frame(&body, limit, |frame| {
+            frames.push(frame.to_vec());
+            Ok(())
+        })?;
         Ok(frames)
     }
 

@@ -780,12 +780,8 @@ unsafe fn locked_init<H>(
         LockedBytes::<DefaultWait>::init(r, kind, e, None)
     } else {
         // SAFETY: C contract: `init` is readable for `size` bytes.
-        LockedBytes::<DefaultWait>::init(
-            r,
-            kind,
-            e,
-            Some(unsafe { core::slice::from_raw_parts(init.cast(), size) }),
-        )
+        let bytes = unsafe { core::slice::from_raw_parts(init.cast(), size) };
+        LockedBytes::<DefaultWait>::init(r, kind, e, Some(bytes))
     };
     match res {
         // SAFETY: `out` is writable (C contract); the handle fits.

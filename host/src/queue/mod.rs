@@ -541,15 +541,21 @@ impl<T, E: Encoding<T>> Queue<T, E> {
                 )?
             }
         };
+        Ok(Self::from_raw(raw))
+    }
+
+    /// The typed handle over a created or opened ring (a serde queue's inline capacity is its slot
+    /// less the descriptor word).
+    fn from_raw(raw: RawQueue) -> Self {
         let inline = match raw.lane {
             Some(_) => raw.ring.slot_size() - 8,
             None => 0,
         };
-        Ok(Queue {
+        Queue {
             raw,
             inline,
             _t: PhantomData,
-        })
+        }
     }
 
     pub(crate) fn open_kind(seg: &Segment, name: &str, kind: Kind) -> Result<Self, SegmentError> {
@@ -572,15 +578,7 @@ impl<T, E: Encoding<T>> Queue<T, E> {
                 RawQueue::open(seg, name, kind, 8 + inline, 8, Some(inline as u64), FLAG_SERDE)?
             }
         };
-        let inline = match raw.lane {
-            Some(_) => raw.ring.slot_size() - 8,
-            None => 0,
-        };
-        Ok(Queue {
-            raw,
-            inline,
-            _t: PhantomData,
-        })
+        Ok(Self::from_raw(raw))
     }
 
     /// A queue of at most `maxsize` (>= 1) items in a new anonymous segment.
