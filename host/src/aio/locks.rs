@@ -32,11 +32,8 @@ impl<'a, T: ShmSafe> Future for LockFuture<'a, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Some(reg) = &this.reg {
-            if reg.fired(cx.waker()).is_none() {
-                return Poll::Pending;
-            }
-            this.reg = None;
+        if super::still_pending(&mut this.reg, cx) {
+            return Poll::Pending;
         }
         let word = this.m.lock_word();
         for _ in 0..4 {

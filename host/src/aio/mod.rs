@@ -110,6 +110,19 @@ pub(crate) enum Attempt<R> {
     Blocked { busy: bool },
 }
 
+/// The first step of a poll that may hold a reactor registration from an earlier poll: `true` while
+/// it has not fired (the waker is refreshed; the future stays pending), else the spent registration
+/// is dropped and the poll goes on to re-check its condition.
+pub(crate) fn still_pending(reg: &mut Option<Registration>, cx: &Context<'_>) -> bool {
+    if let Some(r) = reg {
+        if r.fired(cx.waker()).is_none() {
+            return true;
+        }
+        *reg = None;
+    }
+    false
+}
+
 /// What a wait on a [`WaitWord`] waits for.
 #[derive(Clone, Copy)]
 pub(crate) enum Expect {

@@ -67,11 +67,8 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> Future for AsyncResult<R>
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Some(reg) = &this.reg {
-            if reg.fired(cx.waker()).is_none() {
-                return Poll::Pending;
-            }
-            this.reg = None;
+        if super::still_pending(&mut this.reg, cx) {
+            return Poll::Pending;
         }
         if let Some(r) = this.try_result() {
             return Poll::Ready(r);
@@ -118,11 +115,8 @@ impl<R: Serialize + DeserializeOwned + Send + 'static> futures_core::Stream for 
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if let Some(reg) = &this.reg {
-            if reg.fired(cx.waker()).is_none() {
-                return Poll::Pending;
-            }
-            this.reg = None;
+        if super::still_pending(&mut this.reg, cx) {
+            return Poll::Pending;
         }
         if let Some(r) = this.it.try_next() {
             return Poll::Ready(r);

@@ -21,11 +21,8 @@ impl Future for Join<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Some(reg) = &this.reg {
-            if reg.fired(cx.waker()).is_none() {
-                return Poll::Pending;
-            }
-            this.reg = None;
+        if super::still_pending(&mut this.reg, cx) {
+            return Poll::Pending;
         }
         // A zero timeout only checks (and reaps the child if it ended).
         match this.p.join_timeout(Duration::ZERO) {

@@ -164,11 +164,8 @@ impl Future for BarrierWait<'_> {
                 Err(e) => return Poll::Ready(Err(e)),
             },
         };
-        if let Some(reg) = &this.reg {
-            if reg.fired(cx.waker()).is_none() {
-                return Poll::Pending;
-            }
-            this.reg = None;
+        if super::still_pending(&mut this.reg, cx) {
+            return Poll::Pending;
         }
         if let Some(r) = core.outcome(epoch, index) {
             return Poll::Ready(r);
