@@ -31,6 +31,7 @@ extern "C" fn after_fork_in_child() {
 }
 
 /// The current fork generation (installs the `pthread_atfork` hook on first use).
+#[inline]
 pub(crate) fn fork_generation() -> u32 {
     ATFORK.call_once(|| {
         // SAFETY: registering a child handler that only does an atomic add (async-signal-safe).

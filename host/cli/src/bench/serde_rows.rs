@@ -88,6 +88,40 @@ pub fn ipc_channel_struct(items: u64) -> f64 {
     }
 }
 
+/// The serde work of [`queue_struct`] with nothing passing between the two processes: a producer
+/// process builds each record and encodes it (postcard, the queue's encoding, into a stack buffer, as
+/// `put` does) while this process decodes (and checks, then drops) one encoded record as many times,
+/// as `get` does. Mitems/s, or NaN: the ceiling of `queue_struct` on this machine, since a queue can
+/// only add work to it (claiming slots, copying bytes, cache lines moving between the cores).
+pub fn serde_work_only(items: u64) -> f64 {
+    let mut encoded = [0u8; 256];
+    let Ok(len) = postcard::to_slice(&Job::new(items / 2), &mut encoded).map(|b| b.len()) else {
+        return f64::NAN;
+    };
+    let start = Instant::now();
+    let child = fork_partner(None, move || {
+        let mut buf = [0u8; 256];
+        for i in 0..items {
+            let job = Job::new(i);
+            if postcard::to_slice(&job, &mut buf).is_err() {
+                return;
+            }
+            std::hint::black_box(&buf);
+        }
+    });
+    let mut ok = true;
+    for _ in 0..items {
+        let bytes = std::hint::black_box(&encoded[..len]);
+        ok &= postcard::from_bytes::<Job>(bytes).is_ok_and(|j| j.is(items / 2));
+    }
+    let rate = items as f64 / start.elapsed().as_secs_f64() / 1e6;
+    if child.join() && ok {
+        rate
+    } else {
+        f64::NAN
+    }
+}
+
 /// `msgs` messages of `size` bytes through `Queue<Vec<u8>>` (a 4-slot queue: every message is far larger
 /// than its buffer) from a producer process that builds each message (a copy of a template) to this
 /// process, which checks its length and ends: Mmsgs/s, or NaN.
@@ -134,6 +168,18 @@ pub fn rows(o: &BenchOpts) -> Vec<Row> {
                 baseline: ("ipc_channel_job_1p1c", Box::new(move || ipc_channel_struct(items))),
                 target: Some(3.0),
                 note: "a Job record (16-char path, one tag, 8 floats) from a producer process, serde on both sides",
+            },
+        ),
+        measure(
+            o,
+            Spec {
+                name: "queue_struct_vs_serde_only",
+                unit: "Mitems/s",
+                higher_is_better: true,
+                ours: ("ringfork_queue_job_1p1c", Box::new(move || queue_struct(items))),
+                baseline: ("serde_work_2proc_no_queue", Box::new(move || serde_work_only(items))),
+                target: None,
+                note: "the same records built+encoded in one process and decoded in another with no queue between: the ceiling",
             },
         ),
         measure(
