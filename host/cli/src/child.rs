@@ -96,6 +96,16 @@ impl Partner {
         }
     }
 
+    /// Joins the partner (as [`Self::join`]) and returns `measured` if it exited cleanly and the
+    /// measuring side's checks passed (`ok`), NaN otherwise: how a bench row reports a run.
+    pub fn measured(self, ok: bool, measured: f64) -> f64 {
+        if self.join() && ok {
+            measured
+        } else {
+            f64::NAN
+        }
+    }
+
     /// Waits for the partner (killing it past the deadline); returns whether it exited 0.
     pub fn join(self) -> bool {
         let end = Instant::now() + PARTNER_DEADLINE;

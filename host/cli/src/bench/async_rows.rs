@@ -80,11 +80,7 @@ fn queue_pingpong(iters: u64, answer_async: bool, ask_async: bool) -> f64 {
     };
     let ns = start.elapsed().as_nanos() as f64 / iters as f64;
     drop((ab, ba));
-    if child.join() && ok {
-        ns
-    } else {
-        f64::NAN
-    }
+    child.measured(ok, ns)
 }
 
 /// `iters` round trips between two threads of one process over tokio `mpsc` channels (each thread

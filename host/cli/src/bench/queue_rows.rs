@@ -266,11 +266,7 @@ pub fn stream_1p1c(items: u64, put: impl Fn(u64) -> bool, mut get: impl FnMut() 
         ok &= get() == Some(i);
     }
     let rate = items as f64 / start.elapsed().as_secs_f64() / 1e6;
-    if child.join() && ok {
-        rate
-    } else {
-        f64::NAN
-    }
+    child.measured(ok, rate)
 }
 
 /// Streams `msgs` messages of `size` bytes through a byte ring to a child that receives them into a

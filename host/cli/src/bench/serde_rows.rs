@@ -55,11 +55,7 @@ pub fn queue_struct(items: u64) -> f64 {
         ok &= q.get().is_ok_and(|j| j.is(i));
     }
     let rate = items as f64 / start.elapsed().as_secs_f64() / 1e6;
-    if child.join() && ok {
-        rate
-    } else {
-        f64::NAN
-    }
+    child.measured(ok, rate)
 }
 
 /// The same records through an `ipc-channel` channel (created before the fork; the child inherits the
@@ -81,11 +77,7 @@ pub fn ipc_channel_struct(items: u64) -> f64 {
         ok &= rx.recv().is_ok_and(|j| j.is(i));
     }
     let rate = items as f64 / start.elapsed().as_secs_f64() / 1e6;
-    if child.join() && ok {
-        rate
-    } else {
-        f64::NAN
-    }
+    child.measured(ok, rate)
 }
 
 /// The serde work of [`queue_struct`] with nothing passing between the two processes: a producer
@@ -115,11 +107,7 @@ pub fn serde_work_only(items: u64) -> f64 {
         ok &= postcard::from_bytes::<Job>(bytes).is_ok_and(|j| j.is(items / 2));
     }
     let rate = items as f64 / start.elapsed().as_secs_f64() / 1e6;
-    if child.join() && ok {
-        rate
-    } else {
-        f64::NAN
-    }
+    child.measured(ok, rate)
 }
 
 /// `msgs` messages of `size` bytes through `Queue<Vec<u8>>` (a 4-slot queue: every message is far larger
@@ -146,11 +134,7 @@ pub fn queue_bytes(size: usize, msgs: u64) -> f64 {
             .is_ok_and(|m| m.len() == size && m.first() == Some(&0xA5) && m.last() == Some(&0xA5));
     }
     let rate = msgs as f64 / start.elapsed().as_secs_f64() / 1e6;
-    if child.join() && ok {
-        rate
-    } else {
-        f64::NAN
-    }
+    child.measured(ok, rate)
 }
 
 /// The rows (those against Python are in `rows::python_pairs`).
