@@ -63,9 +63,10 @@ const FLAG_SERDE: u32 = 2;
 
 /// Default inline capacity of a serde queue's slots: messages whose encoding is at most this many
 /// bytes travel in the slot itself (encoded straight into it, decoded straight out of it); larger
-/// ones are streamed through the queue's large-message lane. With the 8-byte length word, a slot is
-/// 256 bytes.
-pub const DEFAULT_INLINE: usize = 248;
+/// ones are streamed through the queue's large-message lane. With the ring's 8-byte slot word and
+/// the 8-byte length word, a slot is 256 bytes: every slot starts on a cache line, so no two slots
+/// share one (an inline capacity of `64k + 48` keeps that for [`Queue::with_buffers`]).
+pub const DEFAULT_INLINE: usize = 240;
 /// Largest inline capacity accepted.
 const MAX_INLINE: usize = 1 << 20;
 /// Largest encoding buffer a thread keeps between large `put`s.
