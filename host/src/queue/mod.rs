@@ -665,7 +665,10 @@ impl<T, E: Encoding<T>> Queue<T, E> {
     /// Puts `v` with an explicit deadline.
     #[inline]
     pub fn put_deadline(&self, v: T, deadline: Deadline) -> Result<(), PushError> {
-        self.put_any(&v, deadline, None)
+        if Self::own_bytes() || E::fixed_size().is_some() {
+            return self.put_any(&v, deadline, None);
+        }
+        self.put_var(v, deadline, None)
     }
 
     /// One `put` attempt (`busy`: an `async` attempt, see [`Busy`]), encoding from a reference.
@@ -698,15 +701,20 @@ impl<T, E: Encoding<T>> Queue<T, E> {
         Ok(E::encoded_len(v).map_err(|_| Self::encode_err())? > self.inline)
     }
 
-    fn put_var(&self, v: &T, deadline: Deadline, busy: Busy<'_>) -> Result<(), PushError> {
+    /// Puts a serde value (owned, or borrowed by an `async` attempt).
+    fn put_var<V: std::borrow::Borrow<T>>(&self, v: V, deadline: Deadline, busy: Busy<'_>) -> Result<(), PushError> {
         if self.inline <= STACK_ENCODE {
             // One encoding pass onto the stack (no separate sizing pass), then one copy of the
             // bytes into the slot: the common case of a small record.
             let mut stack = std::mem::MaybeUninit::<[u8; STACK_ENCODE]>::uninit();
             // SAFETY: the buffer is writable for `inline` <= STACK_ENCODE bytes.
-            let fit = unsafe { E::encode_bounded(v, stack.as_mut_ptr().cast::<u8>(), self.inline) }
+            let fit = unsafe { E::encode_bounded(v.borrow(), stack.as_mut_ptr().cast::<u8>(), self.inline) }
                 .map_err(|_| Self::encode_err())?;
             if let Some(len) = fit {
+                // An owned value is dropped once encoded, before the push: its destructor (a
+                // record's frees) runs before the commit rather than after it, which a consumer
+                // waiting for that commit notices (1P1C `Job` records: +3-7 % in alternating runs).
+                drop(v);
                 let bytes = stack.as_ptr().cast::<u8>();
                 return self.raw.push_any(deadline, busy, |p| {
                     // SAFETY: the payload is 8 + inline bytes, 8-aligned (data_off 8); len <= inline;
@@ -718,6 +726,7 @@ impl<T, E: Encoding<T>> Queue<T, E> {
                 });
             }
         }
+        let v = v.borrow();
         let len = E::encoded_len(v).map_err(|_| Self::encode_err())?;
         if len <= self.inline {
             let mut failed = false;
