@@ -665,16 +665,20 @@ impl<T, E: Encoding<T>> Queue<T, E> {
     /// Puts `v` with an explicit deadline.
     #[inline]
     pub fn put_deadline(&self, v: T, deadline: Deadline) -> Result<(), PushError> {
-        if Self::own_bytes() || E::fixed_size().is_some() {
-            return self.put_any(&v, deadline, None);
-        }
-        self.put_var(v, deadline, None)
+        self.put_any(v, deadline, None)
     }
 
-    /// One `put` attempt (`busy`: an `async` attempt, see [`Busy`]), encoding from a reference.
+    /// One `put` attempt (`busy`: an `async` attempt, see [`Busy`]) of an owned value, or of a
+    /// borrowed one (an `async` attempt that may have to retry).
     #[inline(always)]
-    pub(crate) fn put_any(&self, v: &T, deadline: Deadline, busy: Busy<'_>) -> Result<(), PushError> {
+    pub(crate) fn put_any<V: std::borrow::Borrow<T>>(
+        &self,
+        v: V,
+        deadline: Deadline,
+        busy: Busy<'_>,
+    ) -> Result<(), PushError> {
         if Self::own_bytes() {
+            let v = v.borrow();
             return self.raw.push_any(deadline, busy, |p| {
                 // SAFETY: the payload holds size_of::<T>() bytes (the layout); the encoding is the
                 // value's bytes (see `own_bytes`), so a byte copy of `v` is the message.
@@ -685,7 +689,7 @@ impl<T, E: Encoding<T>> Queue<T, E> {
             Some(n) => self.raw.push_any(deadline, busy, |p| {
                 // SAFETY: the slot's payload holds `n` bytes (the layout). Fixed-size encodings
                 // cannot fail for a right length.
-                let _ = unsafe { E::encode_raw(v, p, n) };
+                let _ = unsafe { E::encode_raw(v.borrow(), p, n) };
             }),
             None => self.put_var(v, deadline, busy),
         }
@@ -701,7 +705,7 @@ impl<T, E: Encoding<T>> Queue<T, E> {
         Ok(E::encoded_len(v).map_err(|_| Self::encode_err())? > self.inline)
     }
 
-    /// Puts a serde value (owned, or borrowed by an `async` attempt).
+    /// Puts a serde value (owned, or borrowed as for [`Self::put_any`]).
     fn put_var<V: std::borrow::Borrow<T>>(&self, v: V, deadline: Deadline, busy: Busy<'_>) -> Result<(), PushError> {
         if self.inline <= STACK_ENCODE {
             // One encoding pass onto the stack (no separate sizing pass), then one copy of the
