@@ -279,6 +279,16 @@ pub fn machine() -> Value {
            "kernel": kernel, "unix_time": now, "ringfork_version": env!("CARGO_PKG_VERSION")})
 }
 
+/// The round trip of one cache line between two busy processes (ns, the median of three short
+/// atomic ping-pongs), recorded at the start and the end of every run: on a VM whose host moves its
+/// vCPUs between cores and dies, it changes by up to 5x between runs, and with it every row whose
+/// cost is cross-core traffic (a 1P1C queue). Compare such rows between runs only at similar values.
+fn line_round_trip() -> f64 {
+    let mut v: Vec<f64> = (0..3).map(|_| super::baseline::atomic_pingpong(50_000)).collect();
+    v.sort_by(f64::total_cmp);
+    v[1]
+}
+
 /// The Python peer script, embedded so the binary works wherever it is run from.
 const PYTHON_PEER: &str = include_str!("python_peer.py");
 
@@ -334,6 +344,7 @@ pub fn python_peer(opts: &BenchOpts, names: &[&str]) -> Result<HashMap<String, S
 /// `multiprocessing`; prints progress on stderr.
 pub fn run(opts: &BenchOpts, bar: &ProgressBar) -> Report {
     let start = Instant::now();
+    let rtt_start = line_round_trip();
     let wanted = |name: &str| opts.filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
     let say = |what: &str| {
         if bar.is_hidden() {
@@ -402,9 +413,12 @@ pub fn run(opts: &BenchOpts, bar: &ProgressBar) -> Report {
     if opts.python {
         bar.inc(1);
     }
+    let rtt_end = line_round_trip();
     bar.finish_and_clear();
+    let mut machine = machine();
+    machine["line_round_trip_ns"] = json!({"start": rtt_start, "end": rtt_end});
     Report {
-        machine: machine(),
+        machine,
         rows,
         seconds: start.elapsed().as_secs_f64(),
     }

@@ -86,6 +86,13 @@ pub fn bench(a: BenchArgs) -> CmdResult {
             report.seconds,
             opts.reps
         );
+        let rtt = &report.machine["line_round_trip_ns"];
+        if let (Some(a), Some(b)) = (rtt["start"].as_f64(), rtt["end"].as_f64()) {
+            println!(
+                "(a cache line's round trip between two processes: {a:.0} ns at the start, {b:.0} ns at the end; \
+                 rows that move data between cores depend on it)"
+            );
+        }
     }
     if a.check && !missed.is_empty() {
         eprintln!("ringfork bench --check: target missed by {}", missed.join(", "));
