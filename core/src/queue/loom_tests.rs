@@ -69,29 +69,59 @@ struct Slot {
     data: UnsafeCell<u64>,
 }
 
-struct MpmcMem {
+/// A [`Slot`] padded to a line pair: rings of these start their blocking operations with an eager
+/// claim (`Mpmc::eager_claims`), rings of bare `Slot`s do not.
+#[repr(C, align(128))]
+struct WideSlot(Slot);
+
+const _: () = assert!(core::mem::size_of::<WideSlot>() >= crate::padded::CACHE_LINE);
+
+/// A slot layout for the models: [`Slot`] or [`WideSlot`].
+trait ModelSlot: Sized + 'static {
+    fn fresh(i: u64) -> Self;
+}
+
+impl ModelSlot for Slot {
+    fn fresh(i: u64) -> Self {
+        Slot {
+            seq: AtomicU64::new(Mpmc::initial_word(i)),
+            data: UnsafeCell::new(0),
+        }
+    }
+}
+
+impl ModelSlot for WideSlot {
+    fn fresh(i: u64) -> Self {
+        WideSlot(Slot::fresh(i))
+    }
+}
+
+struct MpmcMem<S = Slot> {
     ctrl: RingCtrl,
-    slots: [Slot; 2],
+    slots: [S; 2],
 }
 
 // SAFETY: the ring protocol under test serializes access to the slots' data.
-unsafe impl Sync for MpmcMem {}
+unsafe impl<S> Sync for MpmcMem<S> {}
 // SAFETY: as for Sync.
-unsafe impl Send for MpmcMem {}
+unsafe impl<S> Send for MpmcMem<S> {}
 
 /// A fresh 2-slot MPMC ring (slot words initialised by `Mpmc::initial_word`).
 fn mpmc_mem() -> Arc<MpmcMem> {
+    mpmc_mem_of::<Slot>()
+}
+
+/// [`mpmc_mem`] with slots of layout `S`.
+fn mpmc_mem_of<S: ModelSlot>() -> Arc<MpmcMem<S>> {
     Arc::new(MpmcMem {
         ctrl: RingCtrl::new(),
-        slots: [0u64, 1].map(|i| Slot {
-            seq: AtomicU64::new(Mpmc::initial_word(i)),
-            data: UnsafeCell::new(0),
-        }),
+        slots: [0u64, 1].map(S::fresh),
     })
 }
 
-fn mpmc(m: &MpmcMem) -> Mpmc<'_> {
-    let stride = core::mem::size_of::<Slot>();
+fn mpmc<S>(m: &MpmcMem<S>) -> Mpmc<'_> {
+    let stride = core::mem::size_of::<S>();
+    // A `WideSlot` holds its `Slot` at offset 0 (`repr(C)`).
     let off = core::mem::offset_of!(Slot, data);
     // SAFETY: 2 slots laid out as described, words initialised by `Mpmc::initial_word`.
     unsafe { Mpmc::from_parts(&m.ctrl, m.slots.as_ptr() as *mut u8, 2, stride, off) }
@@ -185,8 +215,8 @@ fn loom_mpmc_two_consumers_capacity_one() {
     });
 }
 
-fn mpmc1(m: &MpmcMem) -> Mpmc<'_> {
-    let stride = core::mem::size_of::<Slot>();
+fn mpmc1<S>(m: &MpmcMem<S>) -> Mpmc<'_> {
+    let stride = core::mem::size_of::<S>();
     let off = core::mem::offset_of!(Slot, data);
     // SAFETY: only the first slot is used (capacity 1); its word is `Mpmc::initial_word(0)`.
     unsafe { Mpmc::from_parts(&m.ctrl, m.slots.as_ptr() as *mut u8, 1, stride, off) }
@@ -243,8 +273,19 @@ fn loom_mpmc_blocking_pop_no_lost_wakeup() {
     // As above for the MPMC ring, whose producer reads the sleeper count right after its SeqCst claim
     // CAS (no fence), commits with a plain store, then wakes: a consumer that re-checks after the
     // claim sees "writing" and polls instead of waiting for a wake-up.
+    blocking_pop_model::<Slot>();
+}
+
+#[test]
+fn loom_mpmc_eager_blocking_pop_no_lost_wakeup() {
+    // The same with slots of a line pair, whose blocking operations start with an eager claim (a
+    // CAS expecting the slot free, or committed, for the hinted position, with no load before it).
+    blocking_pop_model::<WideSlot>();
+}
+
+fn blocking_pop_model<S: ModelSlot>() {
     loom::model(|| {
-        let m = mpmc_mem();
+        let m = mpmc_mem_of::<S>();
         let m2 = m.clone();
         let t = thread::spawn(move || {
             let q = mpmc(&m2);
@@ -265,10 +306,20 @@ fn loom_mpmc_blocking_push_no_lost_wakeup() {
     // Capacity 1: the producer's second push waits for room, which the consumer makes with its claim
     // CAS (reading the producers' sleeper count) and a plain-store free. A producer that re-checks
     // while the slot is being read sees "reading" and polls; otherwise the consumer must wake it.
+    blocking_push_model::<Slot>();
+}
+
+#[test]
+fn loom_mpmc_eager_blocking_push_no_lost_wakeup() {
+    // The same with eager claims (see `loom_mpmc_eager_blocking_pop_no_lost_wakeup`).
+    blocking_push_model::<WideSlot>();
+}
+
+fn blocking_push_model<S: ModelSlot>() {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(3);
     b.check(|| {
-        let m = mpmc_mem();
+        let m = mpmc_mem_of::<S>();
         let m2 = m.clone();
         let t = thread::spawn(move || {
             let q = mpmc1(&m2);
@@ -286,5 +337,37 @@ fn loom_mpmc_blocking_push_no_lost_wakeup() {
             assert_eq!(got, Ok(v));
         }
         t.join().unwrap();
+    });
+}
+
+#[test]
+fn loom_mpmc_eager_two_producers_exactly_once() {
+    // Two producers race their eager claims (and then the usual ones) for the slots of a ring of
+    // capacity 2 through the blocking operations; the consumer must receive both items exactly
+    // once, and nobody may wait for a wake-up that never comes.
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(|| {
+        let m = mpmc_mem_of::<WideSlot>();
+        let hs: Vec<_> = [1u64, 2]
+            .into_iter()
+            .map(|v| {
+                let m = m.clone();
+                thread::spawn(move || {
+                    // SAFETY: the payload is an 8-aligned u64 owned by us between claim and commit.
+                    mpmc(&m)
+                        .push_with::<LoomPark>(None, crate::Deadline::Never, |p| unsafe { (p as *mut u64).write(v) })
+                })
+            })
+            .collect();
+        let q = mpmc(&m);
+        // SAFETY: the payload is a committed u64 owned by us between claim and free.
+        let pop = || q.pop_with::<LoomPark, u64>(None, crate::Deadline::Never, |p| unsafe { (p as *const u64).read() });
+        let mut got = [pop().unwrap(), pop().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        for h in hs {
+            assert_eq!(h.join().unwrap(), Ok(()));
+        }
     });
 }
